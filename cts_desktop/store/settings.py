@@ -1,0 +1,148 @@
+"""Connection settings: a JSON file in the user's config directory.
+
+Kept apart from the trade database on purpose: resetting the settings must not touch the trade
+history, and deleting the database must not lose the connections. Secrets are never stored
+here: a connection lists only the *names* of the credential fields it has in the OS keyring
+(see ``store/secrets.py``).
+
+File: ``<config dir>/connections.json`` (``platformdirs.user_config_dir("cts-desktop")`` unless
+``--config-dir`` overrides it), written atomically (temp file + ``os.replace``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+SETTINGS_VERSION = 1
+PAPER_EXCHANGE = "paper"
+BUILTIN_PAPER_NAME = "Paper - recorded market"
+
+# Replay speeds: candles are replayed at ``speed`` times real time; 0 means as fast as possible.
+SPEEDS = {"real time": 1.0, "x10": 10.0, "x100": 100.0, "x1000": 1000.0, "max": 0.0}
+
+
+class SettingsError(Exception):
+    """The settings file cannot be read or written; the message says which file and why."""
+
+
+@dataclass
+class ConnectionConfig:
+    """One connection as the trader configured it.
+
+    ``exchange`` is a ccxt exchange id (``"binance"``) or ``"paper"`` for the built-in replay.
+    ``live``: when False every order goes to the paper exchange (fed by the exchange's public
+    data, or by the recorded ``dataset`` for ``exchange == "paper"``); when True orders go to the
+    exchange. ``starting_balance`` is in the account's quote currency, expressed as its
+    USDT-equivalent (converted at the replay's first price where the quote is not a dollar).
+    ``speed``: a key of :data:`SPEEDS`. ``strategy_params`` are validated by the strategy class.
+    ``risk``: ``max_position_fraction`` (largest position notional as a fraction of equity) and
+    ``max_open_positions``. ``credential_fields``: names of the secrets kept in the keyring.
+    """
+
+    name: str
+    exchange: str = PAPER_EXCHANGE
+    dataset: str = "ftx-btc-perp-1m"
+    symbols: List[str] = field(default_factory=list)
+    market_type: str = "spot"  # ccxt defaultType: spot / margin / swap (futures)
+    position_mode: str = "one-way"
+    testnet: bool = True
+    api_type: str = "rest"  # rest / websocket
+    rate_limit_per_second: Optional[float] = None
+    max_concurrency: int = 4
+    batch_size: int = 100
+    base_url: str = ""
+    enabled: bool = True
+    live: bool = False
+    speed: str = "x100"
+    starting_balance: float = 10_000.0
+    fee: Optional[float] = None  # taker fee fraction; None = the market's fee schedule
+    strategy: str = "ma_cross"
+    strategy_params: Dict[str, Any] = field(default_factory=dict)
+    risk: Dict[str, Any] = field(default_factory=lambda: {"max_position_fraction": 0.5, "max_open_positions": 3})
+    credential_fields: List[str] = field(default_factory=list)
+    last_test: Dict[str, Any] = field(default_factory=dict)
+    builtin: bool = False
+
+    @property
+    def is_paper_replay(self) -> bool:
+        return self.exchange == PAPER_EXCHANGE
+
+    def to_json(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Dict[str, Any]) -> "ConnectionConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def builtin_paper_connection() -> ConnectionConfig:
+    return ConnectionConfig(name=BUILTIN_PAPER_NAME, builtin=True, speed="x1000")
+
+
+class SettingsStore:
+    """Loads and saves the connections file. Not thread-safe; the UI and CLI own one each."""
+
+    def __init__(self, config_dir: Path):
+        self.config_dir = Path(config_dir)
+        self.path = self.config_dir / "connections.json"
+        self.connections: Dict[str, ConnectionConfig] = {}
+
+    def load(self) -> "SettingsStore":
+        """Read the file; create it with the built-in paper connection on first start.
+
+        Raises :class:`SettingsError` for an unreadable or corrupt file (it is left untouched).
+        """
+        if not self.path.exists():
+            self.connections = {BUILTIN_PAPER_NAME: builtin_paper_connection()}
+            self.save()
+            return self
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            conns = [ConnectionConfig.from_json(c) for c in data.get("connections", [])]
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            raise SettingsError(f"cannot read connection settings {self.path}: {exc}") from None
+        if data.get("version", 1) > SETTINGS_VERSION:
+            raise SettingsError(
+                f"{self.path} was written by a newer CTS Desktop (settings version {data.get('version')}); "
+                "upgrade the app to use it"
+            )
+        self.connections = {c.name: c for c in conns}
+        if not any(c.builtin for c in conns):
+            self.connections[BUILTIN_PAPER_NAME] = builtin_paper_connection()
+        return self
+
+    def save(self) -> None:
+        """Write atomically. Raises :class:`SettingsError` when the directory is not writable."""
+        payload = {"version": SETTINGS_VERSION, "connections": [c.to_json() for c in self.connections.values()]}
+        try:
+            self.config_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".connections.", dir=self.config_dir)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(payload, fh, indent=2, sort_keys=True)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise SettingsError(f"cannot write connection settings in {self.config_dir}: {exc.strerror or exc}") from None
+
+    def get(self, name: str) -> ConnectionConfig:
+        """The connection called ``name``; ``KeyError`` lists the known names."""
+        try:
+            return self.connections[name]
+        except KeyError:
+            raise KeyError(f"unknown connection {name!r}; known: {', '.join(sorted(self.connections))}") from None
+
+    def put(self, conn: ConnectionConfig) -> None:
+        self.connections[conn.name] = conn
+        self.save()
+
+    def remove(self, name: str) -> ConnectionConfig:
+        conn = self.get(name)
+        if conn.builtin:
+            raise SettingsError(f"{name!r} is built in and cannot be removed")
+        del self.connections[name]
+        self.save()
+        return conn
