@@ -24,6 +24,19 @@ BUILTIN_PAPER_NAME = "Paper - recorded market"
 # Replay speeds: candles are replayed at ``speed`` times real time; 0 means as fast as possible.
 SPEEDS = {"real time": 1.0, "x10": 10.0, "x100": 100.0, "x1000": 1000.0, "max": 0.0}
 
+# Allowed values of the enumerated ConnectionConfig fields (checked by ConnectionConfig.validate).
+MARKET_TYPES = ("spot", "margin", "swap")  # ccxt defaultType; "swap" is perpetual futures
+MARKET_TYPE_ALIASES = {"futures": "swap", "future": "swap", "perp": "swap", "perpetual": "swap"}
+POSITION_MODES = ("one-way", "hedge")
+API_TYPES = ("rest", "websocket")
+
+
+def default_config_dir() -> Path:
+    """``platformdirs.user_config_dir("cts-desktop")``: where the settings file lives by default."""
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("cts-desktop", appauthor=False))
+
 
 class SettingsError(Exception):
     """The settings file cannot be read or written; the message says which file and why."""
@@ -78,6 +91,36 @@ class ConnectionConfig:
     def from_json(cls, data: Dict[str, Any]) -> "ConnectionConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    def validate(self) -> None:
+        """Check the fields a user edits; raises :class:`SettingsError` naming the first bad one.
+
+        Does not check that ``exchange`` is a ccxt id (that needs ccxt; the CLI and UI do it).
+        """
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise SettingsError("connection name must not be empty")
+        if self.name != self.name.strip():
+            raise SettingsError(f"connection name {self.name!r} must not start or end with spaces")
+        if not self.exchange:
+            raise SettingsError(f"{self.name!r}: exchange must not be empty")
+        if self.market_type not in MARKET_TYPES:
+            raise SettingsError(f"{self.name!r}: market type {self.market_type!r} is not one of {', '.join(MARKET_TYPES)}")
+        if self.position_mode not in POSITION_MODES:
+            raise SettingsError(f"{self.name!r}: position mode {self.position_mode!r} is not one of {', '.join(POSITION_MODES)}")
+        if self.api_type not in API_TYPES:
+            raise SettingsError(f"{self.name!r}: API type {self.api_type!r} is not one of {', '.join(API_TYPES)}")
+        if self.rate_limit_per_second is not None and not self.rate_limit_per_second > 0:
+            raise SettingsError(f"{self.name!r}: rate limit must be a positive number of requests per second")
+        if not isinstance(self.max_concurrency, int) or self.max_concurrency < 1:
+            raise SettingsError(f"{self.name!r}: max concurrency must be a whole number of at least 1")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise SettingsError(f"{self.name!r}: batch size must be a whole number of at least 1")
+        if self.base_url and not self.base_url.startswith(("http://", "https://", "ws://", "wss://")):
+            raise SettingsError(f"{self.name!r}: base URL {self.base_url!r} must start with http(s):// or ws(s)://")
+        if self.speed not in SPEEDS:
+            raise SettingsError(f"{self.name!r}: speed {self.speed!r} is not one of {', '.join(SPEEDS)}")
+        if self.live and self.is_paper_replay:
+            raise SettingsError(f"{self.name!r}: the recorded-market paper exchange has no live mode")
 
 
 def builtin_paper_connection() -> ConnectionConfig:
@@ -138,6 +181,27 @@ class SettingsStore:
     def put(self, conn: ConnectionConfig) -> None:
         self.connections[conn.name] = conn
         self.save()
+
+    def rename(self, old: str, new: str) -> ConnectionConfig:
+        """Give connection ``old`` the name ``new`` (keeping its place in the file) and save.
+
+        Only the settings file: moving the keyring entries is the caller's job
+        (``SecretStore.rename_connection``). Raises ``KeyError`` for an unknown ``old`` and
+        :class:`SettingsError` when ``new`` is taken or empty, or ``old`` is built in.
+        """
+        conn = self.get(old)
+        if conn.builtin:
+            raise SettingsError(f"{old!r} is built in and cannot be renamed")
+        if new == old:
+            return conn
+        if not new or new != new.strip():
+            raise SettingsError(f"connection name {new!r} must be non-empty without leading or trailing spaces")
+        if new in self.connections:
+            raise SettingsError(f"a connection called {new!r} already exists")
+        conn.name = new
+        self.connections = {(new if k == old else k): v for k, v in self.connections.items()}
+        self.save()
+        return conn
 
     def remove(self, name: str) -> ConnectionConfig:
         conn = self.get(name)
