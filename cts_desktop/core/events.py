@@ -107,6 +107,14 @@ class AccountSnapshot:
 
 
 @dataclass(slots=True)
+class EquityPoints:
+    """Equity curve points added since the last batch: ``[(timestamp_ms, equity_quote), ...]``."""
+
+    connection: str
+    points: list
+
+
+@dataclass(slots=True)
 class ProgressEvent:
     """Replay/backtest progress: ``done`` of ``total`` candles."""
 

@@ -1,0 +1,4 @@
+import sys
+from .app import main
+
+sys.exit(main())

@@ -1,0 +1,385 @@
+"""The trading core: one candle in, the whole flow of a trade out, synchronously.
+
+candle -> paper fills of resting orders -> stop-loss / take-profit -> mark to market ->
+strategy signals -> risk verdict -> order (recorded, then submitted) -> fill -> accounting ->
+records and events.
+
+The same :class:`TradingCore` runs under the async :class:`~cts_desktop.engine.engine.TradeEngine`
+(paper replay, GUI and headless) and under the backtest loop, which is why a backtest and a
+paper replay of the same strategy over the same candles give identical fills.
+
+Per candle of ``symbol`` with open time ``ts`` (ms), in this order:
+
+1. Orders resting at the paper exchange fill against the candle (market orders at its open).
+2. Stop-loss and take-profit of the open position are checked against the candle's range.
+   When one candle touches both, the stop-loss is assumed to have come first (the
+   conservative choice: intra-candle order is unknown). The exit fills at the trigger price,
+   or at the open when the candle opened beyond it.
+3. The position is marked at the close; equity and drawdown are updated.
+4. The candle goes to the strategies (aggregated first when a strategy's timeframe is longer
+   than the data's); their signals are handled at the candle's close time, ``ts + timeframe``.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from typing import Callable, Dict, List, Optional, Tuple
+
+from ..core import events as ev
+from ..core.accounting import Portfolio
+from ..core.models import BUY, LONG, SELL, SHORT, Candle, Fill, Market, Order, Position, Signal
+from ..core.risk import RiskLimits, check_entry
+from ..exchange.paper import PaperError, PaperExchange, round_price
+from .bus import EventBus
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_INTERVAL_S = 0.1  # account snapshots to the UI at most this often (wall clock)
+
+
+class StrategyFailed(Exception):
+    """Every strategy of the run has failed; the message carries the last reason."""
+
+
+class _Runner:
+    """One strategy with its candle aggregation state."""
+
+    __slots__ = ("strategy", "name", "tf_ms", "agg", "active", "error")
+
+    def __init__(self, strategy, data_tf_ms: int):
+        from ..core.models import timeframe_ms
+
+        self.strategy = strategy
+        self.name = strategy.name
+        tf = timeframe_ms(strategy.timeframe)
+        if tf < data_tf_ms or tf % data_tf_ms:
+            raise ValueError(
+                f"{strategy.name}: timeframe {strategy.timeframe} cannot be built from "
+                f"{data_tf_ms // 60000}m candles (needs a whole multiple)"
+            )
+        self.tf_ms = tf if tf != data_tf_ms else 0  # 0: no aggregation
+        self.agg: Dict[str, list] = {}
+        self.active = True
+        self.error = ""
+
+
+class TradingCore:
+    """The synchronous heart of one engine run. See the module docstring for the flow.
+
+    ``markets``: symbol -> Market. ``strategies``: Strategy instances (validated).
+    ``default_size``: fraction of equity for signals without a size. ``fee``: taker fee override
+    (fraction) or None for the market's. ``data_timeframe_ms``: spacing of the input candles.
+    ``recorder``: a :class:`~cts_desktop.store.recorder.Recorder` (or None: nothing is stored).
+    """
+
+    def __init__(self, connection: str, markets: Dict[str, Market], strategies: list, *,
+                 portfolio: Portfolio, limits: RiskLimits, data_timeframe_ms: int,
+                 default_size: float = 0.2, fee: Optional[float] = None, slippage: float = 0.0,
+                 bus: Optional[EventBus] = None, recorder=None, run_id: Optional[int] = None):
+        self.connection = connection
+        self.markets = markets
+        self.portfolio = portfolio
+        self.limits = limits
+        self.data_tf_ms = data_timeframe_ms
+        self.default_size = default_size
+        self.paper = PaperExchange(markets, fee=fee, slippage=slippage)
+        self.bus = bus or EventBus()
+        self.recorder = recorder
+        self.run_id = run_id
+        self.runners = [_Runner(s, data_timeframe_ms) for s in strategies]
+        self.curve: List[Tuple[int, float]] = []  # (ts ms, equity quote), one point per timestamp
+        self._balances: List[float] = []
+        self._curve_published = 0
+        self._recorded_ts: Optional[int] = None
+        self._order_seq = 0
+        self._entry_info: Dict[str, tuple] = {}  # clientOrderId -> (sl frac, tp frac, strategy, meta)
+        self._inflight: Dict[str, Order] = {}  # symbol -> unfilled order
+        self.orders: List[Order] = []
+        self.fills: List[Fill] = []
+        self.candles_seen = 0
+        self.last_ts = 0
+        self._last_snapshot = 0.0
+        self.portfolio._on_position = self._position_changed
+        self.failed_reason = ""
+
+    # -- StrategyContext ------------------------------------------------------------------------
+    def position(self, symbol: str) -> Optional[Position]:
+        return self.portfolio.open.get(symbol)
+
+    def equity(self) -> float:
+        return self.portfolio.equity
+
+    def can_short(self, symbol: str) -> bool:
+        return self.markets[symbol].can_short
+
+    # -- life cycle -----------------------------------------------------------------------------
+    def start(self) -> None:
+        symbols = list(self.markets)
+        for r in self.runners:
+            self._guard(r, r.strategy.on_start, self, symbols)
+
+    def stop(self) -> None:
+        for r in self.runners:
+            if r.active:
+                self._guard(r, r.strategy.on_stop, self)
+        self._record_equity_point()
+
+    # -- the hot path ---------------------------------------------------------------------------
+    def on_candle(self, symbol: str, candle: Candle) -> None:
+        """Process one closed candle of ``symbol`` (see the module docstring)."""
+        ts = candle[0]
+        self.candles_seen += 1
+        paper = self.paper
+        if paper._pending.get(symbol):
+            for order, fill in paper.on_candle(symbol, candle):
+                self._on_fill(order, fill)
+        pos = self.portfolio.open.get(symbol)
+        if pos is not None and (pos.stop_loss is not None or pos.take_profit is not None) \
+                and symbol not in self._inflight:
+            self._check_exits(pos, candle)
+        equity = self.portfolio.mark(symbol, candle[4])
+        for r in self.runners:
+            if not r.active:
+                continue
+            if r.tf_ms:
+                self._aggregate(r, symbol, candle)
+            else:
+                self._run_strategy(r, symbol, candle, ts + self.data_tf_ms)
+        # Equity curve: one point per timestamp (the last symbol's update wins).
+        curve = self.curve
+        if curve and curve[-1][0] == ts:
+            equity = self.portfolio.equity
+            curve[-1] = (ts, equity)
+            self._balances[-1] = self.portfolio.balance
+        else:
+            if self.recorder is not None and curve:
+                self.recorder.equity(self.run_id, curve[-1][0], self._balances[-1], curve[-1][1])
+                self._recorded_ts = curve[-1][0]
+            curve.append((ts, equity))
+            self._balances.append(self.portfolio.balance)
+        self.last_ts = ts
+        if self.bus._handlers:
+            now = time.monotonic()
+            if now - self._last_snapshot >= SNAPSHOT_INTERVAL_S:
+                self._last_snapshot = now
+                self.publish_snapshot()
+
+    def _aggregate(self, r: _Runner, symbol: str, c: Candle) -> None:
+        tf = r.tf_ms
+        bucket = c[0] - c[0] % tf
+        agg = r.agg.get(symbol)
+        if agg is not None and agg[0] != bucket:  # a gap left the previous bucket unclosed
+            r.agg[symbol] = None
+            self._run_strategy(r, symbol, tuple(agg), agg[0] + tf)
+            agg = None
+        if agg is None:
+            agg = [bucket, c[1], c[2], c[3], c[4], c[5]]
+            r.agg[symbol] = agg
+        else:
+            if c[2] > agg[2]:
+                agg[2] = c[2]
+            if c[3] < agg[3]:
+                agg[3] = c[3]
+            agg[4] = c[4]
+            agg[5] += c[5]
+        if c[0] + self.data_tf_ms >= bucket + tf:
+            r.agg[symbol] = None
+            self._run_strategy(r, symbol, tuple(agg), bucket + tf)
+
+    def _run_strategy(self, r: _Runner, symbol: str, candle: Candle, close_ts: int) -> None:
+        try:
+            signals = r.strategy.on_candle(self, symbol, candle)
+        except Exception as exc:  # noqa: BLE001 - a strategy's bug stops that strategy only
+            self._strategy_failed(r, exc)
+            return
+        if signals:
+            for s in signals:
+                self.handle_signal(s, close_ts)
+
+    def _guard(self, r: _Runner, fn: Callable, *args) -> None:
+        try:
+            fn(*args)
+        except Exception as exc:  # noqa: BLE001
+            self._strategy_failed(r, exc)
+
+    def _strategy_failed(self, r: _Runner, exc: BaseException) -> None:
+        r.active = False
+        r.error = f"{type(exc).__name__}: {exc}"
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
+        self.log(ev.CAT_ERROR, f"strategy {r.name} stopped: {r.error}\n{tb}", "error")
+        if not any(x.active for x in self.runners):
+            self.failed_reason = f"strategy {r.name} raised {r.error}"
+
+    # -- signals -> orders ----------------------------------------------------------------------
+    def handle_signal(self, s: Signal, ts: int) -> Optional[Order]:
+        """Turn one signal into an order through the risk checks; ``ts`` is the decision time."""
+        market = self.markets.get(s.symbol)
+        pos = self.portfolio.open.get(s.symbol)
+        order: Optional[Order] = None
+        if market is None:
+            accepted, verdict = False, f"unknown symbol {s.symbol}"
+        elif s.symbol in self._inflight:
+            accepted, verdict = False, f"an order for {s.symbol} is already in flight"
+        elif s.intent == "exit":
+            if pos is None:
+                accepted, verdict = False, f"no open position on {s.symbol} to exit"
+            elif (pos.side == LONG) != (s.side == SELL):
+                accepted, verdict = False, f"{s.side} does not close the {pos.side} position"
+            else:
+                accepted, verdict = True, f"exit {pos.amount:g} {market.base}"
+                order = self._new_order(s.symbol, s.side, pos.amount, ts, f"exit: {s.reason}" if s.reason else "exit",
+                                        s.strategy, reduce_only=True)
+        else:
+            price = self.portfolio.last_prices.get(s.symbol, 0.0)
+            open_count = len(self.portfolio.open) + sum(
+                1 for sym, o in self._inflight.items() if not o.reduce_only and sym not in self.portfolio.open)
+            verdict_obj = check_entry(
+                s, market, price, equity=self.portfolio.equity, available=self.portfolio.available,
+                open_positions=open_count, position=pos, limits=self.limits,
+                default_size=self.default_size, fee=self.paper.taker_fee(s.symbol),
+            )
+            accepted, verdict = verdict_obj.accepted, verdict_obj.reason
+            if accepted:
+                amount = verdict_obj.amount
+                if pos is not None:  # reverse: close the opposite position in the same order
+                    amount += pos.amount
+                order = self._new_order(s.symbol, s.side, amount, ts, "entry", s.strategy)
+                self._entry_info[order.clientOrderId] = (s.stop_loss, s.take_profit, s.strategy, s.meta)
+        if self.recorder is not None:
+            self.recorder.signal(self.run_id, self.connection, s, accepted, verdict)
+        if self.bus._handlers:
+            self.bus.publish(ev.SignalEvent(self.connection, s, accepted, verdict))
+        conf = f", confidence {s.confidence:.2f}" if s.confidence < 1 else ""
+        self.log(ev.CAT_SIGNAL, f"{s.strategy or 'strategy'}: {s.intent} {s.side} {s.symbol} ({s.reason}{conf})", ts=ts)
+        self.log(ev.CAT_RISK, f"{'accepted' if accepted else 'rejected'}: {verdict}",
+                 "info" if accepted else "warning", ts=ts)
+        if order is not None:
+            self._submit(order, ts)
+        return order
+
+    def _new_order(self, symbol: str, side: str, amount: float, ts: int, reason: str, strategy: str,
+                   reduce_only: bool = False) -> Order:
+        self._order_seq += 1
+        return Order(clientOrderId=f"cts-{self.run_id or 0}-{self._order_seq}", symbol=symbol, side=side,
+                     type="market", amount=amount, timestamp=ts, reason=reason, strategy=strategy,
+                     reduce_only=reduce_only)
+
+    def _submit(self, order: Order, ts: int) -> None:
+        # The order is recorded (pending-create) before the exchange sees it.
+        self.orders.append(order)
+        if self.recorder is not None:
+            self.recorder.order(self.run_id, self.connection, order)
+        try:
+            self.paper.submit(order, ts)
+        except PaperError as exc:
+            self.log(ev.CAT_ORDER, f"order {order.clientOrderId} rejected: {exc}", "error", ts=ts)
+        else:
+            self._inflight[order.symbol] = order
+            self.log(ev.CAT_ORDER, f"{order.side} {order.amount:g} {order.symbol} market ({order.reason}) "
+                                   f"id {order.clientOrderId}", ts=ts)
+        self._order_changed(order)
+
+    def _check_exits(self, pos: Position, c: Candle) -> None:
+        ts, o, h, low = c[0], c[1], c[2], c[3]
+        sl, tp = pos.stop_loss, pos.take_profit
+        price = None
+        if pos.side == LONG:
+            if sl is not None and low <= sl:
+                price, reason = min(o, sl), "stop-loss"
+            elif tp is not None and h >= tp:
+                price, reason = max(o, tp), "take-profit"
+        else:
+            if sl is not None and h >= sl:
+                price, reason = max(o, sl), "stop-loss"
+            elif tp is not None and low <= tp:
+                price, reason = min(o, tp), "take-profit"
+        if price is None:
+            return
+        side = SELL if pos.side == LONG else BUY
+        order = self._new_order(pos.symbol, side, pos.amount, ts, reason, pos.strategy, reduce_only=True)
+        self.orders.append(order)
+        if self.recorder is not None:
+            self.recorder.order(self.run_id, self.connection, order)
+        self.log(ev.CAT_ORDER, f"{reason} triggered at {price:g}: {side} {order.amount:g} {pos.symbol} "
+                               f"id {order.clientOrderId}", ts=ts)
+        fill = self.paper.fill_now(order, price, ts)
+        self._on_fill(order, fill)
+
+    # -- fills -> accounting ----------------------------------------------------------------------
+    def _on_fill(self, order: Order, fill: Fill) -> None:
+        self._inflight.pop(order.symbol, None)
+        self.fills.append(fill)
+        info = self._entry_info.pop(order.clientOrderId, None)
+        sl_price = tp_price = None
+        meta = None
+        strategy = order.strategy
+        if info is not None:
+            sl, tp, strategy, meta = info
+            step = self.markets[order.symbol].price_step
+            if order.side == BUY:
+                sl_price = round_price(fill.price * (1 - sl), step) if sl else None
+                tp_price = round_price(fill.price * (1 + tp), step) if tp else None
+            else:
+                sl_price = round_price(fill.price * (1 + sl), step) if sl else None
+                tp_price = round_price(fill.price * (1 - tp), step) if tp else None
+        changed = self.portfolio.apply_fill(fill, reason=order.reason, strategy=strategy,
+                                            stop_loss=sl_price, take_profit=tp_price, meta=meta)
+        order.position_id = changed[-1].id
+        for p in changed:
+            if p.closed_at is not None:
+                self.log(ev.CAT_POSITION, f"closed {p.side} {p.symbol} #{p.id} @ {p.exit_price:g}: net P&L "
+                                          f"{p.net_pnl:+.6g} {self.portfolio.currency} ({p.close_reason})", ts=p.closed_at)
+            elif p.exit_amount == 0 and p.amount == p.max_amount and p.opened_at == fill.timestamp:
+                self.log(ev.CAT_POSITION, f"opened {p.side} {p.amount:g} {p.symbol} #{p.id} @ {p.entry_price:g}"
+                                          + (f", stop {p.stop_loss:g}" if p.stop_loss else "")
+                                          + (f", target {p.take_profit:g}" if p.take_profit else ""), ts=p.opened_at)
+        if self.recorder is not None:
+            self.recorder.order(self.run_id, self.connection, order)
+            self.recorder.fill(self.run_id, self.connection, fill, order.position_id)
+        self._order_changed(order)
+        if self.bus._handlers:
+            self.bus.publish(ev.FillEvent(self.connection, fill, order.position_id))
+        self.log(ev.CAT_FILL, f"filled {fill.side} {fill.amount:g} {fill.symbol} @ {fill.price:g} "
+                              f"fee {fill.fee:.6g} {fill.fee_currency} ({order.reason})", ts=fill.timestamp)
+
+    def _order_changed(self, order: Order) -> None:
+        if self.bus._handlers:
+            self.bus.publish(ev.OrderEvent(self.connection, order))
+
+    def _position_changed(self, p: Position) -> None:
+        if self.recorder is not None:
+            self.recorder.position(self.run_id, self.connection, p)
+        if self.bus._handlers:
+            self.bus.publish(ev.PositionEvent(self.connection, p))
+
+    # -- output ---------------------------------------------------------------------------------
+    def log(self, category: str, message: str, level: str = "info", ts: Optional[int] = None) -> None:
+        """One line of the activity log: to the bus and the database."""
+        ts = self.last_ts if ts is None else ts
+        wall = time.time()
+        if self.recorder is not None:
+            self.recorder.event(self.run_id, self.connection, ts, category, level, message, wall)
+        if self.bus._handlers:
+            self.bus.publish(ev.LogEvent(self.connection, ts, category, message, level, wall))
+
+    def snapshot(self) -> ev.AccountSnapshot:
+        pf = self.portfolio
+        balance, equity, realized, unrealized, trades, win_rate, mdd = pf.stats()
+        return ev.AccountSnapshot(
+            self.connection, self.last_ts, pf.currency, balance, equity, realized, unrealized, pf.fees,
+            equity - pf.starting_balance, trades, pf.wins, win_rate, mdd, len(pf.open), dict(pf.last_prices),
+        )
+
+    def publish_snapshot(self) -> None:
+        """Publish the account snapshot and the equity points added since the last one."""
+        self.bus.publish(self.snapshot())
+        new = self.curve[self._curve_published:]
+        if new:
+            self._curve_published = len(self.curve)
+            self.bus.publish(ev.EquityPoints(self.connection, new))
+
+    def _record_equity_point(self) -> None:
+        if self.recorder is not None and self.curve and self._recorded_ts != self.curve[-1][0]:
+            self.recorder.equity(self.run_id, self.curve[-1][0], self._balances[-1], self.curve[-1][1])
+            self._recorded_ts = self.curve[-1][0]

@@ -1,0 +1,171 @@
+"""Loading and checking candle CSV files (the shared OHLCV format).
+
+Format: a header ``timestamp,open,high,low,close,volume`` then one candle per row;
+``timestamp`` is the candle's open time in ms since the epoch, UTC; prices in quote.
+
+Checks, each reported with its 1-based line number (the header is line 1):
+
+* errors (the file is refused, nothing is imported): missing file, wrong or missing column
+  names, wrong number of fields, a non-numeric or non-finite value, a price <= 0, a negative
+  volume, ``high < low`` or an open/close outside ``[low, high]`` (beyond a relative 1e-9 for
+  float noise), a duplicate timestamp, timestamps out of order, a timestamp that is not a whole
+  number of milliseconds;
+* warnings (the file is usable): gaps, i.e. consecutive candles further apart than the
+  timeframe (the timeframe is the most common spacing).
+"""
+from __future__ import annotations
+
+import csv
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional
+
+from ..core.models import TIMEFRAME_MS, Candle
+
+HEADER = ["timestamp", "open", "high", "low", "close", "volume"]
+MAX_REPORTED = 10
+
+
+class CandleFileError(Exception):
+    """The candle file cannot be used. ``problems`` lists ``"line N: what"`` strings."""
+
+    def __init__(self, path: Path, problems: List[str], total: Optional[int] = None):
+        self.path = Path(path)
+        self.problems = problems
+        more = (total or len(problems)) - len(problems)
+        text = "; ".join(problems) + (f"; and {more} more" if more > 0 else "")
+        super().__init__(f"{self.path.name}: {text}")
+
+
+@dataclass
+class CandleSeries:
+    """Candles of one symbol, sorted by time. ``timeframe_ms`` is the most common spacing."""
+
+    path: Path
+    candles: List[Candle]
+    timeframe_ms: int
+    warnings: List[str] = field(default_factory=list)
+    gaps: int = 0
+
+    @property
+    def timeframe(self) -> str:
+        for name, ms in TIMEFRAME_MS.items():
+            if ms == self.timeframe_ms:
+                return name
+        return f"{self.timeframe_ms // 1000}s"
+
+    @property
+    def start(self) -> int:
+        return self.candles[0][0]
+
+    @property
+    def end(self) -> int:
+        return self.candles[-1][0]
+
+
+def load_candles_csv(path: Path | str) -> CandleSeries:
+    """Read and check a candle CSV. Raises :class:`CandleFileError` listing the problems."""
+    path = Path(path)
+    try:
+        fh = open(path, newline="", encoding="utf-8")
+    except FileNotFoundError:
+        raise CandleFileError(path, ["file not found"]) from None
+    except OSError as exc:
+        raise CandleFileError(path, [f"cannot open: {exc.strerror or exc}"]) from None
+    problems: List[str] = []
+    count = 0
+
+    def bad(line: int, what: str) -> None:
+        nonlocal count
+        count += 1
+        if len(problems) < MAX_REPORTED:
+            problems.append(f"line {line}: {what}")
+
+    candles: List[Candle] = []
+    with fh:
+        try:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header is None:
+                raise CandleFileError(path, ["the file is empty"])
+            names = [h.strip().lower() for h in header]
+            if names != HEADER:
+                missing = [h for h in HEADER if h not in names]
+                extra = [h for h in names if h not in HEADER]
+                detail = []
+                if missing:
+                    detail.append("missing " + ", ".join(missing))
+                if extra:
+                    detail.append("unexpected " + ", ".join(repr(e) for e in extra))
+                if not detail:
+                    detail.append("columns out of order")
+                raise CandleFileError(path, [f"line 1: header must be {','.join(HEADER)} ({'; '.join(detail)})"])
+            prev_ts = None
+            append = candles.append
+            isfinite = math.isfinite
+            for line, row in enumerate(reader, start=2):
+                if not row:
+                    continue
+                if len(row) != 6:
+                    bad(line, f"expected 6 fields, got {len(row)}")
+                    continue
+                try:
+                    ts_f = float(row[0])
+                    o, h, low, c, v = float(row[1]), float(row[2]), float(row[3]), float(row[4]), float(row[5])
+                except ValueError:
+                    for name, value in zip(HEADER, row):
+                        try:
+                            float(value)
+                        except ValueError:
+                            bad(line, f"{name} is not a number: {value.strip()!r}")
+                            break
+                    continue
+                if not (isfinite(ts_f) and isfinite(o) and isfinite(h) and isfinite(low) and isfinite(c) and isfinite(v)):
+                    bad(line, "a value is not finite (nan or inf)")
+                    continue
+                if ts_f != int(ts_f) or ts_f < 0:
+                    bad(line, f"timestamp must be whole milliseconds >= 0, got {row[0].strip()}")
+                    continue
+                ts = int(ts_f)
+                if o <= 0 or h <= 0 or low <= 0 or c <= 0:
+                    bad(line, "prices must be > 0")
+                    continue
+                if v < 0:
+                    bad(line, f"volume must be >= 0, got {v:g}")
+                    continue
+                tol = h * 1e-9
+                if h < low - tol or o > h + tol or c > h + tol or o < low - tol or c < low - tol:
+                    bad(line, f"inconsistent candle: open {o:g}, high {h:g}, low {low:g}, close {c:g}")
+                    continue
+                if prev_ts is not None:
+                    if ts == prev_ts:
+                        bad(line, f"duplicate timestamp {ts}")
+                        continue
+                    if ts < prev_ts:
+                        bad(line, f"timestamp {ts} is earlier than the row before ({prev_ts}): rows must be sorted by time")
+                        continue
+                prev_ts = ts
+                append((ts, o, h, low, c, v))
+        except csv.Error as exc:
+            raise CandleFileError(path, [f"line {reader.line_num}: not valid CSV ({exc})"]) from None
+        except UnicodeDecodeError:
+            raise CandleFileError(path, ["not a text file (cannot decode as UTF-8)"]) from None
+    if problems:
+        raise CandleFileError(path, problems, count)
+    if len(candles) < 2:
+        raise CandleFileError(path, [f"needs at least 2 candles, found {len(candles)}"])
+    steps = Counter(candles[i + 1][0] - candles[i][0] for i in range(min(len(candles) - 1, 5000)))
+    tf = steps.most_common(1)[0][0]
+    warnings: List[str] = []
+    gaps = 0
+    for i in range(1, len(candles)):
+        d = candles[i][0] - candles[i - 1][0]
+        if d != tf:
+            gaps += 1
+            if len(warnings) < MAX_REPORTED:
+                warnings.append(f"line {i + 2}: gap of {d // 1000} s before this candle (expected {tf // 1000} s)")
+    if gaps > MAX_REPORTED:
+        warnings.append(f"and {gaps - MAX_REPORTED} more gaps")
+    return CandleSeries(path, candles, tf, warnings, gaps)

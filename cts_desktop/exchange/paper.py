@@ -1,0 +1,156 @@
+"""The paper exchange: a simulated account's order matching against candles.
+
+Fill rules (the simulator's assumptions, also in the README):
+
+* A **market order** placed on the close of candle *t* fills on the next candle of its symbol,
+  *t+1*, at that candle's **open**, moved against the trader by ``slippage`` (a fraction:
+  buy at ``open * (1 + slippage)``, sell at ``open * (1 - slippage)``), taker fee.
+  Its fill timestamp is candle *t+1*'s open time.
+* A **limit order** fills on the first later candle whose range reaches the limit: a buy when
+  ``low <= price`` (at ``min(open, price)``: a candle that opens through the limit fills at the
+  open), a sell when ``high >= price`` (at ``max(open, price)``); maker fee. Whole fills only.
+* **Triggered exits** (stop-loss, take-profit) fill inside the candle that touches them at the
+  trigger price, or at the open when the candle opens beyond it (a gap), taker fee; see
+  ``engine/core.py`` for the order of checks when both are touched in one candle.
+* Fee = notional * fee rate, charged in the quote currency (``Fill.fee``).
+* Prices are rounded to the market's price step (ccxt ``ROUND``/``TICK_SIZE``).
+
+Synchronous on purpose: the same object serves the async replay engine and the backtest loop,
+so the two give identical fills.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+from ..core.models import (BUY, CANCELED, CLOSED, FILLED, REJECTED, STATE_CANCELED, STATE_OPEN, FAILED,
+                           Candle, Fill, Market, Order)
+
+
+class PaperError(Exception):
+    """An order the paper exchange refuses (unknown symbol, bad amount or price)."""
+
+
+def round_price(price: float, step: float) -> float:
+    """``price`` rounded to a multiple of ``step`` (quote)."""
+    if step <= 0:
+        return price
+    # round() on the step count is exact enough for the step sizes markets use, and this sits on
+    # the fill path, where ccxt's Decimal-based helper would cost ~7 us a call.
+    return round(round(price / step) * step, 12)
+
+
+class PaperExchange:
+    """Matches orders of one simulated account.
+
+    ``markets``: symbol -> :class:`Market`. ``fee``: taker/maker fee override (fraction), or
+    None for each market's own schedule. ``slippage``: fraction applied to market fills.
+    """
+
+    def __init__(self, markets: Dict[str, Market], *, fee: Optional[float] = None, slippage: float = 0.0):
+        if fee is not None and not 0 <= fee < 0.1:
+            raise ValueError(f"fee must be a fraction in [0, 0.1), got {fee}")
+        if not 0 <= slippage < 0.1:
+            raise ValueError(f"slippage must be a fraction in [0, 0.1), got {slippage}")
+        self.markets = markets
+        self.fee_override = fee
+        self.slippage = slippage
+        self._pending: Dict[str, List[Order]] = {}
+        self._seq = 0
+        self._fill_seq = 0
+
+    def taker_fee(self, symbol: str) -> float:
+        return self.fee_override if self.fee_override is not None else self.markets[symbol].taker_fee
+
+    def maker_fee(self, symbol: str) -> float:
+        return self.fee_override if self.fee_override is not None else self.markets[symbol].maker_fee
+
+    @property
+    def has_pending(self) -> bool:
+        return any(self._pending.values())
+
+    def open_orders(self) -> List[Order]:
+        return [o for orders in self._pending.values() for o in orders]
+
+    def submit(self, order: Order, timestamp: int) -> Order:
+        """Accept ``order`` (it fills on a later candle). Raises :class:`PaperError`."""
+        market = self.markets.get(order.symbol)
+        if market is None:
+            order.state, order.status, order.error = FAILED, REJECTED, f"unknown symbol {order.symbol}"
+            raise PaperError(order.error)
+        if not order.amount > 0:
+            order.state, order.status, order.error = FAILED, REJECTED, f"amount must be > 0, got {order.amount}"
+            raise PaperError(order.error)
+        if order.type == "limit" and not (order.price and order.price > 0):
+            order.state, order.status, order.error = FAILED, REJECTED, "a limit order needs a price > 0"
+            raise PaperError(order.error)
+        self._seq += 1
+        order.id = order.id or f"paper-{self._seq}"
+        order.timestamp = order.timestamp or timestamp
+        order.state = STATE_OPEN
+        order.status = "open"
+        order.remaining = order.amount - order.filled
+        self._pending.setdefault(order.symbol, []).append(order)
+        return order
+
+    def cancel(self, order: Order) -> bool:
+        """Cancel a resting order; False when it is no longer open."""
+        orders = self._pending.get(order.symbol, [])
+        if order in orders:
+            orders.remove(order)
+            order.state, order.status = STATE_CANCELED, CANCELED
+            return True
+        return False
+
+    def on_candle(self, symbol: str, candle: Candle) -> List[Tuple[Order, Fill]]:
+        """Match the resting orders of ``symbol`` against ``candle``; return what filled."""
+        orders = self._pending.get(symbol)
+        if not orders:
+            return []
+        ts, o, h, low, _c, _v = candle
+        done: List[Tuple[Order, Fill]] = []
+        keep: List[Order] = []
+        for order in orders:
+            if order.timestamp > ts:
+                keep.append(order)  # placed after this candle opened: not yet eligible
+                continue
+            if order.type == "market":
+                price = o * (1 + self.slippage) if order.side == BUY else o * (1 - self.slippage)
+                done.append((order, self._fill(order, price, ts, self.taker_fee(symbol), "taker")))
+            elif order.side == BUY and low <= order.price:
+                done.append((order, self._fill(order, min(o, order.price), ts, self.maker_fee(symbol), "maker")))
+            elif order.side != BUY and h >= order.price:
+                done.append((order, self._fill(order, max(o, order.price), ts, self.maker_fee(symbol), "maker")))
+            else:
+                keep.append(order)
+        self._pending[symbol] = keep
+        return done
+
+    def fill_now(self, order: Order, price: float, timestamp: int) -> Fill:
+        """Fill ``order`` at once at ``price`` (a triggered stop-loss/take-profit), taker fee."""
+        if order.symbol not in self.markets:
+            raise PaperError(f"unknown symbol {order.symbol}")
+        self._seq += 1
+        order.id = order.id or f"paper-{self._seq}"
+        order.timestamp = order.timestamp or timestamp
+        return self._fill(order, price, timestamp, self.taker_fee(order.symbol), "taker")
+
+    def _fill(self, order: Order, price: float, ts: int, fee_rate: float, liquidity: str) -> Fill:
+        market = self.markets[order.symbol]
+        price = round_price(price, market.price_step)
+        amount = order.amount - order.filled
+        fee = amount * price * fee_rate
+        self._fill_seq += 1
+        fill = Fill(
+            id=f"{order.id}-f{self._fill_seq}", order_id=order.id or "", clientOrderId=order.clientOrderId,
+            symbol=order.symbol, side=order.side, amount=amount, price=price, timestamp=ts,
+            fee=fee, fee_currency=market.quote, takerOrMaker=liquidity,
+        )
+        order.filled = order.amount
+        order.remaining = 0.0
+        order.average = price
+        order.cost = amount * price
+        order.fee += fee
+        order.fee_currency = market.quote
+        order.status = CLOSED
+        order.state = FILLED
+        return fill

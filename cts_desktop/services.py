@@ -1,0 +1,134 @@
+"""Application services: what the UI and the headless runner use, and nothing below it.
+
+One :class:`AppServices` per process wires the store (settings file, trade database, recorder)
+to one :class:`~cts_desktop.engine.engine.TradeEngine` per connection and the event bus the
+engines publish on. The UI calls these methods (engine commands are coroutines, run on the
+qasync loop) and listens to :attr:`bus` through ``ui/bridge.py``; it never reaches an exchange.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from .engine.bus import EventBus
+from .engine.engine import TradeEngine
+from .store import repositories as repo
+from .store.db import open_database
+from .store.recorder import Recorder
+from .store.settings import ConnectionConfig, SettingsStore
+
+log = logging.getLogger(__name__)
+
+
+class AppServices:
+    """Opens the settings and the database; raises ``SettingsError``/``StoreError`` with a clear
+    message when either is unusable (unwritable directory, corrupt file, newer schema)."""
+
+    def __init__(self, data_dir: Path, config_dir: Path):
+        self.data_dir = Path(data_dir)
+        self.config_dir = Path(config_dir)
+        self.settings = SettingsStore(self.config_dir).load()
+        self.db = open_database(self.data_dir)
+        self.bus = EventBus()
+        self.recorder = Recorder(self.db)
+        self.engines: Dict[str, TradeEngine] = {}
+        self.replay_data_dir: Optional[Path] = None  # tests point replays at other candle files
+
+    # -- connections ----------------------------------------------------------------------------
+    def connections(self) -> List[ConnectionConfig]:
+        return list(self.settings.connections.values())
+
+    def connection(self, name: str) -> ConnectionConfig:
+        """Raises ``KeyError`` naming the known connections."""
+        return self.settings.get(name)
+
+    def save_connection(self, conn: ConnectionConfig) -> None:
+        self.settings.put(conn)
+
+    # -- engines --------------------------------------------------------------------------------
+    def engine(self, name: str) -> TradeEngine:
+        """The engine of connection ``name`` (created idle on first use)."""
+        eng = self.engines.get(name)
+        if eng is None or (not eng.active and eng.conn is not self.settings.connections.get(name)):
+            eng = TradeEngine(self.connection(name), bus=self.bus, recorder=self.recorder,
+                              data_dir=self.replay_data_dir)
+            self.engines[name] = eng
+        return eng
+
+    def engine_state(self, name: str) -> str:
+        eng = self.engines.get(name)
+        return eng.state if eng is not None else "idle"
+
+    async def start_engine(self, name: str) -> TradeEngine:
+        """Start (or restart after a stop/error) the engine of ``name``; returns it once running
+        or in error (see ``engine.reason``)."""
+        eng = self.engine(name)
+        if not eng.active and eng.state != "idle":
+            eng = TradeEngine(self.connection(name), bus=self.bus, recorder=self.recorder,
+                              data_dir=self.replay_data_dir)
+            self.engines[name] = eng
+        await eng.start()
+        return eng
+
+    async def stop_engine(self, name: str) -> None:
+        eng = self.engines.get(name)
+        if eng is not None:
+            await eng.stop()
+
+    def pause_engine(self, name: str) -> None:
+        self.engine(name).pause()
+
+    def resume_engine(self, name: str) -> None:
+        self.engine(name).resume()
+
+    def set_speed(self, name: str, speed: str) -> None:
+        conn = self.connection(name)
+        eng = self.engines.get(name)
+        if eng is not None and eng.active:
+            eng.set_speed(speed)
+        conn.speed = speed
+        self.settings.save()
+
+    async def stop_all(self) -> None:
+        for eng in list(self.engines.values()):
+            await eng.stop("app closing")
+
+    # -- history (reads) ------------------------------------------------------------------------
+    def open_positions(self, name: str):
+        eng = self.engines.get(name)
+        if eng is not None and eng.core is not None:
+            return list(eng.core.portfolio.open.values())
+        return repo.open_positions(name)
+
+    def closed_positions(self, name: str, limit: int = 5000):
+        return repo.closed_positions(name, limit)
+
+    def events(self, name: str, limit: int = 5000):
+        return repo.events(name, limit)
+
+    def latest_run(self, name: str):
+        return repo.latest_run(name)
+
+    def equity_curve(self, name: str):
+        """The equity curve of the running engine, or of the latest run in the database."""
+        eng = self.engines.get(name)
+        if eng is not None and eng.core is not None:
+            return list(eng.core.curve)
+        run = repo.latest_run(name)
+        return repo.equity_curve(run.id) if run is not None else []
+
+    def last_summary(self, name: str) -> dict:
+        eng = self.engines.get(name)
+        if eng is not None and eng.core is not None:
+            return eng.summary()
+        run = repo.latest_run(name)
+        return repo.run_summary(run) if run is not None else {}
+
+    # -- shutdown -------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Flush and close the database (after the engines have stopped)."""
+        try:
+            self.recorder.close()
+        finally:
+            self.db.close()

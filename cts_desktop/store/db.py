@@ -1,0 +1,235 @@
+"""The trade database: peewee models on SQLite (WAL), schema versioning and migrations.
+
+File: ``<data dir>/cts-desktop.sqlite3`` (``platformdirs.user_data_dir("cts-desktop")`` unless
+``--data-dir`` overrides it). Every order, fill, position, signal, equity point and engine event
+of every run is kept; nothing is deleted by the app.
+
+Schema versions are recorded in the ``meta`` table. Opening a database written by a newer app
+raises :class:`SchemaTooNewError` and touches nothing. Older versions are upgraded with
+``playhouse.migrate`` steps in :data:`MIGRATIONS`, inside one transaction.
+"""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Callable, Dict
+
+from peewee import (AutoField, BooleanField, CharField, DatabaseProxy, FloatField, ForeignKeyField,
+                    IntegerField, Model, SqliteDatabase, TextField)
+
+SCHEMA_VERSION = 1
+DB_FILENAME = "cts-desktop.sqlite3"
+
+proxy = DatabaseProxy()
+
+
+class StoreError(Exception):
+    """The database cannot be opened or written; the message says which file and why."""
+
+
+class SchemaTooNewError(StoreError):
+    """The database was written by a newer CTS Desktop."""
+
+
+class BaseModel(Model):
+    class Meta:
+        database = proxy
+
+
+class Meta(BaseModel):
+    key = CharField(primary_key=True)
+    value = TextField()
+
+
+class Run(BaseModel):
+    """One engine run (or backtest) of one connection. Times in ms UTC (wall clock)."""
+
+    id = AutoField()
+    connection = CharField(index=True)
+    mode = CharField()  # paper-replay / paper / live / backtest
+    dataset = CharField(default="")
+    strategy = CharField(default="")
+    params = TextField(default="{}")  # JSON
+    currency = CharField(default="")
+    starting_balance = FloatField(default=0.0)
+    started_at = IntegerField()
+    ended_at = IntegerField(null=True)
+    state = CharField(default="running")  # running / stopped / error / finished
+    reason = TextField(default="")
+    last_candle_ts = IntegerField(null=True)  # market time replayed up to (resume point)
+    summary = TextField(default="{}")  # JSON, written at the end
+
+
+class OrderRec(BaseModel):
+    run = ForeignKeyField(Run, backref="orders", on_delete="CASCADE")
+    connection = CharField(index=True)
+    client_order_id = CharField(unique=True)
+    exchange_id = CharField(null=True)
+    symbol = CharField()
+    side = CharField()
+    type = CharField()
+    amount = FloatField()
+    price = FloatField(null=True)
+    status = CharField()
+    state = CharField()
+    filled = FloatField(default=0.0)
+    remaining = FloatField(default=0.0)
+    average = FloatField(null=True)
+    cost = FloatField(default=0.0)
+    fee = FloatField(default=0.0)
+    fee_currency = CharField(default="")
+    reason = CharField(default="")
+    position_id = IntegerField(null=True)
+    strategy = CharField(default="")
+    error = TextField(default="")
+    timestamp = IntegerField()
+
+    class Meta:
+        table_name = "orders"
+
+
+class FillRec(BaseModel):
+    run = ForeignKeyField(Run, backref="fills", on_delete="CASCADE")
+    connection = CharField(index=True)
+    fill_id = CharField()
+    order_id = CharField()
+    client_order_id = CharField(index=True)
+    symbol = CharField()
+    side = CharField()
+    amount = FloatField()
+    price = FloatField()
+    cost = FloatField()
+    fee = FloatField()
+    fee_currency = CharField(default="")
+    taker_or_maker = CharField(default="taker")
+    position_id = IntegerField(null=True)
+    timestamp = IntegerField()
+
+    class Meta:
+        table_name = "fills"
+        indexes = ((("connection", "fill_id"), True),)
+
+
+class PositionRec(BaseModel):
+    run = ForeignKeyField(Run, backref="positions", on_delete="CASCADE")
+    connection = CharField(index=True)
+    position_id = IntegerField()
+    symbol = CharField()
+    side = CharField()
+    amount = FloatField()
+    max_amount = FloatField()
+    entry_price = FloatField()
+    exit_price = FloatField(default=0.0)
+    realized_pnl = FloatField(default=0.0)
+    fees = FloatField(default=0.0)
+    last_price = FloatField(default=0.0)
+    stop_loss = FloatField(null=True)
+    take_profit = FloatField(null=True)
+    opened_at = IntegerField()
+    closed_at = IntegerField(null=True, index=True)
+    close_reason = CharField(default="")
+    strategy = CharField(default="")
+    meta = TextField(default="{}")
+
+    class Meta:
+        table_name = "positions"
+        indexes = ((("run", "position_id"), True),)
+
+
+class SignalRec(BaseModel):
+    run = ForeignKeyField(Run, backref="signals", on_delete="CASCADE")
+    connection = CharField(index=True)
+    timestamp = IntegerField()
+    symbol = CharField()
+    side = CharField()
+    intent = CharField()
+    size = FloatField(null=True)
+    confidence = FloatField(default=1.0)
+    strategy = CharField(default="")
+    reason = TextField(default="")
+    accepted = BooleanField()
+    verdict = TextField(default="")
+    meta = TextField(default="{}")
+
+    class Meta:
+        table_name = "signals"
+
+
+class EquityRec(BaseModel):
+    run = ForeignKeyField(Run, backref="equity", on_delete="CASCADE")
+    timestamp = IntegerField()
+    balance = FloatField()
+    equity = FloatField()
+
+    class Meta:
+        table_name = "equity"
+        indexes = ((("run", "timestamp"), False),)
+
+
+class EventRec(BaseModel):
+    run = ForeignKeyField(Run, null=True, backref="events", on_delete="CASCADE")
+    connection = CharField(index=True)
+    timestamp = IntegerField()
+    wall_time = FloatField()
+    category = CharField()
+    level = CharField()
+    message = TextField()
+
+    class Meta:
+        table_name = "events"
+
+
+MODELS = [Meta, Run, OrderRec, FillRec, PositionRec, SignalRec, EquityRec, EventRec]
+
+# version -> function(database) upgrading from version-1 to version (playhouse.migrate steps)
+MIGRATIONS: Dict[int, Callable[[SqliteDatabase], None]] = {}
+
+
+def open_database(data_dir: Path) -> SqliteDatabase:
+    """Open (creating or upgrading) the database in ``data_dir`` and bind the models to it.
+
+    Raises :class:`StoreError` when the directory or file is not usable and
+    :class:`SchemaTooNewError` for a database from a newer app. WAL journal, foreign keys on,
+    ``synchronous=NORMAL`` (durable at every checkpoint; a power cut can lose the last commits
+    but never corrupts the file).
+    """
+    data_dir = Path(data_dir)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the data directory {data_dir}: {exc.strerror or exc}") from None
+    path = data_dir / DB_FILENAME
+    db = SqliteDatabase(
+        str(path), check_same_thread=False,
+        pragmas={"journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal", "busy_timeout": 5000},
+    )
+    try:
+        db.connect(reuse_if_open=True)
+        proxy.initialize(db)
+        with db.atomic():
+            db.create_tables([Meta])
+            row = Meta.get_or_none(Meta.key == "schema_version")
+            version = int(row.value) if row else 0
+            if version > SCHEMA_VERSION:
+                raise SchemaTooNewError(
+                    f"{path} was written by a newer CTS Desktop (schema {version}, this app knows {SCHEMA_VERSION}); "
+                    "upgrade the app, or start with another --data-dir. Nothing was changed."
+                )
+            if version == 0:
+                db.create_tables(MODELS)
+            else:
+                for v in range(version + 1, SCHEMA_VERSION + 1):
+                    MIGRATIONS[v](db)
+            Meta.replace(key="schema_version", value=str(SCHEMA_VERSION)).execute()
+    except SchemaTooNewError:
+        db.close()
+        raise
+    except (sqlite3.Error, Exception) as exc:  # peewee wraps sqlite3 errors in its own classes
+        if isinstance(exc, StoreError):
+            raise
+        try:
+            db.close()
+        except Exception:  # noqa: BLE001
+            pass
+        raise StoreError(f"cannot open the database {path}: {exc}") from None
+    return db

@@ -1,0 +1,83 @@
+"""Read side of the trade database: what the UI and reports show of past and current runs.
+
+Rows come back as plain data types (:class:`~cts_desktop.core.models.Position`, event
+dataclasses, tuples), never as peewee rows, so the UI does not depend on the schema.
+Reads are short indexed queries; SQLite in WAL mode serves them while the recorder writes.
+"""
+from __future__ import annotations
+
+import json
+from typing import List, Optional, Tuple
+
+from ..core.events import LogEvent
+from ..core.models import Position
+from .db import EquityRec, EventRec, FillRec, OrderRec, PositionRec, Run
+
+
+def _position(r: PositionRec) -> Position:
+    p = Position(
+        id=r.position_id, symbol=r.symbol, side=r.side, opened_at=r.opened_at, amount=r.amount,
+        entry_price=r.entry_price, max_amount=r.max_amount, exit_price=r.exit_price,
+        exit_amount=r.max_amount - r.amount, realized_pnl=r.realized_pnl, fees=r.fees, last_price=r.last_price,
+        stop_loss=r.stop_loss, take_profit=r.take_profit, closed_at=r.closed_at, close_reason=r.close_reason,
+        strategy=r.strategy, meta=json.loads(r.meta or "{}"),
+    )
+    return p
+
+
+def latest_run(connection: str) -> Optional[Run]:
+    return Run.select().where(Run.connection == connection).order_by(Run.id.desc()).first()
+
+
+def runs(connection: Optional[str] = None, limit: int = 100) -> List[Run]:
+    q = Run.select().order_by(Run.id.desc()).limit(limit)
+    if connection is not None:
+        q = q.where(Run.connection == connection)
+    return list(q)
+
+
+def open_positions(connection: str, run_id: Optional[int] = None) -> List[Position]:
+    """Positions still open in ``run_id`` (default: the connection's latest run)."""
+    if run_id is None:
+        run = latest_run(connection)
+        if run is None:
+            return []
+        run_id = run.id
+    q = PositionRec.select().where((PositionRec.run == run_id) & PositionRec.closed_at.is_null())
+    return [_position(r) for r in q]
+
+
+def closed_positions(connection: str, limit: int = 5000) -> List[Position]:
+    """Closed positions of every run of ``connection``, newest first."""
+    q = (PositionRec.select().where((PositionRec.connection == connection) & PositionRec.closed_at.is_null(False))
+         .order_by(PositionRec.closed_at.desc(), PositionRec.id.desc()).limit(limit))
+    return [_position(r) for r in q]
+
+
+def events(connection: str, limit: int = 5000) -> List[LogEvent]:
+    """The newest ``limit`` engine events of ``connection``, oldest first."""
+    q = EventRec.select().where(EventRec.connection == connection).order_by(EventRec.id.desc()).limit(limit)
+    rows = list(q)
+    rows.reverse()
+    return [LogEvent(r.connection, r.timestamp, r.category, r.message, r.level, r.wall_time) for r in rows]
+
+
+def equity_curve(run_id: int) -> List[Tuple[int, float]]:
+    """``[(timestamp_ms, equity), ...]`` of one run, in time order."""
+    q = EquityRec.select(EquityRec.timestamp, EquityRec.equity).where(EquityRec.run == run_id).order_by(EquityRec.timestamp)
+    return [(ts, eq) for ts, eq in q.tuples()]
+
+
+def counts(connection: str) -> dict:
+    """Numbers of orders, fills and closed positions kept for ``connection`` (all runs)."""
+    return {
+        "orders": OrderRec.select().where(OrderRec.connection == connection).count(),
+        "fills": FillRec.select().where(FillRec.connection == connection).count(),
+        "closed_positions": PositionRec.select().where(
+            (PositionRec.connection == connection) & PositionRec.closed_at.is_null(False)).count(),
+        "runs": Run.select().where(Run.connection == connection).count(),
+    }
+
+
+def run_summary(run: Run) -> dict:
+    return json.loads(run.summary or "{}")
