@@ -24,5 +24,8 @@ def get(name: str) -> Type[Strategy]:
 
 
 register(MovingAverageCross)
+from .rsi import RSIMeanReversion; register(RSIMeanReversion)  # noqa: E402,E702
+from .regime import RegimeTrend; register(RegimeTrend)  # noqa: E402,E702
+from .token_unlock import TokenUnlockFrontRun; register(TokenUnlockFrontRun)  # noqa: E402,E702
 
 __all__ = ["Param", "ParamError", "Strategy", "StrategyContext", "describe", "REGISTRY", "register", "get"]
