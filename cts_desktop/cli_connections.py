@@ -316,12 +316,13 @@ def _prompt_secrets(io: _IO, exchange: str, fields: Iterable[str], *, keep_hint:
     return secrets
 
 
-def _check_complete(exchange: str, secrets: Mapping[str, str]) -> None:
-    """Either no credentials (public data only) or every required one."""
-    if not secrets:
+def _check_complete(exchange: str, fields: Iterable[str]) -> None:
+    """Either no credentials (public data only) or every required one (``fields``: names present)."""
+    present = set(fields)
+    if not present:
         return
     required = required_credentials(exchange)
-    missing = [f for f in required if f not in secrets]
+    missing = [f for f in required if f not in present]
     if missing:
         raise CliError(EXIT_USAGE, f"{exchange} needs {', '.join(required)}; missing: {', '.join(missing)}")
 
@@ -559,6 +560,7 @@ def _cmd_edit(args, store: SettingsStore, io: _IO) -> int:
         keyring = _open_secrets()
         current = _keyring_call(keyring.get_all, before.name, before.credential_fields)
         io.scrub_values.extend(current.values())
+    loaded = keyring is not None  # False: the secrets stay as they are and were not read
     if args.clear_credentials:
         final = {}
     elif args.secrets_stdin:
@@ -567,9 +569,10 @@ def _cmd_edit(args, store: SettingsStore, io: _IO) -> int:
         final = {**current, **_prompt_secrets(io, edited.exchange, required_credentials(edited.exchange), keep_hint=True)}
     else:
         final = dict(current)
+    final_fields = sorted(final) if (loaded or wants_creds) else sorted(before.credential_fields)
     if edited.exchange != PAPER_EXCHANGE:
-        _check_complete(edited.exchange, final)
-    elif final or (before.credential_fields and not args.clear_credentials):
+        _check_complete(edited.exchange, final_fields)
+    elif final_fields:
         raise CliError(EXIT_USAGE, "the recorded-market 'paper' exchange takes no credentials; add --clear-credentials")
 
     creds_changed = wants_creds and final != current
@@ -606,7 +609,7 @@ def _cmd_edit(args, store: SettingsStore, io: _IO) -> int:
         for field in deletes:
             _keyring_call(keyring.delete, old_name, field)
             undo.append(lambda f=field: keyring.set(old_name, f, current[f]))
-        edited.credential_fields = sorted(final)
+        edited.credential_fields = final_fields
         if renamed:
             store.connections = {(new_name if k == old_name else k): v for k, v in store.connections.items()}
         store.connections[new_name] = edited
