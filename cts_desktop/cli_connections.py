@@ -190,7 +190,10 @@ def run(args: argparse.Namespace, *, config_dir: Path, stdin: Optional[TextIO] =
 
 def main(argv: Optional[List[str]] = None) -> int:
     """``python -m cts_desktop.cli_connections [--config-dir DIR] ACTION ...``."""
-    parser = argparse.ArgumentParser(prog="cts-desktop connections", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="cts-desktop connections",
+        description="Manage exchange connections: settings in connections.json, credentials only in the OS keyring.",
+    )
     parser.add_argument("--config-dir", type=Path, default=None,
                         help="directory of connections.json (default: the user's config directory)")
     _fill_parser(parser)
@@ -205,7 +208,7 @@ class _IO:
 
     def _clean(self, text: str) -> str:
         for value in self.scrub_values:
-            if value:
+            if len(value) >= 4:  # shorter "secrets" would mangle ordinary words
                 text = text.replace(value, "<hidden>")
         return text
 
@@ -716,7 +719,7 @@ def _cmd_test(args, store: SettingsStore, io: _IO) -> int:
     except Exception as exc:  # a bug in the test itself: report, store nothing
         raise CliError(EXIT_FAILED, f"the connection test crashed: {type(exc).__name__}: {exc}")
 
-    record = _scrub(result.to_json(), [v for v in secrets.values() if v])
+    record = _scrub(result.to_json(), [v for v in secrets.values() if len(v) >= 4])
     if not record.get("credentials_fingerprint") and secrets:
         record["credentials_fingerprint"] = credentials_fingerprint(conn.name, secrets)
     _print_result(conn, result, io)

@@ -410,3 +410,52 @@ def test_connection_test_against_local_venue(cli, config, keyring_names):
         assert "FAILED" in r.out
         assert settings(config).get(name).last_test.get("ok") is False
     assert secret not in (config / "connections.json").read_text()
+
+
+def _run_on_pty(argv, answers, timeout=60.0):
+    """Run argv with a pseudo-terminal as stdin/stdout/stderr; answer each prompt (a line
+    ending in ': ') with the next of ``answers``. Returns (exit code, everything the terminal showed)."""
+    import pty
+    import select
+    import time
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=REPO, start_new_session=True)
+    os.close(slave)
+    shown, pending, deadline = b"", list(answers), time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+                if pending and shown.rstrip(b" ").endswith(b":"):
+                    os.write(master, pending.pop(0).encode() + b"\n")
+            elif proc.poll() is not None:
+                break
+        return proc.wait(timeout=max(1.0, deadline - time.monotonic())), shown.decode(errors="replace")
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+
+
+@keyring_test
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_add_prompts_hidden_on_a_terminal(config, keyring_names):
+    name = unique("Tty")
+    keyring_names.append(name)
+    key, secret = fake("key"), fake("sec")
+    code, shown = _run_on_pty(
+        [sys.executable, "-m", "cts_desktop.cli_connections", "--config-dir", str(config), "add", name, "--exchange", "binance"],
+        [key, secret],
+    )
+    assert code == 0, shown
+    assert "binance apiKey" in shown and "binance secret" in shown
+    assert key not in shown and secret not in shown, "the prompt must not echo"
+    assert SecretStore.open().get_all(name, ["apiKey", "secret"]) == {"apiKey": key, "secret": secret}
