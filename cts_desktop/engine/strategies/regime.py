@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
 
-from ...core.models import BUY, LONG, SELL, SHORT, TIMEFRAME_MS, Candle, Signal
+from ...core.models import BUY, LONG, SELL, TIMEFRAME_MS, Candle, Signal
 from .base import Param, ParamError, Strategy
 
 TRENDING = "trending"
