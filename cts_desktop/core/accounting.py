@@ -138,7 +138,8 @@ class Portfolio:
                 pnl = (pos.entry_price - fill.price) * closing
             pos.realized_pnl += pnl
             pos.fees += fee_share
-            pos.exit_price = (pos.exit_price * pos.exit_amount + fill.price * closing) / (pos.exit_amount + closing)
+            pos.exit_price = fill.price if pos.exit_amount == 0 else \
+                (pos.exit_price * pos.exit_amount + fill.price * closing) / (pos.exit_amount + closing)
             pos.exit_amount += closing
             pos.amount -= closing
             pos.last_price = fill.price
@@ -166,7 +167,8 @@ class Portfolio:
             )
             self._next_id += 1
             self.open[fill.symbol] = pos
-        pos.entry_price = (pos.entry_price * pos.amount + fill.price * remaining) / (pos.amount + remaining)
+        pos.entry_price = fill.price if pos.amount == 0 else \
+            (pos.entry_price * pos.amount + fill.price * remaining) / (pos.amount + remaining)
         pos.amount += remaining
         pos.max_amount = max(pos.max_amount, pos.amount)
         pos.fees += fee_left

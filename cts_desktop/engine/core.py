@@ -52,6 +52,12 @@ class _Runner:
 
         self.strategy = strategy
         self.name = strategy.name
+        self.agg: Dict[str, list] = {}
+        self.active = True
+        self.error = ""
+        if strategy.timeframe == "auto":
+            self.tf_ms = 0
+            return
         tf = timeframe_ms(strategy.timeframe)
         if tf < data_tf_ms or tf % data_tf_ms:
             raise ValueError(
@@ -59,9 +65,6 @@ class _Runner:
                 f"{data_tf_ms // 60000}m candles (needs a whole multiple)"
             )
         self.tf_ms = tf if tf != data_tf_ms else 0  # 0: no aggregation
-        self.agg: Dict[str, list] = {}
-        self.active = True
-        self.error = ""
 
 
 class TradingCore:

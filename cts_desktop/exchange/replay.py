@@ -6,6 +6,7 @@ symbols by timestamp; at equal timestamps the order is the dataset's symbol orde
 """
 from __future__ import annotations
 
+import bisect
 import heapq
 import os
 import sys
@@ -116,18 +117,16 @@ class ReplaySource:
 
     def stream(self, start_after: Optional[int] = None) -> Iterator[Tuple[str, Candle]]:
         """``(symbol, candle)`` in time order; with ``start_after`` (ms) only later candles."""
-        def one(symbol: str, candles: List[Candle]):
+        def tagged(rank: int, symbol: str, candles: List[Candle]):
             for c in candles:
-                yield c[0], symbol, c
+                yield c[0], rank, symbol, c
 
-        order = {s: i for i, s in enumerate(self.series)}
         iters = []
-        for symbol, s in self.series.items():
+        for rank, (symbol, s) in enumerate(self.series.items()):
             cs = s.candles
             if start_after is not None:
-                import bisect
                 cs = cs[bisect.bisect_right(cs, (start_after, float("inf"))):]
-            iters.append(((c[0], order[symbol], symbol, c) for c in cs))
+            iters.append(tagged(rank, symbol, cs))
         if len(iters) == 1:
             for _ts, _i, symbol, c in iters[0]:
                 yield symbol, c
@@ -152,7 +151,6 @@ class ReplaySource:
             raise CandleFileError(self.data_dir / "?", [f"no USD reference price for quote {self.quote}"])
         series = load_candles_csv(self.data_dir / ref)
         start = min(s.start for s in self.series.values())
-        import bisect
         i = bisect.bisect_right(series.candles, (start, float("inf"))) - 1
         if i < 0:
             raise CandleFileError(series.path, [f"does not cover the replay start {start}"])

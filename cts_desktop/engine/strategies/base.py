@@ -143,7 +143,9 @@ class Strategy:
 
     @property
     def timeframe(self) -> str:
-        return self.p.get("timeframe", "1m")
+        """ccxt timeframe the strategy wants its candles in, or ``"auto"``: the data's own.
+        Longer timeframes are built by the engine from the data's candles."""
+        return self.p.get("timeframe", "auto")
 
     @property
     def warmup(self) -> int:
