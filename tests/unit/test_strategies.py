@@ -202,6 +202,13 @@ def test_regime_respects_allowed_regimes_and_threshold():
     assert not nothing.signals
 
 
+def test_regime_exit_confirm_damps_boundary_flicker():
+    cs = candles("FTX_BTC-PERP_1m_2022-01.csv")[:20000]
+    quick = run(RegimeTrend({"timeframe": "1m"}), {"X": cs}).signals
+    calm = run(RegimeTrend({"timeframe": "1m", "exit_confirm": 10}), {"X": cs}).signals
+    assert 0 < len(calm) < len(quick)
+
+
 def test_regime_straight_line_is_a_certain_trend():
     # A price rising by the same step every candle: efficiency ratio 1, no autocorrelation.
     t0 = candles("BITTREX_ETH-BTC_5m_2018-01.csv")[0][0]
@@ -226,6 +233,7 @@ def test_parse_regimes():
     ({"vol_fast": 100, "vol_slow": 100}, "vol_slow"),
     ({"trend_er": 0}, "trend_er"),
     ({"timeframe": "7m"}, "timeframe"),
+    ({"exit_confirm": 0}, "exit_confirm"),
 ])
 def test_regime_bad_params_name_the_field(params, field):
     with pytest.raises(ParamError) as e:

@@ -36,6 +36,9 @@ Trading rules:
   has lapsed and formed again), after exiting any opposite position.
 * A position this strategy opened is exited when the regime leaves the allowed set
   (confidence alone falling below the threshold does not close it) or the direction flips.
+  ``exit_confirm`` (default 1: on the first such candle) asks for that many consecutive
+  candles outside the allowed set before the regime exit, to damp flicker at the boundary;
+  a direction flip always exits at once.
 * Nothing is signalled during the warm-up (``max(slow, vol_slow, trend_period + 1,
   mr_period)`` candles).
 * Every signal has ``confidence`` = the regime confidence and ``meta`` with ``regime``,
@@ -73,7 +76,7 @@ class _State:
     __slots__ = (
         "count", "prev_close", "closes", "moves", "i", "move_sum",
         "atr_fast", "atr_slow", "m1", "m2", "c1", "prev_ret",
-        "ema_fast", "ema_slow", "direction", "setup", "held",
+        "ema_fast", "ema_slow", "direction", "setup", "held", "outside",
         "regime", "confidence", "er", "vol_ratio", "rho",
     )
 
@@ -95,6 +98,7 @@ class _State:
         self.direction = 0
         self.setup = 0  # +1 long setup, -1 short setup, 0 none (last candle)
         self.held = 0  # side of the position this strategy entered: +1, -1, 0
+        self.outside = 0  # consecutive candles in a regime not allowed
         self.regime = RANGING
         self.confidence = 0.0
         self.er = 0.0
@@ -118,6 +122,7 @@ class RegimeTrend(Strategy):
         Param("vol_ratio_max", float, 2.0, "Recent / usual volatility ratio counted as certainly volatile", minimum=1.0, maximum=100.0, exclusive_min=True, unit="ratio"),
         Param("mr_period", int, 50, "Autocorrelation memory (EW span)", minimum=2, maximum=100_000, unit="candles"),
         Param("mr_rho", float, 0.3, "Negative lag-1 autocorrelation counted as certainly mean-reverting", minimum=0.0, maximum=1.0, exclusive_min=True, unit="0..1"),
+        Param("exit_confirm", int, 1, "Exit after this many consecutive candles outside the allowed regimes (1 = at once)", minimum=1, maximum=10_000, unit="candles"),
         Param("timeframe", "choice", "5m", "Candle timeframe", choices=tuple(TIMEFRAME_MS)),
         Param("size", float, 0.2, "Order size as a fraction of equity", minimum=0.0, maximum=1.0, exclusive_min=True, unit="fraction of equity"),
         Param("stop_loss", float, 2.0, "Stop-loss distance from entry (0 = none)", minimum=0.0, maximum=99.0, unit="%"),
@@ -152,6 +157,7 @@ class RegimeTrend(Strategy):
         self._inv_vol = 1.0 / (p["vol_ratio_max"] - 1.0)
         self._inv_rho = 1.0 / p["mr_rho"]
         self._min_conf = p["min_confidence"]
+        self._confirm = p["exit_confirm"]
         self._allowed_set = frozenset(self._allowed)
         self._size = p["size"]
         self._sl = p["stop_loss"] / 100.0 or None
@@ -265,7 +271,11 @@ class RegimeTrend(Strategy):
         new_setup = setup != 0 and setup != st.setup
         st.setup = setup
         held = st.held
-        exit_now = held != 0 and (not allowed or d != held)
+        if allowed:
+            st.outside = 0
+        else:
+            st.outside += 1
+        exit_now = held != 0 and (st.outside >= self._confirm or d != held)
         if not (new_setup or exit_now):
             return None
         st.er = er
