@@ -708,8 +708,9 @@ def _cmd_test(args, store: SettingsStore, io: _IO) -> int:
     except ImportError as exc:
         raise CliError(EXIT_FAILED, f"the connection test is not available in this build ({exc})")
 
-    def on_progress(*parts: Any, **_: Any) -> None:
-        io.out("  … " + " ".join(str(p) for p in parts))
+    def on_progress(text: Any = "", fraction: Any = None, *_: Any, **__: Any) -> None:
+        done = f" ({fraction:.0%})" if isinstance(fraction, (int, float)) and 0 <= fraction <= 1 else ""
+        io.out(f"  … {text}{done}")
 
     io.out(f"testing {conn.name!r} ({_venue(conn)}{', ' + conn.base_url if conn.base_url else ''}) …")
     try:
@@ -720,8 +721,9 @@ def _cmd_test(args, store: SettingsStore, io: _IO) -> int:
         raise CliError(EXIT_FAILED, f"the connection test crashed: {type(exc).__name__}: {exc}")
 
     record = _scrub(result.to_json(), [v for v in secrets.values() if len(v) >= 4])
-    if not record.get("credentials_fingerprint") and secrets:
-        record["credentials_fingerprint"] = credentials_fingerprint(conn.name, secrets)
+    # The live gate compares with store.secrets.credentials_fingerprint; record exactly that for
+    # the secrets this test ran with, whatever the test module computed.
+    record["credentials_fingerprint"] = credentials_fingerprint(conn.name, secrets)
     _print_result(conn, result, io)
     conn.last_test = record
     _save(store, conn)
@@ -753,6 +755,7 @@ def _fmt(value: Any) -> str:
 
 
 def _print_result(conn: ConnectionConfig, result: Any, io: _IO) -> None:
+    """The test report: the same facts the GUI's test panel shows, one per line."""
     get = lambda name: getattr(result, name, None)  # noqa: E731 - tolerate a result without a field
     verdict = "PASSED" if result.ok else "FAILED"
     io.out(f"{verdict}: {conn.name!r} — {_fmt(get('status'))}")
@@ -760,14 +763,39 @@ def _print_result(conn: ConnectionConfig, result: Any, io: _IO) -> None:
         io.out(f"  error kind:    {_fmt(get('error_kind'))}")
     latency, offset = get("latency_ms"), get("clock_offset_ms")
     io.out(f"  latency:       {'-' if latency is None else f'{latency:.0f} ms'}")
-    io.out(f"  clock offset:  {'-' if offset is None else f'{offset:+.0f} ms'}")
-    io.out(f"  permissions:   {_fmt(get('permissions'))}")
-    io.out(f"  rate limits:   {_fmt(get('rate_limits'))}")
+    io.out(f"  clock offset:  {'-' if offset is None else f'{round(offset):+d} ms (exchange minus this computer)'}")
+    perms = get("permissions")
+    if isinstance(perms, Mapping):
+        granted = [k for k, v in perms.items() if v is True]
+        denied = [k for k, v in perms.items() if v is False]
+        io.out(f"  permissions:   {', '.join(granted) or 'none'}")
+        if denied:
+            io.out(f"  not granted:   {', '.join(denied)}")
+    else:
+        io.out(f"  permissions:   {_fmt(perms)}")
+    limits = get("rate_limits")
+    if isinstance(limits, Mapping):
+        io.out(f"  rate limits:   {_fmt({k: v for k, v in limits.items() if not isinstance(v, (list, dict))})}")
+        for key, value in limits.items():
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, Mapping) and {"rateLimitType", "limit"} <= set(item):
+                        io.out(f"    {item['rateLimitType']}: {item['limit']} per {item.get('intervalNum', 1)} "
+                               f"{str(item.get('interval', '')).lower()}")
+                    else:
+                        io.out(f"    {key}: {_fmt(item)}")
+            elif isinstance(value, Mapping):
+                io.out(f"    {key}: {_fmt(value)}")
+    else:
+        io.out(f"  rate limits:   {_fmt(limits)}")
     caps = get("capabilities")
     if isinstance(caps, Mapping):
-        have = [k for k, v in caps.items() if v is True or v == "emulated"]
+        have = [k for k, v in caps.items() if v is True]
+        emulated = [k for k, v in caps.items() if v == "emulated"]
         lack = [k for k, v in caps.items() if not v]
         io.out(f"  capabilities:  {', '.join(have) or '-'}")
+        if emulated:
+            io.out(f"  emulated:      {', '.join(emulated)}")
         if lack:
             io.out(f"  missing:       {', '.join(lack)}")
     else:
@@ -783,9 +811,14 @@ def _print_result(conn: ConnectionConfig, result: Any, io: _IO) -> None:
         io.out(f"  warning: {warning}")
     log = get("log") or []
     if log:
-        io.out("  log:")
-        for line in log:
-            io.out(f"    {_fmt(line)}")
+        io.out("  requests:")
+        for entry in log:
+            if isinstance(entry, Mapping) and "request" in entry:
+                ms = entry.get("ms")
+                took = f" ({ms:.0f} ms)" if isinstance(ms, (int, float)) else ""
+                io.out(f"    {entry['request']} -> {entry.get('outcome', '?')}{took}")
+            else:
+                io.out(f"    {_fmt(entry)}")
     io.out(f"  tested at:     {_fmt_time(get('tested_at')) or '-'}")
 
 
