@@ -166,7 +166,7 @@ class RegimeTrend(Strategy):
 
     def regime_of(self, symbol: str) -> Tuple[str, float]:
         """The latest ``(regime, confidence)`` of ``symbol`` (``("ranging", 0.0)`` before data)."""
-        st = self._state.get(symbol)
+        st = getattr(self, "_state", {}).get(symbol)
         return (st.regime, st.confidence) if st is not None else (RANGING, 0.0)
 
     def on_candle(self, ctx, symbol: str, candle: Candle) -> Optional[List[Signal]]:

@@ -17,8 +17,9 @@ Rules, exactly (every threshold is a parameter; defaults in brackets):
   ``window_hours`` (2), i.e. from 26 h to 22 h before the unlock, edges included.
 * The entry aims at exactly ``lead_hours`` before the unlock: it is first tried on the first
   candle in the window whose close is at most half a candle before that mark
-  (``hours_before <= lead_hours + timeframe / 2``, so with 5m candles at 24 h 02.5 m or
-  later, with 4h candles at the 26 h edge), then on every later candle in the window until
+  (``hours_before <= lead_hours + timeframe / 2``: with 5m candles the one closing exactly
+  24 h before, with 4h candles the one closing at the 26 h edge), then on every later candle
+  in the window until
   the conditions hold or the window ends. A run that starts inside the window tries at once
   if that mark has passed.
 * Buy (long entry) on the first such candle where all of these hold:
