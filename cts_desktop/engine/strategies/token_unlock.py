@@ -19,9 +19,8 @@ Rules, exactly (every threshold is a parameter; defaults in brackets):
   candle in the window whose close is at most half a candle before that mark
   (``hours_before <= lead_hours + timeframe / 2``: with 5m candles the one closing exactly
   24 h before, with 4h candles the one closing at the 26 h edge), then on every later candle
-  in the window until
-  the conditions hold or the window ends. A run that starts inside the window tries at once
-  if that mark has passed.
+  in the window until the conditions hold or the window ends. A run that starts inside the
+  window tries at once if that mark has passed.
 * Buy (long entry) on the first such candle where all of these hold:
   - ``unlock_pct`` > ``min_unlock_pct`` (5, percent of circulating supply);
   - 24 h volume in USD > ``min_volume_usd`` (1,000,000). The 24 h volume is the sum over the
