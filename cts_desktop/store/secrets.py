@@ -221,7 +221,8 @@ class SecretStore:
     @classmethod
     def available(cls, backend: Optional[str] = None) -> Tuple[bool, str]:
         """``(True, "<backend description>")`` when :meth:`open` would succeed, else
-        ``(False, "<message saying what to install or start>")``. Never raises."""
+        ``(False, "<message saying what to install or start>")``. Never raises. Like
+        :meth:`open` it may make the desktop ask the user to unlock the keyring."""
         try:
             store = cls.open(backend)
         except NoSecureKeyringError as exc:
