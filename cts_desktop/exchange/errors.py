@@ -1,0 +1,312 @@
+"""Exchange errors turned into one :class:`GatewayError` with a kind and a message for people.
+
+ccxt raises a class hierarchy (``AuthenticationError``, ``InvalidNonce``, ``NetworkError`` ...)
+whose messages are written for developers and, worse, often contain the request URL with its
+query string (the HMAC signature, sometimes the API key) or the response body. The UI must show
+neither tracebacks nor secrets, so every ccxt exception that leaves the gateway goes through
+:func:`map_exception`, which picks a :data:`KINDS` entry and writes a message that says what
+happened and what to do, quoting at most the exchange's own short error text, redacted.
+
+Kinds (``GatewayError.kind``):
+
+=====================  ====================================================================
+auth                   key unknown, secret (signature) wrong, key malformed or disabled
+permission             key valid but not allowed to do this (e.g. no Spot trading right)
+clock                  request timestamp outside the exchange's window (computer clock off)
+dns                    the exchange's host name does not resolve
+network                host unreachable, connection refused or dropped
+timeout                no answer within the timeout
+rate-limit             HTTP 429 / too many requests (``retry_after`` seconds when known)
+banned                 HTTP 418: IP temporarily banned for ignoring rate limits
+maintenance            exchange under maintenance / HTTP 503
+unavailable            other exchange-side server errors (HTTP 5xx, internal error codes)
+insufficient-funds     balance too low for the order
+min-notional           order value below the market's minimum notional (cost)
+invalid-order          any other order rejection (lot size, price filter, precision ...)
+bad-symbol             market symbol unknown to the exchange
+order-not-found        the exchange does not know the order (never means "canceled")
+not-supported          the exchange (or its testnet) does not offer the function
+exchange-error         any other error answer from the exchange
+internal               a bug on our side (message: the exception type only)
+=====================  ====================================================================
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+from typing import Any, Iterable, Optional
+
+import ccxt
+
+KINDS = (
+    "auth", "permission", "clock", "dns", "network", "timeout", "rate-limit", "banned",
+    "maintenance", "unavailable", "insufficient-funds", "min-notional", "invalid-order",
+    "bad-symbol", "order-not-found", "not-supported", "exchange-error", "internal",
+)
+TRANSIENT_KINDS = frozenset({"network", "timeout", "rate-limit", "banned", "maintenance", "unavailable"})
+"""Kinds where retrying later may succeed. After one of these on create/cancel, the outcome of
+the request is unknown: the order may or may not exist; query it, never assume."""
+
+REDACTED = "***"
+MIN_SECRET_LEN = 4  # shorter values cannot be replaced in free text without mangling it
+
+
+class GatewayError(Exception):
+    """An exchange operation failed. ``kind``: one of :data:`KINDS`; ``message``: one or two
+    sentences for the UI, free of secrets and tracebacks. ``code``: the exchange's numeric error
+    code when it sent one (Binance ``-2015``), ``http_status`` when known, ``retry_after`` in
+    seconds for rate limits and bans when the exchange said."""
+
+    def __init__(self, kind: str, message: str, *, code: Optional[int] = None, http_status: Optional[int] = None,
+                 retry_after: Optional[float] = None):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+        self.retry_after = retry_after
+
+    @property
+    def transient(self) -> bool:
+        """True when retrying later may succeed (see :data:`TRANSIENT_KINDS`)."""
+        return self.kind in TRANSIENT_KINDS
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"GatewayError({self.kind!r}, {self.message!r})"
+
+
+# --------------------------------------------------------------------------- redaction
+
+_QUERY_RE = re.compile(r"(https?://[^\s?\"'<>]+)\?[^\s\"'<>]*")
+_SIGNATURE_RE = re.compile(r"(signature|apiKey|api_key|secret|passphrase|password|X-MBX-APIKEY|API-KEY|ACCESS-KEY|ACCESS-SIGN|ACCESS-PASSPHRASE)([\"']?\s*[:=]\s*[\"']?)([^&\s\"',}]+)", re.IGNORECASE)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with query strings cut off URLs, ``signature=``/``apiKey:``-style values masked,
+    and every occurrence of each secret value (at least :data:`MIN_SECRET_LEN` characters)
+    replaced by ``***``. Longest secrets are replaced first."""
+    if not text:
+        return text
+    out = str(text)
+    for secret in sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LEN}, key=len, reverse=True):
+        out = out.replace(secret, REDACTED)
+    out = _QUERY_RE.sub(r"\1", out)
+    out = _SIGNATURE_RE.sub(lambda m: m.group(1) + m.group(2) + REDACTED, out)
+    return out
+
+
+# --------------------------------------------------------------------------- parsing ccxt messages
+
+_JSON_RE = re.compile(r"\{.*\}", re.DOTALL)
+_STATUS_RE = re.compile(r"\s(\d{3})\s")
+_URL_RE = re.compile(r"https?://([^/\s?\"']+)")
+
+
+def _exchange_payload(text: str) -> tuple:
+    """(code, msg) from the JSON body quoted in a ccxt message, else (None, None)."""
+    m = _JSON_RE.search(text)
+    if not m:
+        return None, None
+    try:
+        body = json.loads(m.group(0))
+    except ValueError:
+        return None, None
+    if not isinstance(body, dict):
+        return None, None
+    code = body.get("code")
+    try:
+        code = int(code) if code is not None else None
+    except (TypeError, ValueError):
+        code = None
+    msg = body.get("msg") or body.get("message") or body.get("error")
+    return code, (str(msg) if msg is not None else None)
+
+
+def _http_status(text: str) -> Optional[int]:
+    # ccxt: "<id> <METHOD> <url> <status> <reason> <body>"
+    m = _URL_RE.search(text)
+    if not m:
+        return None
+    sm = _STATUS_RE.search(text, m.end())
+    return int(sm.group(1)) if sm else None
+
+
+def _host(text: str) -> str:
+    m = _URL_RE.search(text)
+    return m.group(1) if m else "the exchange"
+
+
+def _causes(exc: BaseException):
+    seen = set()
+    cur: Optional[BaseException] = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        yield cur
+        cur = cur.__cause__ or cur.__context__
+
+
+def _is_dns_failure(exc: BaseException) -> bool:
+    try:
+        import aiohttp
+        dns_error = getattr(aiohttp, "ClientConnectorDNSError", None)
+    except ImportError:  # pragma: no cover - aiohttp ships with ccxt
+        dns_error = None
+    for e in _causes(exc):
+        if isinstance(e, socket.gaierror) or (dns_error is not None and isinstance(e, dns_error)):
+            return True
+        os_error = getattr(e, "os_error", None)
+        if isinstance(os_error, socket.gaierror):
+            return True
+    return False
+
+
+def _connection_detail(exc: BaseException) -> Optional[str]:
+    """A short description of a transport failure in ``exc``'s cause chain, or None."""
+    try:
+        import aiohttp
+    except ImportError:  # pragma: no cover
+        return None
+    for e in _causes(exc):
+        if isinstance(e, aiohttp.ServerDisconnectedError):
+            return "the connection was closed without an answer"
+        if isinstance(e, ConnectionRefusedError) or "Connect call failed" in str(e):
+            return "the connection was refused (nothing listens on that address and port)"
+        if isinstance(e, aiohttp.ClientConnectorError):
+            return "the host could not be reached"
+        if isinstance(e, (aiohttp.ClientConnectionError, ConnectionError)):
+            return "the connection failed"
+    return None
+
+
+def _exchange_name(exchange: Any) -> str:
+    name = getattr(exchange, "name", None) or getattr(exchange, "id", None)
+    return str(name) if name else "The exchange"
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+def map_exception(exc: BaseException, *, secrets: Iterable[str] = (), exchange: Any = None, action: str = "",
+                  retry_after: Optional[float] = None, timeout_s: Optional[float] = None) -> GatewayError:
+    """Translate ``exc`` (a ccxt exception, a timeout or anything else) into a GatewayError.
+
+    ``secrets``: every credential value, redacted wherever it might appear. ``exchange``: the
+    ccxt exchange (its name is used, and its ``last_response_headers`` for ``Retry-After``).
+    ``action``: what was being done ("placing the order"), for the message. A GatewayError is
+    returned unchanged. Never raises.
+    """
+    if isinstance(exc, GatewayError):
+        return exc
+    secrets = tuple(secrets)
+    name = _exchange_name(exchange)
+    exid = str(getattr(exchange, "id", "") or "")
+    doing = f" while {action}" if action else ""
+
+    def make(kind: str, message: str, **kw: Any) -> GatewayError:
+        return GatewayError(kind, redact(message, secrets), **kw)
+
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)) and not isinstance(exc, ccxt.BaseError):
+        secs = f" within {timeout_s:g} s" if timeout_s else " in time"
+        return make("timeout", f"{name} did not answer{secs}{doing}. The exchange may be slow or the network congested; try again.")
+    if not isinstance(exc, ccxt.BaseError):
+        return make("internal", f"Internal error{doing}: {type(exc).__name__}. This is a bug in CTS Desktop; please report it.")
+
+    text = str(exc)
+    code, msg = _exchange_payload(text)
+    status = _http_status(text)
+    said = f" ({name} said: {msg})" if msg else ""
+    if retry_after is None and exchange is not None:
+        headers = getattr(exchange, "last_response_headers", None) or {}
+        ra = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+        try:
+            retry_after = float(ra) if ra is not None else None
+        except ValueError:
+            retry_after = None
+    retry = f" Retry after {retry_after:g} s." if retry_after else " Wait a minute before retrying."
+
+    # --- decisions by the exchange's own error code (Binance family) ---
+    if code == -2015:
+        authenticated_before = bool(getattr(exchange, "options", {}).get("hasAlreadyAuthenticatedSuccessfully"))
+        if authenticated_before:
+            return make("permission", f"{name} accepted this API key for reading but refused it{doing}{said}. "
+                        "Enable the permission this needs (Spot trading) for the key, and check its IP whitelist.", code=code, http_status=status)
+        return make("auth", f"{name} rejected the API key{said}: the key is unknown, this computer's IP address is not on "
+                    "the key's whitelist, or the key lacks the permission. Check the key in the exchange's API management.", code=code, http_status=status)
+    if code == -2014:
+        return make("auth", f"{name} says the API key is malformed{said}. Paste the key again, without spaces or line breaks.", code=code, http_status=status)
+    if code == -1022:
+        return make("auth", f"{name} rejected the request signature{said}: the API secret does not belong to this key. "
+                    "Paste the secret again.", code=code, http_status=status)
+    if code == -1021 or isinstance(exc, ccxt.InvalidNonce):
+        return make("clock", f"This computer's clock differs from {name}'s by more than the allowed window{said}. "
+                    "Turn on automatic time synchronisation in the system settings and retry.", code=code, http_status=status)
+    if code == -1121:
+        return make("bad-symbol", f"{name} does not know this market symbol{said}.", code=code, http_status=status)
+    if msg and ("MIN_NOTIONAL" in msg or msg.endswith("NOTIONAL")):
+        return make("min-notional", f"The order value (amount x price) is below {name}'s minimum for this market{said}. "
+                    "Increase the amount.", code=code, http_status=status)
+
+    # --- decisions by ccxt's class ---
+    if isinstance(exc, ccxt.PermissionDenied):
+        return make("permission", f"The API key is not allowed to do this{doing}{said}. Enable the needed permission for the key.", code=code, http_status=status)
+    if isinstance(exc, ccxt.AuthenticationError):
+        return make("auth", f"{name} rejected the credentials{said}. Check the API key, secret and (where the exchange has one) passphrase.", code=code, http_status=status)
+    if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):
+        if status == 418:
+            return make("banned", f"{name} has temporarily banned this IP address for sending too many requests (HTTP 418).{retry} "
+                        "Lower the request rate of this connection.", code=code, http_status=status, retry_after=retry_after)
+        return make("rate-limit", f"{name} is rate-limiting requests{' (HTTP 429)' if status == 429 else ''}.{retry} "
+                    "Lower the request rate of this connection if it keeps happening.", code=code, http_status=status, retry_after=retry_after)
+    if isinstance(exc, ccxt.RequestTimeout):
+        secs = f" within {timeout_s:g} s" if timeout_s else " in time"
+        return make("timeout", f"{name} did not answer{secs}{doing}. The exchange may be slow or the network congested; try again.", http_status=status)
+    if isinstance(exc, ccxt.OnMaintenance):
+        return make("maintenance", f"{name} is under maintenance{said}. Try again later.", code=code, http_status=status)
+    if isinstance(exc, ccxt.ExchangeNotAvailable):
+        if _is_dns_failure(exc):
+            return make("dns", f"Cannot resolve the host name {_host(text)}: check the internet connection, the DNS settings "
+                        "or the connection's base URL.")
+        detail = _connection_detail(exc)
+        if detail is not None:
+            return make("network", f"Cannot reach {name} at {_host(text)}{doing}: {detail}. Check the internet connection, "
+                        "firewall or proxy, and the connection's base URL.")
+        if status == 503 or status is None:
+            return make("maintenance", f"{name} is temporarily unavailable or under maintenance (HTTP {status or 503}){said}. Try again later.",
+                        code=code, http_status=status)
+        return make("unavailable", f"{name} answered with a server error (HTTP {status}){said}. Try again later.", code=code, http_status=status)
+    if isinstance(exc, ccxt.NetworkError):
+        detail = _connection_detail(exc) or "the connection failed"
+        return make("network", f"Network error talking to {name}{doing}: {detail}.", http_status=status)
+    if isinstance(exc, ccxt.InsufficientFunds):
+        return make("insufficient-funds", f"Insufficient balance for this order{said}.", code=code, http_status=status)
+    if isinstance(exc, ccxt.OrderNotFound):
+        return make("order-not-found", f"{name} does not know this order{said}. It may never have been placed, or be too old to query.",
+                    code=code, http_status=status)
+    if isinstance(exc, ccxt.BadSymbol):
+        short = _short(text, exid)
+        if not msg and short.startswith("does not have"):
+            return make("bad-symbol", f"{name} {short}.", code=code, http_status=status)
+        return make("bad-symbol", f"Unknown market symbol{said or ': ' + short}.", code=code, http_status=status)
+    if isinstance(exc, (ccxt.InvalidOrder, ccxt.BadRequest)) or code in (-1013, -2010, -1111, -1100):
+        detail = msg or _short(text, exid)
+        return make("invalid-order", f"{name} rejected the request{doing}: {detail}.", code=code, http_status=status)
+    if isinstance(exc, ccxt.NotSupported):
+        return make("not-supported", f"Not supported: {_short(text, exid)}.")
+    if isinstance(exc, ccxt.OperationFailed):
+        return make("unavailable", f"{name} failed to process the request{doing}{said}. Try again later.", code=code, http_status=status)
+    return make("exchange-error", f"{name} returned an error{doing}{said or ': ' + _short(text, exid)}.", code=code, http_status=status)
+
+
+def _short(text: str, exchange_id: str) -> str:
+    """ccxt's message without the leading exchange id, URLs and bodies, at most 200 chars."""
+    t = text
+    if exchange_id and t.startswith(exchange_id + " "):
+        t = t[len(exchange_id) + 1:]
+    t = t.split(" {", 1)[0]
+    t = _URL_RE.sub("<url>", t)
+    return t[:200].strip()
