@@ -95,7 +95,7 @@ def create_exchange(conn: ConnectionConfig, secrets: Dict[str, str], *, timeout_
     exchange = cls(config)
     production_api = exchange.urls.get("api")
     if conn.testnet:
-        if "test" in exchange.urls:
+        if exchange.urls.get("test"):
             exchange.set_sandbox_mode(True)
         elif conn.live and not conn.base_url:
             raise GatewayError("not-supported", f"{exchange.name} has no testnet in ccxt; turn 'testnet' off to trade live, "

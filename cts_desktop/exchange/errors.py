@@ -127,13 +127,18 @@ def _exchange_payload(text: str) -> tuple:
     return code, (str(msg) if msg is not None else None)
 
 
+_LEADING_STATUS_RE = re.compile(r"^\S+ (\d{3}) [A-Z]")
+
+
 def _http_status(text: str) -> Optional[int]:
-    # ccxt: "<id> <METHOD> <url> <status> <reason> <body>"
+    # ccxt writes "<id> <METHOD> <url> <status> <reason> <body>" or, for 418/429 in binance,
+    # "<id> <status> <reason> <body>"
     m = _URL_RE.search(text)
-    if not m:
-        return None
-    sm = _STATUS_RE.search(text, m.end())
-    return int(sm.group(1)) if sm else None
+    if m:
+        sm = _STATUS_RE.search(text, m.end())
+        return int(sm.group(1)) if sm else None
+    lm = _LEADING_STATUS_RE.match(text)
+    return int(lm.group(1)) if lm else None
 
 
 def _host(text: str) -> str:
