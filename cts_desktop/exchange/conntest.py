@@ -1,0 +1,240 @@
+""""Test Connection": check a connection end to end and explain what is wrong, if anything.
+
+:func:`test_connection` loads the markets, measures latency and clock offset, checks the
+system status, fetches the balance with the credentials, reads the API key's permissions where
+the exchange exposes them (Binance), and returns a :class:`ConnectionTestResult` the UI shows
+and the settings store keeps (``ConnectionConfig.last_test = result.to_json()``).
+
+Nothing in the result contains a secret: the request log holds method and path only, and every
+text goes through :func:`cts_desktop.exchange.errors.redact` with the actual secret values.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import statistics
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Callable, Dict, List, Optional
+
+from cts_desktop.exchange.ccxt_gateway import BINANCE_FAMILY, create_exchange, install_request_log
+from cts_desktop.exchange.errors import GatewayError, map_exception, redact
+from cts_desktop.store.settings import ConnectionConfig
+
+CAPABILITIES = ("createOrder", "createMarketOrder", "createLimitOrder", "cancelOrder", "fetchOrder", "fetchOpenOrders",
+                "fetchMyTrades", "fetchOHLCV", "fetchBalance", "fetchTime")
+CLOCK_SAMPLES = 3
+CLOCK_WARN_MS = 1000.0
+
+ProgressCallback = Callable[[str, float], None]
+
+
+def credentials_fingerprint(name: str, secrets: Dict[str, str]) -> str:
+    """sha256 hex of the connection name and its sorted secret values: a stored test result is
+    stale when this differs from the current credentials' fingerprint."""
+    h = hashlib.sha256(name.encode("utf-8"))
+    for value in sorted(v for v in (secrets or {}).values() if v):
+        h.update(b"\0")
+        h.update(value.encode("utf-8"))
+    return h.hexdigest()
+
+
+@dataclass
+class ConnectionTestResult:
+    """Outcome of :func:`test_connection`.
+
+    ``ok``: everything needed for this connection works. ``status``: one short line for the UI.
+    ``error_kind``: a :data:`cts_desktop.exchange.errors.KINDS` value when not ok.
+    ``balances``: currency -> total (non-zero only). ``capabilities``: ccxt ``has`` flags that
+    matter to us (``True``/``"emulated"``/``False``) plus ``ws``/``watchOHLCV`` from ccxt.pro.
+    ``latency_ms``: median round trip of the time requests. ``clock_offset_ms``: exchange time
+    minus the local midpoint of the request (positive = the exchange is ahead).
+    ``rate_limits``: ``ccxt_rate_limit_ms`` (ms between requests), ``requests_per_second`` and,
+    where the exchange publishes them, ``exchange`` (Binance exchangeInfo ``rateLimits``) and
+    ``used_weight_1m``. ``permissions``: the API key's permissions (Binance apiRestrictions)
+    or None. ``warnings``: things to know even when ok. ``log``: one dict per HTTP request
+    (``time`` ms, ``request`` "METHOD /path", ``outcome``, ``ms``). ``tested_at``: ms.
+    ``credentials_fingerprint``: see :func:`credentials_fingerprint`.
+    """
+
+    ok: bool
+    status: str
+    error_kind: Optional[str] = None
+    balances: Dict[str, float] = field(default_factory=dict)
+    capabilities: Dict[str, Any] = field(default_factory=dict)
+    latency_ms: Optional[float] = None
+    clock_offset_ms: Optional[float] = None
+    rate_limits: Dict[str, Any] = field(default_factory=dict)
+    permissions: Optional[Dict[str, Any]] = None
+    warnings: List[str] = field(default_factory=list)
+    log: List[Dict[str, Any]] = field(default_factory=list)
+    tested_at: int = 0
+    credentials_fingerprint: str = ""
+
+    def to_json(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Dict[str, Any]) -> "ConnectionTestResult":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (data or {}).items() if k in known})
+
+
+def _ws_capabilities(exchange_id: str) -> Dict[str, Any]:
+    """``ws`` and ``watchOHLCV`` from ccxt.pro, if ccxt.pro has the exchange."""
+    try:
+        import ccxt.pro as ccxtpro
+    except Exception:  # pragma: no cover - ccxt.pro ships with ccxt >= 4
+        return {"ws": False, "watchOHLCV": False}
+    cls = getattr(ccxtpro, exchange_id, None)
+    if cls is None:
+        return {"ws": False, "watchOHLCV": False}
+    has = cls().has  # constructing opens nothing; the session is created lazily
+    return {"ws": bool(has.get("ws", True)), "watchOHLCV": has.get("watchOHLCV") or False}
+
+
+async def test_connection(conn: ConnectionConfig, secrets: Dict[str, str], *, timeout: float = 15.0,
+                          on_progress: Optional[ProgressCallback] = None) -> ConnectionTestResult:
+    """Test ``conn`` with ``secrets`` (keyring field name -> value) against its exchange.
+
+    Steps (progress fraction): markets (0.1), clock and latency (0.35), system status (0.5),
+    balance (0.65), key permissions (0.85), done (1.0). ``on_progress(step_text, fraction)`` is
+    called before each step; its exceptions are ignored. Without an API key only the public
+    steps run (ok, with a warning).
+
+    Never raises for exchange problems: they come back as ``ok=False`` with ``error_kind`` and a
+    human ``status``. The whole test is bounded by ``timeout`` seconds (``error_kind ==
+    "timeout"``); each request by min(10 s, ``timeout``). Cancelling the calling task closes the
+    exchange session and re-raises ``CancelledError``.
+    """
+    secret_values = tuple(v for v in (secrets or {}).values() if v)
+    log: List[Dict[str, Any]] = []
+    result = ConnectionTestResult(ok=False, status="", tested_at=int(time.time() * 1000),
+                                  credentials_fingerprint=credentials_fingerprint(conn.name, secrets), log=log)
+    captured: Dict[str, Any] = {}
+
+    def progress(text: str, fraction: float) -> None:
+        if on_progress is not None:
+            try:
+                on_progress(text, fraction)
+            except Exception:
+                pass
+
+    def on_response(path: str, data: Any) -> None:
+        if path.endswith("/exchangeInfo") and isinstance(data, dict) and data.get("rateLimits"):
+            captured["rateLimits"] = data["rateLimits"]
+
+    try:
+        exchange = create_exchange(conn, secrets, timeout_ms=int(min(10.0, timeout) * 1000))
+    except GatewayError as err:
+        result.status, result.error_kind = err.message, err.kind
+        return result
+    install_request_log(exchange, log.append, secret_values, on_response=on_response)
+    step = {"action": "connecting"}
+
+    async def run() -> None:
+        ex = exchange
+        step["action"] = "loading the markets"
+        progress("Loading markets", 0.1)
+        await ex.load_markets()
+        result.capabilities = {k: ex.has.get(k) or False for k in CAPABILITIES}
+        result.capabilities.update(_ws_capabilities(ex.id))
+        result.rate_limits = {"ccxt_rate_limit_ms": ex.rateLimit,
+                              "requests_per_second": round(1000.0 / ex.rateLimit, 3) if ex.rateLimit else None}
+        if captured.get("rateLimits"):
+            result.rate_limits["exchange"] = captured["rateLimits"]
+
+        if ex.has.get("fetchTime"):
+            step["action"] = "checking the clock"
+            progress("Measuring latency and clock offset", 0.35)
+            rtts, offsets = [], []
+            for _ in range(CLOCK_SAMPLES):
+                server = await ex.fetch_time()
+                entry = log[-1] if log else None  # the request just made: HTTP round trip only, no throttle wait
+                if server and entry is not None and entry["request"].endswith("/time"):
+                    rtts.append(entry["ms"])
+                    offsets.append(server - (entry["t0"] + entry["ms"] / 2))
+            if rtts:
+                result.latency_ms = round(statistics.median(rtts), 2)
+                result.clock_offset_ms = round(statistics.median(offsets), 1)
+                if abs(result.clock_offset_ms) > CLOCK_WARN_MS:
+                    result.warnings.append(
+                        f"This computer's clock is {abs(result.clock_offset_ms) / 1000:.1f} s "
+                        f"{'behind' if result.clock_offset_ms > 0 else 'ahead of'} {ex.name}; signed requests may be rejected. "
+                        "Turn on automatic time synchronisation.")
+
+        if ex.has.get("fetchStatus") is True and ex.id in BINANCE_FAMILY and "sapi" in ex.urls.get("api", {}):
+            step["action"] = "checking the system status"
+            progress("Checking exchange status", 0.5)
+            status = await ex.fetch_status()
+            if status.get("status") == "maintenance":
+                raise GatewayError("maintenance", f"{ex.name} reports system maintenance; trading is unavailable. Try again later.")
+
+        if not secrets or not ex.apiKey:
+            result.warnings.append("No API key configured: only public market data was tested.")
+        else:
+            step["action"] = "fetching the balance"
+            progress("Checking credentials (balance)", 0.65)
+            balance = await ex.fetch_balance()
+            result.balances = {c: float(t) for c, t in (balance.get("total") or {}).items() if t}
+            if ex.id in BINANCE_FAMILY and "sapi" in ex.urls.get("api", {}):
+                step["action"] = "reading the API key permissions"
+                progress("Reading API key permissions", 0.85)
+                try:
+                    perms = await ex.sapi_get_account_apirestrictions()
+                except Exception as exc:  # not fatal: the key works, only its rights are unknown
+                    err = map_exception(exc, secrets=secret_values, exchange=ex)
+                    result.warnings.append(f"Could not read the API key's permissions: {err.message}")
+                else:
+                    result.permissions = {k: v for k, v in perms.items() if k != "info"}
+                    _permission_warnings(result, conn)
+        headers = getattr(ex, "last_response_headers", None) or {}
+        used = next((v for k, v in headers.items() if k.lower() == "x-mbx-used-weight-1m"), None)
+        if used is not None:
+            result.rate_limits["used_weight_1m"] = int(used)
+
+    try:
+        try:
+            await asyncio.wait_for(run(), timeout)
+        except asyncio.TimeoutError:
+            err = GatewayError("timeout", f"{exchange.name} did not complete the test within {timeout:g} s "
+                               f"(stuck while {step['action']}). The exchange may be slow or unreachable.")
+            result.status, result.error_kind = err.message, err.kind
+        except GatewayError as err:
+            result.status, result.error_kind = err.message, err.kind
+        except Exception as exc:
+            err = map_exception(exc, secrets=secret_values, exchange=exchange, action=step["action"],
+                                timeout_s=exchange.timeout / 1000)
+            if err.kind == "clock" and result.clock_offset_ms is not None:
+                err.message += f" Measured offset: {result.clock_offset_ms / 1000:+.1f} s (exchange minus this computer)."
+            result.status, result.error_kind = err.message, err.kind
+        else:
+            result.ok = True
+            n = len(exchange.markets or {})
+            lat = f", {result.latency_ms:.0f} ms" if result.latency_ms is not None else ""
+            auth = "credentials OK" if secrets and exchange.apiKey else "public data only"
+            result.status = f"Connected to {exchange.name}: {n} markets, {auth}{lat}."
+            progress("Done", 1.0)
+    finally:
+        try:
+            await exchange.close()
+        except Exception:  # pragma: no cover
+            pass
+    result.log = [{k: e[k] for k in ("time", "request", "outcome", "ms")} for e in log]
+    result.status = redact(result.status, secret_values)
+    result.warnings = [redact(w, secret_values) for w in result.warnings]
+    return result
+
+
+test_connection.__test__ = False  # not a pytest test, despite the name
+
+
+def _permission_warnings(result: ConnectionTestResult, conn: ConnectionConfig) -> None:
+    p = result.permissions or {}
+    if p.get("enableWithdrawals"):
+        result.warnings.insert(0, "DANGER: this API key can WITHDRAW funds. A trading app never needs that; create a key "
+                               "without the withdrawal permission and delete this one.")
+    if p.get("enableSpotAndMarginTrading") is False and conn.market_type in ("spot", "margin"):
+        result.warnings.append("This API key cannot trade spot (Spot & Margin trading is disabled): live orders will be refused.")
+    if p.get("ipRestrict") is False:
+        result.warnings.append("This API key is not restricted to your IP address; restricting it limits the damage if it leaks.")

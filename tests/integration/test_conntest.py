@@ -1,0 +1,217 @@
+""""Test Connection" end to end with the real ccxt binance client against the local venue:
+the passing case and every failure a trader can meet, each with its error kind and a message
+that contains no secret."""
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import logging
+import socket
+import time
+
+import ccxt
+import pytest
+
+from cts_desktop.exchange import conntest
+from cts_desktop.exchange.conntest import ConnectionTestResult, credentials_fingerprint
+from cts_desktop.exchange.errors import map_exception
+from tests.venue.fixtures import API_KEY, API_SECRET, READ_ONLY_KEY, READ_ONLY_SECRET, connection_for, venue  # noqa: F401
+
+pytestmark = pytest.mark.timeout(60)
+SECRETS = {"apiKey": API_KEY, "secret": API_SECRET}
+ALL_SECRETS = (API_KEY, API_SECRET, READ_ONLY_KEY, READ_ONLY_SECRET)
+
+
+def run_test(conn, secrets=SECRETS, **kw) -> ConnectionTestResult:
+    result = asyncio.run(conntest.test_connection(conn, secrets, **kw))
+    assert_clean(result, secrets)
+    return result
+
+
+def assert_clean(result: ConnectionTestResult, secrets) -> None:
+    text = json.dumps(result.to_json())
+    for s in (*ALL_SECRETS, *secrets.values()):
+        assert s not in text
+    assert "signature=" not in text and "timestamp=" not in text
+    for entry in result.log:
+        assert set(entry) == {"time", "request", "outcome", "ms"}
+        method, path = entry["request"].split(" ")
+        assert method in ("GET", "POST", "DELETE") and path.startswith("/") and "?" not in path
+    if not result.ok:
+        assert result.error_kind and result.status and "Traceback" not in result.status
+
+
+@pytest.fixture
+def funded(venue):
+    venue.add_account(API_KEY, API_SECRET, {"USDT": 2_500, "BTC": 0.25, "DOGE": 0})
+    venue.add_account(READ_ONLY_KEY, READ_ONLY_SECRET, {"USDT": 100}, permissions=("read",))
+    return venue
+
+
+def test_passing_connection_end_to_end(funded):
+    conn = connection_for(funded, name="My Binance")
+    progress = []
+    t0 = time.perf_counter()
+    result = run_test(conn, on_progress=lambda text, frac: progress.append((text, frac)))
+    elapsed = time.perf_counter() - t0
+    assert result.ok and result.error_kind is None, result.status
+    assert "6 markets" in result.status and "credentials OK" in result.status
+    assert result.balances == {"USDT": 2500.0, "BTC": 0.25}
+    assert result.capabilities["createOrder"] is True and result.capabilities["fetchOHLCV"] is True
+    assert result.capabilities["ws"] is True and result.capabilities["watchOHLCV"] is True
+    assert 0 < result.latency_ms < 500 and abs(result.clock_offset_ms) < 500
+    assert result.rate_limits["ccxt_rate_limit_ms"] == 50 and result.rate_limits["requests_per_second"] == 20
+    assert {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 1200} in result.rate_limits["exchange"]
+    assert result.rate_limits["used_weight_1m"] > 0
+    assert result.permissions["enableSpotAndMarginTrading"] is True and result.permissions["enableWithdrawals"] is False
+    assert not any("WITHDRAW" in w for w in result.warnings)
+    assert any("not restricted to your IP" in w for w in result.warnings)
+    requests = [e["request"] for e in result.log]
+    assert requests == ["GET /api/v3/exchangeInfo", "GET /api/v3/time", "GET /api/v3/time", "GET /api/v3/time",
+                        "GET /sapi/v1/system/status", "GET /api/v3/account", "GET /sapi/v1/account/apiRestrictions"]
+    assert all(e["outcome"] == "200" for e in result.log)
+    fracs = [f for _, f in progress]
+    assert fracs == sorted(fracs) and fracs[-1] == 1.0
+    assert result.credentials_fingerprint == credentials_fingerprint("My Binance", SECRETS)
+    assert abs(result.tested_at - time.time() * 1000) < 10_000
+    assert elapsed < 3.0
+    again = ConnectionTestResult.from_json(json.loads(json.dumps(result.to_json())))
+    assert again == result
+
+
+def test_fingerprint_changes_with_any_credential():
+    a = credentials_fingerprint("c", {"apiKey": "k1", "secret": "s1"})
+    assert a == credentials_fingerprint("c", {"secret": "s1", "apiKey": "k1"})
+    assert a != credentials_fingerprint("c", {"apiKey": "k1", "secret": "s2"})
+    assert a != credentials_fingerprint("d", {"apiKey": "k1", "secret": "s1"})
+
+
+def test_withdrawal_permission_gives_a_loud_warning(venue):
+    venue.add_account(API_KEY, API_SECRET, {"USDT": 1}, permissions=("read", "trade", "withdraw"))
+    result = run_test(connection_for(venue, rate_limit_per_second=500))
+    assert result.ok and result.permissions["enableWithdrawals"] is True
+    assert result.warnings[0].startswith("DANGER") and "WITHDRAW" in result.warnings[0]
+
+
+def test_key_without_trade_permission_passes_with_warning(funded):
+    result = run_test(connection_for(funded, rate_limit_per_second=500), {"apiKey": READ_ONLY_KEY, "secret": READ_ONLY_SECRET})
+    assert result.ok and result.balances == {"USDT": 100.0}
+    assert any("cannot trade" in w for w in result.warnings)
+
+
+def test_wrong_key(funded):
+    secrets = {"apiKey": "NotARegisteredKey0123456789abcdef", "secret": API_SECRET}
+    result = run_test(connection_for(funded, rate_limit_per_second=500), secrets)
+    assert not result.ok and result.error_kind == "auth" and "API key" in result.status
+    assert result.log[-1]["request"] == "GET /api/v3/account" and result.log[-1]["outcome"] == "401 AuthenticationError"
+
+
+def test_malformed_key(funded):
+    result = run_test(connection_for(funded, rate_limit_per_second=500), {"apiKey": "has spaces in it", "secret": API_SECRET})
+    assert result.error_kind == "auth" and "malformed" in result.status
+
+
+def test_wrong_secret(funded):
+    secrets = {"apiKey": API_KEY, "secret": "TheWrongSecretValue0123456789"}
+    result = run_test(connection_for(funded, rate_limit_per_second=500), secrets)
+    assert not result.ok and result.error_kind == "auth" and "secret" in result.status
+    assert "TheWrongSecretValue0123456789" not in json.dumps(result.to_json())
+
+
+def test_wrong_passphrase_maps_to_auth():
+    """Binance has no passphrase, and the local venue speaks only Binance's protocol, so a wrong
+    passphrase cannot be produced end to end here. Exchanges that need one (OKX, KuCoin) report
+    it through ccxt's AuthenticationError, which the same mapping turns into ``auth``; a missing
+    passphrase is ccxt's client-side AuthenticationError, also ``auth``."""
+    okx = ccxt.okx({"apiKey": "k" * 20, "secret": "s" * 20, "password": "WrongPassphrase1"})
+    wrong = ccxt.AuthenticationError('okx {"msg":"Passphrase incorrect","code":"50105"}')
+    err = map_exception(wrong, secrets=("WrongPassphrase1",), exchange=okx)
+    assert err.kind == "auth" and "passphrase" in err.message.lower()
+    okx.password = ""
+    with pytest.raises(ccxt.AuthenticationError) as info:
+        okx.check_required_credentials()
+    assert map_exception(info.value, exchange=okx).kind == "auth"
+
+
+def test_clock_skew(funded):
+    funded.set_clock_offset(120_000)
+    result = run_test(connection_for(funded, rate_limit_per_second=500))
+    assert not result.ok and result.error_kind == "clock"
+    assert abs(result.clock_offset_ms - 120_000) < 1_000
+    assert "Measured offset: +120." in result.status
+    assert any("clock is 120.0 s behind" in w for w in result.warnings)
+
+
+def test_unreachable_host_closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conn = connection_for(type("V", (), {"base_url": f"http://127.0.0.1:{port}"})())
+    result = run_test(conn)
+    assert not result.ok and result.error_kind == "network"
+    assert f"127.0.0.1:{port}" in result.status and "refused" in result.status
+    assert result.log[0]["outcome"] == "ExchangeNotAvailable"
+
+
+def test_dns_failure():
+    conn = connection_for(type("V", (), {"base_url": "http://cts-venue.invalid:8765"})())
+    result = run_test(conn)
+    assert not result.ok and result.error_kind == "dns" and "cts-venue.invalid" in result.status
+
+
+def test_timeout_is_bounded(funded):
+    funded.faults.delay(5.0, path="/api/v3/exchangeInfo")
+    t0 = time.perf_counter()
+    result = run_test(connection_for(funded), timeout=0.6)
+    assert time.perf_counter() - t0 < 2.0
+    assert not result.ok and result.error_kind == "timeout" and "0.6 s" in result.status
+    assert "loading the markets" in result.status
+
+
+def test_per_request_timeout(funded):
+    funded.faults.delay(1.5, path="/api/v3/account")
+    result = run_test(connection_for(funded, rate_limit_per_second=500), timeout=1.0)
+    assert result.error_kind == "timeout"
+
+
+def test_maintenance(funded):
+    funded.faults.maintenance()
+    result = run_test(connection_for(funded, rate_limit_per_second=500))
+    assert not result.ok and result.error_kind == "maintenance" and "maintenance" in result.status
+
+
+def test_maintenance_reported_by_system_status_only(funded):
+    funded.state.maintenance = True  # public and private endpoints still answer
+    result = run_test(connection_for(funded, rate_limit_per_second=500))
+    assert not result.ok and result.error_kind == "maintenance"
+
+
+def test_rate_limited(funded):
+    funded.faults.rate_limit(retry_after=30, path="/api/v3/account")
+    result = run_test(connection_for(funded, rate_limit_per_second=500))
+    assert not result.ok and result.error_kind == "rate-limit" and "30 s" in result.status
+    assert result.log[-1]["outcome"] == "429 DDoSProtection"
+
+
+def test_no_credentials_tests_public_data_only(funded):
+    result = run_test(connection_for(funded, rate_limit_per_second=500), {})
+    assert result.ok and "public data only" in result.status and result.balances == {}
+    assert any("No API key" in w for w in result.warnings)
+
+
+def test_cancellation_closes_the_exchange(funded, caplog):
+    funded.faults.delay(5.0, path="/api/v3/exchangeInfo")
+
+    async def main():
+        task = asyncio.create_task(conntest.test_connection(connection_for(funded), SECRETS))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    caplog.set_level(logging.WARNING)
+    t0 = time.perf_counter()
+    asyncio.run(main())
+    gc.collect()
+    assert time.perf_counter() - t0 < 2.0
+    assert not [r for r in caplog.records if "release all resources" in r.getMessage()]
