@@ -105,6 +105,16 @@ class TradingCore:
         self._last_snapshot = 0.0
         self.portfolio._on_position = self._position_changed
         self.failed_reason = ""
+        # Equity points go to the database one row per timestamp as the run goes (replays), or
+        # all at once as one curve at the end (backtests: see write_curve).
+        self.record_equity_rows = recorder is not None and not getattr(recorder, "deferred", False)
+        # Info-level log lines cost a string each; backtests keep only warnings and errors.
+        self.log_info = not getattr(recorder, "deferred", False)
+        self._rebuild_runner_lists()
+
+    def _rebuild_runner_lists(self) -> None:
+        self._direct = [(r, r.strategy.on_candle) for r in self.runners if r.active and not r.tf_ms]
+        self._aggregating = [r for r in self.runners if r.active and r.tf_ms]
 
     # -- StrategyContext ------------------------------------------------------------------------
     def position(self, symbol: str) -> Optional[Position]:
@@ -133,34 +143,39 @@ class TradingCore:
         """Process one closed candle of ``symbol`` (see the module docstring)."""
         ts = candle[0]
         self.candles_seen += 1
-        paper = self.paper
-        if paper._pending.get(symbol):
-            for order, fill in paper.on_candle(symbol, candle):
+        if self.paper._pending.get(symbol):
+            for order, fill in self.paper.on_candle(symbol, candle):
                 self._on_fill(order, fill)
-        pos = self.portfolio.open.get(symbol)
+        pf = self.portfolio
+        pos = pf.open.get(symbol)
         if pos is not None and (pos.stop_loss is not None or pos.take_profit is not None) \
                 and symbol not in self._inflight:
             self._check_exits(pos, candle)
-        equity = self.portfolio.mark(symbol, candle[4])
-        for r in self.runners:
-            if not r.active:
+        equity = pf.mark(symbol, candle[4])
+        close_ts = ts + self.data_tf_ms
+        for runner, on_candle in self._direct:
+            try:
+                signals = on_candle(self, symbol, candle)
+            except Exception as exc:  # noqa: BLE001 - a strategy's bug stops that strategy only
+                self._strategy_failed(runner, exc)
                 continue
-            if r.tf_ms:
-                self._aggregate(r, symbol, candle)
-            else:
-                self._run_strategy(r, symbol, candle, ts + self.data_tf_ms)
+            if signals:
+                for sig in signals:
+                    self.handle_signal(sig, close_ts)
+        for runner in self._aggregating:
+            if runner.active:
+                self._aggregate(runner, symbol, candle)
         # Equity curve: one point per timestamp (the last symbol's update wins).
         curve = self.curve
         if curve and curve[-1][0] == ts:
-            equity = self.portfolio.equity
-            curve[-1] = (ts, equity)
-            self._balances[-1] = self.portfolio.balance
+            curve[-1] = (ts, pf.equity)
+            self._balances[-1] = pf.balance
         else:
-            if self.recorder is not None and curve:
+            if self.record_equity_rows and curve:
                 self.recorder.equity(self.run_id, curve[-1][0], self._balances[-1], curve[-1][1])
                 self._recorded_ts = curve[-1][0]
             curve.append((ts, equity))
-            self._balances.append(self.portfolio.balance)
+            self._balances.append(pf.balance)
         self.last_ts = ts
         if self.bus._handlers:
             now = time.monotonic()
@@ -208,6 +223,7 @@ class TradingCore:
 
     def _strategy_failed(self, r: _Runner, exc: BaseException) -> None:
         r.active = False
+        self._rebuild_runner_lists()
         r.error = f"{type(exc).__name__}: {exc}"
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
         self.log(ev.CAT_ERROR, f"strategy {r.name} stopped: {r.error}\n{tb}", "error")
@@ -254,7 +270,8 @@ class TradingCore:
         if self.bus._handlers:
             self.bus.publish(ev.SignalEvent(self.connection, s, accepted, verdict))
         conf = f", confidence {s.confidence:.2f}" if s.confidence < 1 else ""
-        self.log(ev.CAT_SIGNAL, f"{s.strategy or 'strategy'}: {s.intent} {s.side} {s.symbol} ({s.reason}{conf})", ts=ts)
+        if self.log_info or self.bus._handlers:
+            self.log(ev.CAT_SIGNAL, f"{s.strategy or 'strategy'}: {s.intent} {s.side} {s.symbol} ({s.reason}{conf})", ts=ts)
         self.log(ev.CAT_RISK, f"{'accepted' if accepted else 'rejected'}: {verdict}",
                  "info" if accepted else "warning", ts=ts)
         if order is not None:
@@ -279,7 +296,8 @@ class TradingCore:
             self.log(ev.CAT_ORDER, f"order {order.clientOrderId} rejected: {exc}", "error", ts=ts)
         else:
             self._inflight[order.symbol] = order
-            self.log(ev.CAT_ORDER, f"{order.side} {order.amount:g} {order.symbol} market ({order.reason}) "
+            if self.log_info or self.bus._handlers:
+                self.log(ev.CAT_ORDER, f"{order.side} {order.amount:g} {order.symbol} market ({order.reason}) "
                                    f"id {order.clientOrderId}", ts=ts)
         self._order_changed(order)
 
@@ -304,7 +322,8 @@ class TradingCore:
         self.orders.append(order)
         if self.recorder is not None:
             self.recorder.order(self.run_id, self.connection, order)
-        self.log(ev.CAT_ORDER, f"{reason} triggered at {price:g}: {side} {order.amount:g} {pos.symbol} "
+        if self.log_info or self.bus._handlers:
+            self.log(ev.CAT_ORDER, f"{reason} triggered at {price:g}: {side} {order.amount:g} {pos.symbol} "
                                f"id {order.clientOrderId}", ts=ts)
         fill = self.paper.fill_now(order, price, ts)
         self._on_fill(order, fill)
@@ -329,7 +348,7 @@ class TradingCore:
         changed = self.portfolio.apply_fill(fill, reason=order.reason, strategy=strategy,
                                             stop_loss=sl_price, take_profit=tp_price, meta=meta)
         order.position_id = changed[-1].id
-        for p in changed:
+        for p in changed if (self.log_info or self.bus._handlers) else ():
             if p.closed_at is not None:
                 self.log(ev.CAT_POSITION, f"closed {p.side} {p.symbol} #{p.id} @ {p.exit_price:g}: net P&L "
                                           f"{p.net_pnl:+.6g} {self.portfolio.currency} ({p.close_reason})", ts=p.closed_at)
@@ -343,7 +362,8 @@ class TradingCore:
         self._order_changed(order)
         if self.bus._handlers:
             self.bus.publish(ev.FillEvent(self.connection, fill, order.position_id))
-        self.log(ev.CAT_FILL, f"filled {fill.side} {fill.amount:g} {fill.symbol} @ {fill.price:g} "
+        if self.log_info or self.bus._handlers:
+            self.log(ev.CAT_FILL, f"filled {fill.side} {fill.amount:g} {fill.symbol} @ {fill.price:g} "
                               f"fee {fill.fee:.6g} {fill.fee_currency} ({order.reason})", ts=fill.timestamp)
 
     def _order_changed(self, order: Order) -> None:
@@ -358,7 +378,10 @@ class TradingCore:
 
     # -- output ---------------------------------------------------------------------------------
     def log(self, category: str, message: str, level: str = "info", ts: Optional[int] = None) -> None:
-        """One line of the activity log: to the bus and the database."""
+        """One line of the activity log: to the bus and the database (info lines are skipped
+        when ``log_info`` is off and nobody listens on the bus)."""
+        if level == "info" and not self.log_info and not self.bus._handlers:
+            return
         ts = self.last_ts if ts is None else ts
         wall = time.time()
         if self.recorder is not None:
@@ -382,7 +405,12 @@ class TradingCore:
             self._curve_published = len(self.curve)
             self.bus.publish(ev.EquityPoints(self.connection, new))
 
+    def write_curve(self) -> None:
+        """Hand the whole equity curve to the recorder as one record (backtests)."""
+        if self.recorder is not None and self.curve:
+            self.recorder.curve(self.run_id, self.curve, self._balances)
+
     def _record_equity_point(self) -> None:
-        if self.recorder is not None and self.curve and self._recorded_ts != self.curve[-1][0]:
+        if self.record_equity_rows and self.curve and self._recorded_ts != self.curve[-1][0]:
             self.recorder.equity(self.run_id, self.curve[-1][0], self._balances[-1], self.curve[-1][1])
             self._recorded_ts = self.curve[-1][0]

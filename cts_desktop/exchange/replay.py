@@ -91,6 +91,21 @@ def get_dataset(key: str) -> Dataset:
         raise KeyError(f"unknown dataset {key!r}; known: {', '.join(DATASETS)}") from None
 
 
+def merge_streams(series: Dict[str, List[Candle]]) -> Iterator[Tuple[str, Candle]]:
+    """Merge per-symbol candle lists (each sorted by time) into one ``(symbol, candle)`` stream
+    in time order; at equal timestamps, symbols come in the dict's order."""
+    if len(series) == 1:
+        ((symbol, candles),) = series.items()
+        return ((symbol, c) for c in candles)
+
+    def tagged(rank: int, symbol: str, candles: List[Candle]):
+        for c in candles:
+            yield c[0], rank, symbol, c
+
+    merged = heapq.merge(*(tagged(i, sym, cs) for i, (sym, cs) in enumerate(series.items())))
+    return ((symbol, c) for _ts, _rank, symbol, c in merged)
+
+
 class ReplaySource:
     """The loaded candles of a dataset, merged into one time-ordered stream.
 
@@ -117,22 +132,10 @@ class ReplaySource:
 
     def stream(self, start_after: Optional[int] = None) -> Iterator[Tuple[str, Candle]]:
         """``(symbol, candle)`` in time order; with ``start_after`` (ms) only later candles."""
-        def tagged(rank: int, symbol: str, candles: List[Candle]):
-            for c in candles:
-                yield c[0], rank, symbol, c
-
-        iters = []
-        for rank, (symbol, s) in enumerate(self.series.items()):
-            cs = s.candles
-            if start_after is not None:
-                cs = cs[bisect.bisect_right(cs, (start_after, float("inf"))):]
-            iters.append(tagged(rank, symbol, cs))
-        if len(iters) == 1:
-            for _ts, _i, symbol, c in iters[0]:
-                yield symbol, c
-            return
-        for _ts, _i, symbol, c in heapq.merge(*iters):
-            yield symbol, c
+        series = {sym: s.candles for sym, s in self.series.items()}
+        if start_after is not None:
+            series = {sym: cs[bisect.bisect_right(cs, (start_after, float("inf"))):] for sym, cs in series.items()}
+        return merge_streams(series)
 
     def first_price(self) -> float:
         return next(iter(self.series.values())).candles[0][1]

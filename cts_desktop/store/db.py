@@ -14,7 +14,7 @@ import sqlite3
 from pathlib import Path
 from typing import Callable, Dict
 
-from peewee import (AutoField, BooleanField, CharField, DatabaseProxy, FloatField, ForeignKeyField,
+from peewee import (AutoField, BlobField, BooleanField, CharField, DatabaseProxy, FloatField, ForeignKeyField,
                     IntegerField, Model, SqliteDatabase, TextField)
 
 SCHEMA_VERSION = 1
@@ -166,6 +166,21 @@ class EquityRec(BaseModel):
         indexes = ((("run", "timestamp"), False),)
 
 
+class CurveRec(BaseModel):
+    """A whole equity curve in one row (backtests write theirs at the end): ``timestamps`` packed
+    as int64 ms, ``equity`` and ``balance`` as float64 (quote), native byte order of
+    ``array.array``; see :func:`cts_desktop.store.repositories.equity_curve`."""
+
+    run = ForeignKeyField(Run, unique=True, backref="curve", on_delete="CASCADE")
+    points = IntegerField()
+    timestamps = BlobField()
+    equity = BlobField()
+    balance = BlobField()
+
+    class Meta:
+        table_name = "curves"
+
+
 class EventRec(BaseModel):
     run = ForeignKeyField(Run, null=True, backref="events", on_delete="CASCADE")
     connection = CharField(index=True)
@@ -179,7 +194,7 @@ class EventRec(BaseModel):
         table_name = "events"
 
 
-MODELS = [Meta, Run, OrderRec, FillRec, PositionRec, SignalRec, EquityRec, EventRec]
+MODELS = [Meta, Run, OrderRec, FillRec, PositionRec, SignalRec, EquityRec, CurveRec, EventRec]
 
 # version -> function(database) upgrading from version-1 to version (playhouse.migrate steps)
 MIGRATIONS: Dict[int, Callable[[SqliteDatabase], None]] = {}

@@ -15,6 +15,7 @@ in one transaction: results reach the database at the end of the run.
 from __future__ import annotations
 
 import json
+from array import array
 import logging
 import queue
 import threading
@@ -23,7 +24,7 @@ from concurrent.futures import Future
 from typing import Any, Dict, List, Optional
 
 from ..core.models import Fill, Order, Position, Signal
-from .db import EquityRec, EventRec, FillRec, OrderRec, PositionRec, Run, SignalRec
+from .db import CurveRec, EquityRec, EventRec, FillRec, OrderRec, PositionRec, Run, SignalRec
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +77,10 @@ class Recorder:
 
     # -- records (snapshots; cheap) -------------------------------------------------------------
     def order(self, run_id: int, connection: str, o: Order) -> None:
-        self._put(("order", {
-            "run": run_id, "connection": connection, "client_order_id": o.clientOrderId, "exchange_id": o.id,
-            "symbol": o.symbol, "side": o.side, "type": o.type, "amount": o.amount, "price": o.price,
-            "status": o.status, "state": o.state, "filled": o.filled, "remaining": o.remaining,
-            "average": o.average, "cost": o.cost, "fee": o.fee, "fee_currency": o.fee_currency,
-            "reason": o.reason, "position_id": o.position_id, "strategy": o.strategy, "error": o.error,
-            "timestamp": o.timestamp,
-        }))
+        if self.deferred:  # only the final state is written: snapshot at flush time
+            self._pending.append(("order_obj", (run_id, connection, o)))
+        else:
+            self._q.put(("order", _order_row(run_id, connection, o)))
 
     def fill(self, run_id: int, connection: str, f: Fill, position_id: Optional[int]) -> None:
         self._put(("fill", {
@@ -94,14 +91,10 @@ class Recorder:
         }))
 
     def position(self, run_id: int, connection: str, p: Position) -> None:
-        self._put(("position", {
-            "run": run_id, "connection": connection, "position_id": p.id, "symbol": p.symbol, "side": p.side,
-            "amount": p.amount, "max_amount": p.max_amount, "entry_price": p.entry_price,
-            "exit_price": p.exit_price, "realized_pnl": p.realized_pnl, "fees": p.fees,
-            "last_price": p.last_price, "stop_loss": p.stop_loss, "take_profit": p.take_profit,
-            "opened_at": p.opened_at, "closed_at": p.closed_at, "close_reason": p.close_reason,
-            "strategy": p.strategy, "meta": json.dumps(p.meta, default=str) if p.meta else "{}",
-        }))
+        if self.deferred:
+            self._pending.append(("position_obj", (run_id, connection, p)))
+        else:
+            self._q.put(("position", _position_row(run_id, connection, p)))
 
     def signal(self, run_id: int, connection: str, s: Signal, accepted: bool, verdict: str) -> None:
         self._put(("signal", {
@@ -113,6 +106,15 @@ class Recorder:
 
     def equity(self, run_id: int, timestamp: int, balance: float, equity: float) -> None:
         self._put(("equity", (run_id, timestamp, balance, equity)))
+
+    def curve(self, run_id: int, curve: List[tuple], balances: List[float]) -> None:
+        """A whole equity curve (``[(ts_ms, equity)]`` and the balances at the same points) as one
+        row of the ``curves`` table."""
+        ts = array("q", [p[0] for p in curve])
+        eq = array("d", [p[1] for p in curve])
+        bal = array("d", balances)
+        self._put(("curve", {"run": run_id, "points": len(ts), "timestamps": ts.tobytes(),
+                             "equity": eq.tobytes(), "balance": bal.tobytes()}))
 
     def event(self, run_id: Optional[int], connection: str, timestamp: int, category: str, level: str,
               message: str, wall_time: Optional[float] = None) -> None:
@@ -129,7 +131,7 @@ class Recorder:
         fut: Future = Future()
         if self.deferred and self._pending:
             batch, self._pending = self._pending, []
-            self._q.put(("batch", batch))
+            self._q.put(("batch", _materialize(batch)))
         self._q.put(("flush", fut))
         return fut
 
@@ -183,6 +185,7 @@ class Recorder:
         signals: List[dict] = []
         equity: List[tuple] = []
         events: List[dict] = []
+        curves: List[dict] = []
         for kind, payload in items:
             if kind == "order":
                 orders[payload["client_order_id"]] = payload  # the latest snapshot wins
@@ -196,6 +199,8 @@ class Recorder:
                 equity.append(payload)
             elif kind == "event":
                 events.append(payload)
+            elif kind == "curve":
+                curves.append(payload)
             elif kind == "run":
                 runs.setdefault(payload[0], {}).update(payload[1])
             elif kind == "flush":
@@ -219,6 +224,7 @@ class Recorder:
                     self.db.cursor().executemany(
                         'INSERT INTO "equity" ("run_id", "timestamp", "balance", "equity") VALUES (?, ?, ?, ?)', equity)
                 self._insert(EventRec, events)
+                self._insert(CurveRec, curves, replace=True)
                 for run_id, fields in runs.items():
                     Run.update(**fields).where(Run.id == run_id).execute()
             self.written += len(items)
@@ -251,3 +257,44 @@ class Recorder:
 
 def _column(model, field_name: str) -> str:
     return '"%s"' % model._meta.fields[field_name].column_name
+
+
+def _order_row(run_id: int, connection: str, o: Order) -> dict:
+    return {
+        "run": run_id, "connection": connection, "client_order_id": o.clientOrderId, "exchange_id": o.id,
+        "symbol": o.symbol, "side": o.side, "type": o.type, "amount": o.amount, "price": o.price,
+        "status": o.status, "state": o.state, "filled": o.filled, "remaining": o.remaining,
+        "average": o.average, "cost": o.cost, "fee": o.fee, "fee_currency": o.fee_currency,
+        "reason": o.reason, "position_id": o.position_id, "strategy": o.strategy, "error": o.error,
+        "timestamp": o.timestamp,
+    }
+
+
+def _position_row(run_id: int, connection: str, p: Position) -> dict:
+    return {
+        "run": run_id, "connection": connection, "position_id": p.id, "symbol": p.symbol, "side": p.side,
+        "amount": p.amount, "max_amount": p.max_amount, "entry_price": p.entry_price,
+        "exit_price": p.exit_price, "realized_pnl": p.realized_pnl, "fees": p.fees,
+        "last_price": p.last_price, "stop_loss": p.stop_loss, "take_profit": p.take_profit,
+        "opened_at": p.opened_at, "closed_at": p.closed_at, "close_reason": p.close_reason,
+        "strategy": p.strategy, "meta": json.dumps(p.meta, default=str) if p.meta else "{}",
+    }
+
+
+def _materialize(items: List[tuple]) -> List[tuple]:
+    """Turn deferred object references into rows of their final state, one per object, at the
+    place of the object's last mention (so orders still precede their fills)."""
+    out: List[tuple] = []
+    seen = set()
+    for kind, payload in reversed(items):
+        if kind == "order_obj" or kind == "position_obj":
+            key = id(payload[2])
+            if key in seen:
+                continue
+            seen.add(key)
+            row = (_order_row if kind == "order_obj" else _position_row)(*payload)
+            out.append(("order" if kind == "order_obj" else "position", row))
+        else:
+            out.append((kind, payload))
+    out.reverse()
+    return out

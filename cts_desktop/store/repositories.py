@@ -7,11 +7,12 @@ Reads are short indexed queries; SQLite in WAL mode serves them while the record
 from __future__ import annotations
 
 import json
+from array import array
 from typing import List, Optional, Tuple
 
 from ..core.events import LogEvent
 from ..core.models import Position
-from .db import EquityRec, EventRec, FillRec, OrderRec, PositionRec, Run
+from .db import CurveRec, EquityRec, EventRec, FillRec, OrderRec, PositionRec, Run
 
 
 def _position(r: PositionRec) -> Position:
@@ -63,9 +64,19 @@ def events(connection: str, limit: int = 5000) -> List[LogEvent]:
 
 
 def equity_curve(run_id: int) -> List[Tuple[int, float]]:
-    """``[(timestamp_ms, equity), ...]`` of one run, in time order."""
+    """``[(timestamp_ms, equity), ...]`` of one run, in time order: the per-point rows of a
+    replay or live run, or the packed curve a backtest wrote at its end."""
     q = EquityRec.select(EquityRec.timestamp, EquityRec.equity).where(EquityRec.run == run_id).order_by(EquityRec.timestamp)
-    return [(ts, eq) for ts, eq in q.tuples()]
+    rows = [(ts, eq) for ts, eq in q.tuples()]
+    if rows:
+        return rows
+    packed = CurveRec.get_or_none(CurveRec.run == run_id)
+    if packed is None:
+        return []
+    ts, eq = array("q"), array("d")
+    ts.frombytes(packed.timestamps)
+    eq.frombytes(packed.equity)
+    return list(zip(ts, eq))
 
 
 def counts(connection: str) -> dict:

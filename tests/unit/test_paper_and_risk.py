@@ -137,3 +137,19 @@ def test_invalid_limits_are_refused():
         RiskLimits(max_position_fraction=0)
     with pytest.raises(ValueError):
         RiskLimits(max_open_positions=0)
+
+
+def test_truncate_amount_agrees_with_ccxt():
+    import random
+
+    from ccxt.base.decimal_to_precision import TICK_SIZE, TRUNCATE, decimal_to_precision
+
+    from cts_desktop.core.risk import truncate_amount
+
+    rng = random.Random(7)
+    for step in (1e-8, 1e-5, 0.0001, 0.001, 0.01, 0.1, 0.5, 1.0, 5.0, 0.00025):
+        for _ in range(2000):
+            amount = rng.uniform(0, 1000) * rng.choice((1e-6, 1e-3, 1, 10))
+            assert truncate_amount(amount, step) == float(decimal_to_precision(amount, TRUNCATE, step, TICK_SIZE)), (amount, step)
+    assert truncate_amount(0.3, 0.1) == 0.3
+    assert truncate_amount(2.9999, 1.0) == 2.0

@@ -1,0 +1,180 @@
+"""Backtests: a strategy over recorded candles through the live engine's own trading core.
+
+:class:`Backtest` drives the same :class:`~cts_desktop.engine.core.TradingCore` (strategy, risk
+checks, paper exchange, accounting, equity curve) that the async engine drives in a paper replay,
+in a tight loop instead of paced slices. Same strategy, same candles, same fills: the parity test
+(``tests/integration/test_backtest.py``) proves it against a replay run of the engine.
+
+Records are held in memory while the loop runs (a deferred
+:class:`~cts_desktop.store.recorder.Recorder`) and written to the database in one transaction at
+the end, as a run with ``mode = "backtest"``.
+
+Use :meth:`Backtest.run` from scripts and the command line, :meth:`Backtest.run_async` from the
+GUI (yields to the event loop every ``slice_s`` seconds, reports progress, can be cancelled).
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Tuple
+
+from ..core.accounting import Portfolio
+from ..core.metrics import Metrics, compute_metrics
+from ..core.models import Candle, Market, Position
+from ..core.risk import RiskLimits
+from ..exchange.replay import merge_streams
+from .core import TradingCore
+
+
+class BacktestCancelled(Exception):
+    """The backtest was cancelled; nothing was written."""
+
+
+@dataclass
+class BacktestResult:
+    """What a finished backtest gives. Money in ``currency`` (the quote); times in ms."""
+
+    run_id: Optional[int]
+    currency: str
+    starting_balance: float
+    candles: int
+    elapsed_s: float  # the loop and the result writing, not the data loading
+    metrics: Metrics
+    positions: List[Position]  # closed first (in closing order), then the ones still open
+    fills: list
+    curve: List[Tuple[int, float]]
+    strategy_error: str = ""
+    candles_by_symbol: Dict[str, List[Candle]] = field(default_factory=dict, repr=False)
+
+    @property
+    def candles_per_second(self) -> float:
+        return self.candles / self.elapsed_s if self.elapsed_s > 0 else float("inf")
+
+
+class Backtest:
+    """One backtest. ``series``: symbol -> candles (time-ordered ccxt rows), ``markets``: symbol
+    -> Market for the same symbols, ``timeframe_ms``: the candles' spacing.
+
+    ``starting_balance`` in the quote currency of the markets; ``fee`` overrides the markets'
+    taker/maker fee (fraction); ``limits`` default to 100 % of equity and one position per
+    symbol. ``recorder``: a deferred Recorder to keep the results, or None.
+    Raises ``ValueError`` for inconsistent inputs (no candles, a symbol without a market).
+    """
+
+    def __init__(self, strategy, series: Dict[str, List[Candle]], markets: Dict[str, Market], *,
+                 timeframe_ms: int, starting_balance: float, fee: Optional[float] = None, slippage: float = 0.0,
+                 limits: Optional[RiskLimits] = None, recorder=None, connection: str = "backtest",
+                 dataset: str = ""):
+        if not series or not any(series.values()):
+            raise ValueError("no candles to backtest")
+        missing = [s for s in series if s not in markets]
+        if missing:
+            raise ValueError(f"no market rules for {', '.join(missing)}")
+        currency = markets[next(iter(series))].quote
+        self.series = series
+        self.total = sum(len(c) for c in series.values())
+        self.recorder = recorder
+        self.run_id = None
+        if recorder is not None:
+            self.run_id = recorder.begin_run(connection, "backtest", dataset=dataset, strategy=strategy.name,
+                                             params=strategy.p, currency=currency,
+                                             starting_balance=starting_balance)
+        self.core = TradingCore(
+            connection, {s: markets[s] for s in series}, [strategy],
+            portfolio=Portfolio(starting_balance, currency),
+            limits=limits or RiskLimits(max_position_fraction=1.0, max_open_positions=max(1, len(series))),
+            data_timeframe_ms=timeframe_ms, default_size=strategy.p.get("size", 1.0), fee=fee,
+            slippage=slippage, recorder=recorder, run_id=self.run_id,
+        )
+        self._elapsed = 0.0
+
+    def run(self) -> BacktestResult:
+        """The whole backtest at full speed."""
+        t0 = time.perf_counter()
+        core = self.core
+        core.start()
+        on_candle = core.on_candle
+        for symbol, candle in merge_streams(self.series):
+            on_candle(symbol, candle)
+        self._elapsed = time.perf_counter() - t0
+        return self._finish(t0)
+
+    async def run_async(self, progress: Optional[Callable[[int, int], None]] = None,
+                        cancelled: Optional[Callable[[], bool]] = None, slice_s: float = 0.02) -> BacktestResult:
+        """The backtest in slices of ``slice_s`` seconds, yielding to the loop between them.
+
+        ``progress(done, total)`` is called after each slice; when ``cancelled()`` turns true the
+        run stops and :class:`BacktestCancelled` is raised (nothing is written).
+        """
+        t0 = time.perf_counter()
+        core = self.core
+        core.start()
+        on_candle = core.on_candle
+        stream = merge_streams(self.series)
+        perf = time.perf_counter
+        while True:
+            deadline = perf() + slice_s
+            n = 0
+            done = True
+            for symbol, candle in stream:
+                on_candle(symbol, candle)
+                n += 1
+                if n >= 256:
+                    n = 0
+                    if perf() >= deadline:
+                        done = False
+                        break
+            if progress is not None:
+                progress(core.candles_seen, self.total)
+            if done:
+                break
+            await asyncio.sleep(0)
+            if cancelled is not None and cancelled():
+                if self.recorder is not None:
+                    self.recorder._pending.clear()
+                    self.recorder.end_run(self.run_id, "stopped", "cancelled")
+                    await asyncio.wrap_future(self.recorder.flush())
+                raise BacktestCancelled("backtest cancelled")
+        result = self._finish(t0)
+        return result
+
+    def _finish(self, t0: float) -> BacktestResult:
+        core = self.core
+        core.stop()
+        pf = core.portfolio
+        positions = list(pf.closed) + list(pf.open.values())
+        metrics = compute_metrics(positions, core.curve, pf.starting_balance, pf.unrealized_pnl)
+        if self.recorder is not None:
+            core.write_curve()
+            # The open positions' last state (marked at the last close) is what the report shows.
+            for p in pf.open.values():
+                self.recorder.position(self.run_id, core.connection, p)
+            summary = {k: v for k, v in metrics.to_dict().items() if k not in ("by_symbol", "by_strategy")}
+            summary.update(candles=core.candles_seen, currency=pf.currency)
+            self.recorder.end_run(self.run_id, "error" if core.failed_reason else "finished",
+                                  core.failed_reason or "backtest finished", summary)
+            self.recorder.flush().result()
+        elapsed = time.perf_counter() - t0
+        return BacktestResult(
+            run_id=self.run_id, currency=pf.currency, starting_balance=pf.starting_balance,
+            candles=core.candles_seen, elapsed_s=elapsed, metrics=metrics, positions=positions,
+            fills=list(core.fills), curve=list(core.curve), strategy_error=core.failed_reason,
+            candles_by_symbol=self.series,
+        )
+
+
+TRADE_COLUMNS = ["position_id", "symbol", "side", "entry_time", "entry_price", "exit_time", "exit_price",
+                 "amount", "pnl", "fees", "net_pnl", "close_reason", "strategy"]
+
+
+def trades_rows(positions: List[Position]) -> List[list]:
+    """One row per closed position, in :data:`TRADE_COLUMNS` order: times in ms UTC, prices and
+    money in quote, ``amount`` in base (the largest size the position reached), ``pnl`` gross."""
+    rows = []
+    for p in positions:
+        if p.closed_at is None:
+            continue
+        rows.append([p.id, p.symbol, p.side, p.opened_at, p.entry_price, p.closed_at, p.exit_price, p.max_amount,
+                     p.realized_pnl, p.fees, p.net_pnl, p.close_reason, p.strategy])
+    return rows
