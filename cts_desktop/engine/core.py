@@ -105,6 +105,11 @@ class TradingCore:
         self._last_snapshot = 0.0
         self.portfolio._on_position = self._position_changed
         self.failed_reason = ""
+        # External execution (live trading): orders are not matched by the paper exchange but
+        # queued in ``outbox`` for the async engine to send; it reports back through
+        # external_fill / external_reject. Triggered exits become market orders too.
+        self.external_execution = False
+        self.outbox: List[Order] = []
         # Equity points go to the database one row per timestamp as the run goes (replays), or
         # all at once as one curve at the end (backtests: see write_curve).
         self.record_equity_rows = recorder is not None and not getattr(recorder, "deferred", False)
@@ -290,6 +295,13 @@ class TradingCore:
         self.orders.append(order)
         if self.recorder is not None:
             self.recorder.order(self.run_id, self.connection, order)
+        if self.external_execution:
+            self.outbox.append(order)
+            self._inflight[order.symbol] = order
+            self.log(ev.CAT_ORDER, f"{order.side} {order.amount:g} {order.symbol} market ({order.reason}) "
+                                   f"id {order.clientOrderId}: queued for the exchange", ts=ts)
+            self._order_changed(order)
+            return
         try:
             self.paper.submit(order, ts)
         except PaperError as exc:
@@ -319,6 +331,10 @@ class TradingCore:
             return
         side = SELL if pos.side == LONG else BUY
         order = self._new_order(pos.symbol, side, pos.amount, ts, reason, pos.strategy, reduce_only=True)
+        if self.external_execution:  # the exchange fills it at its price, not at the trigger
+            self.log(ev.CAT_ORDER, f"{reason} triggered at {price:g} on {pos.symbol}", ts=ts)
+            self._submit(order, ts)
+            return
         self.orders.append(order)
         if self.recorder is not None:
             self.recorder.order(self.run_id, self.connection, order)
@@ -327,6 +343,23 @@ class TradingCore:
                                f"id {order.clientOrderId}", ts=ts)
         fill = self.paper.fill_now(order, price, ts)
         self._on_fill(order, fill)
+
+    # -- external execution (live) ---------------------------------------------------------------
+    def external_fill(self, order: Order, fill: Fill) -> None:
+        """Book a fill the exchange reported for ``order`` (which must have come from ``outbox``).
+        ``fill.amount`` in base, ``fill.price`` and ``fill.fee`` in quote."""
+        self._on_fill(order, fill)
+
+    def external_reject(self, order: Order, reason: str) -> None:
+        """The exchange refused ``order`` (or it was canceled unfilled): free its symbol, record
+        and log it."""
+        self._inflight.pop(order.symbol, None)
+        self._entry_info.pop(order.clientOrderId, None)
+        order.error = order.error or reason
+        if self.recorder is not None:
+            self.recorder.order(self.run_id, self.connection, order)
+        self._order_changed(order)
+        self.log(ev.CAT_ORDER, f"order {order.clientOrderId} {order.status}: {reason}", "error")
 
     # -- fills -> accounting ----------------------------------------------------------------------
     def _on_fill(self, order: Order, fill: Fill) -> None:

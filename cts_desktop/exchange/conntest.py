@@ -11,7 +11,6 @@ text goes through :func:`cts_desktop.exchange.errors.redact` with the actual sec
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import statistics
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -19,6 +18,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from cts_desktop.exchange.ccxt_gateway import BINANCE_FAMILY, create_exchange, install_request_log
 from cts_desktop.exchange.errors import GatewayError, map_exception, redact
+from cts_desktop.store.secrets import credentials_fingerprint
 from cts_desktop.store.settings import ConnectionConfig
 
 CAPABILITIES = ("createOrder", "createMarketOrder", "createLimitOrder", "cancelOrder", "fetchOrder", "fetchOpenOrders",
@@ -27,16 +27,6 @@ CLOCK_SAMPLES = 3
 CLOCK_WARN_MS = 1000.0
 
 ProgressCallback = Callable[[str, float], None]
-
-
-def credentials_fingerprint(name: str, secrets: Dict[str, str]) -> str:
-    """sha256 hex of the connection name and its sorted secret values: a stored test result is
-    stale when this differs from the current credentials' fingerprint."""
-    h = hashlib.sha256(name.encode("utf-8"))
-    for value in sorted(v for v in (secrets or {}).values() if v):
-        h.update(b"\0")
-        h.update(value.encode("utf-8"))
-    return h.hexdigest()
 
 
 @dataclass
@@ -54,7 +44,7 @@ class ConnectionTestResult:
     ``used_weight_1m``. ``permissions``: the API key's permissions (Binance apiRestrictions)
     or None. ``warnings``: things to know even when ok. ``log``: one dict per HTTP request
     (``time`` ms, ``request`` "METHOD /path", ``outcome``, ``ms``). ``tested_at``: ms.
-    ``credentials_fingerprint``: see :func:`credentials_fingerprint`.
+    ``credentials_fingerprint``: see :func:`cts_desktop.store.secrets.credentials_fingerprint`.
     """
 
     ok: bool
