@@ -123,7 +123,7 @@ class RegimeTrend(Strategy):
         Param("mr_period", int, 50, "Autocorrelation memory (EW span)", minimum=2, maximum=100_000, unit="candles"),
         Param("mr_rho", float, 0.3, "Negative lag-1 autocorrelation counted as certainly mean-reverting", minimum=0.0, maximum=1.0, exclusive_min=True, unit="0..1"),
         Param("exit_confirm", int, 1, "Exit after this many consecutive candles outside the allowed regimes (1 = at once)", minimum=1, maximum=10_000, unit="candles"),
-        Param("timeframe", "choice", "5m", "Candle timeframe", choices=tuple(TIMEFRAME_MS)),
+        Param("timeframe", "choice", "auto", "Candle timeframe (auto: the data's own)", choices=("auto",) + tuple(TIMEFRAME_MS)),
         Param("size", float, 0.2, "Order size as a fraction of equity", minimum=0.0, maximum=1.0, exclusive_min=True, unit="fraction of equity"),
         Param("stop_loss", float, 2.0, "Stop-loss distance from entry (0 = none)", minimum=0.0, maximum=99.0, unit="%"),
         Param("take_profit", float, 6.0, "Take-profit distance from entry (0 = none)", minimum=0.0, maximum=1000.0, unit="%"),
