@@ -1,0 +1,164 @@
+"""The only place where engine events become Qt signals.
+
+The engines publish plain dataclass events on ``services.bus`` (see ``core/events.py``), possibly
+thousands per second during a fast replay. :class:`EventBridge` subscribes to the bus, files each
+event into a buffer in O(1) and, on a 100 ms timer, emits one signal per kind with everything
+gathered since the last tick. A burst of thousands of events therefore costs each view one
+update (at most ~10 refreshes per second), never one repaint per event.
+
+Coalescing rules, per connection:
+
+* account snapshots, progress and engine state: only the latest is kept (state changes are
+  also emitted at once when they happen, because buttons must follow the engine immediately);
+* positions and orders: the latest version per key (position id, client order id);
+* log lines, fills and equity points: appended, emitted as one list per tick.
+
+Bus handlers run on the qasync loop, which is Qt's own thread, so no locking is needed.
+"""
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Optional, Tuple
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from ..core import events as ev
+
+REFRESH_MS = 100  # drain interval: at most 10 UI refreshes per second per view
+
+
+class EventBridge(QObject):
+    """Coalesces bus events into Qt signals. Create one per window; call :meth:`close` when done.
+
+    Signals (``connection`` is the connection name):
+
+    * ``state_changed(connection, state, reason)``: an engine state from ``ENGINE_STATES``;
+    * ``snapshot(AccountSnapshot)``: the latest account figures (quote currency);
+    * ``progress(connection, done, total)``: candles replayed of the dataset's total;
+    * ``positions_changed(connection, [Position])``: positions that changed since the last tick,
+      latest version of each (a position with ``closed_at`` set has been closed);
+    * ``orders_changed(connection, [Order])``: orders that changed, latest version of each;
+    * ``fills(connection, [FillEvent])``: new fills in arrival order;
+    * ``log_lines(connection, [LogEvent])``: new log lines in arrival order;
+    * ``equity_points(connection, [(timestamp_ms, equity)])``: new equity curve points;
+    * ``run_started(connection, run_id)``: a new run began (views clear what belonged to the last).
+    """
+
+    state_changed = Signal(str, str, str)
+    snapshot = Signal(object)
+    progress = Signal(str, int, int)
+    positions_changed = Signal(str, list)
+    orders_changed = Signal(str, list)
+    fills = Signal(str, list)
+    log_lines = Signal(str, list)
+    equity_points = Signal(str, list)
+    run_started = Signal(str, int)
+
+    def __init__(self, bus, parent: Optional[QObject] = None, interval_ms: int = REFRESH_MS):
+        super().__init__(parent)
+        self._bus = bus
+        self._snapshots: Dict[str, ev.AccountSnapshot] = {}
+        self._progress: Dict[str, Tuple[int, int]] = {}
+        self._positions: Dict[str, Dict[int, object]] = {}
+        self._orders: Dict[str, Dict[str, object]] = {}
+        self._fills: Dict[str, List[ev.FillEvent]] = {}
+        self._logs: Dict[str, List[ev.LogEvent]] = {}
+        self._equity: Dict[str, List[tuple]] = {}
+        self._dirty = False
+        self._starting: set = set()  # connections between initializing and running
+        self._dispatch: Dict[type, Callable] = {
+            ev.LogEvent: self._on_log,
+            ev.AccountSnapshot: self._on_snapshot,
+            ev.EquityPoints: self._on_equity,
+            ev.PositionEvent: self._on_position,
+            ev.OrderEvent: self._on_order,
+            ev.FillEvent: self._on_fill,
+            ev.ProgressEvent: self._on_progress,
+            ev.EngineStateChanged: self._on_state,
+        }
+        self._timer = QTimer(self)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self.flush)
+        self._timer.start()
+        self._unsubscribe: Optional[Callable[[], None]] = bus.subscribe(self._on_event)
+
+    # -- bus side (cheap: file the event, nothing else) -------------------------------------------
+    def _on_event(self, event) -> None:
+        handler = self._dispatch.get(type(event))
+        if handler is not None:
+            handler(event)
+            self._dirty = True
+
+    def _on_log(self, e: ev.LogEvent) -> None:
+        self._logs.setdefault(e.connection, []).append(e)
+
+    def _on_snapshot(self, e: ev.AccountSnapshot) -> None:
+        self._snapshots[e.connection] = e
+
+    def _on_equity(self, e: ev.EquityPoints) -> None:
+        self._equity.setdefault(e.connection, []).extend(e.points)
+
+    def _on_position(self, e: ev.PositionEvent) -> None:
+        self._positions.setdefault(e.connection, {})[e.position.id] = e.position
+
+    def _on_order(self, e: ev.OrderEvent) -> None:
+        self._orders.setdefault(e.connection, {})[e.order.clientOrderId] = e.order
+
+    def _on_fill(self, e: ev.FillEvent) -> None:
+        self._fills.setdefault(e.connection, []).append(e)
+
+    def _on_progress(self, e: ev.ProgressEvent) -> None:
+        self._progress[e.connection] = (e.done, e.total)
+
+    def _on_state(self, e: ev.EngineStateChanged) -> None:
+        # Deliver what was buffered under the old state first, so views see events in order.
+        self.flush()
+        if e.state == ev.INITIALIZING:
+            self._starting.add(e.connection)
+        elif e.state == ev.RUNNING and e.connection in self._starting:
+            self._starting.discard(e.connection)
+            self.run_started.emit(e.connection, int(e.run_id or 0))
+        elif e.state in (ev.ERROR, ev.STOPPED):
+            self._starting.discard(e.connection)
+        self.state_changed.emit(e.connection, e.state, e.reason or "")
+
+    # -- Qt side ------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Emit everything buffered (the timer calls this every ``REFRESH_MS``)."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        if self._positions:
+            positions, self._positions = self._positions, {}
+            for conn, by_id in positions.items():
+                self.positions_changed.emit(conn, list(by_id.values()))
+        if self._orders:
+            orders, self._orders = self._orders, {}
+            for conn, by_id in orders.items():
+                self.orders_changed.emit(conn, list(by_id.values()))
+        if self._fills:
+            fills, self._fills = self._fills, {}
+            for conn, items in fills.items():
+                self.fills.emit(conn, items)
+        if self._logs:
+            logs, self._logs = self._logs, {}
+            for conn, items in logs.items():
+                self.log_lines.emit(conn, items)
+        if self._equity:
+            equity, self._equity = self._equity, {}
+            for conn, points in equity.items():
+                self.equity_points.emit(conn, points)
+        if self._snapshots:
+            snaps, self._snapshots = self._snapshots, {}
+            for snap in snaps.values():
+                self.snapshot.emit(snap)
+        if self._progress:
+            progress, self._progress = self._progress, {}
+            for conn, (done, total) in progress.items():
+                self.progress.emit(conn, done, total)
+
+    def close(self) -> None:
+        """Unsubscribe from the bus and stop the timer (idempotent)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._timer.stop()

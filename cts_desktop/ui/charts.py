@@ -1,0 +1,233 @@
+"""The equity chart: account equity over market time, with its drawdown underneath.
+
+Points arrive in batches (``[(timestamp_ms, equity), ...]``, at most ~10 per second from the
+bridge). They are appended to numpy arrays that grow geometrically, and the curves get one
+``setData`` per batch on views of those arrays; pyqtgraph clips to the visible range and
+downsamples, so a 45,000-point month stays smooth. While the chart is hidden (another tab is
+shown) nothing is drawn; the latest data is drawn when it is shown again.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Optional, Sequence, Tuple
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from . import fmt
+
+EQUITY_PEN = "#4c9be8"
+DD_PEN = "#ef5350"
+
+
+class GrowingSeries:
+    """``x`` (seconds since the epoch) and ``y`` float arrays with amortised O(1) appends."""
+
+    def __init__(self, capacity: int = 4096):
+        self._x = np.empty(capacity, dtype=np.float64)
+        self._y = np.empty(capacity, dtype=np.float64)
+        self.n = 0
+
+    def clear(self) -> None:
+        self.n = 0
+
+    def extend(self, xs: np.ndarray, ys: np.ndarray) -> None:
+        k = len(xs)
+        need = self.n + k
+        if need > len(self._x):
+            cap = max(need, 2 * len(self._x))
+            for name in ("_x", "_y"):
+                old = getattr(self, name)
+                new = np.empty(cap, dtype=np.float64)
+                new[: self.n] = old[: self.n]
+                setattr(self, name, new)
+        self._x[self.n:need] = xs
+        self._y[self.n:need] = ys
+        self.n = need
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[: self.n]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._y[: self.n]
+
+
+class EquityChart(QWidget):
+    """Equity (top) and drawdown in percent of the running peak (bottom), x axes linked.
+
+    :meth:`set_points` replaces the curve (a history load or a new run), :meth:`append_points`
+    extends it. A point whose timestamp equals the last one replaces it (the engine updates the
+    last point when several symbols share a timestamp).
+    """
+
+    def __init__(self, parent: Optional[QWidget] = None, *, dark: bool = True):
+        super().__init__(parent)
+        self.setObjectName("EquityChart")
+        self.currency = ""
+        self._eq = GrowingSeries()
+        self._dd = GrowingSeries()
+        self._peak = float("-inf")
+        self._last_ts: Optional[int] = None
+        self._dirty = False
+        self._starting: Optional[float] = None
+
+        bg = "#161a22" if dark else "#ffffff"
+        fg = "#aab3c5" if dark else "#333333"
+        self._glw = pg.GraphicsLayoutWidget(self)
+        self._glw.setBackground(bg)
+        self._glw.ci.setContentsMargins(4, 4, 8, 4)
+        self._glw.ci.setSpacing(2)
+
+        self.plot = self._glw.addPlot(row=0, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+        self._glw.nextRow()
+        self.dd_plot = self._glw.addPlot(row=1, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+        self._glw.ci.layout.setRowStretchFactor(0, 3)
+        self._glw.ci.layout.setRowStretchFactor(1, 1)
+        self.dd_plot.setXLink(self.plot)
+        for p, label in ((self.plot, "Equity"), (self.dd_plot, "DD %")):
+            p.showGrid(x=True, y=True, alpha=0.15)
+            p.setMenuEnabled(False)
+            p.setMouseEnabled(x=True, y=False)
+            p.setClipToView(True)
+            p.setDownsampling(auto=True, mode="peak")
+            p.enableAutoRange(axis="y", enable=True)
+            p.setAutoVisible(y=True)
+            for ax in ("left", "bottom"):
+                axis = p.getAxis(ax)
+                axis.setPen(pg.mkPen(fg))
+                axis.setTextPen(pg.mkPen(fg))
+            p.getAxis("left").setWidth(72)
+            p.setLabel("left", label, color=fg)
+        self.plot.getAxis("bottom").setStyle(showValues=False)
+        self.curve = self.plot.plot(pen=pg.mkPen(EQUITY_PEN, width=1.6), name="equity")
+        self.dd_curve = self.dd_plot.plot(pen=pg.mkPen(DD_PEN, width=1.0), fillLevel=0.0,
+                                          brush=pg.mkBrush(QColor(239, 83, 80, 70)))
+        self.start_line = pg.InfiniteLine(angle=0, movable=False,
+                                          pen=pg.mkPen(fg, width=1, style=Qt.PenStyle.DashLine))
+        self.start_line.setVisible(False)
+        self.plot.addItem(self.start_line)
+
+        self._empty = QLabel("No equity data yet: start the engine to see the curve grow.", self)
+        self._empty.setObjectName("ChartPlaceholder")
+        self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self._glw)
+        lay.addWidget(self._empty)
+        self._update_placeholder()
+
+    # -- data -------------------------------------------------------------------------------------
+    @property
+    def point_count(self) -> int:
+        return self._eq.n
+
+    def set_currency(self, currency: str) -> None:
+        self.currency = currency
+        self.plot.setLabel("left", f"Equity ({currency})" if currency else "Equity")
+
+    def set_starting_balance(self, value: Optional[float]) -> None:
+        self._starting = value
+        if value:
+            self.start_line.setPos(value)
+        self.start_line.setVisible(bool(value))
+
+    def clear(self) -> None:
+        self._eq.clear()
+        self._dd.clear()
+        self._peak = float("-inf")
+        self._last_ts = None
+        self._dirty = True
+        self._redraw()
+
+    def set_points(self, points: Sequence[Tuple[int, float]]) -> None:
+        """Replace the curve with ``[(timestamp_ms, equity), ...]`` (time order)."""
+        self._eq.clear()
+        self._dd.clear()
+        self._peak = float("-inf")
+        self._last_ts = None
+        self.append_points(points, force=True)
+
+    def append_points(self, points: Iterable[Tuple[int, float]], force: bool = False) -> None:
+        pts = list(points)
+        if not pts:
+            if force:
+                self._dirty = True
+                self._redraw()
+            return
+        if self._last_ts is not None:
+            # Drop points already shown (a history load can overlap the first live batch) and
+            # let an equal timestamp replace the last point.
+            if pts[0][0] <= self._last_ts:
+                if pts[-1][0] < self._last_ts:
+                    return
+                i = 0
+                while i < len(pts) and pts[i][0] < self._last_ts:
+                    i += 1
+                if i < len(pts) and pts[i][0] == self._last_ts:
+                    self._replace_last(pts[i][1])
+                    i += 1
+                pts = pts[i:]
+        if pts:
+            arr = np.asarray(pts, dtype=np.float64)
+            ts, eq = arr[:, 0], arr[:, 1]
+            peak = np.maximum.accumulate(np.concatenate(([self._peak], eq)))[1:]
+            self._peak = float(peak[-1])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dd = np.where(peak > 0, (eq / peak - 1.0) * 100.0, 0.0)
+            xs = ts / 1000.0
+            self._eq.extend(xs, eq)
+            self._dd.extend(xs, dd)
+            self._last_ts = int(ts[-1])
+        self._dirty = True
+        if self.isVisible():
+            self._redraw()
+
+    def _replace_last(self, equity: float) -> None:
+        if self._eq.n:
+            self._eq._y[self._eq.n - 1] = equity
+            # The peak may have been set by the value being replaced; recomputing it exactly
+            # would need the previous peak, and the difference is one candle: keep it simple.
+            self._peak = max(self._peak, equity)
+            self._dd._y[self._dd.n - 1] = (equity / self._peak - 1.0) * 100.0 if self._peak > 0 else 0.0
+
+    def latest(self) -> Optional[Tuple[float, float]]:
+        """The last ``(seconds, equity)`` drawn, or None."""
+        if not self._eq.n:
+            return None
+        return float(self._eq.x[-1]), float(self._eq.y[-1])
+
+    def max_drawdown_pct(self) -> float:
+        return float(self._dd.y.min()) if self._dd.n else 0.0
+
+    # -- drawing ----------------------------------------------------------------------------------
+    def _redraw(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        if self._eq.n:
+            self.curve.setData(self._eq.x, self._eq.y, skipFiniteCheck=True)
+            self.dd_curve.setData(self._dd.x, self._dd.y, skipFiniteCheck=True)
+        else:
+            self.curve.setData([], [])
+            self.dd_curve.setData([], [])
+        self._update_placeholder()
+
+    def _update_placeholder(self) -> None:
+        has = self._eq.n > 0
+        self._glw.setVisible(has)
+        self._empty.setVisible(not has)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        self._redraw()
+
+    def describe_last(self) -> str:
+        last = self.latest()
+        if last is None:
+            return ""
+        return f"{fmt.utc_ms(int(last[0] * 1000))}  {fmt.money(last[1], self.currency, unit=True)}"

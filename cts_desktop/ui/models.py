@@ -1,0 +1,506 @@
+"""Declarative table models: a table is a list of :class:`Column` rows, not a new widget class.
+
+Inspired by VeighNa's monitors (a ``headers`` table and a key -> row cache) but built on
+``QAbstractTableModel`` so updates are cheap: a batch of changed records becomes one
+``dataChanged`` over the rows it touched, new records one ``beginInsertRows`` block, and a capped
+log drops its oldest rows in one ``beginRemoveRows``. A full reset happens only when a whole
+history is (re)loaded.
+
+Every model answers :data:`SORT_ROLE` with the raw value (numbers as floats, times as ms, text
+lower-cased; never None) so a :class:`SortProxy` sorts numerically without Python callbacks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Hashable, Iterable, List, Optional, Sequence
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QColor
+
+from . import fmt
+
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+RECORD_ROLE = Qt.ItemDataRole.UserRole + 2  # the row's record object
+
+GREEN = QColor("#26a69a")
+RED = QColor("#ef5350")
+AMBER = QColor("#e0a030")
+MUTED = QColor("#8a94a6")
+
+_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+_CENTER = Qt.AlignmentFlag.AlignCenter
+
+# Cell kinds: how a raw value is shown, aligned and coloured.
+TEXT, INT, PRICE, AMOUNT, MONEY, PNL, PCT, PNL_PCT, TIME, TIME_S, WALL, SIDE, LEVEL = (
+    "text", "int", "price", "amount", "money", "pnl", "pct", "pnl_pct", "time", "time_s", "wall", "side", "level")
+_SAMPLES = {
+    INT: "12,345", PRICE: "43,012.55", AMOUNT: "0.00012345", MONEY: "12,345.67", PNL: "+1,234.56",
+    PCT: "12.34 %", PNL_PCT: "+12.34 %", TIME: "2022-01-23 13:56", TIME_S: "2022-01-23 13:56:00",
+    WALL: "17:50:54", SIDE: "SHORT", LEVEL: "warning",
+}
+_NUMERIC = {INT, PRICE, AMOUNT, MONEY, PNL, PCT, PNL_PCT, TIME, TIME_S, WALL}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: ``field`` is the record attribute read (or the name given to ``getter``'s value),
+    ``kind`` one of the cell kinds above, ``align`` ``"left"``/``"right"``/``"center"`` (default:
+    right for numbers), ``getter(record, model)`` computes the value when it is not an attribute."""
+
+    field: str
+    title: str
+    kind: str = TEXT
+    align: str = ""
+    getter: Optional[Callable[[Any, "RecordTableModel"], Any]] = None
+    tip: str = ""
+    sample: str = ""  # a typical cell text, to size the column before any data arrives
+
+    def sample_text(self) -> str:
+        return self.sample or _SAMPLES.get(self.kind, "")
+
+    def alignment(self):
+        a = self.align or ("right" if self.kind in _NUMERIC else "left")
+        return {"left": _LEFT, "right": _RIGHT, "center": _CENTER}[a]
+
+
+def _pnl_colour(v) -> Optional[QColor]:
+    if v is None or v == 0:
+        return None
+    return GREEN if v > 0 else RED
+
+
+class RecordTableModel(QAbstractTableModel):
+    """Rows are plain records (dataclasses); ``key(record)`` identifies a row for upserts.
+
+    ``max_rows`` caps the model: the oldest rows (the first ones) are dropped beyond it.
+    ``currency`` is used for money cells when the record has no ``symbol`` to take it from.
+    """
+
+    columns: Sequence[Column] = ()
+
+    def __init__(self, parent=None, *, key: Optional[Callable[[Any], Hashable]] = None,
+                 max_rows: Optional[int] = None, columns: Optional[Sequence[Column]] = None):
+        super().__init__(parent)
+        if columns is not None:
+            self.columns = tuple(columns)
+        self._key = key
+        self._rows: List[Any] = []
+        self._index: Dict[Hashable, int] = {}
+        self.max_rows = max_rows
+        self.currency = ""
+
+    # -- Qt model API -----------------------------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 - Qt signature
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.columns):
+            col = self.columns[section]
+            if role == Qt.ItemDataRole.DisplayRole:
+                return col.title
+            if role == Qt.ItemDataRole.ToolTipRole and col.tip:
+                return col.tip
+            if role == Qt.ItemDataRole.TextAlignmentRole:
+                return col.alignment()
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        col = self.columns[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.display(row, col, self.value(row, col))
+        if role == SORT_ROLE:
+            v = self.value(row, col)
+            if col.kind in _NUMERIC:
+                return float(v) if v is not None else float("-inf")
+            return "" if v is None else str(v).lower()
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return self.colour(row, col)
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return col.alignment()
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self.tooltip(row, col)
+        if role == RECORD_ROLE:
+            return row
+        return None
+
+    # -- cell logic (override per table where needed) -------------------------------------------
+    def value(self, row, col: Column):
+        if col.getter is not None:
+            return col.getter(row, self)
+        return getattr(row, col.field, None)
+
+    def currency_of(self, row) -> str:
+        sym = getattr(row, "symbol", "")
+        return fmt.quote_of(sym) if sym else self.currency
+
+    def display(self, row, col: Column, v) -> str:
+        k = col.kind
+        if k == TEXT:
+            return "" if v is None else str(v)
+        if v is None:
+            return "–"
+        if k == PRICE:
+            return fmt.price(v)
+        if k == AMOUNT:
+            return fmt.amount(v)
+        if k == MONEY:
+            return fmt.money(v, self.currency_of(row))
+        if k == PNL:
+            return fmt.money(v, self.currency_of(row), sign=True)
+        if k == PCT:
+            return fmt.pct(v)
+        if k == PNL_PCT:
+            return fmt.pct(v, sign=True)
+        if k == TIME:
+            return fmt.utc_ms(v)
+        if k == TIME_S:
+            return fmt.utc_ms(v, seconds=True)
+        if k == WALL:
+            return fmt.wall_clock(v)
+        if k == INT:
+            return f"{v:,}"
+        if k == SIDE:
+            return str(v).upper()
+        return str(v)
+
+    def colour(self, row, col: Column):
+        k = col.kind
+        if k in (PNL, PNL_PCT):
+            return _pnl_colour(self.value(row, col))
+        if k == SIDE:
+            v = self.value(row, col)
+            return GREEN if v in ("long", "buy") else RED if v in ("short", "sell") else None
+        if k == LEVEL:
+            v = self.value(row, col)
+            return RED if v == "error" else AMBER if v == "warning" else MUTED
+        return None
+
+    def tooltip(self, row, col: Column):
+        return None
+
+    # -- updates ------------------------------------------------------------------------------------
+    def records(self) -> List[Any]:
+        return list(self._rows)
+
+    def record(self, row: int):
+        return self._rows[row]
+
+    def row_of(self, key: Hashable) -> Optional[int]:
+        return self._index.get(key)
+
+    def set_records(self, records: Iterable[Any]) -> None:
+        """Replace every row (a full reset: only for loading a history)."""
+        self.beginResetModel()
+        rows = list(records)
+        if self.max_rows is not None and len(rows) > self.max_rows:
+            rows = rows[-self.max_rows:]
+        self._rows = rows
+        self._reindex()
+        self.endResetModel()
+
+    def clear(self) -> None:
+        self.set_records(())
+
+    def upsert(self, records: Iterable[Any]) -> None:
+        """Update rows whose key is known (one ``dataChanged`` over the touched range) and append
+        the others (one insert block)."""
+        key = self._key
+        first = last = None
+        new: List[Any] = []
+        new_keys: Dict[Hashable, int] = {}
+        for r in records:
+            k = key(r) if key is not None else None
+            i = self._index.get(k) if key is not None else None
+            if i is not None:
+                self._rows[i] = r
+                first = i if first is None or i < first else first
+                last = i if last is None or i > last else last
+            elif key is not None and k in new_keys:
+                new[new_keys[k]] = r
+            else:
+                if key is not None:
+                    new_keys[k] = len(new)
+                new.append(r)
+        if first is not None:
+            self.dataChanged.emit(self.index(first, 0), self.index(last, len(self.columns) - 1))
+        if new:
+            self._append(new)
+
+    def append(self, records: Sequence[Any]) -> None:
+        """Append rows (keys, if any, are indexed); drops the oldest beyond ``max_rows``."""
+        if records:
+            self._append(list(records))
+
+    def _append(self, new: List[Any]) -> None:
+        cap = self.max_rows
+        if cap is not None and len(new) >= cap:
+            self.set_records(new[-cap:])
+            return
+        if cap is not None and len(self._rows) + len(new) > cap:
+            drop = len(self._rows) + len(new) - cap
+            self.beginRemoveRows(QModelIndex(), 0, drop - 1)
+            del self._rows[:drop]
+            self.endRemoveRows()
+            if self._key is not None:
+                self._reindex()
+        start = len(self._rows)
+        self.beginInsertRows(QModelIndex(), start, start + len(new) - 1)
+        self._rows.extend(new)
+        if self._key is not None:
+            key = self._key
+            for i, r in enumerate(new, start):
+                self._index[key(r)] = i
+        self.endInsertRows()
+
+    def remove_keys(self, keys: Iterable[Hashable]) -> None:
+        rows = sorted({self._index[k] for k in keys if k in self._index}, reverse=True)
+        for i in rows:  # few rows (open positions); one remove each, highest first
+            self.beginRemoveRows(QModelIndex(), i, i)
+            del self._rows[i]
+            self.endRemoveRows()
+        if rows:
+            self._reindex()
+
+    def refresh_columns(self, fields: Sequence[str]) -> None:
+        """Tell the views that ``fields`` changed on every row (e.g. live prices): one range."""
+        if not self._rows:
+            return
+        cols = [i for i, c in enumerate(self.columns) if c.field in fields]
+        if cols:
+            self.dataChanged.emit(self.index(0, min(cols)), self.index(len(self._rows) - 1, max(cols)))
+
+    def _reindex(self) -> None:
+        if self._key is None:
+            self._index = {}
+        else:
+            key = self._key
+            self._index = {key(r): i for i, r in enumerate(self._rows)}
+
+
+class SortProxy(QSortFilterProxyModel):
+    """Sorts on :data:`SORT_ROLE` (raw numbers), so 9 sorts after 10 is never a problem."""
+
+    def __init__(self, source: QAbstractTableModel, parent=None):
+        super().__init__(parent)
+        self.setSourceModel(source)
+        self.setSortRole(SORT_ROLE)
+        self.setDynamicSortFilter(True)
+
+
+# -- positions ------------------------------------------------------------------------------------
+def _pos_pnl_pct(p, model) -> Optional[float]:
+    basis = p.entry_price * (p.max_amount or p.amount)
+    return p.net_pnl / basis if basis else None
+
+
+class OpenPositionsModel(RecordTableModel):
+    """Open positions of one connection, keyed by position id; current price and unrealized P&L
+    come from the latest account snapshot's prices (:meth:`update_prices`)."""
+
+    columns = (
+        Column("symbol", "Symbol", sample="BTC/USD:USD"),
+        Column("side", "Side", SIDE, "center"),
+        Column("amount", "Amount", AMOUNT, tip="Open size in base currency"),
+        Column("entry_price", "Entry price", PRICE, tip="Volume-weighted average entry"),
+        Column("current", "Current price", PRICE, getter=lambda p, m: m.price_of(p)),
+        Column("unrealized", "Unrealized P&L", PNL, getter=lambda p, m: m.unrealized(p),
+               tip="Gross of fees, in the quote currency"),
+        Column("unrealized_pct", "P&L %", PNL_PCT, getter=lambda p, m: m.unrealized_pct(p)),
+        Column("stop_loss", "Stop-loss", PRICE),
+        Column("take_profit", "Take-profit", PRICE),
+        Column("fees", "Fees", MONEY),
+        Column("opened_at", "Opened (UTC)", TIME),
+        Column("id", "#", INT),
+    )
+    LIVE_FIELDS = ("current", "unrealized", "unrealized_pct")
+
+    def __init__(self, parent=None):
+        super().__init__(parent, key=lambda p: p.id)
+        self._prices: Dict[str, float] = {}
+
+    def price_of(self, p) -> float:
+        return self._prices.get(p.symbol) or p.last_price
+
+    def unrealized(self, p) -> float:
+        px = self.price_of(p)
+        if not px:
+            return 0.0
+        d = (px - p.entry_price) if p.side == "long" else (p.entry_price - px)
+        return d * p.amount
+
+    def unrealized_pct(self, p) -> Optional[float]:
+        basis = p.entry_price * p.amount
+        return self.unrealized(p) / basis if basis else None
+
+    def update_prices(self, prices: Dict[str, float]) -> None:
+        if prices:
+            self._prices.update(prices)
+            self.refresh_columns(self.LIVE_FIELDS)
+
+    def apply(self, positions: Iterable[Any]) -> None:
+        """Apply changed positions: open ones are upserted, closed ones removed."""
+        opened, closed = [], []
+        for p in positions:
+            (closed if p.closed_at is not None else opened).append(p)
+        if closed:
+            self.remove_keys([p.id for p in closed])
+        if opened:
+            self.upsert(opened)
+
+    def set_records(self, records) -> None:
+        self._prices.clear()
+        super().set_records(records)
+
+
+class ClosedPositionsModel(RecordTableModel):
+    """Closed positions (every run of a connection), newest appended; net P&L is after fees."""
+
+    columns = (
+        Column("id", "#", INT, sample="1,234"),
+        Column("symbol", "Symbol", sample="BTC/USD:USD"),
+        Column("side", "Side", SIDE, "center"),
+        Column("max_amount", "Amount", AMOUNT, tip="Largest size the position reached (base)"),
+        Column("entry_price", "Entry", PRICE),
+        Column("exit_price", "Exit", PRICE),
+        Column("realized_pnl", "Realized P&L", PNL, tip="Gross of fees"),
+        Column("fees", "Fees", MONEY),
+        Column("net_pnl", "Net P&L", PNL, getter=lambda p, m: p.net_pnl, tip="Realized P&L minus fees"),
+        Column("net_pct", "P&L %", PNL_PCT, getter=_pos_pnl_pct, tip="Net P&L over the entry notional"),
+        Column("opened_at", "Opened (UTC)", TIME),
+        Column("closed_at", "Closed (UTC)", TIME),
+        Column("close_reason", "Close reason", sample="exit: fast crossed below slow"),
+    )
+
+    def __init__(self, parent=None, max_rows: int = 50_000):
+        # Ids restart with each run, so the key adds the opening time and symbol.
+        super().__init__(parent, key=lambda p: (p.id, p.opened_at, p.symbol), max_rows=max_rows)
+
+    def apply(self, positions: Iterable[Any]) -> None:
+        closed = [p for p in positions if p.closed_at is not None]
+        if closed:
+            closed.sort(key=lambda p: (p.closed_at, p.id))
+            self.upsert(closed)
+
+
+# -- orders ---------------------------------------------------------------------------------------
+class OrdersModel(RecordTableModel):
+    """Orders of the current session, keyed by client order id (latest state of each)."""
+
+    columns = (
+        Column("timestamp", "Time (UTC)", TIME),
+        Column("clientOrderId", "Client id", sample="cts-12-1234"),
+        Column("symbol", "Symbol", sample="BTC/USD:USD"),
+        Column("side", "Side", SIDE, "center"),
+        Column("type", "Type"),
+        Column("amount", "Amount", AMOUNT),
+        Column("filled", "Filled", AMOUNT),
+        Column("average", "Avg price", PRICE),
+        Column("fee", "Fee", MONEY),
+        Column("state", "State", sample="partially-filled"),
+        Column("reason", "Reason", sample="take-profit"),
+        Column("position_id", "Position", INT),
+    )
+
+    def __init__(self, parent=None, max_rows: int = 20_000):
+        super().__init__(parent, key=lambda o: o.clientOrderId, max_rows=max_rows)
+
+    def colour(self, row, col):
+        if col.field == "state":
+            return RED if row.state == "failed" or row.error else GREEN if row.state == "filled" else AMBER
+        return super().colour(row, col)
+
+    def tooltip(self, row, col):
+        return row.error or None
+
+
+# -- activity log ---------------------------------------------------------------------------------
+def _first_line(e, model) -> str:
+    msg = e.message
+    i = msg.find("\n")
+    return msg if i < 0 else msg[:i] + "  …"
+
+
+class LogModel(RecordTableModel):
+    """Engine log lines (``LogEvent``), oldest first, capped at ``max_rows`` (oldest dropped).
+
+    The time column is market time (UTC); lines logged before the first candle have none and show
+    the wall-clock time instead (the "Logged" column is always the local wall clock)."""
+
+    columns = (
+        Column("timestamp", "Market time (UTC)", TIME_S, "left",
+               getter=lambda e, m: e.timestamp or (int(e.wall_time * 1000) if e.wall_time else None)),
+        Column("wall_time", "Logged", WALL, "left", tip="Local wall-clock time the line was written"),
+        Column("category", "Category", sample="position"),
+        Column("level", "Level", LEVEL),
+        Column("message", "Message", getter=_first_line),
+    )
+
+    def __init__(self, parent=None, max_rows: int = 20_000):
+        super().__init__(parent, max_rows=max_rows)
+
+    def colour(self, row, col):
+        if col.field == "message" and row.level != "info":
+            return RED if row.level == "error" else AMBER
+        if col.field == "category":
+            return RED if row.category == "error" else None
+        return super().colour(row, col)
+
+    def tooltip(self, row, col):
+        if col.field == "message" and ("\n" in row.message or len(row.message) > 80):
+            return row.message
+        return None
+
+
+class LogFilterProxy(QSortFilterProxyModel):
+    """Filters a :class:`LogModel` by category set, minimum level and a case-insensitive text."""
+
+    LEVELS = {"info": 0, "warning": 1, "error": 2}
+
+    def __init__(self, source: LogModel, parent=None):
+        super().__init__(parent)
+        self.setSourceModel(source)
+        self._src = source
+        self._categories: Optional[set] = None
+        self._min_level = 0
+        self._text = ""
+
+    def set_filter(self, categories: Optional[Iterable[str]] = None, min_level: str = "info", text: str = "") -> None:
+        new_filter = hasattr(self, "beginFilterChange")  # Qt >= 6.9; invalidateFilter() is deprecated
+        if new_filter:
+            self.beginFilterChange()
+        self._categories = set(categories) if categories is not None else None
+        self._min_level = self.LEVELS.get(min_level, 0)
+        self._text = text.strip().lower()
+        if new_filter:
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self.invalidateFilter()
+
+    @property
+    def active(self) -> bool:
+        return self._categories is not None or self._min_level > 0 or bool(self._text)
+
+    def filterAcceptsRow(self, source_row: int, source_parent) -> bool:  # noqa: N802 - Qt API
+        if not self.active:
+            return True
+        e = self._src._rows[source_row]
+        if self._categories is not None and e.category not in self._categories:
+            return False
+        if self._min_level and self.LEVELS.get(e.level, 0) < self._min_level:
+            return False
+        if self._text and self._text not in e.message.lower() and self._text not in e.category:
+            return False
+        return True
+
+
+__all__ = [
+    "Column", "RecordTableModel", "SortProxy", "OpenPositionsModel", "ClosedPositionsModel", "OrdersModel",
+    "LogModel", "LogFilterProxy", "SORT_ROLE", "RECORD_ROLE", "GREEN", "RED", "AMBER", "MUTED",
+]
