@@ -31,7 +31,7 @@ class AppServices:
         self.settings = SettingsStore(self.config_dir).load()
         self.db = open_database(self.data_dir)
         self.bus = EventBus()
-        self.recorder = Recorder(self.db)
+        self.recorder = Recorder(self.db, batched=True)
         self.engines: Dict[str, TradeEngine] = {}
         self.replay_data_dir: Optional[Path] = None  # tests point replays at other candle files
 
@@ -51,10 +51,19 @@ class AppServices:
         """The engine of connection ``name`` (created idle on first use)."""
         eng = self.engines.get(name)
         if eng is None or (not eng.active and eng.conn is not self.settings.connections.get(name)):
-            eng = TradeEngine(self.connection(name), bus=self.bus, recorder=self.recorder,
-                              data_dir=self.replay_data_dir)
+            eng = self._new_engine(name)
             self.engines[name] = eng
         return eng
+
+    def _new_engine(self, name: str) -> TradeEngine:
+        """A TradeEngine for paper replays, an ExchangeEngine for a ccxt exchange (paper or live;
+        in live mode it reads the credentials from the OS keyring when it starts)."""
+        conn = self.connection(name)
+        if conn.is_paper_replay:
+            return TradeEngine(conn, bus=self.bus, recorder=self.recorder, data_dir=self.replay_data_dir)
+        from .engine.live import ExchangeEngine
+
+        return ExchangeEngine(conn, bus=self.bus, recorder=self.recorder)
 
     def engine_state(self, name: str) -> str:
         eng = self.engines.get(name)
@@ -65,8 +74,7 @@ class AppServices:
         or in error (see ``engine.reason``)."""
         eng = self.engine(name)
         if not eng.active and eng.state != "idle":
-            eng = TradeEngine(self.connection(name), bus=self.bus, recorder=self.recorder,
-                              data_dir=self.replay_data_dir)
+            eng = self._new_engine(name)
             self.engines[name] = eng
         await eng.start()
         return eng

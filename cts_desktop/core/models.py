@@ -125,6 +125,10 @@ class Order:
     position_id: Optional[int] = None
     strategy: str = ""
     error: str = ""
+    # For entry orders: stop-loss / take-profit distances from the fill price, as fractions
+    # (0.02 = 2 %), turned into prices on the position when the order fills.
+    stop_loss: Optional[float] = None
+    take_profit: Optional[float] = None
 
     def __post_init__(self) -> None:
         if not self.remaining:

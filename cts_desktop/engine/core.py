@@ -96,7 +96,7 @@ class TradingCore:
         self._curve_published = 0
         self._recorded_ts: Optional[int] = None
         self._order_seq = 0
-        self._entry_info: Dict[str, tuple] = {}  # clientOrderId -> (sl frac, tp frac, strategy, meta)
+        self._entry_meta: Dict[str, dict] = {}  # clientOrderId -> the entry signal's meta
         self._inflight: Dict[str, Order] = {}  # symbol -> unfilled order
         self.orders: List[Order] = []
         self.fills: List[Fill] = []
@@ -109,6 +109,7 @@ class TradingCore:
         # queued in ``outbox`` for the async engine to send; it reports back through
         # external_fill / external_reject. Triggered exits become market orders too.
         self.external_execution = False
+        self.warming = False
         self.outbox: List[Order] = []
         # Equity points go to the database one row per timestamp as the run goes (replays), or
         # all at once as one curve at the end (backtests: see write_curve).
@@ -143,6 +144,57 @@ class TradingCore:
                 self._guard(r, r.strategy.on_stop, self)
         self._record_equity_point()
 
+    # -- crash recovery -----------------------------------------------------------------------------
+    def restore(self, state: dict) -> None:
+        """Carry on a run from what it had committed (see ``repositories.resume_state``).
+
+        Positions and balance are rebuilt from the run's positions (balance = starting balance +
+        realized P&L - fees of every position), the equity curve and drawdown from its points,
+        and orders still in flight go back to the paper exchange under their own clientOrderIds,
+        so nothing is sent twice and order numbering continues where it stopped.
+        """
+        pf = self.portfolio
+        positions = state["positions"]
+        closed = [p for p in positions if p.closed_at is not None]
+        open_ = [p for p in positions if p.closed_at is None and p.amount > 0]
+        realized = sum(p.realized_pnl for p in positions)
+        fees = sum(p.fees for p in positions)
+        curve, balances = state["curve"], state["balances"]
+        peak, mdd = pf.starting_balance, 0.0
+        for _ts, eq in curve:
+            if eq > peak:
+                peak = eq
+            elif peak > 0 and (peak - eq) / peak > mdd:
+                mdd = (peak - eq) / peak
+        pf.restore(open_, closed, pf.starting_balance + realized - fees, realized, fees, peak, mdd,
+                   max((p.id for p in positions), default=0) + 1)
+        for p in open_:
+            pf.last_prices[p.symbol] = p.last_price
+        self.curve = list(curve)
+        self._balances = list(balances)
+        self._recorded_ts = curve[-1][0] if curve else None
+        self._curve_published = 0
+        self._order_seq = state["max_order_seq"]
+        for order in state["open_orders"]:
+            self.orders.append(order)
+            order.state = "pending-create"
+            self.paper.submit(order, order.timestamp)
+            self._inflight[order.symbol] = order
+
+    def warm(self, symbol: str, candle: Candle) -> None:
+        """Feed a candle from before the resume point to the strategies only: they rebuild their
+        indicators; any signal is dropped (it was acted on, or not, before the crash)."""
+        self.warming = True
+        try:
+            for runner, on_candle in self._direct:
+                on_candle(self, symbol, candle)
+            for runner in self._aggregating:
+                self._aggregate(runner, symbol, candle)
+        finally:
+            self.warming = False
+        self.portfolio.last_prices[symbol] = candle[4]
+        self.last_ts = candle[0]
+
     # -- the hot path ---------------------------------------------------------------------------
     def on_candle(self, symbol: str, candle: Candle) -> None:
         """Process one closed candle of ``symbol`` (see the module docstring)."""
@@ -176,7 +228,7 @@ class TradingCore:
             curve[-1] = (ts, pf.equity)
             self._balances[-1] = pf.balance
         else:
-            if self.record_equity_rows and curve:
+            if self.record_equity_rows and curve and curve[-1][0] != self._recorded_ts:
                 self.recorder.equity(self.run_id, curve[-1][0], self._balances[-1], curve[-1][1])
                 self._recorded_ts = curve[-1][0]
             curve.append((ts, equity))
@@ -238,6 +290,8 @@ class TradingCore:
     # -- signals -> orders ----------------------------------------------------------------------
     def handle_signal(self, s: Signal, ts: int) -> Optional[Order]:
         """Turn one signal into an order through the risk checks; ``ts`` is the decision time."""
+        if self.warming:
+            return None
         market = self.markets.get(s.symbol)
         pos = self.portfolio.open.get(s.symbol)
         order: Optional[Order] = None
@@ -269,7 +323,9 @@ class TradingCore:
                 if pos is not None:  # reverse: close the opposite position in the same order
                     amount += pos.amount
                 order = self._new_order(s.symbol, s.side, amount, ts, "entry", s.strategy)
-                self._entry_info[order.clientOrderId] = (s.stop_loss, s.take_profit, s.strategy, s.meta)
+                order.stop_loss, order.take_profit = s.stop_loss, s.take_profit
+                if s.meta:
+                    self._entry_meta[order.clientOrderId] = s.meta
         if self.recorder is not None:
             self.recorder.signal(self.run_id, self.connection, s, accepted, verdict)
         if self.bus._handlers:
@@ -354,7 +410,7 @@ class TradingCore:
         """The exchange refused ``order`` (or it was canceled unfilled): free its symbol, record
         and log it."""
         self._inflight.pop(order.symbol, None)
-        self._entry_info.pop(order.clientOrderId, None)
+        self._entry_meta.pop(order.clientOrderId, None)
         order.error = order.error or reason
         if self.recorder is not None:
             self.recorder.order(self.run_id, self.connection, order)
@@ -365,12 +421,11 @@ class TradingCore:
     def _on_fill(self, order: Order, fill: Fill) -> None:
         self._inflight.pop(order.symbol, None)
         self.fills.append(fill)
-        info = self._entry_info.pop(order.clientOrderId, None)
+        meta = self._entry_meta.pop(order.clientOrderId, None)
         sl_price = tp_price = None
-        meta = None
         strategy = order.strategy
-        if info is not None:
-            sl, tp, strategy, meta = info
+        if order.reason == "entry":
+            sl, tp = order.stop_loss, order.take_profit
             step = self.markets[order.symbol].price_step
             if order.side == BUY:
                 sl_price = round_price(fill.price * (1 - sl), step) if sl else None

@@ -19,6 +19,7 @@ most :data:`SLICE_S` seconds of wall time, then the loop gets control back.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from typing import Any, Dict, List, Optional
@@ -75,6 +76,7 @@ class TradeEngine:
         self.started_wall: Optional[float] = None
         self.last_update_wall: Optional[float] = None
         self._recorder_error: Optional[BaseException] = None
+        self.resume_after: Optional[int] = None  # ms: candles up to here only warm the strategies
 
     # -- commands -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -153,20 +155,40 @@ class TradeEngine:
         quote_per_usd = await loop.run_in_executor(None, source.quote_per_usd)
         self.source = source
         balance = conn.starting_balance * quote_per_usd
+        resume = None
         if self.recorder is not None:
-            self.run_id = await asyncio.wrap_future(self.recorder.begin_run_future(
-                conn.name, self.mode, dataset=dataset.key, strategy=conn.strategy,
-                params=strategies[0].p, currency=source.quote, starting_balance=balance))
+            from ..store import repositories as repo
+
+            run = await loop.run_in_executor(None, repo.unfinished_run, conn.name, self.mode, dataset.key)
+            if run is not None:
+                # The app stopped under this run: carry it on with its own parameters.
+                strategies = [strategy_registry.get(run.strategy)(json.loads(run.params))]
+                balance = run.starting_balance
+                resume = await loop.run_in_executor(None, repo.resume_state, run.id)
+                self.run_id = run.id
+                self.resume_after = run.last_candle_ts
+            else:
+                self.run_id = await asyncio.wrap_future(self.recorder.begin_run_future(
+                    conn.name, self.mode, dataset=dataset.key, strategy=conn.strategy,
+                    params=strategies[0].p, currency=source.quote, starting_balance=balance))
         fee = conn.fee
         self.core = TradingCore(
             conn.name, source.markets, strategies, portfolio=Portfolio(balance, source.quote), limits=limits,
             data_timeframe_ms=source.timeframe_ms, default_size=strategies[0].p.get("size", 0.2), fee=fee,
             bus=self.bus, recorder=self.recorder, run_id=self.run_id,
         )
+        if resume is not None:
+            self.core.restore(resume)
+            self._log(ev.CAT_ENGINE, f"resuming run #{self.run_id} after an unclean stop: "
+                                     f"{len(resume['open_orders'])} order(s) in flight, "
+                                     f"{sum(1 for p in resume['positions'] if p.closed_at is None)} open position(s), "
+                                     f"{resume['fills']} fill(s) kept; replay continues after candle "
+                                     f"{self.resume_after}", "warning")
         for w in source.warnings[:5]:
             self._log(ev.CAT_ENGINE, f"data: {w}", "warning")
-        self._log(ev.CAT_ENGINE, f"started run #{self.run_id or '-'}: {dataset.title}, strategy {conn.strategy} "
-                                 f"{strategies[0].p}, balance {balance:.8g} {source.quote}, speed {conn.speed}")
+        if resume is None:
+            self._log(ev.CAT_ENGINE, f"started run #{self.run_id or '-'}: {dataset.title}, strategy {conn.strategy} "
+                                     f"{strategies[0].p}, balance {balance:.8g} {source.quote}, speed {conn.speed}")
         self.core.start()
         self.started_wall = time.time()
 
@@ -176,6 +198,8 @@ class TradeEngine:
         total = source.total
         stream = source.stream()
         on_candle = core.on_candle
+        if self.resume_after is not None:
+            stream = await self._warm_up(stream, self.resume_after)
         perf = time.perf_counter
         pending = None  # a candle read but not yet processed (real-time pacing)
         try:
@@ -240,6 +264,26 @@ class TradeEngine:
             log.exception("engine %s failed", self.name)
             await self._fail(self._describe(exc))
 
+    async def _warm_up(self, stream, until_ts: int):
+        """Feed the candles up to ``until_ts`` to the strategies only (in slices); return the
+        stream positioned at the first candle to trade."""
+        warm = self.core.warm
+        perf = time.perf_counter
+        deadline = perf() + SLICE_S
+        first = None
+        for symbol, candle in stream:
+            if candle[0] > until_ts:
+                first = (symbol, candle)
+                break
+            warm(symbol, candle)
+            if perf() >= deadline:
+                await asyncio.sleep(0)
+                deadline = perf() + SLICE_S
+        if first is None:
+            return iter(())
+        import itertools
+        return itertools.chain([first], stream)
+
     async def _wait_for_next(self, delta_ms: int) -> None:
         """Wait the replay time to the next candle, ``delta_ms`` of market time at the current
         speed; a speed change applies at once, a pause holds the clock, a stop ends the wait."""
@@ -262,7 +306,9 @@ class TradeEngine:
         core = self.core
         self.last_update_wall = time.time()
         if self.recorder is not None and self.run_id is not None and core.last_ts:
+            # A commit point: the slice's records and how far it got, in one batch.
             self.recorder.progress(self.run_id, core.last_ts)
+            self.recorder.flush()
         if self.bus._handlers:
             self.bus.publish(ev.ProgressEvent(self.name, core.candles_seen, total, core.last_ts))
 

@@ -55,8 +55,6 @@ class PaperExchange:
         self.fee_override = fee
         self.slippage = slippage
         self._pending: Dict[str, List[Order]] = {}
-        self._seq = 0
-        self._fill_seq = 0
 
     def taker_fee(self, symbol: str) -> float:
         return self.fee_override if self.fee_override is not None else self.markets[symbol].taker_fee
@@ -83,8 +81,9 @@ class PaperExchange:
         if order.type == "limit" and not (order.price and order.price > 0):
             order.state, order.status, order.error = FAILED, REJECTED, "a limit order needs a price > 0"
             raise PaperError(order.error)
-        self._seq += 1
-        order.id = order.id or f"paper-{self._seq}"
+        # Ids derive from the clientOrderId (unique across runs), not from a counter of this
+        # process, so a resumed run can never reuse the id of an order or fill from before.
+        order.id = order.id or f"paper-{order.clientOrderId}"
         order.timestamp = order.timestamp or timestamp
         order.state = STATE_OPEN
         order.status = "open"
@@ -129,8 +128,7 @@ class PaperExchange:
         """Fill ``order`` at once at ``price`` (a triggered stop-loss/take-profit), taker fee."""
         if order.symbol not in self.markets:
             raise PaperError(f"unknown symbol {order.symbol}")
-        self._seq += 1
-        order.id = order.id or f"paper-{self._seq}"
+        order.id = order.id or f"paper-{order.clientOrderId}"
         order.timestamp = order.timestamp or timestamp
         return self._fill(order, price, timestamp, self.taker_fee(order.symbol), "taker")
 
@@ -139,9 +137,9 @@ class PaperExchange:
         price = round_price(price, market.price_step)
         amount = order.amount - order.filled
         fee = amount * price * fee_rate
-        self._fill_seq += 1
         fill = Fill(
-            id=f"{order.id}-f{self._fill_seq}", order_id=order.id or "", clientOrderId=order.clientOrderId,
+            # whole fills only: one fill per order
+            id=f"{order.id}-fill", order_id=order.id or "", clientOrderId=order.clientOrderId,
             symbol=order.symbol, side=order.side, amount=amount, price=price, timestamp=ts,
             fee=fee, fee_currency=market.quote, takerOrMaker=liquidity,
         )

@@ -82,6 +82,8 @@ class OrderRec(BaseModel):
     position_id = IntegerField(null=True)
     strategy = CharField(default="")
     error = TextField(default="")
+    stop_loss = FloatField(null=True)  # entry orders: distance from the fill price, fraction
+    take_profit = FloatField(null=True)
     timestamp = IntegerField()
 
     class Meta:
@@ -195,6 +197,7 @@ class EventRec(BaseModel):
 
 
 MODELS = [Meta, Run, OrderRec, FillRec, PositionRec, SignalRec, EquityRec, CurveRec, EventRec]
+from . import candle_cache  # noqa: E402,F401  (adds CandleRec, CandleSpanRec to MODELS)
 
 # version -> function(database) upgrading from version-1 to version (playhouse.migrate steps)
 MIGRATIONS: Dict[int, Callable[[SqliteDatabase], None]] = {}

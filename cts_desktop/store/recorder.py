@@ -9,8 +9,14 @@ Where a record must be durable before the engine goes on (a live order is writte
 sent to the exchange), the engine awaits :meth:`flush`, which resolves once everything queued so
 far is committed.
 
-``deferred=True`` (backtests) keeps records in memory until :meth:`flush`, which writes them all
-in one transaction: results reach the database at the end of the run.
+``batched=True`` (the app's engines) holds records on the engine's side until :meth:`flush`, which
+hands them over as one batch that is committed whole. The engine flushes at the end of every
+slice of candles, right after recording how far it got (:meth:`progress`), so the database
+always holds the complete records of a prefix of the replay, never half a candle: this is what
+lets a run resume after a crash without losing or repeating an order.
+
+``deferred=True`` (backtests) is batched with a single flush at the end of the run: results reach
+the database at the end, in one transaction.
 """
 from __future__ import annotations
 
@@ -42,9 +48,10 @@ class Recorder:
     them into its error state); the rows of the failed batch are not retried.
     """
 
-    def __init__(self, db, *, deferred: bool = False, on_error=None):
+    def __init__(self, db, *, deferred: bool = False, batched: bool = False, on_error=None):
         self.db = db
         self.deferred = deferred
+        self.batched = batched or deferred
         self.on_error = on_error
         self._q: "queue.SimpleQueue" = queue.SimpleQueue()
         self._pending: List[tuple] = []
@@ -77,7 +84,7 @@ class Recorder:
 
     # -- records (snapshots; cheap) -------------------------------------------------------------
     def order(self, run_id: int, connection: str, o: Order) -> None:
-        if self.deferred:  # only the final state is written: snapshot at flush time
+        if self.batched:  # the state at flush time is written
             self._pending.append(("order_obj", (run_id, connection, o)))
         else:
             self._q.put(("order", _order_row(run_id, connection, o)))
@@ -91,7 +98,7 @@ class Recorder:
         }))
 
     def position(self, run_id: int, connection: str, p: Position) -> None:
-        if self.deferred:
+        if self.batched:
             self._pending.append(("position_obj", (run_id, connection, p)))
         else:
             self._q.put(("position", _position_row(run_id, connection, p)))
@@ -127,9 +134,9 @@ class Recorder:
     # -- durability ---------------------------------------------------------------------------
     def flush(self) -> Future:
         """A future that resolves (to None) once everything recorded so far is committed, or
-        raises the writer's error. In deferred mode this also releases the held records."""
+        raises the writer's error. In batched mode this releases the held records as one batch."""
         fut: Future = Future()
-        if self.deferred and self._pending:
+        if self.batched and self._pending:
             batch, self._pending = self._pending, []
             self._q.put(("batch", _materialize(batch)))
         self._q.put(("flush", fut))
@@ -145,7 +152,7 @@ class Recorder:
 
     # -- internals ----------------------------------------------------------------------------
     def _put(self, item: tuple) -> None:
-        if self.deferred:
+        if self.batched:
             self._pending.append(item)
         else:
             self._q.put(item)
@@ -266,7 +273,7 @@ def _order_row(run_id: int, connection: str, o: Order) -> dict:
         "status": o.status, "state": o.state, "filled": o.filled, "remaining": o.remaining,
         "average": o.average, "cost": o.cost, "fee": o.fee, "fee_currency": o.fee_currency,
         "reason": o.reason, "position_id": o.position_id, "strategy": o.strategy, "error": o.error,
-        "timestamp": o.timestamp,
+        "stop_loss": o.stop_loss, "take_profit": o.take_profit, "timestamp": o.timestamp,
     }
 
 

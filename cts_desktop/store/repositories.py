@@ -92,3 +92,53 @@ def counts(connection: str) -> dict:
 
 def run_summary(run: Run) -> dict:
     return json.loads(run.summary or "{}")
+
+
+def _order(r: OrderRec):
+    from ..core.models import Order
+
+    return Order(clientOrderId=r.client_order_id, symbol=r.symbol, side=r.side, type=r.type, amount=r.amount,
+                 price=r.price, id=r.exchange_id, timestamp=r.timestamp, status=r.status, state=r.state,
+                 filled=r.filled, remaining=r.remaining, average=r.average, cost=r.cost, fee=r.fee,
+                 fee_currency=r.fee_currency, reason=r.reason, position_id=r.position_id, strategy=r.strategy,
+                 error=r.error, stop_loss=r.stop_loss, take_profit=r.take_profit)
+
+
+def unfinished_run(connection: str, mode: str, dataset: str) -> Optional[Run]:
+    """The connection's latest run when it never ended (the app or machine stopped under it) and
+    is of the same mode and dataset; else None."""
+    run = latest_run(connection)
+    if run is not None and run.state == "running" and run.mode == mode and run.dataset == dataset \
+            and run.last_candle_ts is not None:
+        return run
+    return None
+
+
+def resume_state(run_id: int) -> dict:
+    """What a run had committed, to carry it on after a crash.
+
+    ``positions``: every position of the run (open ones have ``closed_at`` None);
+    ``open_orders``: orders not yet in a terminal state, oldest first; ``max_order_seq``: the
+    highest sequence number in the run's clientOrderIds (``cts-<run>-<seq>``);
+    ``curve``: ``[(ts, equity)]`` and ``balances`` at the same points; ``fills``: their number.
+    """
+    from ..core.models import TERMINAL_STATES
+
+    positions = [_position(r) for r in PositionRec.select().where(PositionRec.run == run_id).order_by(PositionRec.position_id)]
+    orders = list(OrderRec.select().where(OrderRec.run == run_id).order_by(OrderRec.id))
+    seq = 0
+    for o in orders:
+        try:
+            seq = max(seq, int(o.client_order_id.rsplit("-", 1)[1]))
+        except (IndexError, ValueError):
+            pass
+    rows = list(EquityRec.select(EquityRec.timestamp, EquityRec.balance, EquityRec.equity)
+                .where(EquityRec.run == run_id).order_by(EquityRec.timestamp).tuples())
+    return {
+        "positions": positions,
+        "open_orders": [_order(o) for o in orders if o.state not in TERMINAL_STATES],
+        "max_order_seq": seq,
+        "curve": [(ts, eq) for ts, _b, eq in rows],
+        "balances": [b for _ts, b, _eq in rows],
+        "fills": FillRec.select().where(FillRec.run == run_id).count(),
+    }
