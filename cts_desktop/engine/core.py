@@ -45,13 +45,14 @@ class StrategyFailed(Exception):
 class _Runner:
     """One strategy with its candle aggregation state."""
 
-    __slots__ = ("strategy", "name", "tf_ms", "agg", "active", "error")
+    __slots__ = ("strategy", "name", "tf_ms", "agg", "active", "error", "symbols")
 
     def __init__(self, strategy, data_tf_ms: int):
         from ..core.models import timeframe_ms
 
         self.strategy = strategy
         self.name = strategy.name
+        self.symbols = getattr(strategy, "symbols", None)  # a set, or None for every symbol
         self.agg: Dict[str, list] = {}
         self.active = True
         self.error = ""
@@ -134,8 +135,8 @@ class TradingCore:
 
     # -- life cycle -----------------------------------------------------------------------------
     def start(self) -> None:
-        symbols = list(self.markets)
         for r in self.runners:
+            symbols = [s for s in self.markets if r.symbols is None or s in r.symbols]
             self._guard(r, r.strategy.on_start, self, symbols)
 
     def stop(self) -> None:
@@ -187,9 +188,11 @@ class TradingCore:
         self.warming = True
         try:
             for runner, on_candle in self._direct:
-                on_candle(self, symbol, candle)
+                if runner.symbols is None or symbol in runner.symbols:
+                    on_candle(self, symbol, candle)
             for runner in self._aggregating:
-                self._aggregate(runner, symbol, candle)
+                if runner.symbols is None or symbol in runner.symbols:
+                    self._aggregate(runner, symbol, candle)
         finally:
             self.warming = False
         self.portfolio.last_prices[symbol] = candle[4]
@@ -211,6 +214,8 @@ class TradingCore:
         equity = pf.mark(symbol, candle[4])
         close_ts = ts + self.data_tf_ms
         for runner, on_candle in self._direct:
+            if runner.symbols is not None and symbol not in runner.symbols:
+                continue
             try:
                 signals = on_candle(self, symbol, candle)
             except Exception as exc:  # noqa: BLE001 - a strategy's bug stops that strategy only
@@ -220,7 +225,7 @@ class TradingCore:
                 for sig in signals:
                     self.handle_signal(sig, close_ts)
         for runner in self._aggregating:
-            if runner.active:
+            if runner.active and (runner.symbols is None or symbol in runner.symbols):
                 self._aggregate(runner, symbol, candle)
         # Equity curve: one point per timestamp (the last symbol's update wins).
         curve = self.curve

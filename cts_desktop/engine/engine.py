@@ -42,9 +42,18 @@ class EngineError(Exception):
 
 
 def build_strategies(conn: ConnectionConfig) -> list:
-    """The connection's strategy instances; raises ``KeyError``/``ParamError`` with a clear message."""
-    cls = strategy_registry.get(conn.strategy)
-    return [cls(dict(conn.strategy_params))]
+    """The connection's strategy instances, each with ``symbols`` (a set, or None for all);
+    raises ``KeyError``/``ParamError`` naming the strategy and field."""
+    return strategies_from_specs(conn.strategy_specs())
+
+
+def strategies_from_specs(specs: List[dict]) -> list:
+    out = []
+    for spec in specs:
+        inst = strategy_registry.get(spec["strategy"])(dict(spec.get("params", {})))
+        inst.symbols = set(spec["symbols"]) if spec.get("symbols") else None
+        out.append(inst)
+    return out
 
 
 class TradeEngine:
@@ -162,15 +171,19 @@ class TradeEngine:
             run = await loop.run_in_executor(None, repo.unfinished_run, conn.name, self.mode, dataset.key)
             if run is not None:
                 # The app stopped under this run: carry it on with its own parameters.
-                strategies = [strategy_registry.get(run.strategy)(json.loads(run.params))]
+                saved = json.loads(run.params)
+                specs = saved["strategies"] if "strategies" in saved else [{"strategy": run.strategy, "params": saved}]
+                strategies = strategies_from_specs(specs)
                 balance = run.starting_balance
                 resume = await loop.run_in_executor(None, repo.resume_state, run.id)
                 self.run_id = run.id
                 self.resume_after = run.last_candle_ts
             else:
                 self.run_id = await asyncio.wrap_future(self.recorder.begin_run_future(
-                    conn.name, self.mode, dataset=dataset.key, strategy=conn.strategy,
-                    params=strategies[0].p, currency=source.quote, starting_balance=balance))
+                    conn.name, self.mode, dataset=dataset.key, strategy="+".join(x.name for x in strategies),
+                    params={"strategies": [{"strategy": x.name, "params": x.p, "symbols": sorted(x.symbols or [])}
+                                           for x in strategies]},
+                    currency=source.quote, starting_balance=balance))
         fee = conn.fee
         self.core = TradingCore(
             conn.name, source.markets, strategies, portfolio=Portfolio(balance, source.quote), limits=limits,
@@ -187,8 +200,8 @@ class TradeEngine:
         for w in source.warnings[:5]:
             self._log(ev.CAT_ENGINE, f"data: {w}", "warning")
         if resume is None:
-            self._log(ev.CAT_ENGINE, f"started run #{self.run_id or '-'}: {dataset.title}, strategy {conn.strategy} "
-                                     f"{strategies[0].p}, balance {balance:.8g} {source.quote}, speed {conn.speed}")
+            self._log(ev.CAT_ENGINE, f"started run #{self.run_id or '-'}: {dataset.title}, strategy "
+                                     f"{'; '.join(f'{x.name} {x.p}' for x in strategies)}, balance {balance:.8g} {source.quote}, speed {conn.speed}")
         self.core.start()
         self.started_wall = time.time()
 

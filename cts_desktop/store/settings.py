@@ -75,6 +75,10 @@ class ConnectionConfig:
     fee: Optional[float] = None  # taker fee fraction; None = the market's fee schedule
     strategy: str = "ma_cross"
     strategy_params: Dict[str, Any] = field(default_factory=dict)
+    # More strategies on the same connection: [{"strategy": name, "params": {...},
+    # "symbols": [...]}] (empty "symbols" = every symbol). See strategy_specs().
+    extra_strategies: List[Dict[str, Any]] = field(default_factory=list)
+    strategy_symbols: List[str] = field(default_factory=list)  # the main strategy's symbols; empty = all
     risk: Dict[str, Any] = field(default_factory=lambda: {"max_position_fraction": 0.5, "max_open_positions": 3})
     credential_fields: List[str] = field(default_factory=list)
     last_test: Dict[str, Any] = field(default_factory=dict)
@@ -91,6 +95,15 @@ class ConnectionConfig:
     def from_json(cls, data: Dict[str, Any]) -> "ConnectionConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    def strategy_specs(self) -> List[Dict[str, Any]]:
+        """Every strategy of the connection as ``{"strategy", "params", "symbols"}`` dicts, the
+        main one first. Positions are per symbol (one-way): two strategies trading the same
+        symbol share its position."""
+        main = {"strategy": self.strategy, "params": dict(self.strategy_params), "symbols": list(self.strategy_symbols)}
+        extra = [{"strategy": e.get("strategy", ""), "params": dict(e.get("params", {})),
+                  "symbols": list(e.get("symbols", []))} for e in self.extra_strategies]
+        return [main] + extra
 
     def validate(self) -> None:
         """Check the fields a user edits; raises :class:`SettingsError` naming the first bad one.

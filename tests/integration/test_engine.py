@@ -228,3 +228,25 @@ def test_unusable_data_dir(tmp_path):
     blocker.write_text("x")
     with pytest.raises(StoreError, match="cannot create the data directory"):
         open_database(blocker / "sub")
+
+
+def test_several_strategies_each_on_its_own_symbols(services):
+    services.save_connection(paper(
+        "two", strategy_symbols=["ETH/BTC"],
+        extra_strategies=[{"strategy": "rsi", "params": {"period": 14, "size": 0.2}, "symbols": ["LTC/BTC", "ADA/BTC"]}]))
+
+    async def go():
+        eng = await services.start_engine("two")
+        await eng.wait()
+        return eng
+
+    eng = run(go())
+    assert eng.state == ev.STOPPED, eng.reason
+    by_strategy = {}
+    for p in eng.core.portfolio.closed:
+        by_strategy.setdefault(p.strategy, set()).add(p.symbol)
+    assert by_strategy["ma_cross"] == {"ETH/BTC"}
+    assert by_strategy["rsi"] <= {"LTC/BTC", "ADA/BTC"} and by_strategy["rsi"]
+    run_row = repo.latest_run("two")
+    assert run_row.strategy == "ma_cross+rsi"
+    assert [s["strategy"] for s in json.loads(run_row.params)["strategies"]] == ["ma_cross", "rsi"]
