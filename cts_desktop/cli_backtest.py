@@ -40,6 +40,7 @@ def add_subparser(sub) -> None:
     p.add_argument("--amount-step", type=float, default=1e-8, help="amount step in base (default 1e-8)")
     p.add_argument("--max-position", type=float, default=1.0, help="max position size, fraction of equity (default 1)")
     p.add_argument("--trades", metavar="CSV", help="write the trades to this CSV file")
+    p.add_argument("--report", metavar="HTML", help="write a self-contained HTML report (metrics, charts, trades)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--no-store", action="store_true", help="do not keep the run in the database")
 
@@ -139,6 +140,17 @@ def run(args, *, data_dir: Path, config_dir: Path) -> int:
             return fail(f"cannot write {args.trades}: {exc.strerror or exc}")
         if not args.json:
             print(f"trades written to {args.trades}")
+    if args.report:
+        from .report import write_html_report
+        try:
+            write_html_report(args.report, result, f"{strategy.title or strategy.name} on {label}", strategy.p,
+                              settings={"data": label, "starting cash": f"{cash:g} {result.currency}",
+                                        "fee": f"{args.fee:g}", "slippage": f"{args.slippage:g}",
+                                        "max position (fraction of equity)": f"{args.max_position:g}"})
+        except OSError as exc:
+            return fail(f"cannot write {args.report}: {exc.strerror or exc}")
+        if not args.json:
+            print(f"report written to {args.report}")
     if result.strategy_error:
         print(f"cts-desktop backtest: the strategy failed: {result.strategy_error}", file=sys.stderr)
         return 1
