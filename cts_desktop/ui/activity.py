@@ -147,7 +147,7 @@ class ActivityTab(QWidget):
             text = ", ".join(chosen)
         else:
             text = f"{len(chosen)} categories"
-        self.categories.setText(text + "  ▾")
+        self.categories.setText(text)
 
     def set_filter(self, categories: Optional[Iterable[str]] = None, level: str = "info", text: str = "") -> None:
         """Set the filters programmatically (``categories`` None = all)."""

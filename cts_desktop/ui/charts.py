@@ -5,6 +5,11 @@ bridge). They are appended to numpy arrays that grow geometrically, and the curv
 ``setData`` per batch on views of those arrays; pyqtgraph clips to the visible range and
 downsamples, so a 45,000-point month stays smooth. While the chart is hidden (another tab is
 shown) nothing is drawn; the latest data is drawn when it is shown again.
+
+Painting, not data, is what costs (the axes and grid are most of a repaint), so while the curve
+grows: redraws are throttled to :data:`REDRAW_MS`; the visible range grows in steps (the x range
+by a quarter of its span, the y range with a margin) instead of following every point, so the
+axes, cached as pixmaps, are regenerated only when a step happens.
 """
 from __future__ import annotations
 
@@ -12,12 +17,14 @@ from typing import Iterable, Optional, Sequence, Tuple
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsItem
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from . import fmt
 
+REDRAW_MS = 250  # while points stream in, the chart repaints at most this often
 EQUITY_PEN = "#4c9be8"
 DD_PEN = "#ef5350"
 
@@ -88,24 +95,38 @@ class EquityChart(QWidget):
         self._glw.ci.layout.setRowStretchFactor(0, 3)
         self._glw.ci.layout.setRowStretchFactor(1, 1)
         self.dd_plot.setXLink(self.plot)
+        grid = "#262c39" if dark else "#e6e6e6"
         for p, label in ((self.plot, "Equity"), (self.dd_plot, "DD %")):
-            p.showGrid(x=True, y=True, alpha=0.15)
+            p.showGrid(x=False, y=True, alpha=1.0)  # opaque grid lines: alpha blending is slow
             p.setMenuEnabled(False)
             p.setMouseEnabled(x=True, y=False)
             p.setClipToView(True)
             p.setDownsampling(auto=True, mode="peak")
-            p.enableAutoRange(axis="y", enable=True)
-            p.setAutoVisible(y=True)
+            p.disableAutoRange()
+            p.hideButtons()
             for ax in ("left", "bottom"):
                 axis = p.getAxis(ax)
-                axis.setPen(pg.mkPen(fg))
+                axis.setPen(pg.mkPen(grid))
                 axis.setTextPen(pg.mkPen(fg))
+                axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             p.getAxis("left").setWidth(72)
             p.setLabel("left", label, color=fg)
         self.plot.getAxis("bottom").setStyle(showValues=False)
-        self.curve = self.plot.plot(pen=pg.mkPen(EQUITY_PEN, width=1.6), name="equity")
+        self.curve = self.plot.plot(pen=pg.mkPen(EQUITY_PEN, width=1), name="equity")
         self.dd_curve = self.dd_plot.plot(pen=pg.mkPen(DD_PEN, width=1.0), fillLevel=0.0,
-                                          brush=pg.mkBrush(QColor(239, 83, 80, 70)))
+                                          brush=pg.mkBrush(QColor("#4a2528") if dark else QColor("#f6d5d4")))
+        self._xr: Optional[Tuple[float, float]] = None  # the ranges shown (stepped, see module doc)
+        self._yr: Optional[Tuple[float, float]] = None
+        self._ddr: Optional[float] = None
+        self._grow = 0.25  # x range step while growing (fraction of the span)
+        self._follow = True  # the ranges follow the data until the user zooms or pans
+        self._setting_range = False
+        self.plot.getViewBox().sigRangeChangedManually.connect(self._user_moved)
+        self.dd_plot.getViewBox().sigRangeChangedManually.connect(self._user_moved)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self._redraw)
         self.start_line = pg.InfiniteLine(angle=0, movable=False,
                                           pen=pg.mkPen(fg, width=1, style=Qt.PenStyle.DashLine))
         self.start_line.setVisible(False)
@@ -141,6 +162,22 @@ class EquityChart(QWidget):
         self._dd.clear()
         self._peak = float("-inf")
         self._last_ts = None
+        self._reset_ranges()
+        self._dirty = True
+        self._redraw()
+
+    def _reset_ranges(self) -> None:
+        self._xr = self._yr = None
+        self._ddr = None
+        self._follow = True
+
+    def _user_moved(self, *_a) -> None:
+        if not self._setting_range:
+            self._follow = False
+
+    def follow_data(self) -> None:
+        """Fit the whole curve again (after the user zoomed or panned)."""
+        self._reset_ranges()
         self._dirty = True
         self._redraw()
 
@@ -150,7 +187,12 @@ class EquityChart(QWidget):
         self._dd.clear()
         self._peak = float("-inf")
         self._last_ts = None
-        self.append_points(points, force=True)
+        self._reset_ranges()
+        self._grow = 0.01  # a loaded history fits the view; a live curve then grows in steps
+        try:
+            self.append_points(points, force=True)
+        finally:
+            self._grow = 0.25
 
     def append_points(self, points: Iterable[Tuple[int, float]], force: bool = False) -> None:
         pts = list(points)
@@ -184,8 +226,10 @@ class EquityChart(QWidget):
             self._dd.extend(xs, dd)
             self._last_ts = int(ts[-1])
         self._dirty = True
-        if self.isVisible():
+        if force:
             self._redraw()
+        elif self.isVisible() and not self._timer.isActive():
+            self._timer.start()
 
     def _replace_last(self, equity: float) -> None:
         if self._eq.n:
@@ -212,10 +256,36 @@ class EquityChart(QWidget):
         if self._eq.n:
             self.curve.setData(self._eq.x, self._eq.y, skipFiniteCheck=True)
             self.dd_curve.setData(self._dd.x, self._dd.y, skipFiniteCheck=True)
+            if self._follow:
+                self._step_ranges()
         else:
             self.curve.setData([], [])
             self.dd_curve.setData([], [])
         self._update_placeholder()
+
+    def _step_ranges(self) -> None:
+        """Grow the shown ranges in steps so the axes rarely need regenerating."""
+        x, y = self._eq.x, self._eq.y
+        x0, x1 = float(x[0]), float(x[-1])
+        self._setting_range = True
+        try:
+            if self._xr is None or x1 > self._xr[1] or x0 < self._xr[0]:
+                span = max(x1 - x0, 3600.0)
+                self._xr = (x0, x1 + self._grow * span)
+                self.plot.setXRange(*self._xr, padding=0)
+            lo, hi = float(y.min()), float(y.max())
+            if self._starting:
+                lo, hi = min(lo, self._starting), max(hi, self._starting)
+            if self._yr is None or lo < self._yr[0] or hi > self._yr[1]:
+                pad = max((hi - lo) * 0.15, abs(hi) * 0.002, 1e-9)
+                self._yr = (lo - pad, hi + pad)
+                self.plot.setYRange(*self._yr, padding=0)
+            dmin = float(self._dd.y.min())
+            if self._ddr is None or dmin < self._ddr:
+                self._ddr = min(-1.0, dmin * 1.25)
+                self.dd_plot.setYRange(self._ddr, 0.0, padding=0.02)
+        finally:
+            self._setting_range = False
 
     def _update_placeholder(self) -> None:
         has = self._eq.n > 0

@@ -58,6 +58,8 @@ class ConnectionsModel(m.RecordTableModel):
         m.Column("state", "Engine", getter=lambda c, mdl: mdl.states.get(c.name, "idle")),
     )
 
+    coloured_fields = frozenset({"mode", "state"})
+
     def __init__(self, parent=None):
         super().__init__(parent, key=lambda c: c.name)
         self.states: Dict[str, str] = {}

@@ -4,13 +4,13 @@ from __future__ import annotations
 from typing import Dict, Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout,
+from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout,
                                QWidget)
 
 from ..store.settings import SPEEDS
 from . import fmt
 from .charts import EquityChart
-from .widgets import EngineControls, StatCard, StatePill, tone
+from .widgets import EngineControls, ProgressLine, StatCard, StatePill, tone
 
 # (key, title, tooltip)
 CARDS = (
@@ -42,12 +42,7 @@ class LiveTab(QWidget):
             self.speed.addItem(key, key)
         self.speed.setToolTip("Replay speed: a multiple of real time, or max (as fast as possible)")
         self.speed.activated.connect(lambda _i: self.speed_changed.emit(self.speed.currentData()))
-        self.progress = QProgressBar()
-        self.progress.setObjectName("ReplayProgress")
-        self.progress.setRange(0, 1000)
-        self.progress.setValue(0)
-        self.progress.setTextVisible(False)
-        self.progress.setFixedHeight(8)
+        self.progress = ProgressLine(height=8)  # value() / setValue() in per mille
         self.progress_text = QLabel("No replay yet")
         self.progress_text.setObjectName("Hint")
         self.live_badge = QLabel()

@@ -70,6 +70,15 @@ def _pnl_colour(v) -> Optional[QColor]:
     return GREEN if v > 0 else RED
 
 
+_NO_PARENT = QModelIndex()
+_DISPLAY = Qt.ItemDataRole.DisplayRole
+_ALIGN = Qt.ItemDataRole.TextAlignmentRole
+_FOREGROUND = Qt.ItemDataRole.ForegroundRole
+_TOOLTIP = Qt.ItemDataRole.ToolTipRole
+_ROLES = frozenset({_DISPLAY, _ALIGN, _FOREGROUND, _TOOLTIP, SORT_ROLE, RECORD_ROLE})
+_COLOURED = frozenset({PNL, PNL_PCT, SIDE, LEVEL})
+
+
 class RecordTableModel(QAbstractTableModel):
     """Rows are plain records (dataclasses); ``key(record)`` identifies a row for upserts.
 
@@ -78,6 +87,8 @@ class RecordTableModel(QAbstractTableModel):
     """
 
     columns: Sequence[Column] = ()
+    cacheable = False  # True when records never change in place: display texts are then cached
+    coloured_fields: frozenset = frozenset()  # fields whose colour() is consulted besides the P&L/side/level kinds
 
     def __init__(self, parent=None, *, key: Optional[Callable[[Any], Hashable]] = None,
                  max_rows: Optional[int] = None, columns: Optional[Sequence[Column]] = None):
@@ -89,42 +100,59 @@ class RecordTableModel(QAbstractTableModel):
         self._index: Dict[Hashable, int] = {}
         self.max_rows = max_rows
         self.currency = ""
+        self._display_cache: Dict[int, list] = {}  # id(record) -> display texts (cacheable models)
+        self._alignments = [c.alignment() for c in self.columns]
 
     # -- Qt model API -----------------------------------------------------------------------------
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 - Qt signature
+    def rowCount(self, parent=_NO_PARENT) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
+    def columnCount(self, parent=_NO_PARENT) -> int:
         return 0 if parent.isValid() else len(self.columns)
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.columns):
             col = self.columns[section]
-            if role == Qt.ItemDataRole.DisplayRole:
+            if role == _DISPLAY:
                 return col.title
-            if role == Qt.ItemDataRole.ToolTipRole and col.tip:
+            if role == _TOOLTIP and col.tip:
                 return col.tip
-            if role == Qt.ItemDataRole.TextAlignmentRole:
+            if role == _ALIGN:
                 return col.alignment()
         return None
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+        # Hot path: called for every visible cell and role on every repaint.
+        if role not in _ROLES:
             return None
-        row = self._rows[index.row()]
-        col = self.columns[index.column()]
-        if role == Qt.ItemDataRole.DisplayRole:
+        r = index.row()
+        c = index.column()
+        if role == _DISPLAY:
+            if self.cacheable:
+                row = self._rows[r]
+                cached = self._display_cache.get(id(row))
+                if cached is None:
+                    cached = self._display_cache[id(row)] = [None] * len(self.columns)
+                text = cached[c]
+                if text is None:
+                    col = self.columns[c]
+                    text = cached[c] = self.display(row, col, self.value(row, col))
+                return text
+            row = self._rows[r]
+            col = self.columns[c]
             return self.display(row, col, self.value(row, col))
+        if role == _ALIGN:
+            return self._alignments[c]
+        row = self._rows[r]
+        col = self.columns[c]
+        if role == _FOREGROUND:
+            return self.colour(row, col) if col.kind in _COLOURED or col.field in self.coloured_fields else None
         if role == SORT_ROLE:
             v = self.value(row, col)
             if col.kind in _NUMERIC:
                 return float(v) if v is not None else float("-inf")
             return "" if v is None else str(v).lower()
-        if role == Qt.ItemDataRole.ForegroundRole:
-            return self.colour(row, col)
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return col.alignment()
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == _TOOLTIP:
             return self.tooltip(row, col)
         if role == RECORD_ROLE:
             return row
@@ -202,6 +230,7 @@ class RecordTableModel(QAbstractTableModel):
         if self.max_rows is not None and len(rows) > self.max_rows:
             rows = rows[-self.max_rows:]
         self._rows = rows
+        self._display_cache.clear()
         self._reindex()
         self.endResetModel()
 
@@ -212,24 +241,36 @@ class RecordTableModel(QAbstractTableModel):
         """Update rows whose key is known (one ``dataChanged`` over the touched range) and append
         the others (one insert block)."""
         key = self._key
-        first = last = None
+        changed: List[int] = []
         new: List[Any] = []
         new_keys: Dict[Hashable, int] = {}
         for r in records:
             k = key(r) if key is not None else None
             i = self._index.get(k) if key is not None else None
             if i is not None:
+                self._display_cache.pop(id(self._rows[i]), None)
+                self._display_cache.pop(id(r), None)
                 self._rows[i] = r
-                first = i if first is None or i < first else first
-                last = i if last is None or i > last else last
+                changed.append(i)
             elif key is not None and k in new_keys:
                 new[new_keys[k]] = r
             else:
                 if key is not None:
                     new_keys[k] = len(new)
                 new.append(r)
-        if first is not None:
-            self.dataChanged.emit(self.index(first, 0), self.index(last, len(self.columns) - 1))
+        if changed:
+            # One dataChanged per contiguous run of rows: a single min..max range would make a
+            # sorting proxy re-examine every row in between.
+            changed.sort()
+            last_col = len(self.columns) - 1
+            start = prev = changed[0]
+            for i in changed[1:] + [None]:
+                if i is not None and i <= prev + 1:
+                    prev = i
+                    continue
+                self.dataChanged.emit(self.index(start, 0), self.index(prev, last_col))
+                if i is not None:
+                    start = prev = i
         if new:
             self._append(new)
 
@@ -246,6 +287,9 @@ class RecordTableModel(QAbstractTableModel):
         if cap is not None and len(self._rows) + len(new) > cap:
             drop = len(self._rows) + len(new) - cap
             self.beginRemoveRows(QModelIndex(), 0, drop - 1)
+            if self._display_cache:
+                for old in self._rows[:drop]:
+                    self._display_cache.pop(id(old), None)
             del self._rows[:drop]
             self.endRemoveRows()
             if self._key is not None:
@@ -263,6 +307,7 @@ class RecordTableModel(QAbstractTableModel):
         rows = sorted({self._index[k] for k in keys if k in self._index}, reverse=True)
         for i in rows:  # few rows (open positions); one remove each, highest first
             self.beginRemoveRows(QModelIndex(), i, i)
+            self._display_cache.pop(id(self._rows[i]), None)
             del self._rows[i]
             self.endRemoveRows()
         if rows:
@@ -362,6 +407,8 @@ class OpenPositionsModel(RecordTableModel):
 class ClosedPositionsModel(RecordTableModel):
     """Closed positions (every run of a connection), newest appended; net P&L is after fees."""
 
+    cacheable = True  # a closed position does not change any more
+
     columns = (
         Column("id", "#", INT, sample="1,234"),
         Column("symbol", "Symbol", sample="BTC/USD:USD"),
@@ -392,6 +439,8 @@ class ClosedPositionsModel(RecordTableModel):
 # -- orders ---------------------------------------------------------------------------------------
 class OrdersModel(RecordTableModel):
     """Orders of the current session, keyed by client order id (latest state of each)."""
+
+    coloured_fields = frozenset({"state"})
 
     columns = (
         Column("timestamp", "Time (UTC)", TIME),
@@ -432,6 +481,9 @@ class LogModel(RecordTableModel):
 
     The time column is market time (UTC); lines logged before the first candle have none and show
     the wall-clock time instead (the "Logged" column is always the local wall clock)."""
+
+    cacheable = True
+    coloured_fields = frozenset({"message", "category"})
 
     columns = (
         Column("timestamp", "Market time (UTC)", TIME_S, "left",

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Dict, Optional
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QFont, QFontMetrics
+from PySide6.QtGui import QAction, QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QHeaderView, QLabel, QSizePolicy,
                                QTableView, QToolButton, QVBoxLayout, QWidget)
 
@@ -56,6 +56,52 @@ class EngineControls(QWidget):
             b.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
             self.buttons[key] = b
             lay.addWidget(b)
+
+
+class ProgressLine(QWidget):
+    """A thin progress bar. Unlike ``QProgressBar``, whose ``setValue`` repaints the window
+    synchronously (flushing every pending paint, the chart included) whenever the bar moves a
+    pixel, this one only schedules an ordinary coalesced ``update()``."""
+
+    def __init__(self, parent=None, height: int = 6):
+        super().__init__(parent)
+        self.setObjectName("ProgressLine")
+        self._fraction = 0.0
+        self.setFixedHeight(height)
+        self.track = QColor("#232938")
+        self.chunk = QColor("#4c9be8")
+
+    def fraction(self) -> float:
+        return self._fraction
+
+    def value(self) -> int:
+        """Per mille, like the QProgressBar it replaces (0..1000)."""
+        return int(round(self._fraction * 1000))
+
+    def setValue(self, per_mille: int) -> None:  # noqa: N802 - QProgressBar-like API
+        self.set_fraction(per_mille / 1000.0)
+
+    def set_fraction(self, f: float) -> None:
+        f = min(1.0, max(0.0, f))
+        if abs(f - self._fraction) * max(self.width(), 1) >= 0.5 or (f in (0.0, 1.0) and f != self._fraction):
+            self._fraction = f
+            self.update()
+        else:
+            self._fraction = f
+
+    def paintEvent(self, _event) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        p.setPen(Qt.PenStyle.NoPen)
+        r = self.rect()
+        radius = r.height() / 2
+        p.setBrush(self.track)
+        p.drawRoundedRect(r, radius, radius)
+        w = int(r.width() * self._fraction)
+        if w > 0:
+            p.setBrush(self.chunk)
+            p.drawRoundedRect(r.adjusted(0, 0, w - r.width(), 0), radius, radius)
+        p.end()
 
 
 class StatCard(QFrame):

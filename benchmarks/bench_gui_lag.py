@@ -1,0 +1,168 @@
+"""How responsive the window stays while the engine replays the FTX month at max speed.
+
+Starts the real app (offscreen unless QT_QPA_PLATFORM says otherwise) on a temporary data
+directory, selects the built-in paper connection at speed "max" on ``ftx-btc-perp-1m``
+(45,031 one-minute candles), shows one tab, and starts the engine. A precise 10 ms QTimer
+records how late each tick fires: that lateness is the lag a user would feel (a click or a
+repaint waits that long). Prints p50 / p99 / max lag, the replay's wall time, and the
+throughput, once per tab measured.
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/bench_gui_lag.py [--tabs live,activity,positions]
+
+Target: p99 lag < 50 ms. The ``none`` row (no window) is the engine's and recorder's own lag;
+the difference to it is what the window costs. ``--no-db`` repeats each row without the
+database recorder.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import qasync  # noqa: E402
+from PySide6.QtCore import Qt, QTimer  # noqa: E402
+
+from cts_desktop.services import AppServices  # noqa: E402
+from cts_desktop.store.settings import BUILTIN_PAPER_NAME  # noqa: E402
+from cts_desktop.ui.app_gui import ensure_app  # noqa: E402
+from cts_desktop.ui.main_window import MainWindow  # noqa: E402
+
+INTERVAL_MS = 10
+
+
+class LagProbe:
+    """A precise QTimer; ``lags`` are how late (s) each tick came after the previous + interval."""
+
+    def __init__(self, interval_ms: int = INTERVAL_MS):
+        self.interval = interval_ms / 1000.0
+        self.lags: list = []
+        self._last = None
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        if self._last is not None:
+            self.lags.append(max(0.0, now - self._last - self.interval))
+        self._last = now
+
+    def start(self) -> None:
+        self._last = None
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+
+def pct(values, q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+async def measure(app, tab: str, dataset: str, record: bool = True) -> dict:
+    """One replay with ``tab`` shown; ``tab == "none"``: no window at all (the engine's own lag,
+    with a no-op bus subscriber so events are still published). ``record=False`` runs without the
+    database recorder, to tell the UI's cost from the store's."""
+    tmp = Path(tempfile.mkdtemp(prefix="cts-bench-gui-"))
+    services = AppServices(tmp / "data", tmp / "config")
+    recorder = services.recorder
+    if not record:
+        services.recorder = None  # engines created from now on record nothing
+    conn = services.connection(BUILTIN_PAPER_NAME)
+    conn.speed = "max"
+    conn.dataset = dataset
+    services.save_connection(conn)
+    window = None
+    if tab == "none":
+        unsubscribe = services.bus.subscribe(lambda e: None)
+    else:
+        window = MainWindow(services, connection=BUILTIN_PAPER_NAME)
+        window.resize(1280, 800)
+        window.tabs.setCurrentWidget({"live": window.live_tab, "activity": window.activity_tab,
+                                      "positions": window.positions_tab,
+                                      "connections": window.connections_tab}[tab])
+        window.show()
+    await asyncio.sleep(0.3)
+    probe = LagProbe()
+    probe.start()
+    t0 = time.perf_counter()
+    if window is not None:
+        await window.start_engine()  # what the Start button does
+    else:
+        await services.start_engine(BUILTIN_PAPER_NAME)
+    eng = services.engine(BUILTIN_PAPER_NAME)
+    await eng.wait()
+    replay_s = time.perf_counter() - t0
+    await asyncio.sleep(0.3)  # the last bridge ticks
+    probe.stop()
+    summary = services.last_summary(BUILTIN_PAPER_NAME)
+    out = {
+        "tab": tab + ("" if record else " (no db)"), "state": eng.state, "reason": eng.reason, "replay_s": replay_s,
+        "candles": summary.get("candles", 0), "trades": summary.get("trades", 0),
+        "log_rows": window.activity_tab.model.rowCount() if window else 0,
+        "closed_rows": window.positions_tab.closed_model.rowCount() if window else 0,
+        "chart_points": window.live_tab.chart.point_count if window else 0,
+        "ticks": len(probe.lags),
+        "p50_ms": pct(probe.lags, 0.50) * 1000, "p99_ms": pct(probe.lags, 0.99) * 1000,
+        "max_ms": max(probe.lags) * 1000 if probe.lags else float("nan"),
+        "mean_ms": statistics.fmean(probe.lags) * 1000 if probe.lags else float("nan"),
+    }
+    if window is not None:
+        window.close()
+    else:
+        unsubscribe()
+    await services.stop_all()
+    services.recorder = recorder
+    services.close()
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tabs", default="none,live,activity,positions",
+                    help="tabs to show while measuring, comma-separated; 'none' = no window (engine baseline)")
+    ap.add_argument("--dataset", default="ftx-btc-perp-1m")
+    ap.add_argument("--no-db", action="store_true", help="also measure every tab without the database recorder")
+    args = ap.parse_args(argv)
+    app = ensure_app()
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    results = []
+
+    async def run_all():
+        for tab in [t.strip() for t in args.tabs.split(",") if t.strip()]:
+            results.append(await measure(app, tab, args.dataset))
+            if args.no_db:
+                results.append(await measure(app, tab, args.dataset, record=False))
+
+    with loop:
+        loop.run_until_complete(run_all())
+    print(f"GUI event-loop lag while replaying {args.dataset} at max speed "
+          f"({INTERVAL_MS} ms precise timer, platform {os.environ.get('QT_QPA_PLATFORM')})")
+    print(f"{'tab':<20}{'replay s':>9}{'candles/s':>11}{'trades':>8}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}"
+          f"{'ticks':>7}  rows (log/closed/chart)")
+    ok = True
+    for r in results:
+        rate = r["candles"] / r["replay_s"] if r["replay_s"] else 0
+        print(f"{r['tab']:<20}{r['replay_s']:>9.2f}{rate:>11,.0f}{r['trades']:>8}{r['p50_ms']:>8.1f}{r['p99_ms']:>8.1f}"
+              f"{r['max_ms']:>8.1f}{r['ticks']:>7}  {r['log_rows']}/{r['closed_rows']}/{r['chart_points']}"
+              f"  [{r['state']}: {r['reason']}]")
+        ok = ok and r["p99_ms"] < 50
+    print("p99 < 50 ms on every row:", "yes" if ok else "NO (compare with the 'none' row: the engine's own lag)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
