@@ -51,9 +51,9 @@ Live mode (``conn.live`` True)
     currency (BNB) is not part of the quote balance: it is logged and booked as 0.
 
 Start-up reconciliation (live, fail closed)
-    Before trading, every order of this connection still non-terminal in the database
-    (``pending-create``, ``open``, ``partially-filled``, ``pending-cancel``, from earlier runs) is
-    queried. Executions that happened while the app was down are recorded as fills of the
+    Before trading, every order of this connection's earlier *live* runs still non-terminal in
+    the database (``pending-create``, ``open``, ``partially-filled``, ``pending-cancel``) is
+    queried (orders of paper runs never reached the exchange and are ignored). Executions that happened while the app was down are recorded as fills of the
     order's own run (the ``(connection, fill_id)`` key makes this idempotent) and the order's
     final state is recorded. An order that cannot be settled within ``reconcile_timeout_s``, is
     still open at the exchange, or is on a market the exchange no longer lists puts the engine
@@ -678,9 +678,11 @@ class ExchangeEngine(TradeEngine):
         await asyncio.wrap_future(self.recorder.flush())
 
     def _open_order_rows(self) -> List[Tuple[int, Order]]:
-        from ..store.db import OrderRec
+        from ..store.db import OrderRec, Run
 
-        q = (OrderRec.select().where((OrderRec.connection == self.name) & OrderRec.state.in_(NON_TERMINAL))
+        # only orders of live runs: a paper run's orders never reached the exchange
+        q = (OrderRec.select().join(Run, on=(OrderRec.run == Run.id))
+             .where((OrderRec.connection == self.name) & OrderRec.state.in_(NON_TERMINAL) & (Run.mode == "live"))
              .order_by(OrderRec.id))
         out = []
         for r in q:

@@ -308,6 +308,11 @@ def test_restart_reconciles_orders_left_in_flight(services, venue):
     venue.add_account(API_KEY, API_SECRET, {"USDT": 10_000})
     run_id, filled_cid = _crashed_order(services, venue, "venue crash", "1", at_venue=True)
     _, lost_cid = _crashed_order(services, venue, "venue crash", "2", at_venue=False)
+    # an order a paper run of the same connection left open never reached the exchange: ignored
+    paper_run = services.recorder.begin_run("venue crash", "paper", currency="USDT", starting_balance=1000)
+    services.recorder.order(paper_run, "venue crash", Order(clientOrderId=f"cts-{paper_run}-1", symbol=SYM, side="buy",
+                                                            type="market", amount=0.01, id="paper-x", state="open"))
+    services.recorder.flush().result(10)
     eng = make_engine(services, venue, "venue crash", live=True, params={"buy_on": "", "sell_on": ""})
 
     async def go():
@@ -388,3 +393,28 @@ def test_live_without_credentials_and_unreachable_exchange(services, venue):
     eng = make_engine(services, venue, "venue down", live=False)
     asyncio.run(eng.start())
     assert eng.state == ev.ERROR and "Cannot reach" in eng.reason and "Traceback" not in eng.reason
+
+
+# --------------------------------------------------------------------------- pause
+
+
+def test_candles_closed_during_a_pause_are_not_traded(services, venue):
+    eng = make_engine(services, venue, "venue pause", live=False, params={"buy_on": "1,2,3", "sell_on": ""})
+
+    async def go():
+        await eng.start()
+        strategy = eng.core.runners[0].strategy
+        eng.pause()
+        eng.set_speed("max")  # no effect on an exchange
+        venue.advance(2, VSYM)
+        await asyncio.sleep(0.3)
+        assert strategy.seen == [] and eng.state == ev.PAUSED
+        eng.resume()
+        await until(lambda: len(strategy.seen) == 2, what="the catch-up")
+        await asyncio.sleep(0.2)
+        assert eng.core.candles_seen == 0 and not eng.core.orders  # seen by the strategy, not traded
+        await step(venue, eng, 1)  # candle 3: traded
+        await eng.stop()
+
+    asyncio.run(go())
+    assert len(eng.core.orders) == 1 and eng.core.orders[0].reason == "entry"
