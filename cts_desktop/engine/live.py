@@ -161,7 +161,6 @@ class ExchangeEngine(TradeEngine):
         self._fatal: Optional[str] = None  # set by background order tasks: the run must end in error
         self._settlers: Dict[str, asyncio.Task] = {}  # clientOrderId -> task following the order
         self._booked: Dict[str, Tuple[set, float]] = {}  # clientOrderId -> (trade ids, gross amount booked)
-        self._sent_at: Dict[str, int] = {}
         self.reconciled: List[Order] = []  # orders of earlier runs settled at start
         self._old_run: Optional[int] = None  # run of the order being reconciled
         self._last_state: Dict[str, tuple] = {}
@@ -306,15 +305,14 @@ class ExchangeEngine(TradeEngine):
             self._log(ev.CAT_ENGINE, f"warm-up: {len(batch)} closed candles fed to the strategy without trading")
 
     def _warm(self, symbol: str, candle: Candle) -> None:
-        core = self.core
-        core.portfolio.mark(symbol, candle[4])
-        for runner in core.runners:
-            if not runner.active:
-                continue
-            try:
-                runner.strategy.on_candle(core, symbol, candle)  # signals discarded: history is not traded
-            except Exception as exc:  # noqa: BLE001 - a strategy's bug stops that strategy only
-                core._strategy_failed(runner, exc)
+        """One candle to the strategies only (``TradingCore.warm``: signals dropped). A strategy
+        that raises here ends the run in error, naming the strategy."""
+        try:
+            self.core.warm(symbol, candle)
+        except Exception as exc:  # noqa: BLE001 - a strategy's bug: reported, not a traceback
+            log.exception("strategy failed during warm-up")
+            raise EngineError(f"strategy {self.conn.strategy} raised {type(exc).__name__}: {exc} "
+                              "(on a warm-up candle)") from None
 
     def _closed(self, candles: List[Candle]) -> List[Candle]:
         """The closed candles of one ``fetch_ohlcv`` answer (oldest first): all but a last one
@@ -433,7 +431,6 @@ class ExchangeEngine(TradeEngine):
             core.external_reject(order, "not sent: the order could not be recorded first")
             self._fatal = f"the trade database cannot be written: {exc}"
             return
-        self._sent_at[order.clientOrderId] = int(time.time() * 1000)
         try:
             await self.gateway.create_order(order)
         except GatewayError as err:
