@@ -211,6 +211,10 @@ class ParamForm(QWidget):
         suffix = f" {p.unit}" if p.unit else ""
         if p.type is bool:
             w = QCheckBox("Yes")
+            # the dark palette draws the indicator nearly invisible: give it a visible box
+            w.setStyleSheet("QCheckBox::indicator{width:14px;height:14px;border:1px solid #8a93a6;border-radius:3px;"
+                            "background:#12151c;} QCheckBox::indicator:checked{background:#4c9be8;"
+                            "border-color:#4c9be8;}")
             w.toggled.connect(self._edited)
         elif p.type is int:
             w = QSpinBox()
@@ -920,7 +924,7 @@ class BacktestWindow(QWidget):
         for i in range(self.source_stack.count()):  # the stack takes the height of the page shown only
             pol = QSizePolicy.Policy.Preferred if i == idx else QSizePolicy.Policy.Ignored
             self.source_stack.widget(i).setSizePolicy(QSizePolicy.Policy.Preferred, pol)
-        self.source_stack.adjustSize()
+        self.source_stack.updateGeometry()
         if self.source() == SOURCE_HISTORY:
             self._refresh_connections()
         self._update_cash_unit()
