@@ -40,7 +40,8 @@ def main():
             services.close()
             db = sqlite3.connect(Path(d) / "data" / "cts-desktop.sqlite3")
             rows = {t: db.execute(f"select count(*) from {t}").fetchone()[0]
-                    for t in ("orders", "fills", "positions", "signals", "equity", "events")}
+                    for t in ("orders", "fills", "positions", "signals", "events")}
+            rows["equity points"] = db.execute("select sum(points) from equity_chunks").fetchone()[0]
             db.close()
             times.append(dt)
             print(f"run: {dt:.2f} s, {s['candles'] / dt:,.0f} candles/s, rows written {rows}")

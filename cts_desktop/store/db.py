@@ -157,30 +157,30 @@ class SignalRec(BaseModel):
         table_name = "signals"
 
 
-class EquityRec(BaseModel):
-    run = ForeignKeyField(Run, backref="equity", on_delete="CASCADE")
-    timestamp = IntegerField()
-    balance = FloatField()
-    equity = FloatField()
+class EquityChunkRec(BaseModel):
+    """Equity curve points of a run, packed: one row holds the points of one engine slice (a
+    replay writes one per commit point) or a backtest's whole curve. ``timestamps`` are int64
+    ms, ``equity`` and ``balance`` float64 in the run's quote currency, each packed with
+    ``array.array(...).tobytes()`` (native byte order); ``points`` is their number. One point per
+    candle timestamp; :func:`cts_desktop.store.repositories.equity_curve` unpacks them.
 
-    class Meta:
-        table_name = "equity"
-        indexes = ((("run", "timestamp"), False),)
+    Packed because a replay makes one point per candle (45,031 for the FTX month): one row per
+    point cost more than the rest of the records together."""
 
-
-class CurveRec(BaseModel):
-    """A whole equity curve in one row (backtests write theirs at the end): ``timestamps`` packed
-    as int64 ms, ``equity`` and ``balance`` as float64 (quote), native byte order of
-    ``array.array``; see :func:`cts_desktop.store.repositories.equity_curve`."""
-
-    run = ForeignKeyField(Run, unique=True, backref="curve", on_delete="CASCADE")
+    run = ForeignKeyField(Run, backref="equity_chunks", on_delete="CASCADE")
+    first_ts = IntegerField()
+    last_ts = IntegerField()
     points = IntegerField()
     timestamps = BlobField()
     equity = BlobField()
     balance = BlobField()
 
     class Meta:
-        table_name = "curves"
+        table_name = "equity_chunks"
+        indexes = ((("run", "first_ts"), False),)
+
+
+CurveRec = EquityChunkRec  # a backtest's curve is one chunk
 
 
 class EventRec(BaseModel):
@@ -196,7 +196,7 @@ class EventRec(BaseModel):
         table_name = "events"
 
 
-MODELS = [Meta, Run, OrderRec, FillRec, PositionRec, SignalRec, EquityRec, CurveRec, EventRec]
+MODELS = [Meta, Run, OrderRec, FillRec, PositionRec, SignalRec, EquityChunkRec, EventRec]
 from . import candle_cache  # noqa: E402,F401  (adds CandleRec, CandleSpanRec to MODELS)
 
 # version -> function(database) upgrading from version-1 to version (playhouse.migrate steps)

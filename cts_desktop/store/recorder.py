@@ -30,7 +30,7 @@ from concurrent.futures import Future
 from typing import Any, Dict, List, Optional
 
 from ..core.models import Fill, Order, Position, Signal
-from .db import CurveRec, EquityRec, EventRec, FillRec, OrderRec, PositionRec, Run, SignalRec
+from .db import EquityChunkRec, EventRec, FillRec, OrderRec, PositionRec, Run, SignalRec
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class Recorder:
         self.on_error = on_error
         self._q: "queue.SimpleQueue" = queue.SimpleQueue()
         self._pending: List[tuple] = []
+        self._equity: Dict[int, tuple] = {}  # run id -> (timestamps, equity, balance) arrays
         self._thread = threading.Thread(target=self._writer, name="cts-recorder", daemon=True)
         self._thread.start()
         self.written = 0
@@ -112,16 +113,25 @@ class Recorder:
         }))
 
     def equity(self, run_id: int, timestamp: int, balance: float, equity: float) -> None:
-        self._put(("equity", (run_id, timestamp, balance, equity)))
+        """One equity point (ms, quote, quote); points are packed into one chunk row per flush."""
+        buf = self._equity.get(run_id)
+        if buf is None:
+            buf = self._equity[run_id] = (array("q"), array("d"), array("d"))
+        buf[0].append(timestamp)
+        buf[1].append(equity)
+        buf[2].append(balance)
 
     def curve(self, run_id: int, curve: List[tuple], balances: List[float]) -> None:
         """A whole equity curve (``[(ts_ms, equity)]`` and the balances at the same points) as one
-        row of the ``curves`` table."""
-        ts = array("q", [p[0] for p in curve])
-        eq = array("d", [p[1] for p in curve])
-        bal = array("d", balances)
-        self._put(("curve", {"run": run_id, "points": len(ts), "timestamps": ts.tobytes(),
-                             "equity": eq.tobytes(), "balance": bal.tobytes()}))
+        chunk (backtests)."""
+        if curve:
+            self._put(("chunk", _chunk(run_id, array("q", [p[0] for p in curve]), array("d", [p[1] for p in curve]),
+                                       array("d", balances))))
+
+    def _take_equity(self) -> List[tuple]:
+        items = [("chunk", _chunk(run_id, *buf)) for run_id, buf in self._equity.items() if buf[0]]
+        self._equity = {}
+        return items
 
     def event(self, run_id: Optional[int], connection: str, timestamp: int, category: str, level: str,
               message: str, wall_time: Optional[float] = None) -> None:
@@ -136,9 +146,12 @@ class Recorder:
         """A future that resolves (to None) once everything recorded so far is committed, or
         raises the writer's error. In batched mode this releases the held records as one batch."""
         fut: Future = Future()
-        if self.batched and self._pending:
+        chunks = self._take_equity()
+        if self.batched and (self._pending or chunks):
             batch, self._pending = self._pending, []
-            self._q.put(("batch", _materialize(batch)))
+            self._q.put(("batch", _materialize(batch) + chunks))
+        elif chunks:
+            self._q.put(("batch", chunks))
         self._q.put(("flush", fut))
         return fut
 
@@ -190,9 +203,8 @@ class Recorder:
         runs: Dict[int, dict] = {}
         fills: List[dict] = []
         signals: List[dict] = []
-        equity: List[tuple] = []
+        chunks: List[dict] = []
         events: List[dict] = []
-        curves: List[dict] = []
         for kind, payload in items:
             if kind == "order":
                 orders[payload["client_order_id"]] = payload  # the latest snapshot wins
@@ -202,12 +214,10 @@ class Recorder:
                 positions[(payload["run"], payload["position_id"])] = payload
             elif kind == "signal":
                 signals.append(payload)
-            elif kind == "equity":
-                equity.append(payload)
+            elif kind == "chunk":
+                chunks.append(payload)
             elif kind == "event":
                 events.append(payload)
-            elif kind == "curve":
-                curves.append(payload)
             elif kind == "run":
                 runs.setdefault(payload[0], {}).update(payload[1])
             elif kind == "flush":
@@ -227,11 +237,8 @@ class Recorder:
                 self._insert(FillRec, fills, ignore=True)
                 self._insert(PositionRec, list(positions.values()), replace=True)
                 self._insert(SignalRec, signals)
-                if equity:
-                    self.db.cursor().executemany(
-                        'INSERT INTO "equity" ("run_id", "timestamp", "balance", "equity") VALUES (?, ?, ?, ?)', equity)
                 self._insert(EventRec, events)
-                self._insert(CurveRec, curves, replace=True)
+                self._insert(EquityChunkRec, chunks)
                 for run_id, fields in runs.items():
                     Run.update(**fields).where(Run.id == run_id).execute()
             self.written += len(items)
@@ -305,3 +312,8 @@ def _materialize(items: List[tuple]) -> List[tuple]:
             out.append((kind, payload))
     out.reverse()
     return out
+
+
+def _chunk(run_id: int, ts: array, equity: array, balance: array) -> dict:
+    return {"run": run_id, "first_ts": ts[0], "last_ts": ts[-1], "points": len(ts), "timestamps": ts.tobytes(),
+            "equity": equity.tobytes(), "balance": balance.tobytes()}

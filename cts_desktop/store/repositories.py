@@ -12,7 +12,7 @@ from typing import List, Optional, Tuple
 
 from ..core.events import LogEvent
 from ..core.models import Position
-from .db import CurveRec, EquityRec, EventRec, FillRec, OrderRec, PositionRec, Run
+from .db import EquityChunkRec, EventRec, FillRec, OrderRec, PositionRec, Run
 
 
 def _position(r: PositionRec) -> Position:
@@ -63,19 +63,20 @@ def events(connection: str, limit: int = 5000) -> List[LogEvent]:
     return [LogEvent(r.connection, r.timestamp, r.category, r.message, r.level, r.wall_time) for r in rows]
 
 
+def _unpacked(run_id: int) -> Tuple[array, array, array]:
+    ts, eq, bal = array("q"), array("d"), array("d")
+    q = (EquityChunkRec.select().where(EquityChunkRec.run == run_id)
+         .order_by(EquityChunkRec.first_ts, EquityChunkRec.id))
+    for chunk in q:
+        ts.frombytes(chunk.timestamps)
+        eq.frombytes(chunk.equity)
+        bal.frombytes(chunk.balance)
+    return ts, eq, bal
+
+
 def equity_curve(run_id: int) -> List[Tuple[int, float]]:
-    """``[(timestamp_ms, equity), ...]`` of one run, in time order: the per-point rows of a
-    replay or live run, or the packed curve a backtest wrote at its end."""
-    q = EquityRec.select(EquityRec.timestamp, EquityRec.equity).where(EquityRec.run == run_id).order_by(EquityRec.timestamp)
-    rows = [(ts, eq) for ts, eq in q.tuples()]
-    if rows:
-        return rows
-    packed = CurveRec.get_or_none(CurveRec.run == run_id)
-    if packed is None:
-        return []
-    ts, eq = array("q"), array("d")
-    ts.frombytes(packed.timestamps)
-    eq.frombytes(packed.equity)
+    """``[(timestamp_ms, equity), ...]`` of one run, in time order (quote currency)."""
+    ts, eq, _bal = _unpacked(run_id)
     return list(zip(ts, eq))
 
 
@@ -132,13 +133,12 @@ def resume_state(run_id: int) -> dict:
             seq = max(seq, int(o.client_order_id.rsplit("-", 1)[1]))
         except (IndexError, ValueError):
             pass
-    rows = list(EquityRec.select(EquityRec.timestamp, EquityRec.balance, EquityRec.equity)
-                .where(EquityRec.run == run_id).order_by(EquityRec.timestamp).tuples())
+    ts, eq, bal = _unpacked(run_id)
     return {
         "positions": positions,
         "open_orders": [_order(o) for o in orders if o.state not in TERMINAL_STATES],
         "max_order_seq": seq,
-        "curve": [(ts, eq) for ts, _b, eq in rows],
-        "balances": [b for _ts, b, _eq in rows],
+        "curve": list(zip(ts, eq)),
+        "balances": list(bal),
         "fills": FillRec.select().where(FillRec.run == run_id).count(),
     }

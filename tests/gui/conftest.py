@@ -39,6 +39,10 @@ def loop(themed_app):
     asyncio.set_event_loop(lp)
     yield lp
     executor.shutdown(wait=True)
+    # already_running=True marks the loop as running in this thread; clear that, or a later
+    # (non-GUI) test's asyncio.run() refuses to start. (Not loop.stop(): it would quit the app.)
+    asyncio.events._set_running_loop(None)
+    asyncio.set_event_loop(None)
 
 
 def run(qtbot, coro, timeout: int = 30_000):

@@ -33,7 +33,7 @@ def test_headless_ftx_month_at_max_speed(tmp_path):
     assert db.execute("select count(*) from orders").fetchone()[0] == s["orders"]
     assert db.execute("select count(*) from fills").fetchone()[0] == s["fills"]
     assert db.execute("select count(*) from signals").fetchone()[0] > 0
-    assert db.execute("select count(*) from equity").fetchone()[0] == 45_031
+    assert db.execute("select sum(points) from equity_chunks").fetchone()[0] == 45_031
     assert db.execute("select count(*) from positions where closed_at is not null").fetchone()[0] == s["trades"]
 
 
