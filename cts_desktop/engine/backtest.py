@@ -25,6 +25,7 @@ from ..core.models import Candle, Market, Position
 from ..core.risk import RiskLimits
 from ..exchange.replay import merge_streams
 from .core import TradingCore
+from .engine import _yield_to_loop
 
 
 class BacktestCancelled(Exception):
@@ -101,7 +102,7 @@ class Backtest:
         return self._finish(t0)
 
     async def run_async(self, progress: Optional[Callable[[int, int], None]] = None,
-                        cancelled: Optional[Callable[[], bool]] = None, slice_s: float = 0.02) -> BacktestResult:
+                        cancelled: Optional[Callable[[], bool]] = None, slice_s: float = 0.01) -> BacktestResult:
         """The backtest in slices of ``slice_s`` seconds, yielding to the loop between them.
 
         ``progress(done, total)`` is called after each slice; when ``cancelled()`` turns true the
@@ -129,7 +130,7 @@ class Backtest:
                 progress(core.candles_seen, self.total)
             if done:
                 break
-            await asyncio.sleep(0)
+            await _yield_to_loop()
             if cancelled is not None and cancelled():
                 if self.recorder is not None:
                     self.recorder._pending.clear()

@@ -21,6 +21,7 @@ the database at the end, in one transaction.
 from __future__ import annotations
 
 import json
+from operator import itemgetter
 from array import array
 import logging
 import queue
@@ -266,7 +267,7 @@ class Recorder:
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE" if ignore else "INSERT"
         sql = (f'{verb} INTO "{model._meta.table_name}" ({", ".join(_column(model, c) for c in cols)}) '
                f'VALUES ({", ".join("?" * len(cols))})')
-        self.db.cursor().executemany(sql, [tuple(r[c] for c in cols) for r in rows])
+        self.db.cursor().executemany(sql, map(itemgetter(*cols), rows))
 
 
 def _column(model, field_name: str) -> str:
