@@ -170,10 +170,30 @@ class MainWindow(QMainWindow):
         reset = QAction("Reset layout", self)
         reset.triggered.connect(self.reset_layout)
         self.view_menu.addAction(reset)
+        tools_menu = mb.addMenu("&Tools")
+        backtest = QAction("&Backtest...", self)
+        backtest.setShortcut(QKeySequence("Ctrl+B"))
+        backtest.triggered.connect(self.open_backtest)
+        tools_menu.addAction(backtest)
         help_menu = mb.addMenu("&Help")
         about = QAction("&About CTS Desktop", self)
         about.triggered.connect(self.show_about)
         help_menu.addAction(about)
+
+    def open_backtest(self) -> None:
+        """Tools > Backtest: one backtest window per main window, raised if already open."""
+        from .backtest import BacktestWindow  # imported on first use: keeps start-up fast
+
+        win = getattr(self, "_backtest_window", None)
+        if win is None:
+            win = BacktestWindow(self.services, parent=self)
+            win.setWindowFlag(Qt.WindowType.Window)
+            win.setWindowTitle("Backtest - CTS Desktop")
+            win.resize(1280, 820)
+            self._backtest_window = win
+        win.show()
+        win.raise_()
+        win.activateWindow()
 
     def _make_toolbar(self) -> None:
         tb = QToolBar("Connection")
