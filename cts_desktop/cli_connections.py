@@ -28,16 +28,16 @@ import difflib
 import getpass
 import json
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, TextIO
 
+from cts_desktop import connections_logic as rules
+from cts_desktop.connections_logic import TEST_RELEVANT_FIELDS, required_credentials  # noqa: F401 - re-exported
 from cts_desktop.store.secrets import (
     CREDENTIAL_FIELDS,
     NoSecureKeyringError,
     SecretStore,
     SecretStoreError,
-    credentials_fingerprint,
     mask,
 )
 from cts_desktop.store.settings import (
@@ -57,9 +57,6 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_ENVIRONMENT = 3
-
-#: Changing any of these invalidates a connection test (it ran against another venue/account).
-TEST_RELEVANT_FIELDS = ("name", "exchange", "testnet", "market_type", "base_url")
 
 
 class CliError(Exception):
@@ -256,26 +253,10 @@ def _open_secrets() -> SecretStore:
 
 
 def _check_exchange(exchange: str) -> str:
-    exchange = exchange.strip().lower()
-    if exchange == PAPER_EXCHANGE:
-        return exchange
-    import ccxt
-
-    if exchange in ccxt.exchanges:
-        return exchange
-    close = difflib.get_close_matches(exchange, list(ccxt.exchanges) + [PAPER_EXCHANGE], n=3, cutoff=0.6)
-    hint = f" Did you mean {', '.join(close)}?" if close else " See `python -c 'import ccxt; print(ccxt.exchanges)'`."
-    raise CliError(EXIT_USAGE, f"unknown exchange {exchange!r}: it is neither a ccxt exchange id nor 'paper'.{hint}")
-
-
-def required_credentials(exchange: str) -> List[str]:
-    """Credential fields ``exchange`` (a ccxt id) requires, in ccxt's order; ``[]`` for 'paper'."""
-    if exchange == PAPER_EXCHANGE:
-        return []
-    import ccxt
-
-    required = getattr(ccxt, exchange)().requiredCredentials
-    return [f for f in CREDENTIAL_FIELDS if required.get(f)]
+    try:
+        return rules.check_exchange(exchange)
+    except rules.RuleError as exc:
+        raise CliError(EXIT_USAGE, str(exc)) from None
 
 
 def _read_secrets_stdin(io: _IO) -> Dict[str, str]:
@@ -321,13 +302,10 @@ def _prompt_secrets(io: _IO, exchange: str, fields: Iterable[str], *, keep_hint:
 
 def _check_complete(exchange: str, fields: Iterable[str]) -> None:
     """Either no credentials (public data only) or every required one (``fields``: names present)."""
-    present = set(fields)
-    if not present:
-        return
-    required = required_credentials(exchange)
-    missing = [f for f in required if f not in present]
-    if missing:
-        raise CliError(EXIT_USAGE, f"{exchange} needs {', '.join(required)}; missing: {', '.join(missing)}")
+    try:
+        rules.check_complete(exchange, fields)
+    except rules.RuleError as exc:
+        raise CliError(EXIT_USAGE, str(exc)) from None
 
 
 def _parse_optional_float(value: Optional[str], what: str) -> Any:
@@ -422,48 +400,24 @@ def _keyring_call(fn, *a, **kw):
 
 def _testnet_warning(conn: ConnectionConfig) -> Optional[str]:
     """A note when testnet is on but ccxt knows no sandbox URL for the exchange (and none is given)."""
-    if conn.exchange == PAPER_EXCHANGE or not conn.testnet or conn.base_url:
-        return None
-    import ccxt
-
-    if not getattr(ccxt, conn.exchange)().urls.get("test"):
-        return (f"note: ccxt knows no testnet for {conn.exchange}; the connection test will fail until you "
-                "give --base-url or use --no-testnet")
-    return None
+    warning = rules.testnet_warning(conn)
+    return f"note: {warning}".replace("give a base URL", "give --base-url").replace("turn testnet off", "use --no-testnet") \
+        if warning else None
 
 
 def _venue(conn: ConnectionConfig) -> str:
-    where = "TESTNET" if conn.testnet else "MAINNET"
-    return f"{conn.exchange} {where}, {_account(conn)}"
+    return rules.venue(conn)
 
 
 def _account(conn: ConnectionConfig) -> str:
-    names = {"spot": "spot account", "margin": "margin account", "swap": "perpetual futures (swap) account"}
-    return names.get(conn.market_type, f"{conn.market_type} account")
+    return rules.account(conn)
 
 
 # --------------------------------------------------------------------------------------------
 # commands
 # --------------------------------------------------------------------------------------------
-def _test_summary(last_test: Mapping[str, Any]) -> str:
-    if not last_test:
-        return "never tested"
-    when = _fmt_time(last_test.get("tested_at"))
-    if last_test.get("ok"):
-        text = "ok"
-    else:
-        kind = last_test.get("error_kind") or last_test.get("status") or "error"
-        text = f"FAILED ({kind})"
-    return f"{text} {when}".strip()
-
-
-def _fmt_time(value: Any) -> str:
-    if value in (None, ""):
-        return ""
-    if isinstance(value, (int, float)):
-        seconds = value / 1000 if value > 1e11 else value  # milliseconds or seconds since epoch
-        return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return str(value).replace("T", " ")[:16]
+_test_summary = rules.test_summary
+_fmt_time = rules.fmt_time
 
 
 def _cmd_list(args, store: SettingsStore, io: _IO) -> int:
@@ -580,15 +534,8 @@ def _cmd_edit(args, store: SettingsStore, io: _IO) -> int:
 
     creds_changed = wants_creds and final != current
     venue_changed = [f for f in TEST_RELEVANT_FIELDS if getattr(before, f) != getattr(edited, f)]
-    notes: List[str] = []
-    if (creds_changed or venue_changed) and (before.last_test or before.live):
-        why = "credentials" if creds_changed else ", ".join(f.replace("_", " ") for f in venue_changed)
-        edited.last_test = {}
-        if edited.live:
-            edited.live = False
-            notes.append(f"live trading switched OFF: {why} changed; test the connection again before going live")
-        else:
-            notes.append(f"connection test cleared: {why} changed")
+    note = rules.invalidate_test(before, edited, creds_changed)
+    notes: List[str] = [note] if note else []
 
     # Live switch: judged on the state after this edit.
     if args.live:
@@ -646,32 +593,28 @@ def _dataclass_fields(obj):
     return fields(obj)
 
 
+_LIVE_HINTS = {
+    "no-credentials": "; add them with `connections edit {name!r} --credentials`, then test",
+    "untested": "; run `cts-desktop connections test {name!r}` first",
+    "failed": "; fix it and test again",
+    "changed": "; test again",
+}
+
+
 def _live_gate(conn: ConnectionConfig, secrets: Mapping[str, str], io: _IO) -> None:
     """Refuse (CliError, EXIT_FAILED) unless tested ok with these secrets and confirmed by name."""
-    if conn.exchange == PAPER_EXCHANGE:
-        raise CliError(EXIT_USAGE, f"{conn.name!r} replays a recorded market; it has no live mode")
-    if not secrets:
-        raise CliError(EXIT_FAILED, f"live trading refused: {conn.name!r} has no credentials; add them with "
-                       f"`connections edit {conn.name!r} --credentials`, then test")
-    test = conn.last_test or {}
-    if not test:
-        raise CliError(EXIT_FAILED, f"live trading refused: {conn.name!r} has not been tested; run "
-                       f"`cts-desktop connections test {conn.name!r}` first")
-    if not test.get("ok"):
-        raise CliError(EXIT_FAILED, f"live trading refused: the last test of {conn.name!r} failed "
-                       f"({test.get('error_kind') or test.get('status') or 'error'}); fix it and test again")
-    if test.get("credentials_fingerprint") != credentials_fingerprint(conn.name, secrets):
-        raise CliError(EXIT_FAILED, f"live trading refused: the credentials of {conn.name!r} changed since the "
-                       "last passing test; test again")
-    funds = "TESTNET funds" if conn.testnet else "REAL FUNDS"
+    refusal = rules.live_refusal(conn, secrets)
+    if refusal is not None:
+        if refusal.kind == "paper":
+            raise CliError(EXIT_USAGE, refusal.message)
+        raise CliError(EXIT_FAILED, refusal.message + _LIVE_HINTS.get(refusal.kind, "").format(name=conn.name))
     io.out(f"Switching {conn.name!r} to LIVE trading.")
-    io.out(f"  exchange: {conn.exchange} ({'testnet' if conn.testnet else 'mainnet'})")
-    io.out(f"  account:  {_account(conn)}, position mode {conn.position_mode}")
-    io.out(f"  REAL ORDERS will be sent with {funds} by strategy {conn.strategy!r} whenever this connection runs.")
+    for line in rules.confirmation_lines(conn):
+        io.out("  " + line)
     print(f"Type the connection name ({conn.name}) to confirm: ", end="", file=io.stdout, flush=True)
     answer = io.stdin.readline()
     io.out()
-    if answer.strip() != conn.name:
+    if not rules.confirmed(conn, answer):
         raise CliError(EXIT_FAILED, "live trading NOT switched on: the confirmation did not match the connection name")
 
 
@@ -720,26 +663,12 @@ def _cmd_test(args, store: SettingsStore, io: _IO) -> int:
     except Exception as exc:  # a bug in the test itself: report, store nothing
         raise CliError(EXIT_FAILED, f"the connection test crashed: {type(exc).__name__}: {exc}")
 
-    record = _scrub(result.to_json(), [v for v in secrets.values() if len(v) >= 4])
-    # The live gate compares with store.secrets.credentials_fingerprint; record exactly that for
-    # the secrets this test ran with, whatever the test module computed.
-    record["credentials_fingerprint"] = credentials_fingerprint(conn.name, secrets)
+    # Scrubbed, with the canonical fingerprint of the secrets this test ran with (the live gate's).
+    record = rules.test_record(conn, result, secrets)
     _print_result(conn, result, io)
     conn.last_test = record
     _save(store, conn)
     return EXIT_OK if result.ok else EXIT_FAILED
-
-
-def _scrub(value: Any, secrets: List[str]) -> Any:
-    if isinstance(value, str):
-        for s in secrets:
-            value = value.replace(s, "<hidden>")
-        return value
-    if isinstance(value, Mapping):
-        return {k: _scrub(v, secrets) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_scrub(v, secrets) for v in value]
-    return value
 
 
 def _fmt(value: Any) -> str:
