@@ -12,7 +12,7 @@ import pytest
 
 from cts_desktop.exchange.ccxt_gateway import create_exchange
 from tests.venue.fixtures import API_KEY, API_SECRET, READ_ONLY_KEY, READ_ONLY_SECRET, Venue, connection_for, venue  # noqa: F401
-from tests.venue.state import DATA_DIR
+from tests.venue.state import OHLCV_DIR
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -77,7 +77,7 @@ def test_wire_format_numbers_are_json_numbers(funded):
 
 
 def test_klines_are_the_recorded_candles_shifted(funded):
-    with open(DATA_DIR / "ohlcv" / "BINANCE_BTC-USDT-PERP_5m_2023-01.csv", newline="") as fh:
+    with open(OHLCV_DIR / "BINANCE_BTC-USDT-PERP_5m_2023-01.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     candles = run_with(funded, lambda ex: ex.fetch_ohlcv("BTC/USDT", "5m", limit=3))
     assert len(candles) == 3

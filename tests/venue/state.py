@@ -40,10 +40,13 @@ from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
 
-DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"
-"""``/work/shared/data`` when the repository is ``/work/main``; override with ``CTS_SHARED_DATA``."""
-if os.environ.get("CTS_SHARED_DATA"):
-    DATA_DIR = Path(os.environ["CTS_SHARED_DATA"])
+REPO = Path(__file__).resolve().parents[2]
+OHLCV_DIR = REPO / "resources" / "data"
+"""Recorded candles shipped with the app; override with ``CTS_OHLCV_DIR``."""
+EXCHANGE_INFO = Path(__file__).resolve().parent / "data" / "spot_exchangeInfo_2021-10-12_subset.json"
+"""The recorded exchangeInfo, reduced to :data:`SYMBOLS` (see data/README.md)."""
+if os.environ.get("CTS_OHLCV_DIR"):
+    OHLCV_DIR = Path(os.environ["CTS_OHLCV_DIR"])
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "ETHBTC", "LTCBTC", "ADABTC", "XRPETH")
 START_INDEX = 1000  # candles of history before the starting candle
@@ -88,7 +91,7 @@ def dec(text: str, name: str) -> Decimal:
 
 def _read_csv(name: str) -> List[tuple]:
     rows = []
-    with open(DATA_DIR / "ohlcv" / name, newline="", encoding="utf-8") as fh:
+    with open(OHLCV_DIR / name, newline="", encoding="utf-8") as fh:
         for r in csv.DictReader(fh):
             rows.append((int(r["timestamp"]), float(r["open"]), float(r["high"]), float(r["low"]), float(r["close"]), float(r["volume"])))
     return rows
@@ -97,7 +100,7 @@ def _read_csv(name: str) -> List[tuple]:
 @functools.lru_cache(maxsize=None)
 def exchange_info() -> dict:
     """The recorded exchangeInfo reduced to :data:`SYMBOLS` (cached)."""
-    with open(DATA_DIR / "binance" / "spot_exchangeInfo_2021-10-12.json", encoding="utf-8") as fh:
+    with open(EXCHANGE_INFO, encoding="utf-8") as fh:
         full = json.load(fh)
     keep = [s for s in full["symbols"] if s["symbol"] in SYMBOLS]
     return {**{k: v for k, v in full.items() if k != "symbols"}, "symbols": keep}
