@@ -133,6 +133,39 @@ class AppServices:
         run = repo.latest_run(name)
         return repo.run_summary(run) if run is not None else {}
 
+    def run_result(self, name: str):
+        """The running engine's run (or the latest stored run of ``name``) as a
+        :class:`~cts_desktop.engine.backtest.BacktestResult`, with its full analytics
+        (:class:`~cts_desktop.core.metrics.Metrics`): what the Live Trading tab's analytics and
+        exports show. None when the connection has no run yet."""
+        from .core.metrics import compute_metrics
+        from .engine.backtest import BacktestResult
+
+        eng = self.engines.get(name)
+        if eng is not None and eng.core is not None:
+            core = eng.core
+            pf = core.portfolio
+            positions = list(pf.closed) + list(pf.open.values())
+            curve = list(core.curve)
+            return BacktestResult(
+                run_id=eng.run_id, currency=pf.currency, starting_balance=pf.starting_balance,
+                candles=core.candles_seen, elapsed_s=0.0,
+                metrics=compute_metrics(positions, curve, pf.starting_balance, pf.unrealized_pnl),
+                positions=positions, fills=list(core.fills), curve=curve, strategy_error=core.failed_reason)
+        run = repo.latest_run(name)
+        if run is None:
+            return None
+        positions = repo.run_positions(run.id)
+        curve = repo.equity_curve(run.id)
+        unrealized = sum(p.unrealized_pnl for p in positions if p.closed_at is None)
+        summary = repo.run_summary(run)
+        return BacktestResult(
+            run_id=run.id, currency=run.currency, starting_balance=run.starting_balance,
+            candles=int(summary.get("candles", len(curve))), elapsed_s=0.0,
+            metrics=compute_metrics(positions, curve, run.starting_balance, unrealized),
+            positions=positions, fills=[], curve=curve,
+            strategy_error=run.reason if run.state == "error" else "")
+
     # -- shutdown -------------------------------------------------------------------------------
     def close(self) -> None:
         """Flush and close the database (after the engines have stopped)."""

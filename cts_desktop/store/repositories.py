@@ -48,6 +48,13 @@ def open_positions(connection: str, run_id: Optional[int] = None) -> List[Positi
     return [_position(r) for r in q]
 
 
+def run_positions(run_id: int) -> List[Position]:
+    """Every position of one run: closed ones in closing order, then the open ones."""
+    rows = [_position(r) for r in PositionRec.select().where(PositionRec.run == run_id)]
+    closed = sorted((p for p in rows if p.closed_at is not None), key=lambda p: (p.closed_at, p.id))
+    return closed + [p for p in rows if p.closed_at is None]
+
+
 def closed_positions(connection: str, limit: int = 5000) -> List[Position]:
     """Closed positions of every run of ``connection``, newest first."""
     q = (PositionRec.select().where((PositionRec.connection == connection) & PositionRec.closed_at.is_null(False))

@@ -250,3 +250,26 @@ def test_several_strategies_each_on_its_own_symbols(services):
     run_row = repo.latest_run("two")
     assert run_row.strategy == "ma_cross+rsi"
     assert [s["strategy"] for s in json.loads(run_row.params)["strategies"]] == ["ma_cross", "rsi"]
+
+
+def test_run_result_gives_the_same_analytics_live_and_from_the_database(dirs):
+    s = AppServices(*dirs)
+    s.save_connection(paper("stats"))
+
+    async def go():
+        eng = await s.start_engine("stats")
+        await eng.wait()
+
+    run(go())
+    live = s.run_result("stats")
+    s.close()
+    s2 = AppServices(*dirs)
+    try:
+        stored = s2.run_result("stats")
+        assert stored.metrics.trades == live.metrics.trades > 0
+        assert stored.metrics.final_equity == pytest.approx(live.metrics.final_equity, rel=1e-12)
+        assert stored.metrics.profit_factor == pytest.approx(live.metrics.profit_factor)
+        assert stored.metrics.max_drawdown == pytest.approx(live.metrics.max_drawdown)
+        assert len(stored.curve) == len(live.curve) == 5760
+    finally:
+        s2.close()
