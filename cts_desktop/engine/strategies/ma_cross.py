@@ -23,7 +23,6 @@ fills the resulting market order at the next candle's open (see ``exchange/paper
 """
 from __future__ import annotations
 
-from collections import deque
 from typing import Dict, List, Optional
 
 from ...core.models import BUY, LONG, SELL, SHORT, TIMEFRAME_MS, Candle, Signal
@@ -31,23 +30,29 @@ from .base import Param, ParamError, Strategy
 
 
 class _SMA:
-    __slots__ = ("n", "window", "total", "value")
+    """Simple moving average over a ring buffer: O(1) a value, no allocation."""
+
+    __slots__ = ("n", "buf", "i", "count", "total", "value")
 
     def __init__(self, n: int):
         self.n = n
-        self.window: deque = deque()
+        self.buf = [0.0] * n
+        self.i = 0
+        self.count = 0
         self.total = 0.0
         self.value: Optional[float] = None
 
     def update(self, x: float) -> Optional[float]:
-        w = self.window
-        w.append(x)
-        self.total += x
-        if len(w) > self.n:
-            self.total -= w.popleft()
-        if len(w) == self.n:
-            self.value = self.total / self.n
-        return self.value
+        i = self.i
+        self.total += x - self.buf[i]
+        self.buf[i] = x
+        self.i = i + 1 if i + 1 < self.n else 0
+        if self.count < self.n:
+            self.count += 1
+            if self.count < self.n:
+                return None
+        self.value = v = self.total / self.n
+        return v
 
 
 class _EMA:
