@@ -189,9 +189,12 @@ class TradingCore:
         try:
             for runner, on_candle in self._direct:
                 if runner.symbols is None or symbol in runner.symbols:
-                    on_candle(self, symbol, candle)
+                    try:
+                        on_candle(self, symbol, candle)
+                    except Exception as exc:  # noqa: BLE001 - as on the live path
+                        self._strategy_failed(runner, exc)
             for runner in self._aggregating:
-                if runner.symbols is None or symbol in runner.symbols:
+                if runner.active and (runner.symbols is None or symbol in runner.symbols):
                     self._aggregate(runner, symbol, candle)
         finally:
             self.warming = False
