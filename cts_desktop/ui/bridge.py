@@ -14,9 +14,19 @@ Coalescing rules, per connection:
 * log lines, fills and equity points: appended, emitted as one list per tick.
 
 Bus handlers run on the qasync loop, which is Qt's own thread, so no locking is needed.
+
+Keeping the loop responsive while a replay streams at full speed: a table update costs the model
+work now and a repaint (tens of milliseconds for a full table) on the next loop pass. So the timer
+tick emits the light kinds (snapshot, progress, equity) every time, but the heavy ones (positions,
+orders, fills, log lines) adaptively: one kind after the other until :data:`TICK_BUDGET_S` is
+spent (the rest waits for the next tick), and after a round that cost ``c`` seconds, none for
+``HOLD_FACTOR * c`` (capped at :data:`MAX_HOLD_S`). Cheap rounds (a paced replay) therefore still
+refresh every tick; a max-speed replay refreshes the tables a few times a second. :meth:`flush`
+(state changes, history loads) always emits everything at once.
 """
 from __future__ import annotations
 
+import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -24,6 +34,9 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from ..core import events as ev
 
 REFRESH_MS = 100  # drain interval: at most 10 UI refreshes per second per view
+TICK_BUDGET_S = 0.006  # heavy kinds emitted per tick until this much time is spent
+HOLD_FACTOR = 25.0  # after heavy updates that cost c seconds, the next ones wait HOLD_FACTOR * c
+MAX_HOLD_S = 0.6  # ... but never longer than this
 
 
 class EventBridge(QObject):
@@ -77,7 +90,10 @@ class EventBridge(QObject):
         }
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
-        self._timer.timeout.connect(self.flush)
+        self._timer.timeout.connect(self._tick)
+        self._hold_until = 0.0  # perf_counter time before which the heavy kinds wait
+        self._round_cost = 0.0  # time spent on heavy kinds in the current round of ticks
+        self._heavy = (self._emit_positions, self._emit_orders, self._emit_fills, self._emit_logs)
         self._timer.start()
         self._unsubscribe: Optional[Callable[[], None]] = bus.subscribe(self._on_event)
 
@@ -123,26 +139,60 @@ class EventBridge(QObject):
 
     # -- Qt side ------------------------------------------------------------------------------
     def flush(self) -> None:
-        """Emit everything buffered (the timer calls this every ``REFRESH_MS``)."""
+        """Emit everything buffered, at once."""
         if not self._dirty:
             return
         self._dirty = False
+        for emit in self._heavy:
+            emit()
+        self._emit_light()
+        self._round_cost = 0.0
+
+    def _tick(self) -> None:
+        """The timer: light kinds every tick, heavy ones within the budget and hold (module doc)."""
+        if not self._dirty:
+            return
+        now = time.perf_counter()
+        pending = False
+        if now >= self._hold_until:
+            for emit in self._heavy:
+                if time.perf_counter() - now >= TICK_BUDGET_S:
+                    pending = True
+                    break
+                emit()
+            end = time.perf_counter()
+            self._round_cost += end - now
+            if not pending:
+                self._hold_until = end + min(MAX_HOLD_S, HOLD_FACTOR * self._round_cost)
+                self._round_cost = 0.0
+        self._emit_light()
+        self._dirty = bool(pending or self._positions or self._orders or self._fills or self._logs)
+
+    def _emit_positions(self) -> None:
         if self._positions:
             positions, self._positions = self._positions, {}
             for conn, by_id in positions.items():
                 self.positions_changed.emit(conn, list(by_id.values()))
+
+    def _emit_orders(self) -> None:
         if self._orders:
             orders, self._orders = self._orders, {}
             for conn, by_id in orders.items():
                 self.orders_changed.emit(conn, list(by_id.values()))
+
+    def _emit_fills(self) -> None:
         if self._fills:
             fills, self._fills = self._fills, {}
             for conn, items in fills.items():
                 self.fills.emit(conn, items)
+
+    def _emit_logs(self) -> None:
         if self._logs:
             logs, self._logs = self._logs, {}
             for conn, items in logs.items():
                 self.log_lines.emit(conn, items)
+
+    def _emit_light(self) -> None:
         if self._equity:
             equity, self._equity = self._equity, {}
             for conn, points in equity.items():
