@@ -6,24 +6,42 @@ reports a bad value as :class:`FieldError` (shown inline, next to the field, and
 saved). A new kind of connection (exchange keys, Test Connection) adds a section with
 :meth:`ConnectionDetails.add_section`; ``applies_to`` hides sections that do not fit a connection
 (the replay settings only apply to the recorded-market paper exchange).
+
+Exchange connections get three more sections: :class:`ExchangeSection` (any ccxt exchange,
+account type, testnet, API type, rate limits, base URL, symbols), :class:`CredentialsSection`
+(password fields; stored values shown masked; the values go only to the OS keyring) and
+:class:`TestSection` (Test Connection as a cancellable task on the qasync loop, and its result).
+The rules (required credentials, test invalidation, the live gate) are those of
+:mod:`cts_desktop.connections_logic`, shared with the CLI. ccxt is imported off the GUI thread
+on first need (:class:`ExchangeCatalog`), never at start-up.
 """
 from __future__ import annotations
 
+import asyncio
 import copy
+import importlib
+import logging
+import threading
 from typing import Any, Dict, List, Optional
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame,
-                               QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QScrollArea,
-                               QSizePolicy, QSpinBox, QSplitter, QTableView, QVBoxLayout, QWidget)
+                               QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMessageBox, QPlainTextEdit,
+                               QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter, QTableView, QToolButton,
+                               QVBoxLayout, QWidget)
 
+from .. import connections_logic as rules
 from ..core.risk import RiskLimits
 from ..engine import strategies as strategy_registry
 from ..engine.strategies.base import Param, ParamError
 from ..exchange.replay import DATASETS
+from ..store.secrets import CREDENTIAL_FIELDS, NoSecureKeyringError, SecretStore, SecretStoreError, mask
 from ..store.settings import SPEEDS, ConnectionConfig, SettingsError
 from . import models as m
+from .connection_dialogs import AddConnectionDialog, LiveConfirmDialog, exchange_combo, fill_exchange_combo
+
+log = logging.getLogger(__name__)
 
 
 class FieldError(ValueError):
@@ -411,11 +429,534 @@ class RiskSection(DetailsSection):
         conn.risk = dict(conn.risk, **self.validate())
 
 
+# -- exchange connections ---------------------------------------------------------------------------
+class ExchangeCatalog(QObject):
+    """What ccxt knows about the exchanges, loaded once off the GUI thread (importing ccxt and
+    ccxt.pro takes about a second; the app's start-up never waits for it). ``loaded`` fires when
+    :meth:`facts` and :attr:`ids` become available."""
+
+    loaded = Signal()
+    _preloaded = Signal(object)  # from the loader thread; queued to the GUI thread
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.ids: List[str] = []
+        self._started = False
+        self._preloaded.connect(self._finish, Qt.ConnectionType.QueuedConnection)
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.ids)
+
+    def ensure(self) -> None:
+        """Start loading on a background thread once the event loop runs (no-op when loaded or loading)."""
+        if self.ready or self._started:
+            return
+        self._started = True
+        QTimer.singleShot(250, self._start_thread)  # after the first paint: start-up never competes with it
+
+    def _start_thread(self) -> None:
+        def work() -> None:
+            try:
+                rules.preload()
+                ids = rules.exchange_ids()
+            except Exception as exc:  # noqa: BLE001 - shown as "not loaded"; load_now() will say why
+                log.warning("loading the ccxt exchange list failed: %s", exc)
+                ids = []
+            self._preloaded.emit(ids)
+
+        threading.Thread(target=work, name="ccxt-catalog", daemon=True).start()
+
+    def _finish(self, ids) -> None:
+        if ids and not self.ready:
+            self.ids = list(ids)
+            self.loaded.emit()
+
+    def load_now(self) -> None:
+        """Load synchronously (used when a value is needed at once, e.g. on Save)."""
+        if self.ready:
+            return
+        rules.preload()
+        self.ids = rules.exchange_ids()
+        self.loaded.emit()
+
+    def facts(self, exchange: str) -> Optional[rules.ExchangeFacts]:
+        if not self.ready:
+            return None
+        try:
+            return rules.exchange_facts(exchange)
+        except rules.RuleError:
+            return None
+
+
+_MARKET_TYPES = (("spot", "Spot"), ("margin", "Margin"), ("swap", "Futures (perpetual swap)"))
+
+
+class ExchangeSection(DetailsSection):
+    """Name, exchange, account type, testnet, API type, rate limits, base URL, enabled, symbols."""
+
+    exchange_changed = Signal(str)
+
+    def __init__(self, catalog: ExchangeCatalog, parent=None):
+        super().__init__("Exchange", parent)
+        self.catalog = catalog
+        self.name = QLineEdit()
+        self.name.setMinimumWidth(260)
+        self.add_field("name", "Name", self.name, help="Renaming moves the keyring entries along")
+        self.exchange = exchange_combo([], "")
+        self.add_field("exchange", "Exchange", self.exchange, help="Any exchange ccxt supports; type to search")
+        self.facts_hint = QLabel()
+        self.facts_hint.setObjectName("Hint")
+        self.facts_hint.setWordWrap(True)
+        self.form.addRow("", self.facts_hint)
+        self.market_type = QComboBox()
+        for key, title in _MARKET_TYPES:
+            self.market_type.addItem(title, key)
+        self.add_field("market_type", "Market type", self.market_type, help="ccxt defaultType of the account")
+        self.position_mode = QComboBox()
+        self.position_mode.addItem("One-way", "one-way")
+        self.position_mode.addItem("Hedge", "hedge")
+        self.add_field("position_mode", "Position mode", self.position_mode, help="Futures only")
+        self.testnet = QCheckBox("Use the exchange's testnet (sandbox)")
+        self.add_field("testnet", "Testnet", self.testnet)
+        self.api_type = QComboBox()
+        self.api_type.addItem("REST (polling)", "rest")
+        self.api_type.addItem("WebSocket (ccxt.pro)", "websocket")
+        self.add_field("api_type", "API type", self.api_type)
+        self.rate = _spin(0.0, 10_000.0, 2, 1.0, width=210)
+        self.add_field("rate_limit_per_second", "Rate limit", self.rate, "requests / s",
+                       "0 = the exchange's own limit (ccxt rateLimit)")
+        self.concurrency = _spin(1, 256)
+        self.add_field("max_concurrency", "Max concurrency", self.concurrency, "requests in flight")
+        self.batch = _spin(1, 100_000)
+        self.add_field("batch_size", "Batch size", self.batch, "items per paged request")
+        self.base_url = QLineEdit()
+        self.base_url.setPlaceholderText("default (ccxt's URLs)")
+        self.base_url.setMinimumWidth(300)
+        self.add_field("base_url", "API base URL", self.base_url,
+                       help="Optional override for a self-hosted gateway or a local test exchange")
+        self.symbols = QLineEdit()
+        self.symbols.setPlaceholderText("BTC/USDT, ETH/USDT")
+        self.symbols.setMinimumWidth(300)
+        self.add_field("symbols", "Symbols", self.symbols, help="Unified ccxt symbols, comma separated")
+        self.enabled = QCheckBox("Enabled")
+        self.add_field("enabled", "", self.enabled)
+        self._exchange_loaded = ""
+        for w in (self.market_type, self.position_mode, self.api_type):
+            w.currentIndexChanged.connect(self._changed)
+        self.market_type.currentIndexChanged.connect(self._update_enabled)
+        for w in (self.testnet, self.enabled):
+            w.toggled.connect(self._changed)
+        for w in (self.rate, self.concurrency, self.batch):
+            w.valueChanged.connect(self._changed)
+        for w in (self.name, self.base_url, self.symbols):
+            w.textChanged.connect(self._changed)
+        self.exchange.currentTextChanged.connect(self._exchange_edited)
+        catalog.loaded.connect(self._catalog_loaded)
+
+    def applies_to(self, conn):
+        return not conn.is_paper_replay
+
+    def current_exchange(self) -> str:
+        return self.exchange.currentText().strip().lower()
+
+    def load(self, conn):
+        self._exchange_loaded = conn.exchange
+        fill_exchange_combo(self.exchange, self.catalog.ids, conn.exchange)
+        self.name.setText(conn.name)
+        self.name.setReadOnly(conn.builtin)
+        self.market_type.setCurrentIndex(max(self.market_type.findData(conn.market_type), 0))
+        self.position_mode.setCurrentIndex(max(self.position_mode.findData(conn.position_mode), 0))
+        self.testnet.setChecked(conn.testnet)
+        self.api_type.setCurrentIndex(max(self.api_type.findData(conn.api_type), 0))
+        self.rate.setValue(conn.rate_limit_per_second or 0.0)
+        self.concurrency.setValue(conn.max_concurrency)
+        self.batch.setValue(conn.batch_size)
+        self.base_url.setText(conn.base_url)
+        self.symbols.setText(", ".join(conn.symbols))
+        self.enabled.setChecked(conn.enabled)
+        self._apply_facts(set_defaults=False)
+        self.show_error(None)
+
+    def _catalog_loaded(self) -> None:
+        current = self.exchange.currentText()
+        fill_exchange_combo(self.exchange, self.catalog.ids, current)
+        self._apply_facts(set_defaults=False)
+
+    def _exchange_edited(self, _text: str) -> None:
+        ex = self.current_exchange()
+        facts = self.catalog.facts(ex)
+        if facts is not None and ex != self._exchange_loaded:
+            self._exchange_loaded = ex
+            self._apply_facts(set_defaults=True)
+            self.exchange_changed.emit(ex)
+        self._changed()
+
+    def _apply_facts(self, set_defaults: bool) -> None:
+        """Hints and defaults from ccxt: testnet on where the exchange has one, WebSocket only where
+        ccxt.pro supports it, the rate limit's default shown as the spin box's special text."""
+        facts = self.catalog.facts(self.current_exchange())
+        ws_item = self.api_type.model().item(1)
+        if facts is None:
+            self.facts_hint.setText("Loading exchange details…" if not self.catalog.ready else "")
+            self.rate.setSpecialValueText("exchange default")
+            ws_item.setEnabled(True)
+        else:
+            bits = [facts.name, "testnet available" if facts.has_testnet else "no testnet in ccxt",
+                    "WebSocket via ccxt.pro" if facts.websocket else "REST only",
+                    "needs " + ", ".join(facts.required)]
+            self.facts_hint.setText(" · ".join(bits))
+            rps = facts.requests_per_second
+            self.rate.setSpecialValueText(f"exchange default ({rps:g}/s)" if rps else "exchange default")
+            ws_item.setEnabled(facts.websocket)
+            if not facts.websocket and self.api_type.currentData() == "websocket":
+                self.api_type.setCurrentIndex(0)
+            if set_defaults:
+                self.testnet.setChecked(facts.has_testnet)
+                self.rate.setValue(0.0)
+        self._update_enabled()
+
+    def _update_enabled(self, *_a) -> None:
+        self.position_mode.setEnabled(self.market_type.currentData() == "swap")
+
+    def validate(self) -> None:
+        url = self.base_url.text().strip()
+        if url and not url.startswith(("http://", "https://", "ws://", "wss://")):
+            raise FieldError("base_url", "must start with http(s):// or ws(s)://")
+        name = self.name.text()
+        if not name.strip():
+            raise FieldError("name", "must not be empty")
+        if name != name.strip():
+            raise FieldError("name", "must not start or end with spaces")
+
+    def apply(self, conn):
+        self.validate()
+        ex = self.current_exchange()
+        if ex == "paper":
+            raise FieldError("exchange", "the recorded-market paper exchange is the built-in connection; pick a ccxt exchange")
+        if not self.catalog.ready:
+            self.catalog.load_now()
+        try:
+            conn.exchange = rules.check_exchange(ex)
+        except rules.RuleError as exc:
+            raise FieldError("exchange", str(exc)) from None
+        facts = self.catalog.facts(conn.exchange)
+        if self.api_type.currentData() == "websocket" and facts is not None and not facts.websocket:
+            raise FieldError("api_type", f"ccxt.pro has no WebSocket support for {conn.exchange}; use REST")
+        conn.name = self.name.text()
+        conn.market_type = self.market_type.currentData()
+        conn.position_mode = self.position_mode.currentData()
+        conn.testnet = self.testnet.isChecked()
+        conn.api_type = self.api_type.currentData()
+        conn.rate_limit_per_second = float(self.rate.value()) or None
+        conn.max_concurrency = int(self.concurrency.value())
+        conn.batch_size = int(self.batch.value())
+        conn.base_url = self.base_url.text().strip()
+        conn.symbols = [s.strip().upper() for s in self.symbols.text().split(",") if s.strip()]
+        bad = [s for s in conn.symbols if "/" not in s]
+        if bad:
+            raise FieldError("symbols", f"{', '.join(bad)}: use unified symbols like BTC/USDT")
+        conn.enabled = self.enabled.isChecked()
+
+
+class CredentialsSection(DetailsSection):
+    """One password-mode field per credential the exchange requires. Stored values are only ever
+    shown masked (``secrets.mask``); an empty field keeps the stored value. Nothing here is
+    written anywhere: :meth:`ConnectionDetails.save` moves the entered values to the keyring."""
+
+    def __init__(self, details: "ConnectionDetails", parent=None):
+        super().__init__("API credentials (kept in the OS keyring)", parent)
+        self.details = details
+        self.keyring_note = QLabel()
+        self.keyring_note.setObjectName("KeyringNote")
+        self.keyring_note.setWordWrap(True)
+        self.form.addRow(self.keyring_note)
+        self.edits: Dict[str, QLineEdit] = {}
+        self.stored: Dict[str, QLabel] = {}
+        self.forget = QCheckBox("Remove the stored credentials on Save (public market data only)")
+        self.forget.setObjectName("field_forget_credentials")
+        self.forget.toggled.connect(self._changed)
+        self._fields: List[str] = []
+        self._rows_start = 1
+        self.form.addRow(self.forget)
+        self.keyring_ok = False
+
+    def applies_to(self, conn):
+        return not conn.is_paper_replay
+
+    def _required(self, exchange: str, fallback: List[str]) -> List[str]:
+        facts = self.details.catalog.facts(exchange)
+        if facts is not None:
+            return list(facts.required)
+        return list(fallback) or ["apiKey", "secret"]
+
+    def _build(self, fields: List[str]) -> None:
+        keep = {f: e.text() for f, e in self.edits.items()}
+        for _ in self._fields:
+            self.form.removeRow(self._rows_start)
+        for name in list(self._errors):
+            del self._errors[name]
+        self.edits, self.stored = {}, {}
+        self._fields = list(fields)
+        for i, field in enumerate(fields):
+            edit = QLineEdit()
+            edit.setEchoMode(QLineEdit.EchoMode.Password)
+            edit.setMinimumWidth(300)
+            edit.setText(keep.get(field, ""))
+            edit.textChanged.connect(self._changed)
+            stored = QLabel()
+            stored.setObjectName("Hint")
+            box = QWidget()
+            bl = QVBoxLayout(box)
+            bl.setContentsMargins(0, 0, 0, 0)
+            bl.setSpacing(2)
+            bl.addWidget(edit)
+            bl.addWidget(stored)
+            err = QLabel()
+            err.setObjectName("FieldError")
+            err.setVisible(False)
+            bl.addWidget(err)
+            edit.setObjectName(f"field_{field}")
+            self._errors[field] = err
+            self.form.insertRow(self._rows_start + i, field, box)
+            self.edits[field] = edit
+            self.stored[field] = stored
+
+    def set_exchange(self, exchange: str) -> None:
+        fields = self._required(exchange, self._fields)
+        if fields != self._fields:
+            self._build(fields)
+            self._show_stored(self.details.conn)
+
+    def load(self, conn):
+        self._build(self._required(conn.exchange, conn.credential_fields))
+        for e in self.edits.values():
+            e.clear()
+        self.forget.setChecked(False)
+        self._show_stored(conn)
+        self.show_error(None)
+
+    def _show_stored(self, conn) -> None:
+        ok, message = self.details.keyring_status()
+        self.keyring_ok = ok
+        stored: Dict[str, str] = {}
+        if ok and conn is not None and conn.credential_fields:
+            try:
+                stored = self.details.secret_store().get_all(conn.name, conn.credential_fields)
+            except SecretStoreError as exc:
+                ok, message = False, str(exc)
+        if ok:
+            self.keyring_note.setText(f"Secrets never leave the OS keyring ({message}). Leave a field empty to keep "
+                                      "the stored value.")
+            self.keyring_note.setStyleSheet("")
+        else:
+            self.keyring_note.setText("Credentials cannot be stored: " + message)
+            self.keyring_note.setStyleSheet("QLabel { color: #ffd9d7; background: #4a1f22; border: 1px solid #803035;"
+                                            " border-radius: 4px; padding: 6px; }")
+        for field, edit in self.edits.items():
+            edit.setEnabled(ok)
+            value = stored.get(field)
+            edit.setPlaceholderText("enter to replace the stored value" if value else f"enter the {field}")
+            self.stored[field].setText(f"stored: {mask(value, field)}" if value else "not stored")
+        self.forget.setEnabled(ok and bool(stored))
+        self.stored_values_count = len(stored)
+
+    def entered(self) -> Dict[str, str]:
+        """Non-empty entered values (whitespace stripped)."""
+        return {f: e.text().strip() for f, e in self.edits.items() if e.text().strip()}
+
+    def clear_entered(self) -> None:
+        for e in self.edits.values():
+            e.blockSignals(True)
+            e.clear()
+            e.blockSignals(False)
+        self.forget.setChecked(False)
+
+    def apply(self, conn):
+        pass  # see ConnectionDetails.save: credentials go to the keyring, never into conn
+
+
+def _fmt_number(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:,.8f}".rstrip("0").rstrip(".")
+    return str(v)
+
+
+def describe_rate_limits(limits: Dict[str, Any]) -> str:
+    parts = []
+    if limits.get("requests_per_second"):
+        parts.append(f"{limits['requests_per_second']:g} requests/s (ccxt: {limits.get('ccxt_rate_limit_ms')} ms apart)")
+    for item in limits.get("exchange") or []:
+        if isinstance(item, dict) and {"rateLimitType", "limit"} <= set(item):
+            parts.append(f"{item['rateLimitType']} {item['limit']} per {item.get('intervalNum', 1)} "
+                         f"{str(item.get('interval', '')).lower()}")
+    if limits.get("used_weight_1m") is not None:
+        parts.append(f"used weight (1 min): {limits['used_weight_1m']}")
+    return "\n".join(parts) or "–"
+
+
+class TestSection(DetailsSection):
+    """Test Connection: the button, progress with the current stage, Cancel, and the last result
+    (status, warnings, balances, capabilities, latency, clock offset, rate limits, permissions,
+    time, and an expandable request log). Running the test is :meth:`ConnectionDetails.start_test`."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, parent=None):
+        super().__init__("Test Connection", parent)
+        self.test_button = QPushButton("Test Connection")
+        self.test_button.setObjectName("TestConnectionButton")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("CancelTestButton")
+        self.cancel_button.setVisible(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setTextVisible(False)
+        self.progress.setFixedHeight(8)
+        self.progress.setMinimumWidth(160)
+        self.progress.setVisible(False)
+        self.stage = QLabel()
+        self.stage.setObjectName("Hint")
+        row = QHBoxLayout()
+        row.addWidget(self.test_button)
+        row.addWidget(self.cancel_button)
+        row.addWidget(self.progress)
+        row.addWidget(self.stage, 1)
+        self.form.addRow(row)
+        self.result = QLabel("Never tested.")
+        self.result.setObjectName("TestStatus")
+        self.result.setWordWrap(True)
+        self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.form.addRow(self.result)
+        self.danger = QLabel()
+        self.danger.setObjectName("TestDanger")
+        self.danger.setWordWrap(True)
+        self.danger.setStyleSheet("QLabel { background: #6b1518; color: #ffffff; font-weight: 700; border: 2px solid "
+                                  "#ff5a52; border-radius: 4px; padding: 8px; }")
+        self.danger.setVisible(False)
+        self.form.addRow(self.danger)
+        self.warnings = QLabel()
+        self.warnings.setObjectName("TestWarnings")
+        self.warnings.setWordWrap(True)
+        self.warnings.setStyleSheet("QLabel { color: #f0b94a; }")
+        self.form.addRow(self.warnings)
+        self.facts: Dict[str, QLabel] = {}
+        for key, title in (("tested_at", "Last test"), ("latency", "Latency"), ("clock", "Clock offset"),
+                           ("balances", "Balances"), ("permissions", "Key permissions"),
+                           ("capabilities", "Capabilities"), ("rate_limits", "Rate limits")):
+            lbl = QLabel("–")
+            lbl.setObjectName(f"test_{key}")
+            lbl.setWordWrap(True)
+            lbl.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.facts[key] = lbl
+            self.form.addRow(title, lbl)
+        self.log_toggle = QToolButton()
+        self.log_toggle.setObjectName("TestLogToggle")
+        self.log_toggle.setCheckable(True)
+        self.log_toggle.setText("▸ Request log")
+        self.log_view = QPlainTextEdit()
+        self.log_view.setObjectName("TestLog")
+        self.log_view.setReadOnly(True)
+        self.log_view.setMinimumHeight(150)
+        self.log_view.setVisible(False)
+        self.log_toggle.toggled.connect(self._toggle_log)
+        self.form.addRow(self.log_toggle)
+        self.form.addRow(self.log_view)
+
+    def applies_to(self, conn):
+        return not conn.is_paper_replay
+
+    def _toggle_log(self, on: bool) -> None:
+        self.log_view.setVisible(on)
+        self.log_toggle.setText(("▾" if on else "▸") + self.log_toggle.text()[1:])
+
+    def set_running(self, running: bool) -> None:
+        self.test_button.setEnabled(not running)
+        self.cancel_button.setVisible(running)
+        self.progress.setVisible(running)
+        if running:
+            self.progress.setValue(0)
+            self.stage.setText("Starting…")
+
+    def set_progress(self, stage: str, fraction: float) -> None:
+        self.progress.setValue(int(max(0.0, min(1.0, fraction)) * 100))
+        self.stage.setText(stage + "…" if fraction < 1 else stage)
+
+    def set_message(self, text: str, tone: str = "") -> None:
+        colours = {"ok": "#3fd1bf", "error": "#ff7a76", "": "#aab3c5"}
+        self.result.setStyleSheet(f"QLabel {{ color: {colours.get(tone, '#aab3c5')}; font-weight: 600; }}")
+        self.result.setText(text)
+
+    def load(self, conn):
+        self.show_result(conn.last_test or {})
+
+    def show_result(self, t: Dict[str, Any]) -> None:
+        if not t:
+            self.set_message("Never tested. Save the connection, then press Test Connection.")
+            for lbl in self.facts.values():
+                lbl.setText("–")
+            self.danger.setVisible(False)
+            self.warnings.setText("")
+            self.log_view.setPlainText("")
+            self.log_toggle.setText(("▾" if self.log_toggle.isChecked() else "▸") + " Request log")
+            return
+        ok = bool(t.get("ok"))
+        verdict = "PASSED" if ok else f"FAILED ({t.get('error_kind') or 'error'})"
+        self.set_message(f"{verdict}: {t.get('status', '')}", "ok" if ok else "error")
+        f = self.facts
+        f["tested_at"].setText(rules.fmt_time(t.get("tested_at")) or "–")
+        lat, off = t.get("latency_ms"), t.get("clock_offset_ms")
+        f["latency"].setText("–" if lat is None else f"{lat:.0f} ms round trip")
+        f["clock"].setText("–" if off is None else f"{round(off):+d} ms (exchange minus this computer)")
+        bal = t.get("balances") or {}
+        f["balances"].setText("\n".join(f"{k}  {_fmt_number(v)}" for k, v in sorted(bal.items())) or
+                              ("none (empty account)" if ok and t.get("permissions") is not None else "–"))
+        perms = t.get("permissions")
+        if isinstance(perms, dict):
+            granted = [k for k, v in perms.items() if v is True]
+            denied = [k for k, v in perms.items() if v is False]
+            f["permissions"].setText("granted: " + (", ".join(granted) or "none")
+                                     + (f"\nnot granted: {', '.join(denied)}" if denied else ""))
+        else:
+            f["permissions"].setText("not exposed by this exchange" if ok else "–")
+        caps = t.get("capabilities") or {}
+        have = [k for k, v in caps.items() if v is True]
+        emulated = [k for k, v in caps.items() if v == "emulated"]
+        lack = [k for k, v in caps.items() if not v]
+        f["capabilities"].setText("\n".join(x for x in (
+            ", ".join(have), f"emulated: {', '.join(emulated)}" if emulated else "",
+            f"missing: {', '.join(lack)}" if lack else "") if x) or "–")
+        f["rate_limits"].setText(describe_rate_limits(t.get("rate_limits") or {}))
+        warnings = list(t.get("warnings") or [])
+        loud = [w for w in warnings if w.startswith("DANGER")]
+        if isinstance(perms, dict) and perms.get("enableWithdrawals") and not loud:
+            loud = ["DANGER: this API key can WITHDRAW funds."]
+        self.danger.setText("⚠  " + "\n".join(loud) if loud else "")
+        self.danger.setVisible(bool(loud))
+        self.warnings.setText("\n".join("• " + w for w in warnings if w not in loud))
+        log = t.get("log") or []
+        self.log_view.setPlainText("\n".join(
+            f"{rules.fmt_time(e.get('time'))[11:] if e.get('time') else ''}  {e.get('request', '?')}  ->  "
+            f"{e.get('outcome', '?')}" + (f"  ({e['ms']:.0f} ms)" if isinstance(e.get("ms"), (int, float)) else "")
+            for e in log if isinstance(e, dict)))
+        self.log_toggle.setText(("▾" if self.log_toggle.isChecked() else "▸") + f" Request log ({len(log)} requests)")
+
+    def apply(self, conn):
+        pass
+
+
 # -- the details panel --------------------------------------------------------------------------------
 class ConnectionDetails(QWidget):
-    """Header (name, mode badge), the sections, and Save / Revert with an inline status line."""
+    """Header (name, mode badge, live switch), the sections, and Save / Revert with an inline
+    status line. Owns the keyring handle (:meth:`secret_store`) and the running connection test.
+
+    ``open_secrets``: how the keyring is opened (``SecretStore.open``; tests swap in a refused
+    backend). Every keyring problem is shown inline; nothing falls back to plaintext.
+    """
 
     saved = Signal(str)
+    renamed = Signal(str, str)
+    test_finished = Signal(str)
 
     def __init__(self, services, parent=None):
         super().__init__(parent)
@@ -423,27 +964,40 @@ class ConnectionDetails(QWidget):
         self.conn: Optional[ConnectionConfig] = None
         self.sections: List[DetailsSection] = []
         self._dirty = False
+        self.open_secrets = SecretStore.open
+        self._secrets: Optional[SecretStore] = None
+        self._keyring_error: Optional[str] = None
+        self.catalog = ExchangeCatalog(self)
+        self.test_timeout = 15.0
+        self.test_task: Optional[asyncio.Future] = None
+        self.test_name: Optional[str] = None
+        self.live_dialog: Optional[LiveConfirmDialog] = None
 
         self.title = QLabel("No connection selected")
         self.title.setObjectName("DetailsTitle")
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # long names never widen the window
         self.badge = QLabel()
         self.badge.setObjectName("Badge")
+        self.live_button = QPushButton("Go live…")
+        self.live_button.setObjectName("LiveButton")
+        self.live_button.clicked.connect(self.toggle_live)
         self.subtitle = QLabel()
         self.subtitle.setObjectName("Hint")
+        self.subtitle.setWordWrap(True)
         head = QHBoxLayout()
-        head.addWidget(self.title)
+        head.addWidget(self.title, 1)
         head.addWidget(self.badge)
-        head.addStretch(1)
+        head.addWidget(self.live_button)
 
         self._body = QWidget()
         self._body_lay = QVBoxLayout(self._body)
         self._body_lay.setContentsMargins(0, 0, 8, 0)
         self._body_lay.setSpacing(10)
         self._body_lay.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(self._body)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setWidget(self._body)
 
         self.status = QLabel()
         self.status.setObjectName("SaveStatus")
@@ -462,13 +1016,56 @@ class ConnectionDetails(QWidget):
         lay.setContentsMargins(12, 8, 12, 8)
         lay.addLayout(head)
         lay.addWidget(self.subtitle)
-        lay.addWidget(scroll, 1)
+        lay.addWidget(self.scroll, 1)
         lay.addLayout(foot)
 
-        for s in (ReplaySection(), StrategySection(), RiskSection()):
+        self.exchange_section = ExchangeSection(self.catalog)
+        self.credentials_section = CredentialsSection(self)
+        self.test_section = TestSection()
+        for s in (self.exchange_section, self.credentials_section, self.test_section, ReplaySection(),
+                  StrategySection(), RiskSection()):
             self.add_section(s)
+        self.exchange_section.exchange_changed.connect(self.credentials_section.set_exchange)
+        self.catalog.loaded.connect(self._catalog_loaded)
+        self.test_section.test_button.clicked.connect(self.start_test)
+        self.test_section.cancel_button.clicked.connect(self.cancel_test)
         self._set_dirty(False)
 
+    # -- keyring ------------------------------------------------------------------------------------
+    def secret_store(self) -> SecretStore:
+        """The opened keyring; raises :class:`NoSecureKeyringError` (message: what to install/start)."""
+        if self._secrets is None:
+            try:
+                self._secrets = self.open_secrets()
+            except NoSecureKeyringError as exc:
+                self._keyring_error = str(exc)
+                raise
+        return self._secrets
+
+    def keyring_status(self):
+        """``(True, description)`` or ``(False, message)``; never raises."""
+        try:
+            store = self.secret_store()
+        except NoSecureKeyringError as exc:
+            return False, str(exc)
+        except Exception as exc:  # noqa: BLE001 - the panel must not crash on a keyring surprise
+            return False, f"the keyring could not be opened ({type(exc).__name__})"
+        names = {"secretservice": "Secret Service", "kwallet": "KWallet", "macos": "macOS Keychain",
+                 "windows": "Windows Credential Locker"}
+        return True, names.get(getattr(store, "backend_name", ""), "OS keyring")
+
+    def reset_keyring(self) -> None:
+        """Forget the opened keyring (after ``open_secrets`` changed) and show the new state."""
+        self._secrets = None
+        if self.conn is not None:
+            self.load(self.services.connection(self.conn.name))
+
+    def _stored_secrets(self, conn: ConnectionConfig) -> Dict[str, str]:
+        if not conn.credential_fields:
+            return {}
+        return self.secret_store().get_all(conn.name, conn.credential_fields)
+
+    # -- sections -----------------------------------------------------------------------------------
     def add_section(self, section: DetailsSection, index: Optional[int] = None) -> None:
         """Add a box to the panel (``index``: position among the sections, default last)."""
         pos = len(self.sections) if index is None else index
@@ -482,7 +1079,12 @@ class ConnectionDetails(QWidget):
     def section(self, cls):
         return next((s for s in self.sections if isinstance(s, cls)), None)
 
+    def _catalog_loaded(self) -> None:
+        if self.conn is not None and not self.conn.is_paper_replay:
+            self.credentials_section.set_exchange(self.exchange_section.current_exchange())
+
     def load(self, conn: Optional[ConnectionConfig]) -> None:
+        same = conn is not None and self.conn is not None and self.conn.name == conn.name
         self.conn = conn
         enabled = conn is not None
         for s in self.sections:
@@ -491,13 +1093,22 @@ class ConnectionDetails(QWidget):
             self.title.setText("No connection selected")
             self.badge.setText("")
             self.subtitle.setText("")
+            self.live_button.setVisible(False)
             return
+        if not conn.is_paper_replay:
+            self.catalog.ensure()
         self.title.setText(conn.name)
         self.badge.setText("LIVE" if conn.live else "PAPER")
         self.badge.setProperty("live", conn.live)
-        self.badge.style().unpolish(self.badge)
-        self.badge.style().polish(self.badge)
-        kind = "Built-in paper exchange replaying a recorded market" if conn.is_paper_replay else f"Exchange {conn.exchange}"
+        self._repolish(self.badge)
+        self.live_button.setVisible(not conn.is_paper_replay)
+        self.live_button.setText("Back to paper" if conn.live else "Go live…")
+        if conn.is_paper_replay:
+            kind = "Built-in paper exchange replaying a recorded market"
+        else:
+            kind = (f"{rules.venue(conn)}; "
+                    + ("LIVE: real orders are sent" if conn.live else "paper trading on the exchange's real market data")
+                    + f"; last test: {rules.test_summary(conn.last_test)}")
         self.subtitle.setText(kind + (" (built in)" if conn.builtin else ""))
         for s in self.sections:
             s.setVisible(s.applies_to(conn))
@@ -506,7 +1117,12 @@ class ConnectionDetails(QWidget):
                 s.load(conn)
             finally:
                 s.blockSignals(False)
-        self.status.setText("")
+        running = self.test_task is not None and not self.test_task.done()
+        self.test_section.set_running(running and self.test_name == conn.name)
+        if running and self.test_name != conn.name:
+            self.test_section.test_button.setEnabled(False)
+        if not same:
+            self.status.setText("")
         self._set_dirty(False)
 
     def reload_if_clean(self, name: str) -> None:
@@ -534,12 +1150,15 @@ class ConnectionDetails(QWidget):
         if self.conn is not None:
             self.load(self.services.connection(self.conn.name))
 
+    # -- save ---------------------------------------------------------------------------------------
     def save(self) -> bool:
-        """Validate every section and save a copy of the connection; False (with the error shown
-        inline) when a value is not acceptable."""
+        """Validate every section and save a copy of the connection; credentials go to the keyring
+        first (undone if the settings cannot be written). False, with the error shown inline, when
+        a value is not acceptable or the keyring refuses."""
         if self.conn is None:
             return False
-        new = copy.deepcopy(self.services.connection(self.conn.name))
+        before = self.services.connection(self.conn.name)
+        new = copy.deepcopy(before)
         for s in self.sections:
             if not s.applies_to(new):
                 continue
@@ -552,20 +1171,246 @@ class ConnectionDetails(QWidget):
             s.show_error(None)
         try:
             new.validate()
-            self.services.save_connection(new)
         except SettingsError as exc:
             self._error(f"Not saved: {exc}")
             return False
+        renamed = new.name != before.name
+        if renamed:
+            if new.name in self.services.settings.connections:
+                self.exchange_section.show_error("name", "another connection has this name")
+                self._error(f"Not saved: a connection called {new.name!r} already exists")
+                return False
+            if self.services.engine_state(before.name) in ("initializing", "running", "paused", "stopping"):
+                self._error("Not saved: stop the engine before renaming the connection")
+                return False
+
+        creds = self.credentials_section
+        entered = creds.entered() if not new.is_paper_replay else {}
+        forget = creds.forget.isChecked()
+        store: Optional[SecretStore] = None
+        current: Optional[Dict[str, str]] = None
+        final: Optional[Dict[str, str]] = None
+        if entered or forget or (renamed and before.credential_fields):
+            try:
+                store = self.secret_store()
+                current = self._stored_secrets(before)
+            except (NoSecureKeyringError, SecretStoreError) as exc:
+                self._error("Not saved, nothing was stored: " + str(exc))
+                return False
+            final = {} if forget else {**current, **entered}
+        fields = sorted(final) if final is not None else list(before.credential_fields)
+        try:
+            rules.check_complete(new.exchange, fields)
+        except rules.RuleError as exc:
+            creds.show_error(next((f for f in creds.edits if f not in fields), None), "required")
+            self._error(f"Not saved: {exc}")
+            return False
+        creds_changed = final is not None and final != current
+        note = rules.invalidate_test(before, new, creds_changed)
+        new.credential_fields = fields
+
+        # Keyring first, then the settings file; undo the keyring if the file cannot be written.
+        undo = []
+        try:
+            if store is not None and final is not None:
+                for field, value in final.items():
+                    if renamed or current.get(field) != value:
+                        store.set(new.name, field, value)
+                        old = current.get(field)
+                        if old is not None and not renamed:
+                            undo.append(lambda f=field, o=old: store.set(before.name, f, o))
+                        else:
+                            undo.append(lambda f=field: store.delete(new.name, f))
+                for field in current:
+                    if renamed or field not in final:
+                        store.delete(before.name, field)
+                        undo.append(lambda f=field: store.set(before.name, f, current[f]))
+            settings = self.services.settings
+            previous = dict(settings.connections)
+            settings.connections = {(new.name if k == before.name else k): (new if k == before.name else v)
+                                    for k, v in settings.connections.items()}
+            try:
+                settings.save()
+            except SettingsError:
+                settings.connections = previous
+                raise
+        except (SettingsError, SecretStoreError) as exc:
+            for step in reversed(undo):
+                try:
+                    step()
+                except SecretStoreError:
+                    pass
+            self._error(f"Not saved: {exc}")
+            return False
+        creds.clear_entered()
         self.conn = new
-        self._set_dirty(False)
-        note = ""
+        self.load(new)
+        notes = [note] if note else []
+        if creds_changed:
+            notes.append("Credentials stored in the keyring." if final else "Credentials removed from the keyring.")
         if self.services.engine_state(new.name) in ("initializing", "running", "paused", "stopping"):
-            note = " The running engine keeps its settings; they apply at the next start."
-        self.status.setProperty("error", False)
-        self._repolish(self.status)
-        self.status.setText("Saved." + note)
+            notes.append("The running engine keeps its settings; they apply at the next start.")
+        warning = rules.testnet_warning(new) if not new.is_paper_replay and self.catalog.ready else None
+        if warning:
+            notes.append(warning)
+        self._ok("Saved. " + " ".join(n[:1].upper() + n[1:] + ("" if n.endswith(".") else ".") for n in notes))
+        if renamed:
+            self.renamed.emit(before.name, new.name)
         self.saved.emit(new.name)
         return True
+
+    # -- test connection ----------------------------------------------------------------------------
+    def start_test(self) -> Optional[asyncio.Future]:
+        """Run the connection test of the shown connection (saving pending edits first) as a task
+        on the loop; the window stays responsive. Returns the task (None when refused)."""
+        if self.conn is None or self.conn.is_paper_replay:
+            return None
+        if self.test_task is not None and not self.test_task.done():
+            self._error(f"A test of {self.test_name!r} is already running.")
+            return None
+        if self._dirty and not self.save():
+            return None
+        conn = copy.deepcopy(self.services.connection(self.conn.name))
+        try:
+            secrets = self._stored_secrets(conn)
+        except (NoSecureKeyringError, SecretStoreError) as exc:
+            self._error("Cannot test with the stored credentials: " + str(exc))
+            return None
+        self.test_name = conn.name
+        self.test_section.set_running(True)
+        self.test_section.set_message(f"Testing {rules.venue(conn)}…")
+        self.status.setText("")
+        self.test_task = asyncio.ensure_future(self._run_test(conn, secrets))
+        return self.test_task
+
+    def cancel_test(self) -> None:
+        if self.test_task is not None and not self.test_task.done():
+            self.test_task.cancel()
+
+    async def _run_test(self, conn: ConnectionConfig, secrets: Dict[str, str]) -> None:
+        section = self.test_section
+
+        def progress(stage: str, fraction: float) -> None:
+            if self.conn is not None and self.conn.name == conn.name:
+                section.set_progress(stage, fraction)
+
+        shown = lambda: self.conn is not None and self.conn.name == conn.name  # noqa: E731
+        try:
+            progress("Loading the exchange library", 0.02)
+            loop = asyncio.get_event_loop()
+            conntest = await loop.run_in_executor(None, importlib.import_module, "cts_desktop.exchange.conntest")
+            result = await conntest.test_connection(conn, secrets, timeout=self.test_timeout, on_progress=progress)
+        except asyncio.CancelledError:
+            if shown():
+                section.set_running(False)
+                section.stage.setText("")
+                section.show_result(self.services.connection(conn.name).last_test or {})
+                section.set_message("Test cancelled: nothing was changed.", "")
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug in the test: reported, nothing stored
+            text = rules.scrub(f"{type(exc).__name__}: {exc}", secrets.values())
+            log.warning("connection test of %s crashed: %s", conn.name, text)
+            if shown():
+                section.set_running(False)
+                section.set_message(f"The connection test crashed: {text}", "error")
+            return
+        finally:
+            if self.test_task is asyncio.current_task():
+                self.test_name = None
+        record = rules.test_record(conn, result, secrets)
+        stored = self.services.settings.connections.get(conn.name)
+        same = stored is not None and all(getattr(stored, f) == getattr(conn, f) for f in rules.TEST_RELEVANT_FIELDS) \
+            and sorted(stored.credential_fields) == sorted(conn.credential_fields)
+        if same:
+            stored.last_test = record
+            try:
+                self.services.save_connection(stored)
+            except SettingsError as exc:
+                self._error(f"The test result could not be saved: {exc}")
+        if shown():
+            section.set_running(False)
+            section.stage.setText("")
+            section.show_result(record)
+            if self.conn is not None and not self._dirty and same:
+                self.conn = stored
+                self.subtitle.setText(f"{rules.venue(stored)}; "
+                                      + ("LIVE: real orders are sent" if stored.live else
+                                         "paper trading on the exchange's real market data")
+                                      + f"; last test: {rules.test_summary(stored.last_test)}")
+            if not same:
+                section.set_message(section.result.text() + "  (Not kept: the connection changed during the test.)",
+                                    "ok" if result.ok else "error")
+        self.test_finished.emit(conn.name)
+
+    # -- live switch --------------------------------------------------------------------------------
+    def toggle_live(self) -> None:
+        """Back to paper at once; to live only after a passing test with the current credentials
+        and the typed confirmation (:class:`LiveConfirmDialog`)."""
+        if self.conn is None or self.conn.is_paper_replay:
+            return
+        if self._dirty:
+            self._error("Save or revert your changes first.")
+            return
+        conn = self.services.connection(self.conn.name)
+        if conn.live:
+            self._set_live(conn, False)
+            return
+        try:
+            secrets = self._stored_secrets(conn)
+        except (NoSecureKeyringError, SecretStoreError) as exc:
+            self._error("Live trading refused: the credentials cannot be read: " + str(exc))
+            return
+        refusal = rules.live_refusal(conn, secrets)
+        if refusal is not None:
+            hint = {"no-credentials": "; enter the API credentials and save, then press Test Connection",
+                    "untested": "; press Test Connection first", "failed": "; fix it and test again",
+                    "changed": "; press Test Connection again"}.get(refusal.kind, "")
+            self._error(refusal.message[:1].upper() + refusal.message[1:] + hint + ".")
+            return
+        dlg = LiveConfirmDialog(conn, self)
+        dlg.accepted.connect(lambda: self._confirmed_live(conn.name, dlg))
+        dlg.finished.connect(lambda _r: setattr(self, "live_dialog", None))
+        self.live_dialog = dlg
+        dlg.open()
+
+    def _confirmed_live(self, name: str, dlg: LiveConfirmDialog) -> None:
+        conn = self.services.connection(name)
+        if not dlg.matches():
+            self._error("Live trading NOT switched on: the typed name did not match the connection name.")
+            return
+        try:  # judged again: the credentials or the test may have changed while the dialog was open
+            refusal = rules.live_refusal(conn, self._stored_secrets(conn))
+        except (NoSecureKeyringError, SecretStoreError) as exc:
+            self._error("Live trading refused: " + str(exc))
+            return
+        if refusal is not None:
+            self._error(refusal.message[:1].upper() + refusal.message[1:] + ".")
+            return
+        self._set_live(conn, True)
+
+    def _set_live(self, conn: ConnectionConfig, live: bool) -> None:
+        new = copy.deepcopy(conn)
+        new.live = live
+        try:
+            new.validate()
+            self.services.save_connection(new)
+        except SettingsError as exc:
+            self._error(f"Not changed: {exc}")
+            return
+        self.load(new)
+        running = self.services.engine_state(new.name) in ("initializing", "running", "paused", "stopping")
+        tail = " The running engine keeps its mode until it is restarted." if running else ""
+        if live:
+            self._ok(f"{new.name} is LIVE: real orders will be sent to {rules.venue(new)} when it runs.{tail}")
+        else:
+            self._ok(f"{new.name} is back to paper trading: no real orders.{tail}")
+        self.saved.emit(new.name)
+
+    # -- status line --------------------------------------------------------------------------------
+    def _ok(self, text: str) -> None:
+        self.status.setProperty("error", False)
+        self._repolish(self.status)
+        self.status.setText(text)
 
     def _error(self, text: str) -> None:
         self.status.setProperty("error", True)
@@ -579,18 +1424,22 @@ class ConnectionDetails(QWidget):
 
 
 class ConnectionsTab(QWidget):
-    """The list of connections (left) and the selected one's details (right).
+    """The list of connections (left, with Add / Duplicate / Delete) and the selected one's
+    details (right).
 
     ``selected(name)`` is emitted when the user picks a connection in the list; ``saved(name)``
-    after a successful save.
+    after a successful save or live switch; ``renamed(old, new)``; ``removed(name)``.
     """
 
     selected = Signal(str)
     saved = Signal(str)
+    renamed = Signal(str, str)
+    removed = Signal(str)
 
     def __init__(self, services, parent=None):
         super().__init__(parent)
         self.services = services
+        self.dialog = None
         self.model = ConnectionsModel(self)
         self.table = QTableView()
         self.table.setObjectName("ConnectionsTable")
@@ -611,11 +1460,28 @@ class ConnectionsTab(QWidget):
         ll.setContentsMargins(12, 8, 6, 8)
         heading = QLabel("Connections")
         heading.setObjectName("SectionTitle")
-        self.list_actions = QHBoxLayout()  # room for Add / Remove / Test Connection buttons
+        self.list_actions = QHBoxLayout()
         self.list_actions.addWidget(heading)
         self.list_actions.addStretch(1)
+        self.add_button = QPushButton("Add…")
+        self.add_button.setObjectName("AddConnectionButton")
+        self.duplicate_button = QPushButton("Duplicate")
+        self.duplicate_button.setObjectName("DuplicateConnectionButton")
+        self.duplicate_button.setToolTip("Copy the settings (not the credentials) into a new connection")
+        self.delete_button = QPushButton("Delete…")
+        self.delete_button.setObjectName("DeleteConnectionButton")
+        self.delete_button.setToolTip("Delete the connection and its keyring entries")
+        for b in (self.add_button, self.duplicate_button, self.delete_button):
+            self.list_actions.addWidget(b)
+        self.add_button.clicked.connect(self.add_connection)
+        self.duplicate_button.clicked.connect(self.duplicate_connection)
+        self.delete_button.clicked.connect(self.delete_connection)
         ll.addLayout(self.list_actions)
         ll.addWidget(self.table, 1)
+        self.list_status = QLabel()
+        self.list_status.setObjectName("SaveStatus")
+        self.list_status.setWordWrap(True)
+        ll.addWidget(self.list_status)
         self.live_hint = QLabel()
         self.live_hint.setObjectName("Hint")
         self.live_hint.setWordWrap(True)
@@ -623,9 +1489,15 @@ class ConnectionsTab(QWidget):
 
         self.details = ConnectionDetails(services)
         self.details.saved.connect(self._saved)
+        self.details.renamed.connect(self._renamed)
+        self.details.test_finished.connect(self._tested)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("ConnectionsSplitter")
+        # Explicit minimums: the panes may be narrower than their rows of buttons (a small window
+        # clips them rather than growing past the screen).
+        left.setMinimumWidth(300)
+        self.details.setMinimumWidth(360)
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.details)
         self.splitter.setStretchFactor(0, 1)
@@ -648,6 +1520,7 @@ class ConnectionsTab(QWidget):
             f"Live (real orders): {', '.join(live)}" if live else "All connections trade on paper: no real orders are sent.")
         if conns:
             self.select(current if current in {c.name for c in conns} else conns[0].name)
+        self._update_buttons()
 
     def select(self, name: str) -> None:
         i = self.model.row_of(name)
@@ -658,17 +1531,142 @@ class ConnectionsTab(QWidget):
             self.table.setCurrentIndex(self.model.index(i, 0))
         elif self.details.conn is None or self.details.conn.name != name:
             self.details.load(self.services.connection(name))
+        self._update_buttons()
 
     def set_state(self, name: str, state: str) -> None:
         self.model.set_state(name, state)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        conn = self.details.conn
+        self.duplicate_button.setEnabled(conn is not None)
+        self.delete_button.setEnabled(conn is not None and not conn.builtin)
 
     def _row_changed(self, current, _previous) -> None:
         if not current.isValid():
             return
         conn = self.model.record(current.row())
-        self.details.load(self.services.connection(conn.name))
+        shown = self.details.conn
+        if shown is None or shown.name != conn.name or self.details.dirty \
+                or shown is not self.services.settings.connections.get(conn.name):
+            self.details.load(self.services.connection(conn.name))
+        self._update_buttons()
         self.selected.emit(conn.name)
 
     def _saved(self, name: str) -> None:
-        self.model.upsert([self.services.connection(name)])
+        self.refresh(select=name)
         self.saved.emit(name)
+
+    def _renamed(self, old: str, new: str) -> None:
+        self.refresh(select=new)
+        self.renamed.emit(old, new)
+
+    def _tested(self, name: str) -> None:
+        if name in self.services.settings.connections:
+            self.model.upsert([self.services.connection(name)])
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.list_status.setProperty("error", error)
+        ConnectionDetails._repolish(self.list_status)
+        self.list_status.setText(text)
+
+    def _unique(self, base: str) -> str:
+        names = set(self.services.settings.connections)
+        if base not in names:
+            return base
+        n = 2
+        while f"{base} {n}" in names:
+            n += 1
+        return f"{base} {n}"
+
+    # -- add / duplicate / delete ---------------------------------------------------------------------
+    def add_connection(self) -> AddConnectionDialog:
+        """Open the Add dialog (loading ccxt's exchange list first if needed); returns it."""
+        catalog = self.details.catalog
+        if not catalog.ready:
+            self._say("Loading the list of exchanges…")
+            catalog.load_now()
+            self._say("")
+        dlg = AddConnectionDialog(self.services.settings.connections, catalog.ids, self._unique("New connection"), self)
+        dlg.accepted.connect(lambda: self._create(*dlg.values()))
+        self.dialog = dlg
+        dlg.open()
+        return dlg
+
+    def _create(self, name: str, exchange: str) -> None:
+        facts = rules.exchange_facts(exchange)
+        conn = ConnectionConfig(name=name, exchange=exchange, testnet=facts.has_testnet, symbols=["BTC/USDT"],
+                                market_type="spot")
+        try:
+            conn.validate()
+            self.services.save_connection(conn)
+        except SettingsError as exc:
+            self._say(f"Not added: {exc}", error=True)
+            return
+        self._say(f"Added {name!r}: enter its API credentials, save, then press Test Connection.")
+        self.saved.emit(name)  # first: the window's connection selector learns the name
+        self.refresh(select=name)
+
+    def duplicate_connection(self) -> Optional[str]:
+        """Copy the selected connection's settings (never its credentials, test or live switch)."""
+        src = self.details.conn
+        if src is None:
+            return None
+        new = copy.deepcopy(self.services.connection(src.name))
+        new.name = self._unique(f"{src.name} (copy)")
+        new.builtin = False
+        new.live = False
+        new.last_test = {}
+        new.credential_fields = []
+        try:
+            new.validate()
+            self.services.save_connection(new)
+        except SettingsError as exc:
+            self._say(f"Not duplicated: {exc}", error=True)
+            return None
+        extra = (" Credentials were NOT copied: enter them for the new connection." if src.credential_fields
+                 else "")
+        self._say(f"Duplicated {src.name!r} as {new.name!r}: settings copied.{extra}")
+        self.saved.emit(new.name)
+        self.refresh(select=new.name)
+        return new.name
+
+    def delete_connection(self) -> Optional[QMessageBox]:
+        """Ask, then delete the selected connection and its keyring entries; returns the question."""
+        conn = self.details.conn
+        if conn is None or conn.builtin:
+            return None
+        if self.services.engine_state(conn.name) in ("initializing", "running", "paused", "stopping"):
+            self._say(f"Stop {conn.name!r} before deleting it.", error=True)
+            return None
+        box = QMessageBox(QMessageBox.Icon.Warning, "Delete connection",
+                          f"Delete {conn.name!r} and its API credentials from the keyring?\n"
+                          "Its trade history stays in the database.",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        name = conn.name
+        box.accepted.connect(lambda: self.remove(name))
+        self.dialog = box
+        box.open()
+        return box
+
+    def remove(self, name: str) -> bool:
+        """Delete ``name``: keyring entries first (kept, with the reason, if the keyring refuses)."""
+        conn = self.services.connection(name)
+        removed: List[str] = []
+        if conn.credential_fields:
+            try:
+                removed = self.details.secret_store().delete_connection(name, CREDENTIAL_FIELDS)
+            except (NoSecureKeyringError, SecretStoreError) as exc:
+                self._say(f"Not deleted: its credentials could not be removed from the keyring: {exc}", error=True)
+                return False
+        try:
+            self.services.settings.remove(name)
+        except SettingsError as exc:
+            self._say(f"Not deleted: {exc}", error=True)
+            return False
+        self._say(f"Deleted {name!r}" + (f" and its keyring entries ({', '.join(removed)})." if removed else "."))
+        self.details.load(None)
+        self.refresh()
+        self.removed.emit(name)
+        return True

@@ -241,6 +241,8 @@ class MainWindow(QMainWindow):
         self.connection_combo.currentIndexChanged.connect(self._combo_changed)
         self.connections_tab.selected.connect(self._list_selected)
         self.connections_tab.saved.connect(self._connection_saved)
+        self.connections_tab.renamed.connect(self._connection_renamed)
+        self.connections_tab.removed.connect(self._connection_removed)
         self.live_tab.speed_changed.connect(self.set_speed)
 
     def _fill_connection_combo(self) -> None:
@@ -484,6 +486,19 @@ class MainWindow(QMainWindow):
             self.live_tab.set_speed(conn.speed)
         self.live_tab.set_live_connections(c.name for c in self.services.connections() if c.live)
         self.statusBar().showMessage(f"Saved {name}", 5000)
+
+    def _connection_renamed(self, old: str, new: str) -> None:
+        self._fill_connection_combo()
+        if self.current == old:
+            self.select_connection(new)
+
+    def _connection_removed(self, name: str) -> None:
+        self._fill_connection_combo()
+        self.live_tab.set_live_connections(c.name for c in self.services.connections() if c.live)
+        if self.current == name:
+            names = [c.name for c in self.services.connections()]
+            if names:
+                self.select_connection(names[0])
 
     # -- messages --------------------------------------------------------------------------------------
     def notify(self, text: str, kind: str = "error") -> None:

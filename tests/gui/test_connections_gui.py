@@ -1,0 +1,327 @@
+"""The Connections tab with exchange connections: add, credentials in the real keyring, Test
+Connection against the local venue (real ccxt over loopback), cancel, the live gate, delete,
+duplicate, no secure keyring, and a scan that no secret leaks into files, logs or widget texts.
+
+Keyring tests are marked ``keyring`` and run only under ``tests/keyring_session.sh`` (a private,
+throw-away Secret Service); without it they are skipped with the reason.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QLineEdit, QScrollArea, QWidget
+
+from cts_desktop.store.secrets import SecretStore
+from cts_desktop.ui.connections import ConnectionDetails
+from tests.venue.fixtures import API_KEY, API_SECRET, venue  # noqa: F401
+
+pytestmark = pytest.mark.gui
+
+
+def _keyring_skip_reason():
+    if not os.environ.get("CTS_KEYRING_SESSION"):
+        return ("needs the private test keyring: run under tests/keyring_session.sh "
+                "(these tests write secrets, so they never run against your own keyring)")
+    ok, why = SecretStore.available()
+    return None if ok else f"no Secret Service reachable inside tests/keyring_session.sh: {why}"
+
+
+_SKIP = _keyring_skip_reason()
+
+
+def keyring_test(fn):
+    return pytest.mark.keyring(pytest.mark.skipif(_SKIP is not None, reason=_SKIP or "")(fn))
+
+
+def click(qtbot, button):
+    """A real mouse click, as a user would: scrolled into view first."""
+    assert button.isEnabled(), f"{button.objectName() or button.text()} is disabled"
+    parent = button.parentWidget()
+    while parent is not None and not isinstance(parent, QScrollArea):
+        parent = parent.parentWidget()
+    if parent is not None:
+        parent.ensureWidgetVisible(button)
+        qtbot.wait(10)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+@pytest.fixture
+def tab(window):
+    window.tabs.setCurrentWidget(window.connections_tab)
+    return window.connections_tab
+
+
+@pytest.fixture
+def cname():
+    """A unique connection name; its keyring entries are removed afterwards."""
+    name = f"GUI venue {uuid.uuid4().hex[:8]}"
+    yield name
+    if not _SKIP:
+        SecretStore.open().delete_connection(name)
+
+
+def add_venue_connection(qtbot, tab, name, venue, key=API_KEY, secret=API_SECRET):
+    """Add a binance connection through the dialog, point it at the venue, enter the keys, save."""
+    click(qtbot, tab.add_button)
+    dlg = tab.dialog
+    dlg.name.setText(name)
+    dlg.exchange.setCurrentText("binance")
+    click(qtbot, dlg.ok_button)
+    d = tab.details
+    assert d.conn.name == name and d.conn.exchange == "binance"
+    qtbot.waitUntil(lambda: d.catalog.ready, timeout=20_000)
+    ex = d.exchange_section
+    ex.base_url.setText(venue.base_url)
+    ex.symbols.setText("BTC/USDT")
+    creds = d.credentials_section
+    assert set(creds.edits) == {"apiKey", "secret"}
+    for edit in creds.edits.values():
+        assert edit.echoMode() == QLineEdit.EchoMode.Password
+    creds.edits["apiKey"].setText(key)
+    creds.edits["secret"].setText(secret)
+    click(qtbot, d.save_button)
+    assert d.status.text().startswith("Saved"), d.status.text()
+    return d
+
+
+def run_test(qtbot, d, timeout=30_000):
+    click(qtbot, d.test_section.test_button)
+    qtbot.waitUntil(lambda: d.test_task is not None and d.test_task.done(), timeout=timeout)
+
+
+def widget_texts(root: QWidget) -> str:
+    out = []
+    for w in [root] + root.findChildren(QWidget):
+        for getter in ("text", "toolTip", "placeholderText", "windowTitle", "toPlainText", "currentText"):
+            fn = getattr(w, getter, None)
+            if callable(fn):
+                try:
+                    out.append(str(fn()))
+                except TypeError:
+                    pass
+    return "\n".join(out)
+
+
+# -- end to end ---------------------------------------------------------------------------------------
+@keyring_test
+def test_add_save_test_connection_end_to_end(qtbot, tab, services, venue, cname, tmp_path):
+    venue.add_account(API_KEY, API_SECRET, {"USDT": 10_000, "BTC": 0.5})
+    d = add_venue_connection(qtbot, tab, cname, venue)
+    conn = services.connection(cname)
+    assert conn.credential_fields == ["apiKey", "secret"] and conn.base_url == venue.base_url
+    keyring = SecretStore.open()
+    assert keyring.get(cname, "apiKey") == API_KEY and keyring.get(cname, "secret") == API_SECRET
+    settings_text = (services.config_dir / "connections.json").read_text()
+    assert API_SECRET not in settings_text and API_KEY not in settings_text
+    # Masked afterwards, never in clear.
+    creds = d.credentials_section
+    assert creds.edits["secret"].text() == "" and creds.stored["secret"].text() == "stored: ••••••••"
+    assert creds.stored["apiKey"].text() == f"stored: {API_KEY[:4]}…••••••••"
+
+    run_test(qtbot, d)
+    t = services.connection(cname).last_test
+    assert t["ok"], t
+    sec = d.test_section
+    assert sec.result.text().startswith("PASSED")
+    assert "USDT" in sec.facts["balances"].text() and "10,000" in sec.facts["balances"].text()
+    assert "ms" in sec.facts["latency"].text() and "ms" in sec.facts["clock"].text()
+    assert "createOrder" in sec.facts["capabilities"].text()
+    assert "requests/s" in sec.facts["rate_limits"].text()
+    assert "granted" in sec.facts["permissions"].text() and not sec.danger.isVisible()
+    assert "/api/v3/account" in sec.log_view.toPlainText()
+    assert sec.facts["tested_at"].text() != "–"
+    # The tab's list shows the test, the result is kept with the connection.
+    assert "last test: ok" in d.subtitle.text()
+
+    d.grab().save(str(tmp_path / "connections_after_test.png"))
+    if os.environ.get("CTS_SHOTS"):
+        tab.window().grab().save(os.path.join(os.environ["CTS_SHOTS"], "connections_after_test.png"))
+    assert API_SECRET not in widget_texts(tab.window()) and API_KEY not in widget_texts(tab.window())
+
+
+@keyring_test
+def test_wrong_secret_shows_the_auth_message_and_stays_editable(qtbot, tab, services, venue, cname):
+    venue.add_account(API_KEY, API_SECRET, {"USDT": 1000})
+    d = add_venue_connection(qtbot, tab, cname, venue, secret="Wr0ngSecretWr0ngSecretWr0ngSecret1234567890")
+    run_test(qtbot, d)
+    t = services.connection(cname).last_test
+    assert not t["ok"] and t["error_kind"] == "auth"
+    assert d.test_section.result.text().startswith("FAILED (auth)")
+    assert "Traceback" not in d.test_section.result.text()
+    # Still editable: fix the secret, save, test again.
+    assert d.credentials_section.edits["secret"].isEnabled() and d.exchange_section.isEnabled()
+    d.credentials_section.edits["secret"].setText(API_SECRET)
+    click(qtbot, d.save_button)
+    assert "connection test cleared: credentials changed" in d.status.text().lower()
+    run_test(qtbot, d)
+    assert services.connection(cname).last_test["ok"]
+
+
+@keyring_test
+def test_cancel_a_slow_test_keeps_the_window_responsive(qtbot, tab, services, venue, cname):
+    venue.add_account(API_KEY, API_SECRET, {"USDT": 1000})
+    d = add_venue_connection(qtbot, tab, cname, venue)
+    venue.faults.delay(20, path="/api/v3/exchangeInfo")
+    click(qtbot, d.test_section.test_button)
+    assert d.test_section.cancel_button.isVisible() and d.test_section.progress.isVisible()
+    # The loop keeps turning: a timer fires and the UI answers while the request hangs.
+    ticks = []
+    from PySide6.QtCore import QTimer
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(20)
+    qtbot.wait(600)
+    timer.stop()
+    assert len(ticks) >= 10
+    assert not d.test_task.done()
+    tab.details.exchange_section.symbols.setText("BTC/USDT, ETH/USDT")  # editing still works
+    click(qtbot, d.test_section.cancel_button)
+    qtbot.waitUntil(lambda: d.test_task.done(), timeout=5_000)
+    assert d.test_task.cancelled()
+    assert "cancelled" in d.test_section.result.text().lower()
+    assert not d.test_section.cancel_button.isVisible() and d.test_section.test_button.isEnabled()
+    assert services.connection(cname).last_test == {}
+
+
+@keyring_test
+def test_timeout_is_reported(qtbot, tab, services, venue, cname):
+    venue.add_account(API_KEY, API_SECRET, {"USDT": 1000})
+    d = add_venue_connection(qtbot, tab, cname, venue)
+    venue.faults.delay(10, path="/api/v3/exchangeInfo")
+    d.test_timeout = 1.0
+    run_test(qtbot, d)
+    t = services.connection(cname).last_test
+    assert t["error_kind"] == "timeout" and "within 1 s" in d.test_section.result.text()
+
+
+# -- the live gate -------------------------------------------------------------------------------------
+@keyring_test
+def test_live_gate(qtbot, tab, services, venue, cname, window):
+    venue.add_account(API_KEY, API_SECRET, {"USDT": 1000})
+    d = add_venue_connection(qtbot, tab, cname, venue)
+    # Refused without a passing test.
+    click(qtbot, d.live_button)
+    assert d.live_dialog is None and "has not been tested" in d.status.text()
+    assert not services.connection(cname).live
+    run_test(qtbot, d)
+    # Wrong name typed: OK disabled; forcing accept still refuses.
+    click(qtbot, d.live_button)
+    dlg = d.live_dialog
+    text = dlg.findChild(QLabel, "LiveConfirmText").text()
+    assert "binance" in text and "spot account" in text and "testnet" in text and "REAL ORDERS" in text
+    dlg.typed.setText(cname + "x")
+    assert not dlg.ok_button.isEnabled()
+    dlg.accept()
+    assert not services.connection(cname).live and "NOT switched on" in d.status.text()
+    # The right name: live.
+    click(qtbot, d.live_button)
+    d.live_dialog.typed.setText(cname)
+    click(qtbot, d.live_dialog.ok_button)
+    assert services.connection(cname).live
+    assert d.badge.text() == "LIVE" and "LIVE" in d.status.text()
+    assert cname in window.live_tab.live_badge.text()
+    # Changing the secret invalidates the test and switches live off.
+    d.credentials_section.edits["secret"].setText(API_SECRET[::-1])
+    click(qtbot, d.save_button)
+    conn = services.connection(cname)
+    assert not conn.live and conn.last_test == {}
+    assert "live trading switched off" in d.status.text().lower()
+    assert cname not in window.live_tab.live_badge.text()
+    click(qtbot, d.live_button)
+    assert d.live_dialog is None and "has not been tested" in d.status.text()
+
+
+# -- delete / duplicate --------------------------------------------------------------------------------
+@keyring_test
+def test_duplicate_copies_settings_not_secrets_and_delete_removes_keyring_entries(qtbot, tab, services, venue, cname):
+    d = add_venue_connection(qtbot, tab, cname, venue)
+    click(qtbot, tab.duplicate_button)
+    copy_name = f"{cname} (copy)"
+    try:
+        dup = services.connection(copy_name)
+        assert dup.base_url == venue.base_url and dup.credential_fields == [] and not dup.live
+        assert "NOT copied" in tab.list_status.text()
+        assert SecretStore.open().get(copy_name, "secret") is None
+        tab.select(cname)
+        click(qtbot, tab.delete_button)
+        box = tab.dialog
+        box.accept()
+        assert cname not in services.settings.connections
+        keyring = SecretStore.open()
+        assert keyring.get(cname, "apiKey") is None and keyring.get(cname, "secret") is None
+        assert "keyring entries" in tab.list_status.text()
+    finally:
+        SecretStore.open().delete_connection(copy_name)
+
+
+# -- no secure keyring ---------------------------------------------------------------------------------
+def test_without_secure_keyring_the_tab_says_so_and_refuses(qtbot, tab, services):
+    d: ConnectionDetails = tab.details
+    d.open_secrets = lambda: SecretStore.open("keyrings.alt.file.PlaintextKeyring")
+    d.reset_keyring()
+    click(qtbot, tab.add_button)
+    tab.dialog.name.setText("No keyring")
+    tab.dialog.exchange.setCurrentText("binance")
+    click(qtbot, tab.dialog.ok_button)
+    qtbot.waitUntil(lambda: d.catalog.ready, timeout=20_000)
+    note = d.credentials_section.keyring_note.text()
+    assert "No secure keyring is available" in note and "Credentials cannot be stored" in note
+    assert not d.credentials_section.edits["secret"].isEnabled()
+    # Even if text gets in (e.g. programmatically), Save refuses and writes nothing.
+    d.credentials_section.edits["apiKey"].setText("k" * 64)
+    d.credentials_section.edits["secret"].setText("s" * 64)
+    d.exchange_section.symbols.setText("ETH/USDT")
+    click(qtbot, d.save_button)
+    assert "Not saved" in d.status.text() and "No secure keyring" in d.status.text()
+    assert services.connection("No keyring").credential_fields == []
+    assert "s" * 64 not in (services.config_dir / "connections.json").read_text()
+    assert not list(Path(services.config_dir).glob("*.cfg"))
+
+
+# -- leak scan -----------------------------------------------------------------------------------------
+@keyring_test
+def test_secrets_leak_nowhere(qtbot, tab, services, venue, cname, caplog, tmp_path):
+    # Everything of ours at DEBUG, the rest at INFO: ccxt's own DEBUG log prints request headers
+    # (the API key); see test_ccxt_debug_log_leaks_the_api_key below.
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="cts_desktop")
+    key = "LkK" + uuid.uuid4().hex + uuid.uuid4().hex[:29]
+    secret = "LkS" + uuid.uuid4().hex + uuid.uuid4().hex[:29]
+    venue.add_account(key, secret, {"USDT": 500})
+    d = add_venue_connection(qtbot, tab, cname, venue, key=key, secret=secret)
+    run_test(qtbot, d)
+    assert services.connection(cname).last_test["ok"]
+    # wrong secret too (error paths must not leak either)
+    wrong = "LkW" + uuid.uuid4().hex + uuid.uuid4().hex[:29]
+    d.credentials_section.edits["secret"].setText(wrong)
+    click(qtbot, d.save_button)
+    run_test(qtbot, d)
+    d.test_section.log_toggle.setChecked(True)
+    window = tab.window()
+    window.grab().save(str(tmp_path / "shot.png"))
+    services.recorder.flush() if hasattr(services.recorder, "flush") else None
+    texts = widget_texts(window)
+    logs = caplog.text
+    for value in (key, secret, wrong):
+        assert value not in texts
+        assert value not in logs
+        for root in (services.data_dir, services.config_dir):
+            for p in Path(root).rglob("*"):
+                if p.is_file():
+                    assert value.encode() not in p.read_bytes(), f"{p} contains a secret"
+
+
+@keyring_test
+@pytest.mark.xfail(strict=True, reason="KNOWN LEAK, to fix in exchange/ccxt_gateway.py: ccxt logs request headers "
+                   "(X-MBX-APIKEY) at DEBUG, so `cts-desktop --verbose` prints the API key")
+def test_ccxt_debug_log_leaks_the_api_key(qtbot, tab, services, venue, cname, caplog):
+    caplog.set_level(logging.DEBUG)
+    venue.add_account(API_KEY, API_SECRET, {"USDT": 500})
+    d = add_venue_connection(qtbot, tab, cname, venue)
+    run_test(qtbot, d)
+    assert API_KEY not in caplog.text
