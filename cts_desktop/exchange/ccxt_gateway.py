@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional
 from urllib.parse import urlsplit
@@ -56,6 +57,32 @@ def _rewrite_urls(node: Any, base_url: str) -> Any:
     return node
 
 
+class _SecretRedactingFilter(logging.Filter):
+    """Scrubs every secret value handed to :func:`create_exchange` from ccxt's log records.
+
+    ccxt logs each request with its headers at DEBUG (Binance's ``X-MBX-APIKEY`` carries the
+    API key), so ``cts-desktop --verbose`` would otherwise print keys. Installed on the logger
+    ccxt writes to (``ccxt.base.exchange``: a filter on a parent logger would not see its
+    records); values are kept only for the life of the process, in memory."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: set = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.values:
+            text = record.getMessage()
+            clean = redact(text, self.values)
+            if clean != text:
+                record.msg, record.args = clean, None
+        return True
+
+
+_LOG_FILTER = _SecretRedactingFilter()
+for _name in ("ccxt", "ccxt.base.exchange"):
+    logging.getLogger(_name).addFilter(_LOG_FILTER)
+
+
 def create_exchange(conn: ConnectionConfig, secrets: Dict[str, str], *, timeout_ms: Optional[int] = None) -> ccxt_async.Exchange:
     """A configured, not yet connected ``ccxt.async_support`` exchange for ``conn``.
 
@@ -92,6 +119,7 @@ def create_exchange(conn: ConnectionConfig, secrets: Dict[str, str], *, timeout_
     if conn.rate_limit_per_second:
         config["rateLimit"] = 1000.0 / float(conn.rate_limit_per_second)
     config.update(ccxt_credentials(secrets))
+    _LOG_FILTER.values.update(v for v in (secrets or {}).values() if isinstance(v, str) and len(v) >= 4)
     exchange = cls(config)
     production_api = exchange.urls.get("api")
     if conn.testnet:
