@@ -10,13 +10,16 @@ Painting, not data, is what costs (the axes and grid are most of a repaint), so 
 grows: redraws are throttled to :data:`REDRAW_MS`; the visible range grows in steps (the x range
 by a quarter of its span, the y range with a margin) instead of following every point, so the
 axes, cached as pixmaps, are regenerated only when a step happens.
+
+pyqtgraph (about half a second of imports) is loaded when the chart is first shown, after the
+window is on screen, not while the app starts; data that arrives before that is kept and drawn
+then.
 """
 from __future__ import annotations
 
 from typing import Iterable, Optional, Sequence, Tuple
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsItem
@@ -82,9 +85,37 @@ class EquityChart(QWidget):
         self._dirty = False
         self._starting: Optional[float] = None
 
-        bg = "#161a22" if dark else "#ffffff"
-        fg = "#aab3c5" if dark else "#333333"
-        self._glw = pg.GraphicsLayoutWidget(self)
+        self._dark = dark
+        self._glw = None  # the pyqtgraph widgets, built on first show (see the module docstring)
+        self._xr: Optional[Tuple[float, float]] = None  # the ranges shown (stepped, see module doc)
+        self._yr: Optional[Tuple[float, float]] = None
+        self._ddr: Optional[float] = None
+        self._grow = 0.25  # x range step while growing (fraction of the span)
+        self._follow = True  # the ranges follow the data until the user zooms or pans
+        self._setting_range = False
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self._redraw)
+
+        self._empty = QLabel("No equity data yet: start the engine to see the curve grow.", self)
+        self._empty.setObjectName("ChartPlaceholder")
+        self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self._empty)
+        self._update_placeholder()
+
+    def _build_plots(self) -> None:
+        import pyqtgraph as pg
+
+        if self._glw is not None:
+            return
+        bg = "#161a22" if self._dark else "#ffffff"
+        fg = "#aab3c5" if self._dark else "#333333"
+        glw = pg.GraphicsLayoutWidget(self)
+        self._glw = glw
         self._glw.setBackground(bg)
         self._glw.ci.setContentsMargins(4, 4, 8, 4)
         self._glw.ci.setSpacing(2)
@@ -95,7 +126,7 @@ class EquityChart(QWidget):
         self._glw.ci.layout.setRowStretchFactor(0, 3)
         self._glw.ci.layout.setRowStretchFactor(1, 1)
         self.dd_plot.setXLink(self.plot)
-        grid = "#262c39" if dark else "#e6e6e6"
+        grid = "#262c39" if self._dark else "#e6e6e6"
         for p, label in ((self.plot, "Equity"), (self.dd_plot, "DD %")):
             p.showGrid(x=False, y=True, alpha=1.0)  # opaque grid lines: alpha blending is slow
             p.setMenuEnabled(False)
@@ -114,33 +145,19 @@ class EquityChart(QWidget):
         self.plot.getAxis("bottom").setStyle(showValues=False)
         self.curve = self.plot.plot(pen=pg.mkPen(EQUITY_PEN, width=1), name="equity")
         self.dd_curve = self.dd_plot.plot(pen=pg.mkPen(DD_PEN, width=1.0), fillLevel=0.0,
-                                          brush=pg.mkBrush(QColor("#4a2528") if dark else QColor("#f6d5d4")))
-        self._xr: Optional[Tuple[float, float]] = None  # the ranges shown (stepped, see module doc)
-        self._yr: Optional[Tuple[float, float]] = None
-        self._ddr: Optional[float] = None
-        self._grow = 0.25  # x range step while growing (fraction of the span)
-        self._follow = True  # the ranges follow the data until the user zooms or pans
-        self._setting_range = False
+                                          brush=pg.mkBrush(QColor("#4a2528") if self._dark else QColor("#f6d5d4")))
         self.plot.getViewBox().sigRangeChangedManually.connect(self._user_moved)
         self.dd_plot.getViewBox().sigRangeChangedManually.connect(self._user_moved)
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(REDRAW_MS)
-        self._timer.timeout.connect(self._redraw)
         self.start_line = pg.InfiniteLine(angle=0, movable=False,
                                           pen=pg.mkPen(fg, width=1, style=Qt.PenStyle.DashLine))
         self.start_line.setVisible(False)
         self.plot.addItem(self.start_line)
 
-        self._empty = QLabel("No equity data yet: start the engine to see the curve grow.", self)
-        self._empty.setObjectName("ChartPlaceholder")
-        self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self._glw)
-        lay.addWidget(self._empty)
-        self._update_placeholder()
+        self.layout().insertWidget(0, self._glw)
+        self.set_currency(self.currency)
+        self.set_starting_balance(self._starting)
+        self._dirty = True
+        self._redraw()
 
     # -- data -------------------------------------------------------------------------------------
     @property
@@ -149,10 +166,14 @@ class EquityChart(QWidget):
 
     def set_currency(self, currency: str) -> None:
         self.currency = currency
+        if self._glw is None:
+            return
         self.plot.setLabel("left", f"Equity ({currency})" if currency else "Equity")
 
     def set_starting_balance(self, value: Optional[float]) -> None:
         self._starting = value
+        if self._glw is None:
+            return
         if value:
             self.start_line.setPos(value)
         self.start_line.setVisible(bool(value))
@@ -250,7 +271,7 @@ class EquityChart(QWidget):
 
     # -- drawing ----------------------------------------------------------------------------------
     def _redraw(self) -> None:
-        if not self._dirty:
+        if not self._dirty or self._glw is None:
             return
         self._dirty = False
         if self._eq.n:
@@ -288,13 +309,17 @@ class EquityChart(QWidget):
             self._setting_range = False
 
     def _update_placeholder(self) -> None:
-        has = self._eq.n > 0
-        self._glw.setVisible(has)
+        has = self._eq.n > 0 and self._glw is not None
+        if self._glw is not None:
+            self._glw.setVisible(has)
         self._empty.setVisible(not has)
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)
-        self._redraw()
+        if self._glw is None:
+            QTimer.singleShot(0, self._build_plots)  # after the window has painted once
+        else:
+            self._redraw()
 
     def describe_last(self) -> str:
         last = self.latest()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Dict, Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout,
+from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout,
                                QWidget)
 
 from ..store.settings import SPEEDS
@@ -101,8 +101,17 @@ class LiveTab(QWidget):
         lay.addLayout(top)
         lay.addLayout(prog)
         lay.addLayout(grid)
-        lay.addWidget(chart_frame, 1)
+        # The chart and, added by the window, the analytics panel share the lower half.
+        self.views = QTabWidget()
+        self.views.setObjectName("LiveViews")
+        self.views.setDocumentMode(True)
+        self.views.addTab(chart_frame, "Equity curve")
+        lay.addWidget(self.views, 1)
         self.set_live_connections([])
+
+    def add_view(self, widget: QWidget, title: str) -> None:
+        """Another page next to the equity chart (the analytics panel)."""
+        self.views.addTab(widget, title)
 
     # -- updates ----------------------------------------------------------------------------------
     def set_speed(self, speed: str) -> None:

@@ -19,12 +19,13 @@ from typing import Awaitable, Dict, Optional
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QSizePolicy,
+from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QScrollArea, QSizePolicy,
                                QTabWidget, QToolBar, QToolButton, QVBoxLayout, QWidget)
 
 from ..core import events as ev
 from . import fmt
 from .activity import ActivityTab
+from .analytics import AnalyticsPanel
 from .bridge import EventBridge
 from .connections import ConnectionsTab
 from .live import LiveTab, figures_of
@@ -101,6 +102,14 @@ class MainWindow(QMainWindow):
 
         self.connections_tab = ConnectionsTab(services)
         self.live_tab = LiveTab(self.actions)
+        self.analytics = AnalyticsPanel(services)
+        self._analytics_page = QScrollArea()  # scrolls rather than raising the window's minimum height
+        self._analytics_page.setWidgetResizable(True)
+        self._analytics_page.setFrameShape(QFrame.Shape.NoFrame)
+        self._analytics_page.setWidget(self.analytics)
+        self.live_tab.add_view(self._analytics_page, "Analytics")
+        # The figures walk the whole run: computed when the page is shown, not on every tick.
+        self.live_tab.views.currentChanged.connect(lambda _i: self._refresh_analytics())
         self.positions_tab = PositionsTab()
         self.activity_tab = ActivityTab(self.actions)
         self.tabs = QTabWidget()
@@ -298,6 +307,7 @@ class MainWindow(QMainWindow):
         name = self.current
         if name is None:
             return
+        self._refresh_analytics()
         self.bridge.flush()  # whatever was buffered is older than what we load now
         try:
             summary = self.services.last_summary(name) or {}
@@ -396,6 +406,8 @@ class MainWindow(QMainWindow):
         if name != self.current:
             return
         self._apply_state(state, reason)
+        if state in (ev.STOPPED, ev.ERROR):
+            self._refresh_analytics()
         if state == ev.STOPPED:
             self.statusBar().showMessage(f"{name}: stopped ({reason})" if reason else f"{name}: stopped", 10000)
             try:
@@ -405,6 +417,10 @@ class MainWindow(QMainWindow):
                                               f"{' (' + reason + ')' if reason else ''}")
             except Exception:  # noqa: BLE001
                 pass
+
+    def _refresh_analytics(self, force: bool = False) -> None:
+        if force or self.live_tab.views.currentWidget() is self._analytics_page:
+            self.analytics.set_connection(self.current)
 
     def _apply_state(self, state: str, reason: str) -> None:
         self._state, self._reason = state, reason
