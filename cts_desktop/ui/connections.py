@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame,
-                               QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMessageBox, QPlainTextEdit,
+                               QGroupBox, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QLineEdit, QMessageBox, QPlainTextEdit,
                                QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter, QTableView, QToolButton,
                                QVBoxLayout, QWidget)
 
@@ -36,6 +36,7 @@ from ..core.risk import RiskLimits
 from ..engine import strategies as strategy_registry
 from ..engine.strategies.base import Param, ParamError
 from ..exchange.replay import DATASETS
+from ..store.presets import PresetStore
 from ..store.secrets import CREDENTIAL_FIELDS, NoSecureKeyringError, SecretStore, SecretStoreError, mask
 from ..store.settings import SPEEDS, ConnectionConfig, SettingsError
 from . import models as m
@@ -266,7 +267,9 @@ class StrategySection(DetailsSection):
     """The strategy and its parameters, validated by the strategy class itself
     (``resolve_params`` then the constructor's cross-parameter checks)."""
 
-    def __init__(self, parent=None):
+    FIXED_ROWS = 3  # selector, description, presets; the parameter rows follow
+
+    def __init__(self, config_dir=None, parent=None):
         super().__init__("Strategy", parent)
         self.strategy = QComboBox()
         for name, cls in sorted(strategy_registry.REGISTRY.items()):
@@ -276,6 +279,27 @@ class StrategySection(DetailsSection):
         self.description.setObjectName("Hint")
         self.description.setWordWrap(True)
         self.form.addRow("", self.description)
+        # Named presets (strategy + parameters), shared with the backtest window.
+        self.presets = PresetStore(config_dir) if config_dir is not None else None
+        self.preset_box = QComboBox()
+        self.preset_box.setObjectName("field_preset")
+        self.preset_box.setMinimumWidth(160)
+        self.preset_load = QPushButton("Load")
+        self.preset_save = QPushButton("Save as…")
+        self.preset_load.clicked.connect(lambda: self.load_preset(self.preset_box.currentText()))
+        self.preset_save.clicked.connect(self._ask_save_preset)
+        row = QHBoxLayout()
+        row.setSpacing(6)
+        row.addWidget(self.preset_box)
+        row.addWidget(self.preset_load)
+        row.addWidget(self.preset_save)
+        row.addStretch(1)
+        holder = QWidget()
+        holder.setLayout(row)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.form.addRow("Preset", holder)
+        holder.setVisible(self.presets is not None)
+        self._refresh_presets()
         self.editors: Dict[str, QWidget] = {}
         self._param_rows: List[int] = []
         self._cls = None
@@ -292,9 +316,9 @@ class StrategySection(DetailsSection):
             self._changed()
 
     def _build(self, cls, values: Dict[str, Any]) -> None:
-        # Remove the previous strategy's rows (the first two rows are the selector and description).
-        while self.form.rowCount() > 2:
-            self.form.removeRow(2)
+        # Remove the previous strategy's rows (the fixed rows stay).
+        while self.form.rowCount() > self.FIXED_ROWS:
+            self.form.removeRow(self.FIXED_ROWS)
         for name in list(self._errors):
             if name != "strategy":
                 del self._errors[name]
@@ -393,6 +417,60 @@ class StrategySection(DetailsSection):
         params = self.validate()
         conn.strategy = self._cls.name
         conn.strategy_params = params
+
+    # -- presets ------------------------------------------------------------------------------------
+    def _refresh_presets(self) -> None:
+        if self.presets is None:
+            return
+        current = self.preset_box.currentText()
+        self.preset_box.clear()
+        self.preset_box.addItems(self.presets.names())
+        if current:
+            self.preset_box.setCurrentText(current)
+        self.preset_load.setEnabled(self.preset_box.count() > 0)
+
+    def save_preset(self, name: str) -> None:
+        """Save the strategy and its (validated) parameters as preset ``name``.
+        Raises :class:`FieldError` for invalid parameters, ``OSError`` when the file is unwritable."""
+        name = name.strip()
+        if not name:
+            raise FieldError("strategy", "a preset needs a name")
+        params = self.validate()
+        self.presets.save(name, {"strategy": self._cls.name, "params": params})
+        self._refresh_presets()
+        self.preset_box.setCurrentText(name)
+
+    def load_preset(self, name: str) -> None:
+        """Put preset ``name``'s strategy and parameters in the form (saved with the connection
+        on Save, like any edit)."""
+        if not name or self.presets is None:
+            return
+        preset = self.presets.get(name)
+        i = self.strategy.findData(preset.get("strategy"))
+        if i < 0:
+            self.show_error("strategy", f"preset {name!r}: unknown strategy {preset.get('strategy')!r}")
+            return
+        self._loading = True
+        try:
+            self.strategy.setCurrentIndex(i)
+        finally:
+            self._loading = False
+        cls = self.strategy_class
+        known = {p.name for p in cls.params}
+        self._build(cls, {k: v for k, v in dict(preset.get("params", {})).items() if k in known})
+        self.show_error(None)
+        self._changed()
+
+    def _ask_save_preset(self) -> None:
+        name, ok = QInputDialog.getText(self, "Save preset", "Preset name:", text=self.preset_box.currentText())
+        if not ok or not name.strip():
+            return
+        try:
+            self.save_preset(name)
+        except FieldError as exc:
+            self.show_error(exc.field, exc.message)
+        except OSError as exc:
+            self.show_error("strategy", f"cannot write {self.presets.path}: {exc.strerror or exc}")
 
 
 class RiskSection(DetailsSection):
@@ -1023,7 +1101,7 @@ class ConnectionDetails(QWidget):
         self.credentials_section = CredentialsSection(self)
         self.test_section = TestSection()
         for s in (self.exchange_section, self.credentials_section, self.test_section, ReplaySection(),
-                  StrategySection(), RiskSection()):
+                  StrategySection(services.config_dir), RiskSection()):
             self.add_section(s)
         self.exchange_section.exchange_changed.connect(self.credentials_section.set_exchange)
         self.catalog.loaded.connect(self._catalog_loaded)

@@ -158,3 +158,31 @@ def test_invalid_strategy_params_show_inline_and_are_not_saved(window, services,
     assert details.status.text().startswith("Saved")
     on_disk = SettingsStore(services.config_dir).load().get(BUILTIN_PAPER_NAME)
     assert (on_disk.strategy_params["fast"], on_disk.strategy_params["slow"]) == (50, 80)
+
+
+def test_strategy_presets_are_shared_by_connections_and_backtests(services, qtbot):
+    from cts_desktop.store.presets import PresetStore
+    from cts_desktop.ui.connections import StrategySection
+
+    section = StrategySection(services.config_dir)
+    qtbot.addWidget(section)
+    section.load(services.connection("Paper - recorded market"))
+    section.set_value("fast", 7)
+    section.set_value("slow", 25)
+    section.save_preset("fast 7/25")
+    stored = PresetStore(services.config_dir).get("fast 7/25")
+    assert stored["strategy"] == "ma_cross" and stored["params"]["fast"] == 7 and stored["params"]["slow"] == 25
+    other = StrategySection(services.config_dir)
+    qtbot.addWidget(other)
+    other.load(services.connection("Paper - recorded market"))
+    assert other.values()["fast"] == 10
+    other.load_preset("fast 7/25")
+    assert other.values()["fast"] == 7 and other.values()["slow"] == 25
+    # an invalid form is not saved as a preset
+    section.set_value("slow", 5)
+    import pytest
+
+    from cts_desktop.ui.connections import FieldError
+    with pytest.raises(FieldError):
+        section.save_preset("broken")
+    assert "broken" not in PresetStore(services.config_dir).names()
