@@ -7,7 +7,12 @@ records how late each tick fires: that lateness is the lag a user would feel (a 
 repaint waits that long). Prints p50 / p99 / max lag, the replay's wall time, and the
 throughput, once per tab measured.
 
-    QT_QPA_PLATFORM=offscreen python benchmarks/bench_gui_lag.py [--tabs live,activity,positions]
+    QT_QPA_PLATFORM=offscreen python benchmarks/bench_gui_lag.py [--tabs live,activity,positions] [--repeat 3]
+    python benchmarks/bench_gui_lag.py --xvfb   # a real X server (Xvfb) instead of offscreen
+
+One replay gives only ~100-150 timer ticks, so its "p99" is really its maximum: each tab is
+therefore replayed ``--repeat`` times (default 3) and p50 / p99 are taken over the pooled ticks
+of all its runs; "max" is the worst single tick of any run.
 
 Target: p99 lag < 50 ms. The ``none`` row (no window) is the engine's and recorder's own lag;
 the difference to it is what the window costs. ``--no-db`` repeats each row without the
@@ -24,6 +29,24 @@ import tempfile
 import time
 from pathlib import Path
 
+def _start_xvfb():
+    """``--xvfb``: run under a private Xvfb (must happen before Qt is imported)."""
+    import atexit
+    import shutil
+    import subprocess
+    if not shutil.which("Xvfb"):
+        sys.exit("--xvfb: Xvfb is not installed")
+    display = f":{90 + os.getpid() % 100}"
+    proc = subprocess.Popen(["Xvfb", display, "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    atexit.register(proc.terminate)
+    time.sleep(1.0)
+    os.environ["DISPLAY"] = display
+    os.environ["QT_QPA_PLATFORM"] = "xcb"
+
+
+if "--xvfb" in sys.argv:
+    _start_xvfb()
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -114,7 +137,7 @@ async def measure(app, tab: str, dataset: str, record: bool = True) -> dict:
         "log_rows": window.activity_tab.model.rowCount() if window else 0,
         "closed_rows": window.positions_tab.closed_model.rowCount() if window else 0,
         "chart_points": window.live_tab.chart.point_count if window else 0,
-        "ticks": len(probe.lags),
+        "ticks": len(probe.lags), "lags": list(probe.lags),
         "p50_ms": pct(probe.lags, 0.50) * 1000, "p99_ms": pct(probe.lags, 0.99) * 1000,
         "max_ms": max(probe.lags) * 1000 if probe.lags else float("nan"),
         "mean_ms": statistics.fmean(probe.lags) * 1000 if probe.lags else float("nan"),
@@ -129,12 +152,29 @@ async def measure(app, tab: str, dataset: str, record: bool = True) -> dict:
     return out
 
 
+def pooled(runs: list) -> dict:
+    """One row per tab: p50 / p99 over the ticks of every run, max of any tick, mean replay time."""
+    lags = [x for r in runs for x in r["lags"]]
+    last = runs[-1]
+    return {
+        "tab": last["tab"], "runs": len(runs), "state": last["state"], "reason": last["reason"],
+        "replay_s": statistics.fmean(r["replay_s"] for r in runs), "candles": last["candles"],
+        "trades": last["trades"], "log_rows": last["log_rows"], "closed_rows": last["closed_rows"],
+        "chart_points": last["chart_points"], "ticks": len(lags),
+        "p50_ms": pct(lags, 0.50) * 1000, "p99_ms": pct(lags, 0.99) * 1000,
+        "max_ms": max(lags) * 1000 if lags else float("nan"),
+        "run_p99_ms": [round(r["p99_ms"], 1) for r in runs],
+    }
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tabs", default="none,live,activity,positions",
                     help="tabs to show while measuring, comma-separated; 'none' = no window (engine baseline)")
     ap.add_argument("--dataset", default="ftx-btc-perp-1m")
+    ap.add_argument("--repeat", type=int, default=3, help="replays per tab; percentiles over the pooled ticks")
     ap.add_argument("--no-db", action="store_true", help="also measure every tab without the database recorder")
+    ap.add_argument("--xvfb", action="store_true", help="run under a private Xvfb (X11) instead of offscreen")
     args = ap.parse_args(argv)
     app = ensure_app()
     loop = qasync.QEventLoop(app)
@@ -143,22 +183,23 @@ def main(argv=None) -> int:
 
     async def run_all():
         for tab in [t.strip() for t in args.tabs.split(",") if t.strip()]:
-            results.append(await measure(app, tab, args.dataset))
-            if args.no_db:
-                results.append(await measure(app, tab, args.dataset, record=False))
+            for record in (True, False) if args.no_db else (True,):
+                runs = [await measure(app, tab, args.dataset, record=record) for _ in range(max(1, args.repeat))]
+                results.append(pooled(runs))
 
     with loop:
         loop.run_until_complete(run_all())
     print(f"GUI event-loop lag while replaying {args.dataset} at max speed "
-          f"({INTERVAL_MS} ms precise timer, platform {os.environ.get('QT_QPA_PLATFORM')})")
+          f"({INTERVAL_MS} ms precise timer, platform {os.environ.get('QT_QPA_PLATFORM')}, "
+          f"{max(1, args.repeat)} runs per tab, percentiles over the pooled ticks)")
     print(f"{'tab':<20}{'replay s':>9}{'candles/s':>11}{'trades':>8}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}"
-          f"{'ticks':>7}  rows (log/closed/chart)")
+          f"{'ticks':>7}  rows (log/closed/chart)  per-run p99")
     ok = True
     for r in results:
         rate = r["candles"] / r["replay_s"] if r["replay_s"] else 0
         print(f"{r['tab']:<20}{r['replay_s']:>9.2f}{rate:>11,.0f}{r['trades']:>8}{r['p50_ms']:>8.1f}{r['p99_ms']:>8.1f}"
               f"{r['max_ms']:>8.1f}{r['ticks']:>7}  {r['log_rows']}/{r['closed_rows']}/{r['chart_points']}"
-              f"  [{r['state']}: {r['reason']}]")
+              f"  {r['run_p99_ms']}  [{r['state']}: {r['reason']}]")
         ok = ok and r["p99_ms"] < 50
     print("p99 < 50 ms on every row:", "yes" if ok else "NO (compare with the 'none' row: the engine's own lag)")
     return 0
