@@ -137,10 +137,13 @@ class Backtest:
                     self.recorder.end_run(self.run_id, "stopped", "cancelled")
                     await asyncio.wrap_future(self.recorder.flush())
                 raise BacktestCancelled("backtest cancelled")
-        result = self._finish(t0)
+        result = self._finish(t0, wait=False)
+        if self.recorder is not None:  # the write happens on the recorder's thread; the loop stays free
+            await asyncio.wrap_future(self.recorder.flush())
+            result.elapsed_s = time.perf_counter() - t0
         return result
 
-    def _finish(self, t0: float) -> BacktestResult:
+    def _finish(self, t0: float, wait: bool = True) -> BacktestResult:
         core = self.core
         core.stop()
         pf = core.portfolio
@@ -155,7 +158,8 @@ class Backtest:
             summary.update(candles=core.candles_seen, currency=pf.currency)
             self.recorder.end_run(self.run_id, "error" if core.failed_reason else "finished",
                                   core.failed_reason or "backtest finished", summary)
-            self.recorder.flush().result()
+            if wait:
+                self.recorder.flush().result()
         elapsed = time.perf_counter() - t0
         return BacktestResult(
             run_id=self.run_id, currency=pf.currency, starting_balance=pf.starting_balance,
