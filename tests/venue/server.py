@@ -24,10 +24,13 @@ duplicate order, ``-2011`` unknown order on cancel, ``-2013`` order does not exi
 ``-1003`` with HTTP 429 + ``Retry-After`` (request weight over the limit, or injected) and
 HTTP 418 (ban); HTTP 503 during maintenance. Every answer carries ``X-MBX-USED-WEIGHT-1M``.
 
+Websocket market streams (kline): ``/ws``, ``/ws/<streams>``, ``/stream?streams=``; see
+:mod:`tests.venue.ws`.
+
 Faults (:class:`Faults`) are injected per request, optionally limited to a method/path and a
 number of requests: delay, drop the connection, answer an HTTP status, lose the response after
 the request was processed (an order then exists but the client gets no answer), 429, 418,
-maintenance.
+maintenance; :meth:`Faults.ws_drop` drops the websocket connections.
 """
 from __future__ import annotations
 
@@ -46,6 +49,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from .state import VenueError, VenueState, bad_request, fmt
+from .ws import KlineStreams
 
 PUBLIC, USER_DATA, TRADE = "public", "user-data", "trade"
 API_KEY_RE = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
@@ -81,6 +85,8 @@ class Faults:
     def __init__(self) -> None:
         self._rules: List[FaultRule] = []
         self._lock = threading.Lock()
+        self._ws_refuse = 0  # websocket handshakes still to refuse; -1: until clear()
+        self.ws_drop_listeners: List[Callable[[Optional[int]], None]] = []  # the websocket streams
 
     def add(self, kind: str, *, path: Optional[str] = None, method: Optional[str] = None,
             count: Optional[int] = None, **params: Any) -> FaultRule:
@@ -121,9 +127,30 @@ class Faults:
         """HTTP 503 and system status 1 ("system_maintenance")."""
         return self.add("maintenance", **where)
 
+    def ws_drop(self, refuse: Optional[int] = 0, close_code: Optional[int] = None) -> None:
+        """Drop every open websocket connection now and refuse the next ``refuse`` websocket
+        handshakes (``None``: until :meth:`clear`). ``close_code`` None: the TCP connection is
+        aborted without a close frame (a network failure); a code (e.g. 1001): the venue closes
+        with that code, as Binance does at its 24 h limit or in maintenance."""
+        with self._lock:
+            self._ws_refuse = -1 if refuse is None else max(int(refuse), 0)
+            listeners = list(self.ws_drop_listeners)
+        for fn in listeners:
+            fn(close_code)
+
+    def take_ws_refusal(self) -> bool:
+        """True when this websocket handshake must be refused (counts it)."""
+        with self._lock:
+            if self._ws_refuse == 0:
+                return False
+            if self._ws_refuse > 0:
+                self._ws_refuse -= 1
+            return True
+
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
+            self._ws_refuse = 0
 
     def match(self, method: str, path: str) -> Optional[FaultRule]:
         with self._lock:
@@ -194,6 +221,7 @@ class VenueServer:
         self._weight_window = (0, 0)  # (minute, used weight)
         self._runner: Optional[web.AppRunner] = None
         self.base_url = ""
+        self.ws = KlineStreams(self)  # websocket kline streams (tests.venue.ws)
         self.endpoints: Dict[Tuple[str, str], Endpoint] = {
             ("GET", "/api/v3/ping"): Endpoint(VenueServer.h_ping, PUBLIC, 1),
             ("GET", "/api/v3/time"): Endpoint(VenueServer.h_time, PUBLIC, 1),
@@ -217,6 +245,7 @@ class VenueServer:
     # -- lifecycle ---------------------------------------------------------------------------
     def app(self) -> web.Application:
         app = web.Application()
+        self.ws.install(app)  # before the catch-all REST route
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
         return app
 
@@ -230,9 +259,16 @@ class VenueServer:
         host, port = self._runner.addresses[0][:2]
         self.port = port
         self.base_url = f"http://{host}:{port}"
+        self.ws.start(asyncio.get_running_loop())
         return self.base_url
 
+    @property
+    def ws_url(self) -> str:
+        """``ws://host:port``: base of the websocket streams (``/ws``, ``/stream``)."""
+        return "ws" + self.base_url[len("http"):]
+
     async def stop(self) -> None:
+        await self.ws.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

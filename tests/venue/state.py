@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 REPO = Path(__file__).resolve().parents[2]
 OHLCV_DIR = REPO / "resources" / "data"
@@ -293,6 +293,10 @@ class VenueState:
         self._trade_ids = itertools.count(1_840_000)
         self.clock_offset_ms = 0
         self.maintenance = False
+        #: ``fn(symbol, closed_index)`` called (state lock held, caller's thread) after each
+        #: ``advance()`` step (``closed_index``: the candle that just closed) and ``set_price()``
+        #: (``None``: the forming candle changed); the websocket streams listen here
+        self.listeners: List[Callable[[str, Optional[int]], None]] = []
 
     # -- clock -------------------------------------------------------------------------------
     def now(self) -> int:
@@ -332,6 +336,7 @@ class VenueState:
             ts, o, h, l, c, v = p.current
             p.candles[p.cursor] = (ts, o, max(h, price), min(l, price), float(price), v)
             self._match(symbol, low=float(price), high=float(price))
+            self._notify(symbol, None)
 
     def advance(self, steps: int = 1, symbol: Optional[str] = None) -> None:
         """Move the price path of ``symbol`` (or of every symbol) ``steps`` candles on, matching
@@ -345,6 +350,11 @@ class VenueState:
                     p.cursor += 1
                     _, _, h, l, _, _ = p.current
                     self._match(sym, low=l, high=h)
+                    self._notify(sym, p.cursor - 1)
+
+    def _notify(self, symbol: str, closed_index: Optional[int]) -> None:
+        for fn in list(self.listeners):
+            fn(symbol, closed_index)
 
     def candles(self, symbol: str) -> list:
         """Served candles of ``symbol``: recorded rows up to the cursor, shifted timestamps."""
