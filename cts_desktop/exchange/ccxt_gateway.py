@@ -103,10 +103,72 @@ def create_exchange(conn: ConnectionConfig, secrets: Dict[str, str], *, timeout_
 
     Raises :class:`GatewayError` ``not-supported`` for ``"paper"`` or an id ccxt does not know.
     """
+    return _configured(ccxt_async, conn, secrets, timeout_ms)
+
+
+def pro_supports(exchange_id: str, capability: str = "watchOHLCV") -> bool:
+    """Whether ccxt.pro has a websocket client for ``exchange_id`` with ``capability``
+    (``exchange.has``; default: candles)."""
+    import ccxt.pro as ccxt_pro
+
+    cls = getattr(ccxt_pro, exchange_id, None) if exchange_id in ccxt_pro.exchanges else None
+    if cls is None:
+        return False
+    try:
+        return bool(cls().has.get(capability))
+    except Exception:  # pragma: no cover - a broken ccxt class: no support
+        return False
+
+
+def _ws_scheme(node: Any) -> Any:
+    """Every ``http(s)://`` URL in ``node`` (str or nested dict) as ``ws(s)://``."""
+    if isinstance(node, str):
+        if node.startswith("https://"):
+            return "wss://" + node[len("https://"):]
+        if node.startswith("http://"):
+            return "ws://" + node[len("http://"):]
+        return node
+    if isinstance(node, dict):
+        return {k: _ws_scheme(v) for k, v in node.items()}
+    return node
+
+
+def create_pro_exchange(conn: ConnectionConfig, secrets: Dict[str, str], *,
+                        timeout_ms: Optional[int] = None) -> Any:
+    """A configured, not yet connected ``ccxt.pro`` exchange for ``conn`` (websocket streams plus
+    the same REST API), with exactly the configuration of :func:`create_exchange` (options,
+    rate limit, credentials, testnet, timeout).
+
+    ``conn.base_url``: the REST URLs are rewritten as by :func:`create_exchange`, and every
+    websocket URL (``urls['api']['ws']``, sandbox entries winning) goes to the base URL's
+    websocket equivalent keeping its path: ``http://127.0.0.1:8765`` ->
+    ``ws://127.0.0.1:8765/ws`` for ``wss://stream.binance.com:9443/ws``; ``https`` -> ``wss``.
+    The websocket connection timeout follows ``timeout_ms``.
+
+    Raises :class:`GatewayError` ``not-supported`` when ccxt.pro has no client for the exchange.
+    The caller closes it (``await exchange.close()``).
+    """
+    import ccxt.pro as ccxt_pro
+
+    if conn.exchange != PAPER_EXCHANGE and conn.exchange not in ccxt_pro.exchanges:
+        raise GatewayError("not-supported", f"ccxt.pro {ccxt.__version__} has no websocket client for {conn.exchange}.")
+    exchange = _configured(ccxt_pro, conn, secrets, timeout_ms)
+    exchange.streaming = {**(getattr(exchange, "streaming", None) or {}),
+                          "connectionTimeout": int(timeout_ms or DEFAULT_TIMEOUT_MS)}
+    if conn.base_url:
+        api = exchange.urls.get("api")
+        if isinstance(api, dict) and "ws" in api:
+            api["ws"] = _ws_scheme(api["ws"])
+    return exchange
+
+
+def _configured(module: Any, conn: ConnectionConfig, secrets: Dict[str, str], timeout_ms: Optional[int]) -> Any:
+    """:func:`create_exchange`'s work for the exchange classes of ``module`` (``ccxt.async_support``
+    or ``ccxt.pro``)."""
     exchange_id = conn.exchange
     if exchange_id == PAPER_EXCHANGE:
         raise GatewayError("not-supported", "The built-in paper exchange has no ccxt connection.")
-    cls = getattr(ccxt_async, exchange_id, None) if exchange_id in ccxt_async.exchanges else None
+    cls = getattr(module, exchange_id, None) if exchange_id in module.exchanges else None
     if cls is None:
         raise GatewayError("not-supported", f"Unknown exchange {exchange_id!r}: not an exchange id of ccxt {ccxt.__version__}.")
     options: Dict[str, Any] = {"defaultType": conn.market_type}
