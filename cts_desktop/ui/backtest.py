@@ -39,10 +39,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QAbstractTableModel, QDate, QModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDateEdit, QDoubleSpinBox, QFileDialog,
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDateEdit, QDoubleSpinBox, QFileDialog,
                                QFormLayout, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QInputDialog,
                                QLabel, QLineEdit, QMessageBox, QProgressBar, QPushButton, QScrollArea, QSizePolicy,
-                               QSpinBox, QSplitter, QStackedWidget, QTableView, QTableWidget, QTableWidgetItem,
+                               QSplitter, QStackedWidget, QTableView, QTableWidget, QTableWidgetItem,
                                QTabWidget, QVBoxLayout, QWidget)
 
 from .. import report
@@ -51,9 +51,10 @@ from ..core.models import TIMEFRAME_MS, Candle, Market
 from ..core.risk import RiskLimits
 from ..engine import strategies
 from ..engine.backtest import Backtest, BacktestCancelled, BacktestResult, trades_rows
-from ..engine.strategies.base import Param, ParamError
+from ..engine.strategies.base import ParamError
 from ..exchange.candles import CandleFileError, CandleSeries, load_candles_csv
 from ..exchange.replay import DATASETS, ReplaySource, get_dataset
+from .connections import ParamForm  # the app's one generated parameter form (shared with the Connections tab)
 
 log = logging.getLogger(__name__)
 
@@ -87,182 +88,6 @@ class BacktestInputs:
 
 def _utc_ms(d: QDate) -> int:
     return int(datetime(d.year(), d.month(), d.day(), tzinfo=timezone.utc).timestamp() * 1000)
-
-
-def _humanize(name: str) -> str:
-    text = name.replace("_", " ")
-    return text[:1].upper() + text[1:]
-
-
-# ----------------------------------------------------------------------------------------------
-# the generated parameter form
-# ----------------------------------------------------------------------------------------------
-class ParamForm(QWidget):
-    """Input widgets generated from a strategy class's ``params``; an error line under each."""
-
-    changed = Signal()
-
-    def __init__(self, parent: Optional[QWidget] = None):
-        super().__init__(parent)
-        self.form = QFormLayout(self)
-        self.form.setContentsMargins(0, 0, 0, 0)
-        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self.strategy_cls = None
-        self.widgets: Dict[str, QWidget] = {}
-        self.errors: Dict[str, QLabel] = {}
-        self.params: Dict[str, Param] = {}
-
-    def set_strategy(self, cls) -> None:
-        while self.form.rowCount():
-            self.form.removeRow(0)
-        self.strategy_cls = cls
-        self.widgets, self.errors, self.params = {}, {}, {}
-        for p in cls.params:
-            w = self._widget_for(p)
-            w.setObjectName(f"param_{p.name}")
-            tip = p.help or p.name
-            extra = []
-            if p.minimum is not None:
-                extra.append(f"{'>' if p.exclusive_min else '>='} {p.minimum:g}")
-            if p.maximum is not None:
-                extra.append(f"<= {p.maximum:g}")
-            if p.unit:
-                extra.append(f"unit: {p.unit}")
-            if extra:
-                tip += f" ({', '.join(extra)})"
-            w.setToolTip(f"{p.name}: {tip}")
-            err = QLabel()
-            err.setObjectName("FieldError")
-            err.setStyleSheet(ERROR_STYLE)
-            err.setWordWrap(True)
-            err.hide()
-            box = QWidget()
-            lay = QVBoxLayout(box)
-            lay.setContentsMargins(0, 0, 0, 0)
-            lay.setSpacing(1)
-            lay.addWidget(w)
-            lay.addWidget(err)
-            label = QLabel(_humanize(p.name))
-            label.setToolTip(w.toolTip())
-            self.form.addRow(label, box)
-            self.widgets[p.name] = w
-            self.errors[p.name] = err
-            self.params[p.name] = p
-        self.set_values({p.name: p.default for p in cls.params})
-
-    def _widget_for(self, p: Param) -> QWidget:
-        suffix = f" {p.unit}" if p.unit else ""
-        if p.type is bool:
-            w = QCheckBox("Yes")
-            # the dark palette draws the indicator nearly invisible: give it a visible box
-            w.setStyleSheet("QCheckBox::indicator{width:14px;height:14px;border:1px solid #8a93a6;border-radius:3px;"
-                            "background:#12151c;} QCheckBox::indicator:checked{background:#4c9be8;"
-                            "border-color:#4c9be8;}")
-            w.toggled.connect(self._edited)
-        elif p.type is int:
-            w = QSpinBox()
-            lo = int(p.minimum) + (1 if p.exclusive_min else 0) if p.minimum is not None else -2_000_000_000
-            hi = int(p.maximum) if p.maximum is not None else 2_000_000_000
-            w.setRange(lo, hi)
-            w.setSuffix(suffix)
-            w.setAccelerated(True)
-            w.valueChanged.connect(self._edited)
-        elif p.type is float:
-            w = QDoubleSpinBox()
-            hi = p.maximum if p.maximum is not None else 1e12
-            lo = p.minimum if p.minimum is not None else -1e12
-            w.setDecimals(4 if hi <= 1 else 2)
-            w.setRange(lo, hi)
-            w.setSingleStep(0.01 if hi <= 1 else 0.1 if hi <= 100 else 1.0)
-            w.setSuffix(suffix)
-            w.setAccelerated(True)
-            w.valueChanged.connect(self._edited)
-        elif p.choices:
-            w = QComboBox()
-            w.addItems(list(p.choices))
-            w.currentIndexChanged.connect(self._edited)
-        else:
-            w = QLineEdit()
-            w.setPlaceholderText(p.help)
-            w.textChanged.connect(self._edited)
-        return w
-
-    def _edited(self, *_a) -> None:
-        self.clear_errors()
-        self.changed.emit()
-
-    def values(self) -> Dict[str, Any]:
-        """The form as ``{name: value}`` (typed as the widgets hold them)."""
-        out: Dict[str, Any] = {}
-        for name, w in self.widgets.items():
-            if isinstance(w, QCheckBox):
-                out[name] = w.isChecked()
-            elif isinstance(w, QSpinBox):
-                out[name] = int(w.value())
-            elif isinstance(w, QDoubleSpinBox):
-                out[name] = float(w.value())
-            elif isinstance(w, QComboBox):
-                out[name] = w.currentText()
-            else:
-                out[name] = w.text()
-        return out
-
-    def set_values(self, values: Dict[str, Any]) -> None:
-        """Fill in ``values`` (unknown names ignored; a value the widget cannot take is skipped)."""
-        for name, v in values.items():
-            w = self.widgets.get(name)
-            if w is None:
-                continue
-            w.blockSignals(True)
-            try:
-                if isinstance(w, QCheckBox):
-                    w.setChecked(bool(v))
-                elif isinstance(w, QSpinBox):
-                    w.setValue(int(v))
-                elif isinstance(w, QDoubleSpinBox):
-                    w.setValue(float(v))
-                elif isinstance(w, QComboBox):
-                    i = w.findText(str(v))
-                    if i >= 0:
-                        w.setCurrentIndex(i)
-                else:
-                    w.setText(str(v))
-            except (TypeError, ValueError):
-                pass
-            finally:
-                w.blockSignals(False)
-        self.clear_errors()
-
-    def show_error(self, field: str, message: str) -> None:
-        """Show ``message`` under ``field`` (or under the first field when it names none)."""
-        label = self.errors.get(field) or next(iter(self.errors.values()), None)
-        if label is None:
-            return
-        label.setText(message)
-        label.show()
-        w = self.widgets.get(field)
-        if w is not None:
-            w.setStyleSheet("border:1px solid #ff6b6b;")
-            w.setFocus()
-
-    def clear_errors(self) -> None:
-        for name, label in self.errors.items():
-            if label.isVisible() or label.text():
-                label.clear()
-                label.hide()
-                self.widgets[name].setStyleSheet("")
-
-    def error_text(self, field: str) -> str:
-        label = self.errors.get(field)
-        return label.text() if label is not None and not label.isHidden() else ""
-
-    def build(self):
-        """A strategy instance from the form; raises :class:`ParamError` (also shown inline)."""
-        try:
-            return self.strategy_cls(self.values())
-        except ParamError as exc:
-            self.show_error(exc.field, str(exc))
-            raise
 
 
 # ----------------------------------------------------------------------------------------------

@@ -22,11 +22,11 @@ import copy
 import importlib
 import logging
 import threading
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGridLayout,
                                QGroupBox, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QLineEdit, QMessageBox, QPlainTextEdit,
                                QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter, QTableView, QToolButton,
                                QVBoxLayout, QWidget)
@@ -46,12 +46,15 @@ log = logging.getLogger(__name__)
 
 
 class FieldError(ValueError):
-    """A value the user entered is not acceptable; ``field`` names the form field."""
+    """A value the user entered is not acceptable; ``field`` names the form field, ``label`` says
+    which one in the status line (default: the field's name; "additional strategy 2 (RSI mean
+    reversion), oversold" where the field alone is ambiguous)."""
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message: str, label: Optional[str] = None):
         super().__init__(message)
         self.field = field
         self.message = message
+        self.label = label or field.replace("_", " ")
 
 
 # -- the list ---------------------------------------------------------------------------------------
@@ -179,13 +182,18 @@ class DetailsSection(QGroupBox):
         lbl = self._errors.get(field)
         return lbl.text() if lbl is not None and lbl.isVisible() else ""
 
-    def _changed(self, *_args) -> None:
+    def check(self) -> bool:
+        """Validate and show the first problem inline (or none); True when the fields are valid."""
         try:
             self.validate()
         except FieldError as exc:
             self.show_error(exc.field, exc.message)
-        else:
-            self.show_error(None)
+            return False
+        self.show_error(None)
+        return True
+
+    def _changed(self, *_args) -> None:
+        self.check()
         self.edited.emit()
 
 
@@ -254,6 +262,7 @@ class ReplaySection(DetailsSection):
         conn.fee = None if fee < 0 else fee / 100.0
 
 
+# -- strategies -------------------------------------------------------------------------------------
 _ACRONYMS = {"ma", "sma", "ema", "rsi", "atr", "adx", "macd", "sl", "tp"}
 
 
@@ -263,22 +272,509 @@ def _label(name: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-class StrategySection(DetailsSection):
-    """The strategy and its parameters, validated by the strategy class itself
-    (``resolve_params`` then the constructor's cross-parameter checks)."""
+PARAM_ERROR_STYLE = "color:#ff6b6b;"
+WARNING_STYLE = "QLabel { color: #f0b94a; }"
+# The dark palette draws a check box's indicator nearly invisible: give it a visible box.
+CHECKBOX_STYLE = ("QCheckBox::indicator{width:14px;height:14px;border:1px solid #8a93a6;border-radius:3px;"
+                  "background:#12151c;} QCheckBox::indicator:checked{background:#4c9be8;border-color:#4c9be8;}"
+                  "QCheckBox::indicator:disabled{border-color:#4a5162;}"
+                  "QCheckBox::indicator:checked:disabled{background:#34527a;border-color:#34527a;}")
 
-    FIXED_ROWS = 3  # selector, description, presets; the parameter rows follow
 
-    def __init__(self, config_dir=None, parent=None):
-        super().__init__("Strategy", parent)
+class ParamForm(QWidget):
+    """Input widgets generated from a strategy class's ``params`` (ranges, units as suffixes, help
+    as tooltips) with an error line under each: the app's one parameter form, used by the backtest
+    window and, through :class:`StrategyForm`, by the Connections tab.
+
+    Rows added with :meth:`add_row` (a strategy selector, symbols...) stay above the parameters
+    when :meth:`set_strategy` replaces them. ``changed`` fires on every user edit (errors are
+    cleared first: the owner validates again).
+    """
+
+    changed = Signal()
+
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.form = QFormLayout(self)
+        self.form.setContentsMargins(0, 0, 0, 0)
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.strategy_cls = None
+        self.widgets: Dict[str, QWidget] = {}  # parameter editors
+        self.errors: Dict[str, QLabel] = {}  # error lines: parameters and add_row fields
+        self.params: Dict[str, Param] = {}
+        self.fixed: Dict[str, QWidget] = {}  # add_row editors by field name
+        self._fixed_rows = 0
+
+    def _row(self, widget: QWidget, field: str) -> QWidget:
+        err = QLabel()
+        err.setObjectName("FieldError")
+        err.setStyleSheet(PARAM_ERROR_STYLE)
+        err.setWordWrap(True)
+        err.hide()
+        box = QWidget()
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(1)
+        lay.addWidget(widget)
+        lay.addWidget(err)
+        self.errors[field] = err
+        return box
+
+    def add_row(self, field: str, label: str, widget: QWidget, help: str = "", index: Optional[int] = None) -> QWidget:
+        """A row kept above the parameters; ``field`` names its error line ("" for none)."""
+        pos = self._fixed_rows if index is None else min(index, self._fixed_rows)
+        if help:
+            widget.setToolTip(help)
+        if field:
+            widget.setObjectName(f"field_{field}")
+            self.fixed[field] = widget
+        lbl = QLabel(label)
+        lbl.setToolTip(help)
+        self.form.insertRow(pos, lbl, self._row(widget, field) if field else widget)
+        self._fixed_rows += 1
+        return widget
+
+    def set_strategy(self, cls, values: Optional[Dict[str, Any]] = None) -> None:
+        """Replace the parameter rows by ``cls``'s, at their defaults overlaid with ``values``."""
+        while self.form.rowCount() > self._fixed_rows:
+            self.form.removeRow(self._fixed_rows)
+        for name in self.params:
+            self.errors.pop(name, None)
+        self.strategy_cls = cls
+        self.widgets, self.params = {}, {}
+        for p in cls.params:
+            w = self._widget_for(p)
+            w.setObjectName(f"param_{p.name}")
+            tip = p.help or p.name
+            extra = []
+            if p.minimum is not None:
+                extra.append(f"{'>' if p.exclusive_min else '>='} {p.minimum:g}")
+            if p.maximum is not None:
+                extra.append(f"<= {p.maximum:g}")
+            if p.unit:
+                extra.append(f"unit: {p.unit}")
+            if extra:
+                tip += f" ({', '.join(extra)})"
+            w.setToolTip(f"{p.name}: {tip}")
+            label = QLabel(_label(p.name))
+            label.setToolTip(w.toolTip())
+            self.form.addRow(label, self._row(w, p.name))
+            self.widgets[p.name] = w
+            self.params[p.name] = p
+        self.set_values({p.name: p.default for p in cls.params})
+        if values:
+            self.set_values(values)
+
+    def _widget_for(self, p: Param) -> QWidget:
+        suffix = f" {p.unit}" if p.unit else ""
+        if p.type is bool:
+            w = QCheckBox("Yes")
+            w.setStyleSheet(CHECKBOX_STYLE)
+            w.toggled.connect(self._edited)
+        elif p.type is int:
+            w = QSpinBox()
+            lo = int(p.minimum) + (1 if p.exclusive_min else 0) if p.minimum is not None else -2_000_000_000
+            hi = int(p.maximum) if p.maximum is not None else 2_000_000_000
+            w.setRange(lo, hi)
+            w.setSuffix(suffix)
+            w.setAccelerated(True)
+            w.valueChanged.connect(self._edited)
+        elif p.type is float:
+            w = QDoubleSpinBox()
+            hi = p.maximum if p.maximum is not None else 1e12
+            lo = p.minimum if p.minimum is not None else -1e12
+            w.setDecimals(4 if hi <= 1 else 2)
+            w.setRange(lo, hi)
+            w.setSingleStep(0.01 if hi <= 1 else 0.1 if hi <= 100 else 1.0)
+            w.setSuffix(suffix)
+            w.setAccelerated(True)
+            w.valueChanged.connect(self._edited)
+        elif p.choices:
+            w = QComboBox()
+            w.addItems(list(p.choices))
+            w.currentIndexChanged.connect(self._edited)
+        else:
+            w = QLineEdit()
+            w.setPlaceholderText(p.help)
+            w.textChanged.connect(self._edited)
+        return w
+
+    def _edited(self, *_a) -> None:
+        self.clear_errors()
+        self.changed.emit()
+
+    def values(self) -> Dict[str, Any]:
+        """The form as ``{name: value}`` (typed as the widgets hold them)."""
+        out: Dict[str, Any] = {}
+        for name, w in self.widgets.items():
+            if isinstance(w, QCheckBox):
+                out[name] = w.isChecked()
+            elif isinstance(w, QSpinBox):
+                out[name] = int(w.value())
+            elif isinstance(w, QDoubleSpinBox):
+                out[name] = float(w.value())
+            elif isinstance(w, QComboBox):
+                out[name] = w.currentText()
+            else:
+                out[name] = w.text()
+        return out
+
+    def set_values(self, values: Dict[str, Any]) -> None:
+        """Fill in ``values`` (unknown names ignored; a value the widget cannot take is skipped)."""
+        for name, v in values.items():
+            w = self.widgets.get(name)
+            if w is None:
+                continue
+            w.blockSignals(True)
+            try:
+                if isinstance(w, QCheckBox):
+                    w.setChecked(bool(v))
+                elif isinstance(w, QSpinBox):
+                    w.setValue(int(v))
+                elif isinstance(w, QDoubleSpinBox):
+                    w.setValue(float(v))
+                elif isinstance(w, QComboBox):
+                    i = w.findText(str(v))
+                    if i >= 0:
+                        w.setCurrentIndex(i)
+                else:
+                    w.setText(str(v))
+            except (TypeError, ValueError):
+                pass
+            finally:
+                w.blockSignals(False)
+        self.clear_errors()
+
+    def show_error(self, field: str, message: str, focus: bool = True) -> None:
+        """Show ``message`` under ``field`` (or under the first field when it names none);
+        ``focus`` moves the keyboard focus to the field (not while the user types elsewhere)."""
+        label = self.errors.get(field) or next(iter(self.errors.values()), None)
+        if label is None:
+            return
+        label.setText(message)
+        label.show()
+        w = self.widgets.get(field)
+        if w is not None:
+            if not isinstance(w, QCheckBox):  # its own style sheet draws the indicator
+                w.setStyleSheet("border:1px solid #ff6b6b;")
+            if focus:
+                w.setFocus()
+
+    def clear_errors(self) -> None:
+        for name, label in self.errors.items():
+            if label.isVisible() or label.text():
+                label.clear()
+                label.hide()
+                w = self.widgets.get(name)
+                if w is not None and not isinstance(w, QCheckBox):
+                    w.setStyleSheet("")
+
+    def error_text(self, field: str) -> str:
+        label = self.errors.get(field)
+        return label.text() if label is not None and not label.isHidden() else ""
+
+    def build(self):
+        """A strategy instance from the form; raises :class:`ParamError` (also shown inline)."""
+        try:
+            return self.strategy_cls(self.values())
+        except ParamError as exc:
+            self.show_error(exc.field, str(exc))
+            raise
+
+
+class SymbolsPicker(QWidget):
+    """Which of the connection's symbols a strategy trades: "All symbols" (saved as ``[]``, so
+    symbols added to the connection later are included) or the ticked subset. A saved symbol the
+    connection no longer has stays listed, in amber, until it is unticked."""
+
+    changed = Signal()
+    COLUMNS = 4
+
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.all_box = QCheckBox("All symbols of the connection")
+        self.all_box.setObjectName("AllSymbols")
+        self.all_box.setStyleSheet(CHECKBOX_STYLE)
+        self.all_box.toggled.connect(self._all_toggled)
+        self.grid = QGridLayout()
+        self.grid.setContentsMargins(20, 0, 0, 0)
+        self.grid.setHorizontalSpacing(14)
+        self.grid.setVerticalSpacing(2)
+        self.grid.setColumnStretch(self.COLUMNS, 1)  # the boxes stay together on the left
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(3)
+        lay.addWidget(self.all_box)
+        lay.addLayout(self.grid)
+        self.available: List[str] = []
+        self.boxes: Dict[str, QCheckBox] = {}
+
+    def set_symbols(self, available: List[str], selected: List[str]) -> None:
+        """Offer ``available``; tick ``selected`` (``[]``: All symbols)."""
+        self.available = list(available)
+        for b in self.boxes.values():
+            self.grid.removeWidget(b)
+            b.deleteLater()
+        self.boxes = {}
+        unknown = [s for s in selected if s not in self.available]
+        for i, sym in enumerate(self.available + unknown):
+            b = QCheckBox(sym)
+            b.setObjectName(f"symbol_{sym}")
+            b.setChecked(not selected or sym in selected)
+            style = CHECKBOX_STYLE
+            if sym in unknown:
+                style += "QCheckBox { color: #f0b94a; }"
+                b.setToolTip(f"{sym} is not one of this connection's symbols")
+            b.setStyleSheet(style)
+            b.toggled.connect(self._box_toggled)
+            self.grid.addWidget(b, i // self.COLUMNS, i % self.COLUMNS)
+            self.boxes[sym] = b
+        self.all_box.blockSignals(True)
+        self.all_box.setChecked(not selected)
+        self.all_box.blockSignals(False)
+        self._update_enabled()
+
+    def set_available(self, available: List[str]) -> bool:
+        """The connection's symbols changed (another section edited): keep the selection.
+        True when the list changed."""
+        if list(available) == self.available:
+            return False
+        self.set_symbols(available, self.selection())
+        return True
+
+    def select(self, symbols: List[str]) -> None:
+        """Tick exactly ``symbols`` (``[]``: All symbols), as the user would; emits ``changed``."""
+        self.set_symbols(self.available, list(symbols))
+        self.changed.emit()
+
+    def is_all(self) -> bool:
+        return self.all_box.isChecked()
+
+    def selection(self) -> List[str]:
+        """What is saved: ``[]`` for All symbols, else the ticked symbols."""
+        if self.all_box.isChecked():
+            return []
+        return [s for s, b in self.boxes.items() if b.isChecked()]
+
+    def traded(self) -> List[str]:
+        """The symbols the strategy will actually see."""
+        return list(self.available) if self.all_box.isChecked() else \
+            [s for s in self.selection() if s in self.available]
+
+    def unknown(self) -> List[str]:
+        return [s for s in self.selection() if s not in self.available]
+
+    def _all_toggled(self, on: bool) -> None:
+        for b in self.boxes.values():  # All shows every box ticked; unticking All starts from there
+            b.blockSignals(True)
+            b.setChecked(True)
+            b.blockSignals(False)
+        self._update_enabled()
+        self.changed.emit()
+
+    def _box_toggled(self, _on: bool) -> None:
+        self.changed.emit()
+
+    def _update_enabled(self) -> None:
+        for b in self.boxes.values():
+            b.setEnabled(not self.all_box.isChecked())
+
+
+def connection_symbols(conn: ConnectionConfig) -> List[str]:
+    """The symbols a connection trades: its dataset's for a replay, its configured ones otherwise."""
+    if conn.is_paper_replay:
+        ds = DATASETS.get(conn.dataset)
+        return ds.symbols if ds is not None else []
+    return list(conn.symbols)
+
+
+def _pct(fraction: float) -> str:
+    return f"{fraction * 100:.4g} %"
+
+
+def _symbols(n: int) -> str:
+    return f"{n} symbol{'' if n == 1 else 's'}"
+
+
+def strategy_allocation(size: Optional[float], symbols: List[str], risk: Dict[str, Any]) -> Tuple[str, List[str]]:
+    """The hint and the warnings for one strategy: ``size`` (fraction of equity per entry, None
+    when the strategy has none) on each of ``symbols``, under the ``risk`` limits."""
+    if size is None:
+        return "This strategy sizes its own entries.", []
+    n = len(symbols)
+    text = f"Each entry uses {_pct(size)} of equity" + (
+        f"; with {_symbols(n)} up to {_pct(size * n)} in use." if n else ".")
+    warnings = []
+    max_fraction = float(risk.get("max_position_fraction", 1.0))
+    if size > max_fraction + 1e-12:
+        warnings.append(f"{_pct(size)} is above the risk limit Max position size ({_pct(max_fraction)}): "
+                        "every entry will be refused.")
+    if size * n > 1 + 1e-12:
+        warnings.append(f"Up to {_pct(size * n)} of equity: once the cash is in use, further entries are "
+                        "refused for insufficient funds.")
+    return text, warnings
+
+
+def total_allocation(strategies: List[Tuple[str, Optional[float], List[str]]],
+                     risk: Dict[str, Any]) -> Tuple[str, List[str]]:
+    """The hint and the warnings for all the strategies of a connection together:
+    ``(title, size, symbols)`` each. Positions are per symbol (one-way, no adding to a position),
+    so a symbol traded by several strategies holds at most the largest of their sizes."""
+    per_symbol: Dict[str, float] = {}
+    traders: Dict[str, List[str]] = {}
+    for title, size, symbols in strategies:
+        for s in symbols:
+            per_symbol[s] = max(per_symbol.get(s, 0.0), size or 0.0)
+            traders.setdefault(s, []).append(title)
+    total = sum(per_symbol.values())
+    parts = ", ".join(f"{s} {_pct(v)}" for s, v in per_symbol.items())
+    text = (f"All strategies together: up to {_pct(total)} of equity in use" + (f" ({parts})." if parts else "."))
+    shared = [s for s, t in traders.items() if len(t) > 1]
+    if shared:
+        text += (f" {', '.join(shared)} {'is' if len(shared) == 1 else 'are'} traded by more than one strategy: "
+                 "they share one position per symbol.")
+    warnings = []
+    if total > 1 + 1e-12:
+        warnings.append(f"Together up to {_pct(total)} of equity: when every strategy is in a position at once, "
+                        "later entries are refused for insufficient funds.")
+    max_open = int(risk.get("max_open_positions", 0) or 0)
+    if max_open and len(per_symbol) > max_open:
+        warnings.append(f"{_symbols(len(per_symbol))} can be in a position at once, but the risk limit Max open "
+                        f"positions is {max_open}: entries beyond it are refused.")
+    return text, warnings
+
+
+class StrategyForm(ParamForm):
+    """One strategy of a connection: which one, its description, the symbols it trades, what its
+    size means for the account (a hint, and warnings that do not block), and its generated
+    parameters (:class:`ParamForm`). :meth:`spec` validates through the strategy class itself
+    (``resolve_params``, then the constructor's cross-parameter checks)."""
+
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        # Fields grow (editors are made Fixed): with FieldsStayAtSizeHint, QFormLayout sizes a
+        # wrapped label's row for the full width and then lays it out narrower, clipping it.
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.form.setHorizontalSpacing(14)
+        self.form.setVerticalSpacing(6)
         self.strategy = QComboBox()
         for name, cls in sorted(strategy_registry.REGISTRY.items()):
             self.strategy.addItem(cls.title or name, name)
-        self.add_field("strategy", "Strategy", self.strategy)
+        self._fix_width(self.strategy)
+        self.add_row("strategy", "Strategy", self.strategy)
         self.description = QLabel()
         self.description.setObjectName("Hint")
         self.description.setWordWrap(True)
-        self.form.addRow("", self.description)
+        self.add_row("", "", self.description)
+        self.symbols = SymbolsPicker()
+        self.add_row("symbols", "Symbols", self.symbols,
+                     "The symbols this strategy trades; two strategies on one symbol share its position")
+        self.allocation = QLabel()
+        self.allocation.setObjectName("AllocationHint")
+        self.allocation.setWordWrap(True)
+        self.allocation_warning = QLabel()
+        self.allocation_warning.setObjectName("AllocationWarning")
+        self.allocation_warning.setWordWrap(True)
+        self.allocation_warning.setStyleSheet(WARNING_STYLE)
+        self.allocation_warning.setVisible(False)
+        notes = QWidget()
+        nl = QVBoxLayout(notes)
+        nl.setContentsMargins(0, 0, 0, 0)
+        nl.setSpacing(2)
+        nl.addWidget(self.allocation)
+        nl.addWidget(self.allocation_warning)
+        self.add_row("", "Allocation", notes)
+        self.strategy.currentIndexChanged.connect(self._strategy_changed)
+        self.symbols.changed.connect(self._edited)
+
+    @staticmethod
+    def _fix_width(w: QWidget) -> None:
+        w.setSizePolicy(QSizePolicy.Policy.Fixed, w.sizePolicy().verticalPolicy())
+        if not isinstance(w, QCheckBox):
+            w.setMinimumWidth(150)
+
+    def set_strategy(self, cls, values: Optional[Dict[str, Any]] = None) -> None:
+        super().set_strategy(cls, values)
+        for w in self.widgets.values():
+            self._fix_width(w)
+
+    @property
+    def title(self) -> str:
+        cls = self.strategy_cls
+        return (cls.title or cls.name) if cls is not None else str(self.strategy.currentData())
+
+    def load(self, spec: Dict[str, Any], available: List[str]) -> None:
+        """Show ``spec`` (``{"strategy", "params", "symbols"}``) offering ``available`` symbols."""
+        i = self.strategy.findData(spec.get("strategy"))
+        self.strategy.blockSignals(True)
+        self.strategy.setCurrentIndex(max(i, 0))
+        self.strategy.blockSignals(False)
+        cls = strategy_registry.REGISTRY.get(self.strategy.currentData())
+        known = {p.name for p in cls.params}
+        self.set_strategy(cls, {k: v for k, v in dict(spec.get("params") or {}).items() if k in known})
+        self.description.setText(cls.description)
+        self.symbols.set_symbols(available, list(spec.get("symbols") or []))
+        self.clear_errors()
+
+    def set_strategy_values(self, strategy: str, params: Dict[str, Any]) -> bool:
+        """Switch to ``strategy`` with ``params`` (a preset); the symbols stay. False when unknown."""
+        i = self.strategy.findData(strategy)
+        if i < 0:
+            return False
+        self.load({"strategy": strategy, "params": params, "symbols": self.symbols.selection()}, self.symbols.available)
+        self._edited()
+        return True
+
+    def _strategy_changed(self, *_a) -> None:
+        cls = strategy_registry.REGISTRY.get(self.strategy.currentData())
+        self.set_strategy(cls)
+        self.description.setText(cls.description)
+        self._edited()
+
+    def size(self) -> Optional[float]:
+        """The ``size`` parameter as entered (fraction of equity per entry), None without one."""
+        w = self.widgets.get("size")
+        return float(w.value()) if isinstance(w, QDoubleSpinBox) else None
+
+    def set_allocation(self, text: str, warnings: List[str]) -> None:
+        self.allocation.setText(text)
+        self.allocation_warning.setText("\n".join("⚠ " + w for w in warnings))
+        self.allocation_warning.setVisible(bool(warnings))
+
+    def spec(self, where: str = "strategy") -> Dict[str, Any]:
+        """``{"strategy", "params", "symbols"}``, validated; raises :class:`FieldError` whose
+        ``label`` names ``where`` (e.g. "additional strategy 2"), the strategy and the field."""
+        cls = self.strategy_cls
+        label = lambda field: f"{where} ({self.title}), {field.replace('_', ' ')}"  # noqa: E731
+        try:
+            params = cls.resolve_params(self.values())
+            cls(params)
+        except ParamError as exc:
+            msg = str(exc)
+            prefix = f"{exc.field}: "
+            field = exc.field if exc.field in self.widgets else "strategy"
+            raise FieldError(field, msg[len(prefix):] if msg.startswith(prefix) else msg,
+                             label(exc.field)) from None
+        unknown = self.symbols.unknown()
+        if unknown:
+            one = len(unknown) == 1
+            raise FieldError("symbols", f"{', '.join(unknown)} {'is' if one else 'are'} not traded by this connection: "
+                                        f"untick {'it' if one else 'them'}", label("symbols"))
+        if not self.symbols.is_all() and not self.symbols.selection():
+            raise FieldError("symbols", "tick at least one symbol, or All symbols", label("symbols"))
+        return {"strategy": cls.name, "params": params, "symbols": self.symbols.selection()}
+
+
+class StrategySection(DetailsSection):
+    """The connection's main strategy (``strategy``, ``strategy_params``, ``strategy_symbols``)
+    in a :class:`StrategyForm`, with named presets shared with the backtest window."""
+
+    def __init__(self, config_dir=None, parent=None):
+        super().__init__("Strategy", parent)
+        self.strategy_form = StrategyForm()
+        self.strategy = self.strategy_form.strategy
+        self.form.addRow(self.strategy_form)
         # Named presets (strategy + parameters), shared with the backtest window.
         self.presets = PresetStore(config_dir) if config_dir is not None else None
         self.preset_box = QComboBox()
@@ -297,126 +793,48 @@ class StrategySection(DetailsSection):
         holder = QWidget()
         holder.setLayout(row)
         row.setContentsMargins(0, 0, 0, 0)
-        self.form.addRow("Preset", holder)
-        holder.setVisible(self.presets is not None)
+        self.strategy_form.add_row("", "Preset", holder, index=2)  # under the description
+        if self.presets is None:
+            self.strategy_form.form.setRowVisible(holder, False)
         self._refresh_presets()
-        self.editors: Dict[str, QWidget] = {}
-        self._param_rows: List[int] = []
-        self._cls = None
-        self._loading = False
-        self.strategy.currentIndexChanged.connect(self._strategy_changed)
+        self.strategy_form.changed.connect(self._changed)
 
     @property
     def strategy_class(self):
-        return strategy_registry.REGISTRY.get(self.strategy.currentData())
+        return self.strategy_form.strategy_cls
 
-    def _strategy_changed(self, *_a) -> None:
-        if not self._loading:
-            self._build(self.strategy_class, {})
-            self._changed()
-
-    def _build(self, cls, values: Dict[str, Any]) -> None:
-        # Remove the previous strategy's rows (the fixed rows stay).
-        while self.form.rowCount() > self.FIXED_ROWS:
-            self.form.removeRow(self.FIXED_ROWS)
-        for name in list(self._errors):
-            if name != "strategy":
-                del self._errors[name]
-        self.editors = {}
-        self._cls = cls
-        if cls is None:
-            return
-        self.description.setText(cls.description)
-        for p in cls.params:
-            ed = self._editor(p)
-            self.editors[p.name] = ed
-            self._set(p, ed, values.get(p.name, p.default))
-            label = _label(p.name)
-            self.add_field(p.name, label, ed, p.unit, p.help)
-
-    def _editor(self, p: Param) -> QWidget:
-        if p.type == "choice" or p.choices:
-            w = QComboBox()
-            for c in p.choices:
-                w.addItem(str(c), c)
-            w.currentIndexChanged.connect(self._changed)
-        elif p.type is bool:
-            w = QCheckBox()
-            w.toggled.connect(self._changed)
-        elif p.type is int:
-            w = _spin(p.minimum if p.minimum is not None else -10**9, p.maximum if p.maximum is not None else 10**9)
-            w.valueChanged.connect(self._changed)
-        elif p.type is float:
-            lo = p.minimum if p.minimum is not None else -1e12
-            hi = p.maximum if p.maximum is not None else 1e12
-            decimals = 4 if hi <= 1 else 2
-            w = _spin(lo, hi, decimals, 0.05 if hi <= 1 else 0.5)
-            w.valueChanged.connect(self._changed)
-        else:
-            w = QLineEdit()
-            w.textChanged.connect(self._changed)
-        return w
-
-    @staticmethod
-    def _set(p: Param, w: QWidget, v: Any) -> None:
-        if isinstance(w, QComboBox):
-            w.setCurrentIndex(max(w.findData(v), 0))
-        elif isinstance(w, QCheckBox):
-            w.setChecked(bool(v))
-        elif isinstance(w, (QSpinBox, QDoubleSpinBox)):
-            try:
-                w.setValue(int(v) if isinstance(w, QSpinBox) else float(v))
-            except (TypeError, ValueError):
-                w.setValue(int(p.default) if isinstance(w, QSpinBox) else float(p.default))
-        else:
-            w.setText(str(v))
-
-    @staticmethod
-    def _get(w: QWidget) -> Any:
-        if isinstance(w, QComboBox):
-            return w.currentData()
-        if isinstance(w, QCheckBox):
-            return w.isChecked()
-        if isinstance(w, (QSpinBox, QDoubleSpinBox)):
-            return w.value()
-        return w.text()
+    @property
+    def editors(self) -> Dict[str, QWidget]:
+        return self.strategy_form.widgets
 
     def values(self) -> Dict[str, Any]:
-        return {name: self._get(w) for name, w in self.editors.items()}
+        return self.strategy_form.values()
 
     def set_value(self, name: str, value: Any) -> None:
-        """Set one parameter's editor (tests and presets)."""
-        p = next(p for p in self._cls.params if p.name == name)
-        self._set(p, self.editors[name], value)
+        """Set one parameter as the user would (validated inline, marks the form edited)."""
+        self.strategy_form.set_values({name: value})
+        self._changed()
 
     def load(self, conn):
-        self._loading = True
-        try:
-            i = self.strategy.findData(conn.strategy)
-            self.strategy.setCurrentIndex(max(i, 0))
-        finally:
-            self._loading = False
-        self._build(self.strategy_class, dict(conn.strategy_params))
+        self.strategy_form.load(conn.strategy_specs()[0], connection_symbols(conn))
         self.show_error(None)
 
     def validate(self) -> Dict[str, Any]:
-        cls = self._cls
-        if cls is None:
-            raise FieldError("strategy", f"unknown strategy {self.strategy.currentData()!r}")
-        try:
-            params = cls.resolve_params(self.values())
-            cls(params)
-        except ParamError as exc:
-            msg = str(exc)
-            prefix = f"{exc.field}: "
-            raise FieldError(exc.field if exc.field in self.editors else "strategy",
-                             msg[len(prefix):] if msg.startswith(prefix) else msg) from None
-        return params
+        return self.strategy_form.spec("main strategy")
 
     def apply(self, conn):
-        params = self.validate()
-        conn.strategy = self._cls.name
-        conn.strategy_params = params
+        spec = self.validate()
+        conn.strategy = spec["strategy"]
+        conn.strategy_params = spec["params"]
+        conn.strategy_symbols = spec["symbols"]
+
+    def show_error(self, field: Optional[str], message: str = "") -> None:
+        self.strategy_form.clear_errors()
+        if field and message:
+            self.strategy_form.show_error(field, message, focus=False)
+
+    def error_text(self, field: str) -> str:
+        return self.strategy_form.error_text(field)
 
     # -- presets ------------------------------------------------------------------------------------
     def _refresh_presets(self) -> None:
@@ -435,31 +853,19 @@ class StrategySection(DetailsSection):
         name = name.strip()
         if not name:
             raise FieldError("strategy", "a preset needs a name")
-        params = self.validate()
-        self.presets.save(name, {"strategy": self._cls.name, "params": params})
+        spec = self.validate()
+        self.presets.save(name, {"strategy": spec["strategy"], "params": spec["params"]})
         self._refresh_presets()
         self.preset_box.setCurrentText(name)
 
     def load_preset(self, name: str) -> None:
         """Put preset ``name``'s strategy and parameters in the form (saved with the connection
-        on Save, like any edit)."""
+        on Save, like any edit); the symbols stay."""
         if not name or self.presets is None:
             return
         preset = self.presets.get(name)
-        i = self.strategy.findData(preset.get("strategy"))
-        if i < 0:
+        if not self.strategy_form.set_strategy_values(preset.get("strategy"), dict(preset.get("params", {}))):
             self.show_error("strategy", f"preset {name!r}: unknown strategy {preset.get('strategy')!r}")
-            return
-        self._loading = True
-        try:
-            self.strategy.setCurrentIndex(i)
-        finally:
-            self._loading = False
-        cls = self.strategy_class
-        known = {p.name for p in cls.params}
-        self._build(cls, {k: v for k, v in dict(preset.get("params", {})).items() if k in known})
-        self.show_error(None)
-        self._changed()
 
     def _ask_save_preset(self) -> None:
         name, ok = QInputDialog.getText(self, "Save preset", "Preset name:", text=self.preset_box.currentText())
@@ -471,6 +877,151 @@ class StrategySection(DetailsSection):
             self.show_error(exc.field, exc.message)
         except OSError as exc:
             self.show_error("strategy", f"cannot write {self.presets.path}: {exc.strerror or exc}")
+
+
+class ExtraStrategy(QFrame):
+    """One additional strategy in :class:`ExtraStrategiesSection`: a title, Remove, its form."""
+
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.setObjectName("ExtraStrategy")
+        self.setStyleSheet("QFrame#ExtraStrategy { border: 1px solid #343c4e; border-radius: 6px; }")
+        self.heading = QLabel()
+        self.heading.setObjectName("ExtraStrategyTitle")
+        self.heading.setStyleSheet("QLabel { font-weight: 600; color: #e6e9ef; }")
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setObjectName("RemoveStrategyButton")
+        head = QHBoxLayout()
+        head.addWidget(self.heading, 1)
+        head.addWidget(self.remove_button)
+        self.strategy_form = StrategyForm()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(10, 8, 10, 10)
+        lay.setSpacing(6)
+        lay.addLayout(head)
+        lay.addWidget(self.strategy_form)
+        self.strategy_form.strategy.currentIndexChanged.connect(lambda *_: self.set_number(self.number))
+        self.number = 1
+
+    def set_number(self, number: int) -> None:
+        self.number = number
+        self.heading.setText(f"{number}. {self.strategy_form.title}")
+
+
+class ExtraStrategiesSection(DetailsSection):
+    """More strategies on the same connection (``extra_strategies``), each with its own symbols
+    and parameters; Add / Remove; validated on Save, an error naming the strategy and the field.
+    Also shows the allocation of all the strategies together."""
+
+    def __init__(self, parent=None):
+        super().__init__("Additional strategies", parent)
+        intro = QLabel("Run more strategies on this connection, each on its own symbols. "
+                       "Strategies trading the same symbol share its position.")
+        intro.setObjectName("Hint")
+        intro.setWordWrap(True)
+        self.form.addRow(intro)
+        self._list = QWidget()
+        self._list_lay = QVBoxLayout(self._list)
+        self._list_lay.setContentsMargins(0, 0, 0, 0)
+        self._list_lay.setSpacing(8)
+        self.form.addRow(self._list)
+        self.add_button = QPushButton("+ Add strategy")
+        self.add_button.setObjectName("AddStrategyButton")
+        self.add_button.clicked.connect(lambda: self.add_strategy())
+        self.total = QLabel()
+        self.total.setObjectName("TotalAllocation")
+        self.total.setWordWrap(True)
+        self.total_warning = QLabel()
+        self.total_warning.setObjectName("TotalAllocationWarning")
+        self.total_warning.setWordWrap(True)
+        self.total_warning.setStyleSheet(WARNING_STYLE)
+        self.total_warning.setVisible(False)
+        row = QHBoxLayout()
+        row.addWidget(self.add_button)
+        row.addStretch(1)
+        self.form.addRow(row)
+        self.form.addRow(self.total)
+        self.form.addRow(self.total_warning)
+        self.entries: List[ExtraStrategy] = []
+        self._available: List[str] = []
+
+    def load(self, conn):
+        for entry in list(self.entries):
+            self._drop(entry)
+        self._available = connection_symbols(conn)
+        for spec in conn.strategy_specs()[1:]:
+            self._add(spec)
+        self.show_error(None)
+
+    def add_strategy(self, strategy: Optional[str] = None) -> ExtraStrategy:
+        """Add a strategy (the first of the list unless ``strategy`` names one) on All symbols."""
+        entry = self._add({"strategy": strategy or "", "params": {}, "symbols": []})
+        self._changed()
+        return entry
+
+    def remove_strategy(self, entry: ExtraStrategy) -> None:
+        self._drop(entry)
+        self._changed()
+
+    def _add(self, spec: Dict[str, Any]) -> ExtraStrategy:
+        entry = ExtraStrategy()
+        entry.strategy_form.load(spec, self._available)
+        entry.strategy_form.changed.connect(self._changed)
+        entry.remove_button.clicked.connect(lambda: self.remove_strategy(entry))
+        self.entries.append(entry)
+        self._list_lay.addWidget(entry)
+        self._renumber()
+        return entry
+
+    def _drop(self, entry: ExtraStrategy) -> None:
+        self.entries.remove(entry)
+        self._list_lay.removeWidget(entry)
+        entry.hide()
+        entry.deleteLater()
+        self._renumber()
+
+    def _renumber(self) -> None:
+        for i, entry in enumerate(self.entries):
+            entry.set_number(i + 1)
+        self.total.setVisible(bool(self.entries))
+        self.total_warning.setVisible(bool(self.entries) and bool(self.total_warning.text()))
+
+    def forms(self) -> List[StrategyForm]:
+        return [e.strategy_form for e in self.entries]
+
+    def set_total(self, text: str, warnings: List[str]) -> None:
+        self.total.setText(text)
+        self.total_warning.setText("\n".join("⚠ " + w for w in warnings))
+        self.total_warning.setVisible(bool(self.entries) and bool(warnings))
+
+    def validate(self) -> List[Dict[str, Any]]:
+        specs = []
+        for i, entry in enumerate(self.entries):
+            try:
+                specs.append(entry.strategy_form.spec(f"additional strategy {i + 1}"))
+            except FieldError as exc:
+                raise FieldError(f"{i}:{exc.field}", exc.message, exc.label) from None
+        return specs
+
+    def apply(self, conn):
+        conn.extra_strategies = self.validate()
+
+    @staticmethod
+    def _split(field: str) -> Tuple[int, str]:
+        i, _, name = field.partition(":")
+        return int(i), name
+
+    def show_error(self, field: Optional[str], message: str = "") -> None:
+        for entry in self.entries:
+            entry.strategy_form.clear_errors()
+        if field and message:
+            i, name = self._split(field)
+            if 0 <= i < len(self.entries):
+                self.entries[i].strategy_form.show_error(name, message, focus=False)
+
+    def error_text(self, field: str) -> str:
+        i, name = self._split(field)
+        return self.entries[i].strategy_form.error_text(name) if 0 <= i < len(self.entries) else ""
 
 
 class RiskSection(DetailsSection):
@@ -638,6 +1189,9 @@ class ExchangeSection(DetailsSection):
     def current_exchange(self) -> str:
         return self.exchange.currentText().strip().lower()
 
+    def entered_symbols(self) -> List[str]:
+        return [s.strip().upper() for s in self.symbols.text().split(",") if s.strip()]
+
     def load(self, conn):
         self._exchange_loaded = conn.exchange
         fill_exchange_combo(self.exchange, self.catalog.ids, conn.exchange)
@@ -730,7 +1284,7 @@ class ExchangeSection(DetailsSection):
         conn.max_concurrency = int(self.concurrency.value())
         conn.batch_size = int(self.batch.value())
         conn.base_url = self.base_url.text().strip()
-        conn.symbols = [s.strip().upper() for s in self.symbols.text().split(",") if s.strip()]
+        conn.symbols = self.entered_symbols()
         bad = [s for s in conn.symbols if "/" not in s]
         if bad:
             raise FieldError("symbols", f"{', '.join(bad)}: use unified symbols like BTC/USDT")
@@ -1100,8 +1654,12 @@ class ConnectionDetails(QWidget):
         self.exchange_section = ExchangeSection(self.catalog)
         self.credentials_section = CredentialsSection(self)
         self.test_section = TestSection()
-        for s in (self.exchange_section, self.credentials_section, self.test_section, ReplaySection(),
-                  StrategySection(services.config_dir), RiskSection()):
+        self.replay_section = ReplaySection()
+        self.strategy_section = StrategySection(services.config_dir)
+        self.extra_strategies_section = ExtraStrategiesSection()
+        self.risk_section = RiskSection()
+        for s in (self.exchange_section, self.credentials_section, self.test_section, self.replay_section,
+                  self.strategy_section, self.extra_strategies_section, self.risk_section):
             self.add_section(s)
         self.exchange_section.exchange_changed.connect(self.credentials_section.set_exchange)
         self.catalog.loaded.connect(self._catalog_loaded)
@@ -1195,6 +1753,7 @@ class ConnectionDetails(QWidget):
                 s.load(conn)
             finally:
                 s.blockSignals(False)
+        self._sync_strategies()
         running = self.test_task is not None and not self.test_task.done()
         self.test_section.set_running(running and self.test_name == conn.name)
         if running and self.test_name != conn.name:
@@ -1214,6 +1773,39 @@ class ConnectionDetails(QWidget):
     def _edited(self) -> None:
         self._set_dirty(True)
         self.status.setText("")
+        self._sync_strategies()
+
+    # -- strategies ---------------------------------------------------------------------------------
+    def available_symbols(self) -> List[str]:
+        """The shown connection's symbols as entered, before Save: the picked dataset's for a
+        replay, the Exchange section's symbols field otherwise."""
+        if self.conn is None:
+            return []
+        if self.conn.is_paper_replay:
+            ds = DATASETS.get(self.replay_section.dataset.currentData())
+            return ds.symbols if ds is not None else []
+        return self.exchange_section.entered_symbols()
+
+    def _sync_strategies(self) -> None:
+        """Offer the current symbols to every strategy form and show what their sizes add up to
+        under the risk limits as entered (hints and warnings; nothing is blocked)."""
+        if self.conn is None:
+            return
+        symbols = self.available_symbols()
+        risk = {"max_position_fraction": float(self.risk_section.max_fraction.value()),
+                "max_open_positions": int(self.risk_section.max_open.value())}
+        extras = self.extra_strategies_section
+        rows = []
+        offered = False
+        for form in [self.strategy_section.strategy_form] + extras.forms():
+            offered = form.symbols.set_available(symbols) or offered
+            traded = form.symbols.traded()
+            form.set_allocation(*strategy_allocation(form.size(), traded, risk))
+            rows.append((form.title, form.size(), traded))
+        extras.set_total(*total_allocation(rows, risk))
+        if offered:  # a ticked symbol may have left the connection: say so at once
+            self.strategy_section.check()
+            extras.check()
 
     def _set_dirty(self, dirty: bool) -> None:
         self._dirty = dirty
@@ -1244,7 +1836,7 @@ class ConnectionDetails(QWidget):
                 s.apply(new)
             except FieldError as exc:
                 s.show_error(exc.field, exc.message)
-                self._error(f"Not saved: {exc.field.replace('_', ' ')}: {exc.message}")
+                self._error(f"Not saved: {exc.label}: {exc.message}")
                 return False
             s.show_error(None)
         try:
