@@ -15,6 +15,23 @@ Market data (both modes)
     all symbols are fed in time order. After a pause, the candles that closed meanwhile also go
     through the warm-up pass (a decision on them would act on stale prices).
 
+Market data by websocket (``conn.api_type == "websocket"``)
+    Where ccxt.pro supports the exchange (``watchOHLCV``), the candles come from
+    ``watch_ohlcv`` instead: one subscription per symbol at the strategy's timeframe, on a
+    ccxt.pro exchange configured like the REST one (:func:`create_pro_exchange`; public data,
+    no keys). The closed-candle rule is the REST one: a candle is closed when an update of a
+    later candle arrives (or, with ``close_grace_ms``, when its end is that far in the past: then
+    a REST poll decides, as in REST mode); the warm-up is the REST one. Where the stream and
+    the candles already fed do not join up (after a (re)connect, a missed update), the
+    candles in between are fetched over REST first, so no candle is lost, and none is fed twice
+    (only candles after the last one fed are). Candles of one update round are fed in time
+    order. If the websocket cannot connect, stops delivering within ``ws_sync_timeout``, drops,
+    or is silently reopened by ccxt, the engine logs it and polls over REST while it retries the
+    websocket with backoff (``ws_retry_interval`` doubling up to ``max_ws_retry_interval``),
+    and goes back to the stream once every symbol delivers again. An exchange without ccxt.pro
+    support is polled over REST, with a log line saying so. :attr:`ExchangeEngine.data_source`
+    tells which path is in use.
+
 Paper mode (``conn.live`` False)
     No keys are read. The core's own paper exchange fills orders at the next candle's open, as in
     a replay, but the candles are the exchange's real ones. Starting balance:
@@ -89,8 +106,8 @@ from ..core.models import (BUY, FAILED, PARTIALLY_FILLED, PENDING_CANCEL, PENDIN
                            REJECTED, STATE_CANCELED, STATE_OPEN, TERMINAL_STATES, Candle, Fill, Market, Order,
                            timeframe_ms)
 from ..core.risk import RiskLimits, truncate_amount
-from ..exchange.ccxt_gateway import BINANCE_FAMILY, CcxtGateway
-from ..exchange.errors import GatewayError, map_exception
+from ..exchange.ccxt_gateway import BINANCE_FAMILY, CcxtGateway, create_pro_exchange, pro_supports
+from ..exchange.errors import GatewayError, map_exception, redact
 from ..store.settings import SPEEDS, ConnectionConfig
 from .bus import EventBus
 from .core import TradingCore
@@ -103,6 +120,7 @@ CLOSE_GRACE_MS = 2_000  # a candle whose end is this far in the past is closed e
 CLOCK_MARGIN_MS = 1_000  # added to recvWindow: clock difference between us and the exchange
 DEFAULT_RECV_WINDOW_MS = 10_000  # exchanges without a recvWindow option
 MAX_CANDLES_PER_REQUEST = 500
+WS_COALESCE_S = 0.02  # several symbols: wait this long after an update so siblings' updates join the round
 DOLLARS = frozenset({"USDT", "USD", "USDC", "BUSD", "FDUSD", "TUSD", "DAI"})
 NON_TERMINAL = (PENDING_CREATE, STATE_OPEN, PARTIALLY_FILLED, PENDING_CANCEL)
 
@@ -115,6 +133,10 @@ FATAL_KINDS = frozenset({"auth", "permission", "clock"})
 
 class _Unsettled(Exception):
     """An order's state cannot be established (message: why)."""
+
+
+class _WsLost(Exception):
+    """The websocket stopped delivering (message: why, for the log)."""
 
 
 class ExchangeEngine(TradeEngine):
@@ -130,6 +152,9 @@ class ExchangeEngine(TradeEngine):
     try. ``max_data_failures``: consecutive transient market-data failures before giving up.
     ``timeout_ms``: HTTP timeout of each request. ``default_timeframe``: for ``"auto"``.
     ``close_grace_ms``: see :meth:`_closed` (None: only a later candle closes one).
+    Websocket market data (``conn.api_type == "websocket"``): ``ws_retry_interval`` first delay
+    (s) before reconnecting (doubles up to ``max_ws_retry_interval``); ``ws_sync_timeout``: how
+    long a (re)connected stream may take to deliver every symbol before it counts as failed.
 
     The state machine, commands and :meth:`summary` are :class:`TradeEngine`'s;
     :meth:`set_speed` has no effect (real time is the only speed).
@@ -139,7 +164,8 @@ class ExchangeEngine(TradeEngine):
                  secrets: Optional[Mapping[str, str]] = None, poll_interval: Optional[float] = None,
                  recv_window_ms: Optional[int] = None, settle_interval: float = 0.5, max_settle_interval: float = 10.0,
                  reconcile_timeout_s: float = 60.0, max_data_failures: int = 8, timeout_ms: Optional[int] = None,
-                 default_timeframe: str = DEFAULT_TIMEFRAME, close_grace_ms: Optional[int] = CLOSE_GRACE_MS):
+                 default_timeframe: str = DEFAULT_TIMEFRAME, close_grace_ms: Optional[int] = CLOSE_GRACE_MS,
+                 ws_retry_interval: float = 1.0, max_ws_retry_interval: float = 60.0, ws_sync_timeout: float = 15.0):
         super().__init__(conn, bus=bus, recorder=recorder, mode="live" if conn.live else "paper")
         self._given_secrets = dict(secrets) if secrets is not None else None
         self._secret_values: Tuple[str, ...] = ()
@@ -167,6 +193,20 @@ class ExchangeEngine(TradeEngine):
         #: a candle whose end is this many ms in the past counts as closed even when it is the
         #: last one served; None: only a later candle closes one
         self.close_grace_ms: Optional[int] = close_grace_ms
+        self.ws_retry_interval = ws_retry_interval
+        self.max_ws_retry_interval = max_ws_retry_interval
+        self.ws_sync_timeout = ws_sync_timeout
+        #: where candles come from right now: ``"rest"`` (polling) or ``"websocket"``
+        self.data_source = "rest"
+        self._ws_task: Optional[asyncio.Task] = None  # the websocket supervisor
+        self._ws_up = False  # every symbol's stream delivers: candles come from it
+        self._ws_gen = 0  # connection attempt; watchers of an older one are ignored
+        self._ws_changed = asyncio.Event()  # a stream update arrived, or the stream went down
+        self._ws_updates: Dict[str, Dict[int, Candle]] = {}  # symbol -> open time -> latest update not yet looked at
+        self._ws_synced: set = set()  # symbols whose stream delivered on this connection
+        self._ws_forming: Dict[str, Candle] = {}  # symbol -> newest candle the stream showed
+        self._ws_gaps: Dict[str, int] = {}  # symbol -> open time before which REST must fill in
+        self._ws_last_rest = 0.0  # monotonic time of the last REST poll for an overdue candle
 
     # -- commands -----------------------------------------------------------------------------
     def set_speed(self, speed: str) -> None:
@@ -329,6 +369,7 @@ class ExchangeEngine(TradeEngine):
         core = self.core
         failures = 0
         try:
+            self._start_stream()
             while True:
                 if not self._resume.is_set():
                     await self._resume.wait()
@@ -336,7 +377,7 @@ class ExchangeEngine(TradeEngine):
                     break
                 self._check_health()
                 try:
-                    batch = await self._poll()
+                    batch, streamed = await self._market_batch()
                 except GatewayError as err:
                     if not err.transient:
                         raise
@@ -363,7 +404,8 @@ class ExchangeEngine(TradeEngine):
                     self._log(ev.CAT_ENGINE, f"{len(batch)} candles closed during the pause: fed without trading")
                 if batch:
                     self._progress(0)
-                await self._sleep(self._interval())
+                if not streamed:
+                    await self._sleep(self._interval())
             self._check_health()
             reason = getattr(self, "_stop_reason", "stopped")
             self._set_state(ev.STOPPING, reason)
@@ -404,15 +446,235 @@ class ExchangeEngine(TradeEngine):
         """Newly closed candles of every symbol, in time order."""
         out: List[Tuple[str, Candle]] = []
         for sym in self.markets:
-            last = self._last_ts.get(sym)
-            candles = await self.gateway.fetch_ohlcv(sym, self.timeframe, since=None if last is None else last + 1,
-                                                     limit=MAX_CANDLES_PER_REQUEST)
-            fresh = [c for c in self._closed(candles) if last is None or c[0] > last]
+            fresh = await self._rest_closed(sym, self._last_ts.get(sym))
             if fresh:
                 self._last_ts[sym] = fresh[-1][0]
                 out.extend((sym, c) for c in fresh)
         out.sort(key=lambda item: item[1][0])
         return out
+
+    async def _rest_closed(self, sym: str, last: Optional[int]) -> List[Candle]:
+        """The closed candles of ``sym`` after open time ``last`` (REST, :meth:`_closed`)."""
+        candles = await self.gateway.fetch_ohlcv(sym, self.timeframe, since=None if last is None else last + 1,
+                                                 limit=MAX_CANDLES_PER_REQUEST)
+        return [c for c in self._closed(candles) if last is None or c[0] > last]
+
+    async def _market_batch(self) -> Tuple[List[Tuple[str, Candle]], bool]:
+        """(newly closed candles of every symbol in time order, True when the websocket
+        delivered them: no poll interval to sleep)."""
+        if self._ws_up:
+            return await self._ws_batch(), True
+        return await self._poll(), False
+
+    # -- websocket market data ----------------------------------------------------------------
+    def _start_stream(self) -> None:
+        """Start the websocket supervisor when the connection asks for websocket data and
+        ccxt.pro supports the exchange; otherwise say that REST polling is used."""
+        if self.conn.api_type != "websocket":
+            return
+        name = self.gateway.exchange.name
+        if not pro_supports(self.conn.exchange):
+            import ccxt
+
+            self._log(ev.CAT_ENGINE, f"market data: {name} has no websocket candles in ccxt.pro {ccxt.__version__} "
+                                     f"(watchOHLCV); polling closed candles over REST every {self._interval():g} s "
+                                     "instead", "warning")
+            return
+        self._log(ev.CAT_ENGINE, f"market data: connecting the websocket for {', '.join(self.markets)} "
+                                 f"{self.timeframe} candles (ccxt.pro watch_ohlcv); polling over REST until it delivers")
+        self._ws_task = asyncio.get_running_loop().create_task(self._ws_supervise(), name=f"ws:{self.name}")
+
+    async def _ws_supervise(self) -> None:
+        """Connect, wait until every symbol delivers (then candles come from the stream), and
+        on any failure fall back to REST and reconnect after a backoff delay."""
+        loop = asyncio.get_running_loop()
+        delay = self.ws_retry_interval
+        connected_once = False
+        while not self._stop_requested:
+            pro = None
+            tasks: List[asyncio.Task] = []
+            self._ws_gen += 1
+            gen = self._ws_gen
+            self._ws_synced = set()
+            try:
+                pro = create_pro_exchange(self.conn, {}, timeout_ms=self.timeout_ms)
+                ex = self.gateway.exchange
+                pro.set_markets(ex.markets, ex.currencies)
+                tasks = [loop.create_task(self._ws_watch(pro, sym, gen), name=f"ws:{self.name}:{sym}")
+                         for sym in self.markets]
+                deadline = time.monotonic() + self.ws_sync_timeout
+                while len(self._ws_synced) < len(self.markets):
+                    done, _ = await asyncio.wait(tasks, timeout=0.05, return_when=asyncio.FIRST_COMPLETED)
+                    for t in done:
+                        t.result()  # raises what ended it
+                    if self._stop_requested:
+                        return
+                    if time.monotonic() > deadline:
+                        missing = [s for s in self.markets if s not in self._ws_synced]
+                        raise _WsLost(f"no {', '.join(missing)} candles within {self.ws_sync_timeout:g} s of subscribing")
+                self._ws_up = True
+                self.data_source = "websocket"
+                self._ws_changed.set()
+                self._log(ev.CAT_ENGINE, f"market data: websocket {'reconnected' if connected_once else 'connected'}; "
+                                         f"{', '.join(self.markets)} {self.timeframe} candles arrive by websocket"
+                          + (" again" if connected_once else ""))
+                connected_once = True
+                delay = self.ws_retry_interval
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                for t in done:
+                    t.result()
+                raise _WsLost("the stream ended")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure: REST fallback and retry
+                was_up = self._ws_up
+                self._ws_down()
+                if self._stop_requested:
+                    return
+                what = "dropped" if was_up else "cannot connect"
+                self._log(ev.CAT_ENGINE, f"market data: the websocket {what} ({self._ws_reason(exc, pro)}); polling "
+                                         f"candles over REST every {self._interval():g} s, retrying the websocket in "
+                                         f"{delay:g} s", "warning")
+            finally:
+                for t in tasks:
+                    t.cancel()
+                if tasks:
+                    await asyncio.gather(*tasks, return_exceptions=True)
+                if pro is not None:
+                    try:
+                        await pro.close()
+                    except Exception:  # noqa: BLE001 - closing must not raise
+                        pass
+            await self._sleep(delay)
+            delay = min(delay * 2, self.max_ws_retry_interval)
+
+    async def _ws_watch(self, pro, sym: str, gen: int) -> None:
+        """Follow ``sym``'s candles: every update goes to ``_ws_updates`` (latest values per
+        open time). Raises when the stream fails; :class:`_WsLost` when ccxt reopened the
+        connection by itself (updates may have been missed)."""
+        clients = None
+        while True:
+            rows = await pro.watch_ohlcv(sym, self.timeframe)
+            now = frozenset(id(c) for c in (getattr(pro, "clients", None) or {}).values())
+            if clients is not None and now != clients:
+                raise _WsLost("the connection was lost and reopened")
+            clients = now
+            if gen != self._ws_gen:
+                return
+            store = self._ws_updates.setdefault(sym, {})
+            for r in rows:
+                if r and r[0] is not None:
+                    c = (int(r[0]), *(float(x) if x is not None else 0.0 for x in r[1:6]))
+                    store[c[0]] = c
+            self._ws_synced.add(sym)
+            self._ws_changed.set()
+
+    def _ws_down(self) -> None:
+        """The stream failed: REST takes over; what the stream showed is forgotten (REST
+        fetches everything after the last candle fed)."""
+        self._ws_up = False
+        self.data_source = "rest"
+        self._ws_gen += 1
+        self._ws_updates = {}
+        self._ws_forming = {}
+        self._ws_gaps = {}
+        self._ws_synced = set()
+        self._ws_changed.set()
+
+    def _ws_reason(self, exc: BaseException, pro) -> str:
+        if isinstance(exc, _WsLost):
+            return str(exc)
+        import ccxt
+
+        if isinstance(exc, ccxt.BaseError):
+            text = redact(str(exc) or type(exc).__name__, self._secret_values)
+            return text if len(text) <= 200 else text[:197] + "..."
+        return map_exception(exc, secrets=self._secret_values, exchange=pro, action="reading the websocket").message
+
+    async def _ws_wait(self, seconds: float) -> None:
+        """Until a stream update, the stream going down, a stop, or ``seconds``."""
+        end = time.monotonic() + seconds
+        while not self._stop_requested and self._ws_up and not self._ws_changed.is_set():
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                await asyncio.wait_for(self._ws_changed.wait(), min(left, 0.05))
+            except asyncio.TimeoutError:
+                pass
+
+    async def _ws_batch(self) -> List[Tuple[str, Candle]]:
+        """Newly closed candles from the stream (see the module docstring), in time order."""
+        if not self._catch_up and not self._ws_gaps:
+            await self._ws_wait(self._interval())
+            if len(self.markets) > 1 and self._ws_changed.is_set():
+                await asyncio.sleep(WS_COALESCE_S)
+        if not self._ws_up:
+            return []  # went down: the next round polls
+        self._ws_changed.clear()
+        tf = self.tf_ms
+        updates, self._ws_updates = self._ws_updates, {}
+        found: Dict[str, Dict[int, Candle]] = {}
+        for sym, rows in updates.items():
+            forming = self._ws_forming.get(sym)
+            known = {} if forming is None else {forming[0]: forming}
+            for ts, c in rows.items():
+                if forming is None or ts >= forming[0]:
+                    known[ts] = c
+            if not known:
+                continue
+            newest = max(known)
+            self._ws_forming[sym] = known[newest]
+            last = self._last_ts.get(sym)
+            closed = {t: c for t, c in known.items() if t < newest and (last is None or t > last)}
+            found[sym] = closed
+            if last is not None and len(closed) < (newest - last) // tf - 1:
+                self._ws_gaps[sym] = max(newest, self._ws_gaps.get(sym, 0))  # the stream missed some: REST fills in
+        overdue: List[str] = []
+        if self.close_grace_ms is not None:
+            now = time.time() * 1000
+            overdue = [s for s, f in self._ws_forming.items()
+                       if f[0] + tf + self.close_grace_ms <= now and s not in self._ws_gaps]
+            if overdue and time.monotonic() - self._ws_last_rest >= self._interval():
+                self._ws_last_rest = time.monotonic()
+            else:
+                overdue = []
+        gen = self._ws_gen
+        for sym, newest in list(self._ws_gaps.items()):
+            last = self._last_ts.get(sym)
+            rows = found.setdefault(sym, {})
+            for c in await self._rest_between(sym, last, newest):
+                rows.setdefault(c[0], c)
+            if gen == self._ws_gen:
+                self._ws_gaps.pop(sym, None)
+        for sym in overdue:  # no later candle yet although this one ended: REST's rule decides
+            rows = found.setdefault(sym, {})
+            for c in await self._rest_closed(sym, self._last_ts.get(sym)):
+                rows.setdefault(c[0], c)
+        out: List[Tuple[str, Candle]] = []
+        for sym in self.markets:
+            rows = found.get(sym)
+            if not rows:
+                continue
+            last = self._last_ts.get(sym)
+            fresh = [rows[t] for t in sorted(rows) if last is None or t > last]
+            if fresh:
+                self._last_ts[sym] = fresh[-1][0]
+                out.extend((sym, c) for c in fresh)
+        out.sort(key=lambda item: item[1][0])
+        return out
+
+    async def _rest_between(self, sym: str, last: Optional[int], newest: int) -> List[Candle]:
+        """Candles of ``sym`` opened after ``last`` and before ``newest`` (all closed: a later
+        candle exists), over REST, page by page."""
+        out: List[Candle] = []
+        since = None if last is None else last + 1
+        while True:
+            candles = await self.gateway.fetch_ohlcv(sym, self.timeframe, since=since, limit=MAX_CANDLES_PER_REQUEST)
+            out.extend(c for c in candles if (last is None or c[0] > last) and c[0] < newest)
+            if since is None or len(candles) < MAX_CANDLES_PER_REQUEST or candles[-1][0] >= newest - self.tf_ms:
+                return out
+            since = candles[-1][0] + 1
 
     # -- live orders --------------------------------------------------------------------------
     async def _drain_outbox(self) -> None:
@@ -713,6 +975,14 @@ class ExchangeEngine(TradeEngine):
     # -- end ----------------------------------------------------------------------------------
     async def _wind_down(self) -> None:
         """Stop following orders (they stay as they are), list what is open, close the gateway."""
+        if self._ws_task is not None:
+            self._ws_task.cancel()
+            try:
+                await self._ws_task
+            except BaseException:  # noqa: BLE001 - canceled, or failed: its failure was logged
+                pass
+            self._ws_task = None
+            self._ws_down()
         tasks = list(self._settlers.values())
         for t in tasks:
             t.cancel()
