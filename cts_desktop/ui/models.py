@@ -7,10 +7,12 @@ log drops its oldest rows in one ``beginRemoveRows``. A full reset happens only 
 history is (re)loaded.
 
 Every model answers :data:`SORT_ROLE` with the raw value (numbers as floats, times as ms, text
-lower-cased; never None) so a :class:`SortProxy` sorts numerically without Python callbacks.
+lower-cased; never None). The models sort themselves (:meth:`RecordTableModel.sort`): views use them
+directly, without a proxy model (see the class doc for why).
 """
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Hashable, Iterable, List, Optional, Sequence
 
@@ -75,12 +77,15 @@ def _as_int(flag) -> int:
 
 
 _NO_PARENT = QModelIndex()
-_DISPLAY = Qt.ItemDataRole.DisplayRole
-_ALIGN = Qt.ItemDataRole.TextAlignmentRole
-_FOREGROUND = Qt.ItemDataRole.ForegroundRole
-_TOOLTIP = Qt.ItemDataRole.ToolTipRole
-_ROLES = frozenset({_DISPLAY, _ALIGN, _FOREGROUND, _TOOLTIP, SORT_ROLE, RECORD_ROLE})
+# Roles as plain ints: Qt hands data() an int, and int == int is the cheapest test there is.
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
+_ALIGN = int(Qt.ItemDataRole.TextAlignmentRole.value)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
+_SORT = int(SORT_ROLE)
+_RECORD = int(RECORD_ROLE)
 _COLOURED = frozenset({PNL, PNL_PCT, SIDE, LEVEL})
+_DESC = Qt.SortOrder.DescendingOrder
 
 
 class RecordTableModel(QAbstractTableModel):
@@ -88,10 +93,22 @@ class RecordTableModel(QAbstractTableModel):
 
     ``max_rows`` caps the model: the oldest rows (the first ones) are dropped beyond it.
     ``currency`` is used for money cells when the record has no ``symbol`` to take it from.
+
+    The model sorts itself (:meth:`sort`, called by a sorting ``QTableView``): no proxy model sits
+    between it and the view. A ``QSortFilterProxyModel`` over a Python model turns every cell of a
+    repaint into a dozen Python calls (``rowCount``/``columnCount`` for each index it maps) and
+    each inserted row into Python ``lessThan`` calls; here a repaint costs one ``data()`` call per
+    cell and role, and new rows go straight to their sorted place (a binary search on the sort
+    keys), one ``beginInsertRows`` per contiguous block (a batch of newer orders or positions on
+    a table sorted by time is one block at the top).
+
+    Rows are kept in arrival order (``records()``, the cap drops the oldest); the view order is a
+    permutation of them: ``_perm`` holds the row numbers in ascending order of their sort keys
+    (``_keys``, in the same order; stable), read backwards when the order is descending.
     """
 
     columns: Sequence[Column] = ()
-    cacheable = False  # True when records never change in place: display texts are then cached
+    cacheable = False  # True: display texts and colours are cached per record until it is replaced
     coloured_fields: frozenset = frozenset()  # fields whose colour() is consulted besides the P&L/side/level kinds
 
     def __init__(self, parent=None, *, key: Optional[Callable[[Any], Hashable]] = None,
@@ -101,17 +118,24 @@ class RecordTableModel(QAbstractTableModel):
             self.columns = tuple(columns)
         self._key = key
         self._rows: List[Any] = []
-        self._index: Dict[Hashable, int] = {}
+        self._index: Dict[Hashable, int] = {}  # key -> position in _rows (arrival order)
         self.max_rows = max_rows
         self.currency = ""
-        self._display_cache: Dict[int, list] = {}  # id(record) -> display texts (cacheable models)
+        self._cache: Dict[int, tuple] = {}  # id(record) -> (texts, colours) (cacheable models)
         # Plain ints, not Qt enum objects: an enum costs several times more to hand back to Qt,
         # and this value is asked for every visible cell on every repaint.
         self._alignments = [_as_int(c.alignment()) for c in self.columns]
+        self._coloured = [c.kind in _COLOURED or c.field in self.coloured_fields for c in self.columns]
+        self._sort_col = -1  # -1: arrival order
+        self._desc = False
+        self._perm: Optional[List[int]] = None  # row numbers in ascending sort-key order
+        self._keys: List[Any] = []  # their sort keys, ascending
+        self._row_keys: List[Any] = []  # the sort key of each row, in arrival order
 
     # -- Qt model API -----------------------------------------------------------------------------
     def rowCount(self, parent=_NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
+        # Sorted: the rows placed so far (an insert places its blocks one by one).
+        return 0 if parent.isValid() else len(self._rows if self._perm is None else self._perm)
 
     def columnCount(self, parent=_NO_PARENT) -> int:
         return 0 if parent.isValid() else len(self.columns)
@@ -127,39 +151,104 @@ class RecordTableModel(QAbstractTableModel):
                 return col.alignment()
         return None
 
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        # Hot path: called for every visible cell and role on every repaint.
-        if role not in _ROLES:
-            return None
-        r = index.row()
-        c = index.column()
-        if role == _DISPLAY:
-            if self.cacheable:
-                row = self._rows[r]
-                cached = self._display_cache.get(id(row))
-                if cached is None:
-                    cached = self._display_cache[id(row)] = [None] * len(self.columns)
-                text = cached[c]
-                if text is None:
-                    col = self.columns[c]
-                    text = cached[c] = self.display(row, col, self.value(row, col))
-                return text
+    def data(self, index, role=_DISPLAY):
+        # Hot path: Qt asks ~7 roles for every visible cell on every repaint; 4 of them are None.
+        if role == _DISPLAY or role == _FOREGROUND:
+            r = index.row()
+            perm = self._perm
+            if perm is not None:
+                r = perm[~r] if self._desc else perm[r]
             row = self._rows[r]
-            col = self.columns[c]
-            return self.display(row, col, self.value(row, col))
+            if self.cacheable:
+                entry = self._cache.get(id(row))
+                if entry is None:
+                    entry = self._cache[id(row)] = self._entry(row)
+                return entry[role != _DISPLAY][index.column()]
+            col = self.columns[index.column()]
+            if role == _DISPLAY:
+                return self.display(row, col, self.value(row, col))
+            return self.colour(row, col) if self._coloured[index.column()] else None
         if role == _ALIGN:
-            return self._alignments[c]
-        row = self._rows[r]
-        col = self.columns[c]
-        if role == _FOREGROUND:
-            return self.colour(row, col) if col.kind in _COLOURED or col.field in self.coloured_fields else None
-        if role == SORT_ROLE:
-            return self.sort_value(row, col)
-        if role == _TOOLTIP:
-            return self.tooltip(row, col)
-        if role == RECORD_ROLE:
-            return row
+            return self._alignments[index.column()]
+        if role == _TOOLTIP or role == _SORT or role == _RECORD:
+            row = self._rows[self._src(index.row())]
+            if role == _RECORD:
+                return row
+            col = self.columns[index.column()]
+            return self.tooltip(row, col) if role == _TOOLTIP else self.sort_value(row, col)
         return None
+
+    def _entry(self, row) -> tuple:
+        """A record's display texts and colours, all columns at once (cacheable models)."""
+        cols = self.columns
+        texts = tuple(self.display(row, c, self.value(row, c)) for c in cols)
+        colours = tuple(self.colour(row, c) if coloured else None for c, coloured in zip(cols, self._coloured))
+        return texts, colours
+
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:  # noqa: A003 - Qt API
+        """Called by a sorting view (header click, ``sortByColumn``); ``column`` -1: arrival order."""
+        column = column if 0 <= column < len(self.columns) else -1
+        desc = order == _DESC
+        if column == self._sort_col and desc == self._desc:
+            return
+        self.layoutAboutToBeChanged.emit()
+        before = self._persistent_sources()
+        self._sort_col, self._desc = column, desc
+        self._build_order()
+        self._restore_persistent(before)
+        self.layoutChanged.emit()
+
+    # -- view order ---------------------------------------------------------------------------------
+    def _src(self, view_row: int) -> int:
+        perm = self._perm
+        if perm is None:
+            return view_row
+        return perm[~view_row] if self._desc else perm[view_row]
+
+    def _view_row(self, i: int) -> int:
+        """The view row of row ``i`` (arrival order)."""
+        perm = self._perm
+        if perm is None:
+            return i
+        p = perm.index(i, bisect_left(self._keys, self._row_keys[i]))
+        return len(perm) - 1 - p if self._desc else p
+
+    def _build_order(self) -> None:
+        if self._sort_col < 0:
+            self._perm, self._keys, self._row_keys = None, [], []
+            return
+        col = self.columns[self._sort_col]
+        sv = self.sort_value
+        keys = self._row_keys = [sv(r, col) for r in self._rows]
+        perm = self._perm = sorted(range(len(keys)), key=keys.__getitem__)
+        self._keys = [keys[i] for i in perm]
+
+    def _persistent_sources(self) -> list:
+        return [(p, self._src(p.row()) if p.isValid() else -1) for p in self.persistentIndexList()]
+
+    def _restore_persistent(self, before: list) -> None:
+        if not before:
+            return
+        n = len(self._rows)
+        if self._perm is None:
+            inv = list(range(n))
+        else:
+            inv = [0] * n
+            for a, i in enumerate(self._perm):
+                inv[i] = n - 1 - a if self._desc else a
+        old, new = [], []
+        for p, i in before:
+            old.append(p)
+            new.append(self.index(inv[i], p.column()) if 0 <= i < n else QModelIndex())
+        self.changePersistentIndexList(old, new)
+
+    def _relayout(self) -> None:
+        """Sort keys changed in place: re-sort with a layout change (selection follows its rows)."""
+        self.layoutAboutToBeChanged.emit()
+        before = self._persistent_sources()
+        self._build_order()
+        self._restore_persistent(before)
+        self.layoutChanged.emit()
 
     # -- cell logic (override per table where needed) -------------------------------------------
     def value(self, row, col: Column):
@@ -225,13 +314,17 @@ class RecordTableModel(QAbstractTableModel):
 
     # -- updates ------------------------------------------------------------------------------------
     def records(self) -> List[Any]:
+        """Every record, in arrival order (not the view's sort order)."""
         return list(self._rows)
 
     def record(self, row: int):
-        return self._rows[row]
+        """The record shown in view row ``row``."""
+        return self._rows[self._src(row)]
 
     def row_of(self, key: Hashable) -> Optional[int]:
-        return self._index.get(key)
+        """The view row showing ``key``'s record, or None."""
+        i = self._index.get(key)
+        return None if i is None else self._view_row(i)
 
     def set_records(self, records: Iterable[Any]) -> None:
         """Replace every row (a full reset: only for loading a history)."""
@@ -240,27 +333,37 @@ class RecordTableModel(QAbstractTableModel):
         if self.max_rows is not None and len(rows) > self.max_rows:
             rows = rows[-self.max_rows:]
         self._rows = rows
-        self._display_cache.clear()
+        self._cache.clear()
         self._reindex()
+        self._build_order()
         self.endResetModel()
 
     def clear(self) -> None:
         self.set_records(())
 
     def upsert(self, records: Iterable[Any]) -> None:
-        """Update rows whose key is known (one ``dataChanged`` over the touched range) and append
-        the others (one insert block)."""
+        """Update rows whose key is known (one ``dataChanged`` per run of touched view rows) and
+        insert the others (at their sorted place)."""
         key = self._key
         changed: List[int] = []
         new: List[Any] = []
         new_keys: Dict[Hashable, int] = {}
+        cache = self._cache
+        sorting = self._perm is not None
+        resort = False
         for r in records:
             k = key(r) if key is not None else None
             i = self._index.get(k) if key is not None else None
             if i is not None:
-                self._display_cache.pop(id(self._rows[i]), None)
-                self._display_cache.pop(id(r), None)
+                if cache:
+                    cache.pop(id(self._rows[i]), None)
+                    cache.pop(id(r), None)
                 self._rows[i] = r
+                if sorting:
+                    sk = self.sort_value(r, self.columns[self._sort_col])
+                    if sk != self._row_keys[i]:
+                        resort = True  # its place changes: re-sorted below
+                        self._row_keys[i] = sk
                 changed.append(i)
             elif key is not None and k in new_keys:
                 new[new_keys[k]] = r
@@ -268,19 +371,24 @@ class RecordTableModel(QAbstractTableModel):
                 if key is not None:
                     new_keys[k] = len(new)
                 new.append(r)
-        if changed:
-            # One dataChanged per contiguous run of rows: a single min..max range would make a
-            # sorting proxy re-examine every row in between.
-            changed.sort()
+        if resort:
+            self._relayout()  # repaints every row: no dataChanged needed
+        elif changed:
             last_col = len(self.columns) - 1
-            start = prev = changed[0]
-            for i in changed[1:] + [None]:
-                if i is not None and i <= prev + 1:
-                    prev = i
-                    continue
-                self.dataChanged.emit(self.index(start, 0), self.index(prev, last_col))
-                if i is not None:
-                    start = prev = i
+            if sorting and len(changed) > 16:
+                # Many scattered rows: one range (a view repaints what is visible either way).
+                self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, last_col))
+            else:
+                # One dataChanged per contiguous run of view rows.
+                rows = sorted(self._view_row(i) for i in changed) if sorting else sorted(changed)
+                start = prev = rows[0]
+                for i in rows[1:] + [None]:
+                    if i is not None and i <= prev + 1:
+                        prev = i
+                        continue
+                    self.dataChanged.emit(self.index(start, 0), self.index(prev, last_col))
+                    if i is not None:
+                        start = prev = i
         if new:
             self._append(new)
 
@@ -295,40 +403,107 @@ class RecordTableModel(QAbstractTableModel):
             self.set_records(new[-cap:])
             return
         if cap is not None and len(self._rows) + len(new) > cap:
-            drop = len(self._rows) + len(new) - cap
-            self.beginRemoveRows(QModelIndex(), 0, drop - 1)
-            if self._display_cache:
-                for old in self._rows[:drop]:
-                    self._display_cache.pop(id(old), None)
-            del self._rows[:drop]
-            self.endRemoveRows()
-            if self._key is not None:
-                self._reindex()
+            self._drop_oldest(len(self._rows) + len(new) - cap)
         start = len(self._rows)
-        self.beginInsertRows(QModelIndex(), start, start + len(new) - 1)
-        self._rows.extend(new)
+        if self._perm is None:
+            self.beginInsertRows(_NO_PARENT, start, start + len(new) - 1)
+            self._rows.extend(new)
+            self._index_new(new, start)
+            self.endInsertRows()
+            return
+        # Sorted: each new row goes to its place by binary search on the ascending keys. Rows
+        # that land at the same place form one block, inserted with one beginInsertRows (highest
+        # place first, so the places found stay valid).
+        col = self.columns[self._sort_col]
+        sv = self.sort_value
+        new_keys = [sv(r, col) for r in new]
+        keys, perm = self._keys, self._perm
+        blocks: Dict[int, List[int]] = {}
+        for j, k in enumerate(new_keys):
+            blocks.setdefault(bisect_right(keys, k), []).append(j)
+        if len(blocks) > 256:  # a big scattered batch: cheaper as one reset
+            self.set_records(self._rows + new)
+            return
+        self._row_keys.extend(new_keys)
+        for p in sorted(blocks, reverse=True):
+            js = sorted(blocks[p], key=new_keys.__getitem__)  # stable: arrival order among equals
+            n = len(perm)
+            first = n - p if self._desc else p
+            self.beginInsertRows(_NO_PARENT, first, first + len(js) - 1)
+            keys[p:p] = [new_keys[j] for j in js]
+            perm[p:p] = [start + j for j in js]
+            if len(self._rows) == start:  # the records themselves, with the first block
+                self._rows.extend(new)
+                self._index_new(new, start)
+            self.endInsertRows()
+
+    def _index_new(self, new: List[Any], start: int) -> None:
         if self._key is not None:
             key = self._key
+            index = self._index
             for i, r in enumerate(new, start):
-                self._index[key(r)] = i
-        self.endInsertRows()
+                index[key(r)] = i
+
+    def _drop_oldest(self, drop: int) -> None:
+        """Remove the ``drop`` oldest rows (the cap): one remove per run of view rows."""
+        dropped = self._rows[:drop]
+        if self._perm is None:
+            self.beginRemoveRows(_NO_PARENT, 0, drop - 1)
+            del self._rows[:drop]
+            self.endRemoveRows()
+        else:
+            n = len(self._perm)
+            views = sorted((n - 1 - a if self._desc else a) for a, i in enumerate(self._perm) if i < drop)
+            runs = []  # (first, last) view rows, removed from the bottom up so rows above keep their numbers
+            for v in views:
+                if runs and v == runs[-1][1] + 1:
+                    runs[-1][1] = v
+                else:
+                    runs.append([v, v])
+            for first, last in reversed(runs):
+                self.beginRemoveRows(_NO_PARENT, first, last)
+                a0, a1 = (n - 1 - last, n - 1 - first) if self._desc else (first, last)
+                del self._perm[a0:a1 + 1]
+                del self._keys[a0:a1 + 1]
+                n -= last - first + 1
+                self.endRemoveRows()
+            del self._rows[:drop]
+            del self._row_keys[:drop]
+            self._perm = [i - drop for i in self._perm]
+        if self._cache:  # after the removal: a view may read the rows while they are removed
+            for old in dropped:
+                self._cache.pop(id(old), None)
+        if self._key is not None:
+            self._reindex()
 
     def remove_keys(self, keys: Iterable[Hashable]) -> None:
         rows = sorted({self._index[k] for k in keys if k in self._index}, reverse=True)
         for i in rows:  # few rows (open positions); one remove each, highest first
-            self.beginRemoveRows(QModelIndex(), i, i)
-            self._display_cache.pop(id(self._rows[i]), None)
-            del self._rows[i]
+            v = self._view_row(i)
+            self.beginRemoveRows(_NO_PARENT, v, v)
+            gone = self._rows.pop(i)
+            if self._perm is not None:
+                a = len(self._perm) - 1 - v if self._desc else v
+                del self._perm[a]
+                del self._keys[a]
+                del self._row_keys[i]
+                self._perm = [j - 1 if j > i else j for j in self._perm]
             self.endRemoveRows()
+            self._cache.pop(id(gone), None)
         if rows:
             self._reindex()
 
     def refresh_columns(self, fields: Sequence[str]) -> None:
-        """Tell the views that ``fields`` changed on every row (e.g. live prices): one range."""
+        """Tell the views that ``fields`` changed on every row (e.g. live prices): one range.
+        (A table sorted on one of them is re-sorted.)"""
         if not self._rows:
             return
         cols = [i for i, c in enumerate(self.columns) if c.field in fields]
         if cols:
+            self._cache.clear()
+            if self._sort_col in cols:
+                self._relayout()
+                return
             self.dataChanged.emit(self.index(0, min(cols)), self.index(len(self._rows) - 1, max(cols)))
 
     def _reindex(self) -> None:
@@ -340,7 +515,10 @@ class RecordTableModel(QAbstractTableModel):
 
 
 class SortProxy(QSortFilterProxyModel):
-    """Sorts on :data:`SORT_ROLE` (raw numbers), so 9 sorts after 10 is never a problem."""
+    """Sorts on :data:`SORT_ROLE` (raw numbers), so 9 sorts after 10 is never a problem.
+
+    Not used by the main window's tables any more (the models sort themselves, which is several
+    times cheaper per repaint); kept for other views of a model."""
 
     def __init__(self, source: QAbstractTableModel, parent=None):
         super().__init__(parent)
@@ -355,9 +533,8 @@ class SortProxy(QSortFilterProxyModel):
         src = self._src
         if src is None or self.sortRole() != SORT_ROLE:
             return super().lessThan(left, right)
-        rows = src._rows
         col = src.columns[left.column()]
-        return src.sort_value(rows[left.row()], col) < src.sort_value(rows[right.row()], col)
+        return src.sort_value(src.record(left.row()), col) < src.sort_value(src.record(right.row()), col)
 
 
 # -- positions ------------------------------------------------------------------------------------
@@ -386,6 +563,7 @@ class OpenPositionsModel(RecordTableModel):
         Column("id", "#", INT),
     )
     LIVE_FIELDS = ("current", "unrealized", "unrealized_pct")
+    cacheable = True  # refresh_columns() and upserts drop the cached texts
 
     def __init__(self, parent=None):
         super().__init__(parent, key=lambda p: p.id)
@@ -460,6 +638,8 @@ class ClosedPositionsModel(RecordTableModel):
 # -- orders ---------------------------------------------------------------------------------------
 class OrdersModel(RecordTableModel):
     """Orders of the current session, keyed by client order id (latest state of each)."""
+
+    cacheable = True  # an order's texts are recomputed when its next version is upserted
 
     coloured_fields = frozenset({"state"})
 

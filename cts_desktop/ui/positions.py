@@ -7,23 +7,21 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from . import fmt
-from .models import ClosedPositionsModel, OpenPositionsModel, OrdersModel, SortProxy
+from .models import ClosedPositionsModel, OpenPositionsModel, OrdersModel
 from .widgets import fit_columns, make_table, section_title
 
 
 class PositionsTab(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
+        # The tables show the models directly (they sort themselves: no proxy model, see models.py).
         self.open_model = OpenPositionsModel(self)
-        self.open_proxy = SortProxy(self.open_model, self)
-        self.open_table = make_table(self.open_proxy, name="OpenPositionsTable")
+        self.open_table = make_table(self.open_model, name="OpenPositionsTable")
         self.closed_model = ClosedPositionsModel(self)
-        self.closed_proxy = SortProxy(self.closed_model, self)
-        self.closed_table = make_table(self.closed_proxy, name="ClosedPositionsTable")
+        self.closed_table = make_table(self.closed_model, name="ClosedPositionsTable")
         self.closed_table.sortByColumn(self._col(self.closed_model, "closed_at"), Qt.SortOrder.DescendingOrder)
         self.orders_model = OrdersModel(self)
-        self.orders_proxy = SortProxy(self.orders_model, self)
-        self.orders_table = make_table(self.orders_proxy, name="OrdersTable")
+        self.orders_table = make_table(self.orders_model, name="OrdersTable")
         self.orders_table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
 
         self.open_count = QLabel()
