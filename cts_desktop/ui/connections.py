@@ -65,7 +65,11 @@ def _mode(c: ConnectionConfig, model) -> str:
 def _market(c: ConnectionConfig, model) -> str:
     if c.is_paper_replay:
         ds = DATASETS.get(c.dataset)
-        return ds.title.split(",")[0].split(" (")[0] if ds else c.dataset
+        if ds is None:
+            return c.dataset
+        if len(ds.symbols) > 1:  # "Bittrex ETH, LTC, ADA vs BTC 5m, ..." -> "Bittrex (3 symbols)", not "Bittrex ETH"
+            return f"{ds.title.split()[0]} ({len(ds.symbols)} symbols)"
+        return ds.title.split(",")[0].split(" (")[0]
     return f"{c.market_type}{' (testnet)' if c.testnet else ''}"
 
 
@@ -565,6 +569,8 @@ class SymbolsPicker(QWidget):
         return [s for s in self.selection() if s not in self.available]
 
     def _all_toggled(self, on: bool) -> None:
+        if on and any(s not in self.available for s in self.boxes):
+            self.set_symbols(self.available, [])  # All: a symbol the connection lacks goes
         for b in self.boxes.values():  # All shows every box ticked; unticking All starts from there
             b.blockSignals(True)
             b.setChecked(True)
@@ -1837,6 +1843,7 @@ class ConnectionDetails(QWidget):
             except FieldError as exc:
                 s.show_error(exc.field, exc.message)
                 self._error(f"Not saved: {exc.label}: {exc.message}")
+                QTimer.singleShot(0, lambda: self._reveal_error(s))
                 return False
             s.show_error(None)
         try:
@@ -1928,6 +1935,12 @@ class ConnectionDetails(QWidget):
             self.renamed.emit(before.name, new.name)
         self.saved.emit(new.name)
         return True
+
+    def _reveal_error(self, section: DetailsSection) -> None:
+        """Scroll the first error line shown in ``section`` into view (it may be far below)."""
+        shown = [lbl for lbl in section.findChildren(QLabel, "FieldError") if lbl.isVisible() and lbl.text()]
+        if shown:
+            self.scroll.ensureWidgetVisible(shown[0], 50, 80)
 
     # -- test connection ----------------------------------------------------------------------------
     def start_test(self) -> Optional[asyncio.Future]:
