@@ -105,7 +105,11 @@ class ActivityTab(QWidget):
 
         self.model = LogModel(self, max_rows=MAX_LOG_LINES)
         self.proxy = LogFilterProxy(self.model, self)
-        self.table = make_table(self.proxy, name="LogTable", sortable=False)
+        # Unfiltered (the usual case) the table shows the model itself and the proxy is detached:
+        # a proxy over a Python model costs Python calls for every row inserted and several per
+        # painted cell. The proxy is attached and shown while a filter is active (_use_proxy).
+        self.proxy.setSourceModel(None)
+        self.table = make_table(self.model, name="LogTable", sortable=False)
         self.table.setSelectionMode(self.table.SelectionMode.ExtendedSelection)
         fit_columns(self.table, minimum=70)
         hh = self.table.horizontalHeader()
@@ -168,10 +172,26 @@ class ActivityTab(QWidget):
         self._update_category_text()
         chosen = {c for c, a in self.category_actions.items() if a.isChecked()}
         cats = None if chosen == set(LOG_CATEGORIES) else chosen
+        self._use_proxy(cats is not None or (self.level.currentData() or "info") != "info"
+                        or bool(self.search.text().strip()))
         self.proxy.set_filter(cats, self.level.currentData() or "info", self.search.text())
         self._update_count()
         if self.follow.isChecked():
             self.table.scrollToBottom()
+
+    def _use_proxy(self, filtered: bool) -> None:
+        """Show the filter proxy (attached to the model) or the model itself (proxy detached);
+        the column widths and order survive the switch."""
+        want = self.proxy if filtered else self.model
+        if filtered and self.proxy.sourceModel() is None:
+            self.proxy.setSourceModel(self.model)
+        if self.table.model() is not want:
+            hh = self.table.horizontalHeader()
+            state = hh.saveState()
+            self.table.setModel(want)
+            hh.restoreState(state)
+        if not filtered and self.proxy.sourceModel() is not None:
+            self.proxy.setSourceModel(None)
 
     # -- data ----------------------------------------------------------------------------------------
     def load(self, lines: Iterable) -> None:
@@ -188,7 +208,8 @@ class ActivityTab(QWidget):
             self.table.scrollToBottom()
 
     def _update_count(self) -> None:
-        shown, total = self.proxy.rowCount(), self.model.rowCount()
+        total = self.model.rowCount()
+        shown = self.proxy.rowCount() if self.proxy.sourceModel() is not None else total
         cap = f" (newest {MAX_LOG_LINES:,} kept in view; all are in the database)" if total >= MAX_LOG_LINES else ""
         self.count.setText(f"{shown:,} of {total:,} lines{cap}" if self.proxy.active else f"{total:,} lines{cap}")
 
