@@ -46,6 +46,20 @@ class AppServices:
     def save_connection(self, conn: ConnectionConfig) -> None:
         self.settings.put(conn)
 
+    def prefetch(self, name: str) -> None:
+        """Load a replay connection's candles into memory on a background thread, so that its
+        Start does not parse files while the window is being watched. No-op for other
+        connections; errors are left for the engine's start to report."""
+        import threading
+
+        from .exchange import replay
+
+        conn = self.settings.connections.get(name)
+        if conn is None or not conn.is_paper_replay:
+            return
+        threading.Thread(target=replay.prefetch, args=(conn.dataset, self.replay_data_dir),
+                         name="cts-prefetch", daemon=True).start()
+
     # -- engines --------------------------------------------------------------------------------
     def engine(self, name: str) -> TradeEngine:
         """The engine of connection ``name`` (created idle on first use)."""
@@ -132,6 +146,15 @@ class AppServices:
             return eng.summary()
         run = repo.latest_run(name)
         return repo.run_summary(run) if run is not None else {}
+
+    def replay_span(self, name: str):
+        """``(first, last)`` candle open times (ms) of the running replay of ``name``, or None
+        (not a replay, or not started): the chart fixes its time axis to it."""
+        eng = self.engines.get(name)
+        source = getattr(eng, "source", None) if eng is not None else None
+        if source is None or not getattr(source, "series", None):
+            return None
+        return (min(s.start for s in source.series.values()), max(s.end for s in source.series.values()))
 
     def run_result(self, name: str):
         """The running engine's run (or the latest stored run of ``name``) as a

@@ -21,7 +21,7 @@ tick emits the light kinds (snapshot, progress, equity) every time, but the heav
 orders, fills, log lines) adaptively: one kind after the other until :data:`TICK_BUDGET_S` is
 spent (the rest waits for the next tick), and after a round that cost ``c`` seconds, none for
 ``HOLD_FACTOR * c`` (capped at :data:`MAX_HOLD_S`). Cheap rounds (a paced replay) therefore still
-refresh every tick; a max-speed replay refreshes the tables a few times a second. :meth:`flush`
+refresh every tick; a max-speed replay refreshes the tables about once a second. :meth:`flush`
 (state changes, history loads) always emits everything at once.
 """
 from __future__ import annotations
@@ -35,8 +35,8 @@ from ..core import events as ev
 
 REFRESH_MS = 100  # drain interval: at most 10 UI refreshes per second per view
 TICK_BUDGET_S = 0.006  # heavy kinds emitted per tick until this much time is spent
-HOLD_FACTOR = 25.0  # after heavy updates that cost c seconds, the next ones wait HOLD_FACTOR * c
-MAX_HOLD_S = 0.6  # ... but never longer than this
+HOLD_FACTOR = 40.0  # after heavy updates that cost c seconds, the next ones wait HOLD_FACTOR * c
+MAX_HOLD_S = 1.0  # ... but never longer than this
 
 
 class EventBridge(QObject):

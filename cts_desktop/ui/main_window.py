@@ -296,6 +296,8 @@ class MainWindow(QMainWindow):
         self.live_tab.set_speed(conn.speed)
         self.live_tab.set_live_connections(c.name for c in self.services.connections() if c.live)
         self.load_history()
+        # Read the replay's candles ahead of Start, once the window has settled.
+        QTimer.singleShot(500, lambda n=name: self.current == n and self.services.prefetch(n))
         state = self.services.engine_state(name)
         reason = ""
         if state != ev.IDLE:
@@ -456,6 +458,7 @@ class MainWindow(QMainWindow):
         chart.set_currency(summary.get("currency", ""))
         chart.set_starting_balance(self._starting_balance)
         chart.set_points(self.services.equity_curve(name))
+        chart.set_time_span(self.services.replay_span(name))
         self.live_tab.update_chart_info()
         self.live_tab.show_figures(figures_of(summary=summary) if summary else None)
         self.toolbar_info.setText(f"run #{run_id} running")
