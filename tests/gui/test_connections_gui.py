@@ -23,19 +23,7 @@ from tests.venue.fixtures import API_KEY, API_SECRET, venue  # noqa: F401
 pytestmark = pytest.mark.gui
 
 
-def _keyring_skip_reason():
-    if not os.environ.get("CTS_KEYRING_SESSION"):
-        return ("needs the private test keyring: run under tests/keyring_session.sh "
-                "(these tests write secrets, so they never run against your own keyring)")
-    ok, why = SecretStore.available()
-    return None if ok else f"no Secret Service reachable inside tests/keyring_session.sh: {why}"
-
-
-_SKIP = _keyring_skip_reason()
-
-
-def keyring_test(fn):
-    return pytest.mark.keyring(pytest.mark.skipif(_SKIP is not None, reason=_SKIP or "")(fn))
+from tests.keyring_marks import _SKIP, keyring_test  # noqa: F401,E402
 
 
 def click(qtbot, button):

@@ -35,19 +35,7 @@ from cts_desktop.store.secrets import (
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _keyring_skip_reason():
-    if not os.environ.get("CTS_KEYRING_SESSION"):
-        return ("needs the private test keyring: run under tests/keyring_session.sh "
-                "(these tests write secrets, so they never run against your own keyring)")
-    ok, why = SecretStore.available()
-    return None if ok else f"no Secret Service reachable inside tests/keyring_session.sh: {why}"
-
-
-_SKIP = _keyring_skip_reason()
-
-
-def keyring_test(fn):
-    return pytest.mark.keyring(pytest.mark.skipif(_SKIP is not None, reason=_SKIP or "")(fn))
+from tests.keyring_marks import _SKIP, keyring_test  # noqa: F401,E402
 
 
 def _fake_secret(tag: str) -> str:
