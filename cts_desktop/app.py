@@ -12,7 +12,6 @@ invalid parameters, unusable data directory, newer database).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from typing import List, Optional

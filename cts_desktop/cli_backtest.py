@@ -13,7 +13,6 @@ Exit codes: 0 done, 1 the strategy failed during the run, 2 bad input.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import sys

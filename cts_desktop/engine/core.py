@@ -28,7 +28,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from ..core import events as ev
 from ..core.accounting import Portfolio
-from ..core.models import BUY, LONG, SELL, SHORT, Candle, Fill, Market, Order, Position, Signal
+from ..core.models import BUY, LONG, SELL, Candle, Fill, Market, Order, Position, Signal
 from ..core.risk import RiskLimits, check_entry
 from ..exchange.paper import PaperError, PaperExchange, round_price
 from .bus import EventBus

@@ -28,7 +28,7 @@ import queue
 import threading
 import time
 from concurrent.futures import Future
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Optional
 
 from ..core.models import Fill, Order, Position, Signal
 from .db import EquityChunkRec, EventRec, FillRec, OrderRec, PositionRec, Run, SignalRec

@@ -25,10 +25,8 @@ Presets (strategy, parameters, cash, fee, slippage, max position) are kept by na
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -37,7 +35,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QAbstractTableModel, QDate, QModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtCore import QAbstractTableModel, QDate, QModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDateEdit, QDoubleSpinBox, QFileDialog,
                                QFormLayout, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QInputDialog,

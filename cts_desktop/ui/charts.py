@@ -21,7 +21,6 @@ from typing import Iterable, Optional, Sequence, Tuple
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsItem
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 

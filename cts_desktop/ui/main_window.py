@@ -19,7 +19,7 @@ from typing import Awaitable, Dict, Optional
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QScrollArea, QSizePolicy,
+from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QScrollArea,
                                QTabWidget, QToolBar, QToolButton, QVBoxLayout, QWidget)
 
 from ..core import events as ev
