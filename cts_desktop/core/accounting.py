@@ -94,13 +94,23 @@ class Portfolio:
         return self.equity - self.starting_balance
 
     # -- updates -----------------------------------------------------------------------------
-    def mark(self, symbol: str, price: float) -> float:
-        """Record the last price of ``symbol``; update drawdown; return equity (quote)."""
+    def mark(self, symbol: str, price: float, track_drawdown: bool = True) -> float:
+        """Record the last price of ``symbol``; return equity (quote). With ``track_drawdown``
+        the equity also updates the peak and max drawdown (see :meth:`track_drawdown`)."""
         self.last_prices[symbol] = price
         pos = self.open.get(symbol)
         if pos is not None:
             pos.last_price = price
         equity = self.balance + self.unrealized_pnl if self.open else self.balance
+        if track_drawdown:
+            self.track_drawdown(equity)
+        return equity
+
+    def track_drawdown(self, equity: float) -> None:
+        """Update the running peak and max drawdown with one equity value (quote). The trading
+        core calls it once per timestamp with the equity after every symbol of that timestamp
+        was marked, so that a half-updated multi-symbol state never counts, and the figure
+        equals the one computed from the equity curve (core/metrics.py)."""
         if equity > self.peak:
             self.peak = equity
         elif self.peak > 0:

@@ -143,6 +143,8 @@ class TradingCore:
         for r in self.runners:
             if r.active:
                 self._guard(r, r.strategy.on_stop, self)
+        if self.curve:
+            self.portfolio.track_drawdown(self.curve[-1][1])
         self._record_equity_point()
 
     # -- crash recovery -----------------------------------------------------------------------------
@@ -214,7 +216,7 @@ class TradingCore:
         if pos is not None and (pos.stop_loss is not None or pos.take_profit is not None) \
                 and symbol not in self._inflight:
             self._check_exits(pos, candle)
-        equity = pf.mark(symbol, candle[4])
+        equity = pf.mark(symbol, candle[4], False)
         close_ts = ts + self.data_tf_ms
         for runner, on_candle in self._direct:
             if runner.symbols is not None and symbol not in runner.symbols:
@@ -236,6 +238,8 @@ class TradingCore:
             curve[-1] = (ts, pf.equity)
             self._balances[-1] = pf.balance
         else:
+            if curve:  # the previous timestamp is complete: its equity counts for the drawdown
+                pf.track_drawdown(curve[-1][1])
             if self.record_equity_rows and curve and curve[-1][0] != self._recorded_ts:
                 self.recorder.equity(self.run_id, curve[-1][0], self._balances[-1], curve[-1][1])
                 self._recorded_ts = curve[-1][0]
@@ -488,6 +492,11 @@ class TradingCore:
     def snapshot(self) -> ev.AccountSnapshot:
         pf = self.portfolio
         balance, equity, realized, unrealized, trades, win_rate, mdd = pf.stats()
+        if self.curve:  # the last timestamp's point is not tracked until the next one begins
+            last = self.curve[-1][1]
+            peak = max(pf.peak, last)
+            if peak > 0:
+                mdd = max(mdd, (peak - last) / peak)
         return ev.AccountSnapshot(
             self.connection, self.last_ts, pf.currency, balance, equity, realized, unrealized, pf.fees,
             equity - pf.starting_balance, trades, pf.wins, win_rate, mdd, len(pf.open), dict(pf.last_prices),

@@ -262,6 +262,9 @@ def test_run_result_gives_the_same_analytics_live_and_from_the_database(dirs):
 
     run(go())
     live = s.run_result("stats")
+    # the account's drawdown (cards, summary) and the analytics' (from the curve) are one figure,
+    # also with three symbols sharing each timestamp
+    assert s.last_summary("stats")["max_drawdown"] == pytest.approx(live.metrics.max_drawdown, rel=1e-12)
     s.close()
     s2 = AppServices(*dirs)
     try:
