@@ -130,7 +130,7 @@ class TradeEngine:
         self.speed = SPEEDS.get(conn.speed, 0.0)
         self.started_wall: Optional[float] = None
         self.last_update_wall: Optional[float] = None
-        self._recorder_error: Optional[BaseException] = None
+        self._stop_reason = "stopped"
         self.resume_after: Optional[int] = None  # ms: candles up to here only warm the strategies
 
     # -- commands -----------------------------------------------------------------------------
@@ -312,7 +312,7 @@ class TradeEngine:
                     await self._wait_for_next(pending[1][0] - ts)
             if core.failed_reason:
                 raise _StrategiesFailed(core.failed_reason)
-            reason = getattr(self, "_stop_reason", "stopped") if self._stop_requested else "end of data"
+            reason = self._stop_reason if self._stop_requested else "end of data"
             self._set_state(ev.STOPPING, reason)
             await self._finish("stopped", reason)
         except asyncio.CancelledError:
