@@ -175,9 +175,13 @@ class ActivityTab(QWidget):
         self._use_proxy(cats is not None or (self.level.currentData() or "info") != "info"
                         or bool(self.search.text().strip()))
         self.proxy.set_filter(cats, self.level.currentData() or "info", self.search.text())
+        if self.proxy.sourceModel() is not None:  # filtered: write every line shown (the C++ cells)
+            proxy, index = self.proxy, self.proxy.index
+            self.model.fill_rows(proxy.mapToSource(index(r, 0)).row() for r in range(proxy.rowCount()))
         self._update_count()
         if self.follow.isChecked():
             self.table.scrollToBottom()
+        self.model.fill_views()  # the lines now in view (the model's C++ cells are written lazily)
 
     def _use_proxy(self, filtered: bool) -> None:
         """Show the filter proxy (attached to the model) or the model itself (proxy detached);

@@ -142,9 +142,27 @@ def tone(v: Optional[float]) -> str:
     return "up" if v > 0 else "down"
 
 
+class RecordTable(QTableView):
+    """A table view that tells a model with C++ cells (``fill_views``, see
+    models.StoredTableModel) when it is shown or resized, so the rows it comes to show are written
+    before they are painted. Only these two events run Python: painting never does."""
+
+    fill_model = None
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if self.fill_model is not None:
+            self.fill_model.fill_views()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if self.fill_model is not None:
+            self.fill_model.fill_views()
+
+
 def make_table(model, *, name: str, sortable: bool = True, stretch_last: bool = True) -> QTableView:
     """A read-only, row-selecting table tuned for many rows (fixed row height, no grid)."""
-    t = QTableView()
+    t = RecordTable() if hasattr(model, "watch_view") else QTableView()
     t.setObjectName(name)
     t.setModel(model)
     t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -164,6 +182,9 @@ def make_table(model, *, name: str, sortable: bool = True, stretch_last: bool = 
     hh.setHighlightSections(False)
     hh.setSectionsMovable(True)
     hh.setDefaultAlignment(Qt.AlignmentFlag.AlignCenter)
+    if hasattr(model, "watch_view"):  # a model with C++ cells, written near the visible rows
+        t.fill_model = model
+        model.watch_view(t)
     return t
 
 
