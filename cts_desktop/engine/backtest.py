@@ -148,17 +148,22 @@ class Backtest:
         core.stop()
         pf = core.portfolio
         positions = list(pf.closed) + list(pf.open.values())
+        written = None
+        if self.recorder is not None:
+            # Hand the records to the writer thread first, so the database write overlaps the
+            # analytics below; the run row with its summary follows in a second, small batch.
+            core.write_curve()
+            for p in pf.open.values():  # their last state, marked at the last close
+                self.recorder.position(self.run_id, core.connection, p)
+            written = self.recorder.flush()
         metrics = compute_metrics(positions, core.curve, pf.starting_balance, pf.unrealized_pnl)
         if self.recorder is not None:
-            core.write_curve()
-            # The open positions' last state (marked at the last close) is what the report shows.
-            for p in pf.open.values():
-                self.recorder.position(self.run_id, core.connection, p)
             summary = {k: v for k, v in metrics.to_dict().items() if k not in ("by_symbol", "by_strategy")}
             summary.update(candles=core.candles_seen, currency=pf.currency)
             self.recorder.end_run(self.run_id, "error" if core.failed_reason else "finished",
                                   core.failed_reason or "backtest finished", summary)
             if wait:
+                written.result()
                 self.recorder.flush().result()
         elapsed = time.perf_counter() - t0
         return BacktestResult(

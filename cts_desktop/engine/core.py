@@ -345,8 +345,9 @@ class TradingCore:
         conf = f", confidence {s.confidence:.2f}" if s.confidence < 1 else ""
         if self.log_info or self.bus._handlers:
             self.log(ev.CAT_SIGNAL, f"{s.strategy or 'strategy'}: {s.intent} {s.side} {s.symbol} ({s.reason}{conf})", ts=ts)
-        self.log(ev.CAT_RISK, f"{'accepted' if accepted else 'rejected'}: {verdict}",
-                 "info" if accepted else "warning", ts=ts)
+        if not accepted or self.log_info or self.bus._handlers:
+            self.log(ev.CAT_RISK, f"{'accepted' if accepted else 'rejected'}: {verdict}",
+                     "info" if accepted else "warning", ts=ts)
         if order is not None:
             self._submit(order, ts)
         return order
