@@ -80,7 +80,7 @@ def _market(c: ConnectionConfig, model) -> str:
     return f"{c.market_type}{' (testnet)' if c.testnet else ''}"
 
 
-class ConnectionsModel(m.RecordTableModel):
+class ConnectionsModel(m.StoredTableModel):
     """Connections with their engine state (``states``: name -> state, kept by the tab)."""
 
     columns = (
@@ -92,6 +92,8 @@ class ConnectionsModel(m.RecordTableModel):
     )
 
     coloured_fields = frozenset({"mode", "state"})
+    eager = True  # a handful of rows: written at once, no view watching
+    _BOLD_FIELDS = ("mode", "name")
 
     def __init__(self, parent=None):
         super().__init__(parent, key=lambda c: c.name)
@@ -99,10 +101,11 @@ class ConnectionsModel(m.RecordTableModel):
         self._bold = QFont()
         self._bold.setBold(True)
 
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if index.isValid() and role == Qt.ItemDataRole.FontRole and self.columns[index.column()].field in ("mode", "name"):
-            return self._bold
-        return super().data(index, role)
+    def _cell(self, row, c, col):
+        d = super()._cell(row, c, col)
+        if col.field in self._BOLD_FIELDS:
+            d[int(Qt.ItemDataRole.FontRole.value)] = self._bold
+        return d
 
     def colour(self, row, col):
         if col.field == "mode":
@@ -113,10 +116,7 @@ class ConnectionsModel(m.RecordTableModel):
 
     def set_state(self, name: str, state: str) -> None:
         self.states[name] = state
-        i = self.row_of(name)
-        if i is not None:
-            c = len(self.columns) - 1
-            self.dataChanged.emit(self.index(i, c), self.index(i, c))
+        self.refresh_columns(["state"])
 
 
 _STATE_COLOURS = {

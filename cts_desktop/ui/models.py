@@ -1,20 +1,13 @@
 """Declarative table models: a table is a list of :class:`Column` rows, not a new widget class.
 
-Inspired by VeighNa's monitors (a ``headers`` table and a key -> row cache) but built on
-``QAbstractTableModel`` so updates are cheap: a batch of changed records becomes one
-``dataChanged`` over the rows it touched, new records one ``beginInsertRows`` block, and a capped
-log drops its oldest rows in one ``beginRemoveRows``. A full reset happens only when a whole
-history is (re)loaded.
-
-A :class:`RecordTableModel` answers :data:`SORT_ROLE` with the raw value (numbers as floats, times
-as ms, text lower-cased; never None). The models sort themselves (:meth:`RecordTableModel.sort`):
-views use them directly, without a proxy model (see the class doc for why).
-
-The heavy tables (positions, orders, the activity log) use :class:`StoredTableModel` instead: the
-same Python API, but the display data lives in C++ items (a ``QStandardItemModel``), written when
-a record arrives or changes and only for the rows a visible view shows, so painting never calls
-into Python (no GIL round trip per painted cell). They do not answer SORT_ROLE / RECORD_ROLE (use
-``record(row)``).
+Inspired by VeighNa's monitors (a ``headers`` table and a key -> row cache). Every table is a
+:class:`StoredTableModel`: the display data lives in C++ items (a ``QStandardItemModel``),
+written when a record arrives or changes and only for the rows a visible view shows, so painting
+never calls into Python (no GIL round trip per painted cell), and updates are cheap (a batch of
+changed records rewrites the cells it touched, new records go straight to their sorted place, a
+capped log drops its oldest rows in one go). The models sort themselves, without a proxy model.
+Records are read back with ``record(row)``; rows sort on the raw value
+(:meth:`RecordCells.sort_value`: numbers as floats, times as ms, text lower-cased).
 """
 from __future__ import annotations
 
@@ -23,13 +16,11 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Hashable, Iterable, List, Optional, Sequence
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor, QStandardItemModel
 
 from . import fmt
 
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-RECORD_ROLE = Qt.ItemDataRole.UserRole + 2  # the row's record object
 
 GREEN = QColor("#26a69a")
 RED = QColor("#ef5350")
@@ -61,7 +52,7 @@ class Column:
     title: str
     kind: str = TEXT
     align: str = ""
-    getter: Optional[Callable[[Any, "RecordTableModel"], Any]] = None
+    getter: Optional[Callable[[Any, "StoredTableModel"], Any]] = None
     tip: str = ""
     sample: str = ""  # a typical cell text, to size the column before any data arrives
 
@@ -89,124 +80,17 @@ _DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
 _ALIGN = int(Qt.ItemDataRole.TextAlignmentRole.value)
 _FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
-_SORT = int(SORT_ROLE)
-_RECORD = int(RECORD_ROLE)
 _RANK = int(Qt.ItemDataRole.UserRole) + 3  # a stored row's place, for a C++ re-sort
 _COLOURED = frozenset({PNL, PNL_PCT, SIDE, LEVEL})
 _DESC = Qt.SortOrder.DescendingOrder
 
 
-class RecordTableModel(QAbstractTableModel):
-    """Rows are plain records (dataclasses); ``key(record)`` identifies a row for upserts.
+class RecordCells:
+    """What a record table shows and in which order, shared by the table models: cell values,
+    texts, colours and tool tips from the declarative :class:`Column` list, and the bookkeeping of
+    the view order (``_rows`` in arrival order, ``_perm``/``_keys`` the ascending sort order, read
+    backwards when descending)."""
 
-    ``max_rows`` caps the model: the oldest rows (the first ones) are dropped beyond it.
-    ``currency`` is used for money cells when the record has no ``symbol`` to take it from.
-
-    The model sorts itself (:meth:`sort`, called by a sorting ``QTableView``): no proxy model sits
-    between it and the view. A ``QSortFilterProxyModel`` over a Python model turns every cell of a
-    repaint into a dozen Python calls (``rowCount``/``columnCount`` for each index it maps) and
-    each inserted row into Python ``lessThan`` calls; here a repaint costs one ``data()`` call per
-    cell and role, and new rows go straight to their sorted place (a binary search on the sort
-    keys), one ``beginInsertRows`` per contiguous block (a batch of newer orders or positions on
-    a table sorted by time is one block at the top).
-
-    Rows are kept in arrival order (``records()``, the cap drops the oldest); the view order is a
-    permutation of them: ``_perm`` holds the row numbers in ascending order of their sort keys
-    (``_keys``, in the same order; stable), read backwards when the order is descending.
-    """
-
-    columns: Sequence[Column] = ()
-    cacheable = False  # True: display texts and colours are cached per record until it is replaced
-    coloured_fields: frozenset = frozenset()  # fields whose colour() is consulted besides the P&L/side/level kinds
-
-    def __init__(self, parent=None, *, key: Optional[Callable[[Any], Hashable]] = None,
-                 max_rows: Optional[int] = None, columns: Optional[Sequence[Column]] = None):
-        super().__init__(parent)
-        if columns is not None:
-            self.columns = tuple(columns)
-        self._key = key
-        self._rows: List[Any] = []
-        self._index: Dict[Hashable, int] = {}  # key -> position in _rows (arrival order)
-        self.max_rows = max_rows
-        self.currency = ""
-        self._cache: Dict[int, tuple] = {}  # id(record) -> (texts, colours) (cacheable models)
-        # Plain ints, not Qt enum objects: an enum costs several times more to hand back to Qt,
-        # and this value is asked for every visible cell on every repaint.
-        self._alignments = [_as_int(c.alignment()) for c in self.columns]
-        self._coloured = [c.kind in _COLOURED or c.field in self.coloured_fields for c in self.columns]
-        self._sort_col = -1  # -1: arrival order
-        self._desc = False
-        self._perm: Optional[List[int]] = None  # row numbers in ascending sort-key order
-        self._keys: List[Any] = []  # their sort keys, ascending
-        self._row_keys: List[Any] = []  # the sort key of each row, in arrival order
-
-    # -- Qt model API -----------------------------------------------------------------------------
-    def rowCount(self, parent=_NO_PARENT) -> int:
-        # Sorted: the rows placed so far (an insert places its blocks one by one).
-        return 0 if parent.isValid() else len(self._rows if self._perm is None else self._perm)
-
-    def columnCount(self, parent=_NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(self.columns)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.columns):
-            col = self.columns[section]
-            if role == _DISPLAY:
-                return col.title
-            if role == _TOOLTIP and col.tip:
-                return col.tip
-            if role == _ALIGN:
-                return col.alignment()
-        return None
-
-    def data(self, index, role=_DISPLAY):
-        # Hot path: Qt asks ~7 roles for every visible cell on every repaint; 4 of them are None.
-        if role == _DISPLAY or role == _FOREGROUND:
-            r = index.row()
-            perm = self._perm
-            if perm is not None:
-                r = perm[~r] if self._desc else perm[r]
-            row = self._rows[r]
-            if self.cacheable:
-                entry = self._cache.get(id(row))
-                if entry is None:
-                    entry = self._cache[id(row)] = self._entry(row)
-                return entry[role != _DISPLAY][index.column()]
-            col = self.columns[index.column()]
-            if role == _DISPLAY:
-                return self.display(row, col, self.value(row, col))
-            return self.colour(row, col) if self._coloured[index.column()] else None
-        if role == _ALIGN:
-            return self._alignments[index.column()]
-        if role == _TOOLTIP or role == _SORT or role == _RECORD:
-            row = self._rows[self._src(index.row())]
-            if role == _RECORD:
-                return row
-            col = self.columns[index.column()]
-            return self.tooltip(row, col) if role == _TOOLTIP else self.sort_value(row, col)
-        return None
-
-    def _entry(self, row) -> tuple:
-        """A record's display texts and colours, all columns at once (cacheable models)."""
-        cols = self.columns
-        texts = tuple(self.display(row, c, self.value(row, c)) for c in cols)
-        colours = tuple(self.colour(row, c) if coloured else None for c, coloured in zip(cols, self._coloured))
-        return texts, colours
-
-    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:  # noqa: A003 - Qt API
-        """Called by a sorting view (header click, ``sortByColumn``); ``column`` -1: arrival order."""
-        column = column if 0 <= column < len(self.columns) else -1
-        desc = order == _DESC
-        if column == self._sort_col and desc == self._desc:
-            return
-        self.layoutAboutToBeChanged.emit()
-        before = self._persistent_sources()
-        self._sort_col, self._desc = column, desc
-        self._build_order()
-        self._restore_persistent(before)
-        self.layoutChanged.emit()
-
-    # -- view order ---------------------------------------------------------------------------------
     def _src(self, view_row: int) -> int:
         perm = self._perm
         if perm is None:
@@ -231,41 +115,13 @@ class RecordTableModel(QAbstractTableModel):
         perm = self._perm = sorted(range(len(keys)), key=keys.__getitem__)
         self._keys = [keys[i] for i in perm]
 
-    def _persistent_sources(self) -> list:
-        return [(p, self._src(p.row()) if p.isValid() else -1) for p in self.persistentIndexList()]
-
-    def _restore_persistent(self, before: list) -> None:
-        if not before:
-            return
-        n = len(self._rows)
-        if self._perm is None:
-            inv = list(range(n))
-        else:
-            inv = [0] * n
-            for a, i in enumerate(self._perm):
-                inv[i] = n - 1 - a if self._desc else a
-        old, new = [], []
-        for p, i in before:
-            old.append(p)
-            new.append(self.index(inv[i], p.column()) if 0 <= i < n else QModelIndex())
-        self.changePersistentIndexList(old, new)
-
-    def _relayout(self) -> None:
-        """Sort keys changed in place: re-sort with a layout change (selection follows its rows)."""
-        self.layoutAboutToBeChanged.emit()
-        before = self._persistent_sources()
-        self._build_order()
-        self._restore_persistent(before)
-        self.layoutChanged.emit()
-
-    # -- cell logic (override per table where needed) -------------------------------------------
     def value(self, row, col: Column):
         if col.getter is not None:
             return col.getter(row, self)
         return getattr(row, col.field, None)
 
     def sort_value(self, row, col: Column):
-        """The raw value sorted on (:data:`SORT_ROLE`): a float for numbers, lower-case text."""
+        """The raw value sorted on: a float for numbers, lower-case text."""
         v = self.value(row, col)
         if col.kind in _NUMERIC:
             return float(v) if v is not None else float("-inf")
@@ -321,198 +177,12 @@ class RecordTableModel(QAbstractTableModel):
         return None
 
     # -- updates ------------------------------------------------------------------------------------
-    def records(self) -> List[Any]:
-        """Every record, in arrival order (not the view's sort order)."""
-        return list(self._rows)
-
-    def record(self, row: int):
-        """The record shown in view row ``row``."""
-        return self._rows[self._src(row)]
-
-    def row_of(self, key: Hashable) -> Optional[int]:
-        """The view row showing ``key``'s record, or None."""
-        i = self._index.get(key)
-        return None if i is None else self._view_row(i)
-
-    def set_records(self, records: Iterable[Any]) -> None:
-        """Replace every row (a full reset: only for loading a history)."""
-        self.beginResetModel()
-        rows = list(records)
-        if self.max_rows is not None and len(rows) > self.max_rows:
-            rows = rows[-self.max_rows:]
-        self._rows = rows
-        self._cache.clear()
-        self._reindex()
-        self._build_order()
-        self.endResetModel()
-
-    def clear(self) -> None:
-        self.set_records(())
-
-    def upsert(self, records: Iterable[Any]) -> None:
-        """Update rows whose key is known (one ``dataChanged`` per run of touched view rows) and
-        insert the others (at their sorted place)."""
-        key = self._key
-        changed: List[int] = []
-        new: List[Any] = []
-        new_keys: Dict[Hashable, int] = {}
-        cache = self._cache
-        sorting = self._perm is not None
-        resort = False
-        for r in records:
-            k = key(r) if key is not None else None
-            i = self._index.get(k) if key is not None else None
-            if i is not None:
-                if cache:
-                    cache.pop(id(self._rows[i]), None)
-                    cache.pop(id(r), None)
-                self._rows[i] = r
-                if sorting:
-                    sk = self.sort_value(r, self.columns[self._sort_col])
-                    if sk != self._row_keys[i]:
-                        resort = True  # its place changes: re-sorted below
-                        self._row_keys[i] = sk
-                changed.append(i)
-            elif key is not None and k in new_keys:
-                new[new_keys[k]] = r
-            else:
-                if key is not None:
-                    new_keys[k] = len(new)
-                new.append(r)
-        if resort:
-            self._relayout()  # repaints every row: no dataChanged needed
-        elif changed:
-            last_col = len(self.columns) - 1
-            if sorting and len(changed) > 16:
-                # Many scattered rows: one range (a view repaints what is visible either way).
-                self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, last_col))
-            else:
-                # One dataChanged per contiguous run of view rows.
-                rows = sorted(self._view_row(i) for i in changed) if sorting else sorted(changed)
-                start = prev = rows[0]
-                for i in rows[1:] + [None]:
-                    if i is not None and i <= prev + 1:
-                        prev = i
-                        continue
-                    self.dataChanged.emit(self.index(start, 0), self.index(prev, last_col))
-                    if i is not None:
-                        start = prev = i
-        if new:
-            self._append(new)
-
-    def append(self, records: Sequence[Any]) -> None:
-        """Append rows (keys, if any, are indexed); drops the oldest beyond ``max_rows``."""
-        if records:
-            self._append(list(records))
-
-    def _append(self, new: List[Any]) -> None:
-        cap = self.max_rows
-        if cap is not None and len(new) >= cap:
-            self.set_records(new[-cap:])
-            return
-        if cap is not None and len(self._rows) + len(new) > cap:
-            self._drop_oldest(len(self._rows) + len(new) - cap)
-        start = len(self._rows)
-        if self._perm is None:
-            self.beginInsertRows(_NO_PARENT, start, start + len(new) - 1)
-            self._rows.extend(new)
-            self._index_new(new, start)
-            self.endInsertRows()
-            return
-        # Sorted: each new row goes to its place by binary search on the ascending keys. Rows
-        # that land at the same place form one block, inserted with one beginInsertRows (highest
-        # place first, so the places found stay valid).
-        col = self.columns[self._sort_col]
-        sv = self.sort_value
-        new_keys = [sv(r, col) for r in new]
-        keys, perm = self._keys, self._perm
-        blocks: Dict[int, List[int]] = {}
-        for j, k in enumerate(new_keys):
-            blocks.setdefault(bisect_right(keys, k), []).append(j)
-        if len(blocks) > 256:  # a big scattered batch: cheaper as one reset
-            self.set_records(self._rows + new)
-            return
-        self._row_keys.extend(new_keys)
-        for p in sorted(blocks, reverse=True):
-            js = sorted(blocks[p], key=new_keys.__getitem__)  # stable: arrival order among equals
-            n = len(perm)
-            first = n - p if self._desc else p
-            self.beginInsertRows(_NO_PARENT, first, first + len(js) - 1)
-            keys[p:p] = [new_keys[j] for j in js]
-            perm[p:p] = [start + j for j in js]
-            if len(self._rows) == start:  # the records themselves, with the first block
-                self._rows.extend(new)
-                self._index_new(new, start)
-            self.endInsertRows()
-
     def _index_new(self, new: List[Any], start: int) -> None:
         if self._key is not None:
             key = self._key
             index = self._index
             for i, r in enumerate(new, start):
                 index[key(r)] = i
-
-    def _drop_oldest(self, drop: int) -> None:
-        """Remove the ``drop`` oldest rows (the cap): one remove per run of view rows."""
-        dropped = self._rows[:drop]
-        if self._perm is None:
-            self.beginRemoveRows(_NO_PARENT, 0, drop - 1)
-            del self._rows[:drop]
-            self.endRemoveRows()
-        else:
-            n = len(self._perm)
-            views = sorted((n - 1 - a if self._desc else a) for a, i in enumerate(self._perm) if i < drop)
-            runs = []  # (first, last) view rows, removed from the bottom up so rows above keep their numbers
-            for v in views:
-                if runs and v == runs[-1][1] + 1:
-                    runs[-1][1] = v
-                else:
-                    runs.append([v, v])
-            for first, last in reversed(runs):
-                self.beginRemoveRows(_NO_PARENT, first, last)
-                a0, a1 = (n - 1 - last, n - 1 - first) if self._desc else (first, last)
-                del self._perm[a0:a1 + 1]
-                del self._keys[a0:a1 + 1]
-                n -= last - first + 1
-                self.endRemoveRows()
-            del self._rows[:drop]
-            del self._row_keys[:drop]
-            self._perm = [i - drop for i in self._perm]
-        if self._cache:  # after the removal: a view may read the rows while they are removed
-            for old in dropped:
-                self._cache.pop(id(old), None)
-        if self._key is not None:
-            self._reindex()
-
-    def remove_keys(self, keys: Iterable[Hashable]) -> None:
-        rows = sorted({self._index[k] for k in keys if k in self._index}, reverse=True)
-        for i in rows:  # few rows (open positions); one remove each, highest first
-            v = self._view_row(i)
-            self.beginRemoveRows(_NO_PARENT, v, v)
-            gone = self._rows.pop(i)
-            if self._perm is not None:
-                a = len(self._perm) - 1 - v if self._desc else v
-                del self._perm[a]
-                del self._keys[a]
-                del self._row_keys[i]
-                self._perm = [j - 1 if j > i else j for j in self._perm]
-            self.endRemoveRows()
-            self._cache.pop(id(gone), None)
-        if rows:
-            self._reindex()
-
-    def refresh_columns(self, fields: Sequence[str]) -> None:
-        """Tell the views that ``fields`` changed on every row (e.g. live prices): one range.
-        (A table sorted on one of them is re-sorted.)"""
-        if not self._rows:
-            return
-        cols = [i for i, c in enumerate(self.columns) if c.field in fields]
-        if cols:
-            self._cache.clear()
-            if self._sort_col in cols:
-                self._relayout()
-                return
-            self.dataChanged.emit(self.index(0, min(cols)), self.index(len(self._rows) - 1, max(cols)))
 
     def _reindex(self) -> None:
         if self._key is None:
@@ -522,17 +192,17 @@ class RecordTableModel(QAbstractTableModel):
             self._index = {key(r): i for i, r in enumerate(self._rows)}
 
 
-class StoredTableModel(QStandardItemModel):
-    """A :class:`RecordTableModel` whose cells live on the C++ side (a ``QStandardItemModel``).
+class StoredTableModel(RecordCells, QStandardItemModel):
+    """A table of records whose cells live on the C++ side (a ``QStandardItemModel``).
 
-    Same Python API (``records``/``record``/``row_of``/``upsert``/``append``/``remove_keys``/
+    Python API (``records``/``record``/``row_of``/``upsert``/``append``/``remove_keys``/
     ``refresh_columns``/``set_records``, self-sorting, ``max_rows`` cap), but the display data of
     every row is written into C++ items when a record arrives or changes (its text, alignment,
     colour and tool tip), so painting a table never calls into Python: no ``data()`` override, no
     GIL round trip per painted cell (a Python ``data()`` must take the GIL back from the
     recorder's writer thread, which can hold it for a whole switch interval).
 
-    The Python side keeps the records and the view order exactly like :class:`RecordTableModel`
+    The Python side keeps the records and the view order (see :class:`RecordCells`)
     (``_rows`` in arrival order, ``_perm``/``_keys`` the ascending sort order, read backwards
     when descending); C++ row ``v`` always shows ``_rows[_src(v)]``. New rows are inserted at
     their sorted place; a re-sort (header click, a changed sort key) stamps each row with its new
@@ -543,6 +213,7 @@ class StoredTableModel(QStandardItemModel):
     columns: Sequence[Column] = ()
     coloured_fields: frozenset = frozenset()
     cacheable = True  # kept for API compatibility: the C++ items are the cache
+    eager = False  # True: every row's cells are written at once (small tables, no view watching)
 
     def __init__(self, parent=None, *, key: Optional[Callable[[Any], Hashable]] = None,
                  max_rows: Optional[int] = None, columns: Optional[Sequence[Column]] = None):
@@ -557,7 +228,7 @@ class StoredTableModel(QStandardItemModel):
         # Left is the delegate's default alignment: only the other columns store one per cell.
         self._alignments = [None if c.alignment() == _LEFT else _as_int(c.alignment()) for c in self.columns]
         self._coloured = [c.kind in _COLOURED or c.field in self.coloured_fields for c in self.columns]
-        self._tips = type(self).tooltip is not RecordTableModel.tooltip
+        self._tips = type(self).tooltip is not RecordCells.tooltip
         self._sort_col = -1
         self._desc = False
         self._perm: Optional[List[int]] = None
@@ -572,19 +243,6 @@ class StoredTableModel(QStandardItemModel):
             self.setHeaderData(i, horizontal, _as_int(col.alignment()), Qt.ItemDataRole.TextAlignmentRole)
             if col.tip:
                 self.setHeaderData(i, horizontal, col.tip, Qt.ItemDataRole.ToolTipRole)
-
-    # cell logic, shared with RecordTableModel
-    value = RecordTableModel.value
-    sort_value = RecordTableModel.sort_value
-    currency_of = RecordTableModel.currency_of
-    display = RecordTableModel.display
-    colour = RecordTableModel.colour
-    tooltip = RecordTableModel.tooltip
-    _src = RecordTableModel._src
-    _view_row = RecordTableModel._view_row
-    _build_order = RecordTableModel._build_order
-    _index_new = RecordTableModel._index_new
-    _reindex = RecordTableModel._reindex
 
     # -- C++ cells ------------------------------------------------------------------------------------
     def _cell(self, row, c: int, col: Column) -> dict:
@@ -640,8 +298,12 @@ class StoredTableModel(QStandardItemModel):
         self.fill_views()
 
     def fill_views(self) -> None:
-        """Write the rows not written yet near each watched view's visible part."""
+        """Write the rows not written yet near each watched view's visible part (every row, for
+        an ``eager`` model)."""
         n = len(self._rows)
+        if self.eager:
+            self.fill_rows(range(n))
+            return
         if not self._views or not n:
             return
         done, src = self._done, self._src
@@ -916,29 +578,6 @@ class StoredTableModel(QStandardItemModel):
             self.fill_views()
 
 
-class SortProxy(QSortFilterProxyModel):
-    """Sorts on :data:`SORT_ROLE` (raw numbers), so 9 sorts after 10 is never a problem.
-
-    Not used by the main window's tables any more (the models sort themselves, which is several
-    times cheaper per repaint); kept for other views of a model."""
-
-    def __init__(self, source: QAbstractTableModel, parent=None):
-        super().__init__(parent)
-        self.setSourceModel(source)
-        self.setSortRole(SORT_ROLE)
-        self.setDynamicSortFilter(True)
-        self._src = source if isinstance(source, RecordTableModel) else None
-
-    def lessThan(self, left, right) -> bool:  # noqa: N802 - Qt API
-        # One Python call per comparison instead of two data() round trips through Qt variants:
-        # inserting a batch of rows into a sorted table costs O(k log n) comparisons.
-        src = self._src
-        if src is None or self.sortRole() != SORT_ROLE:
-            return super().lessThan(left, right)
-        col = src.columns[left.column()]
-        return src.sort_value(src.record(left.row()), col) < src.sort_value(src.record(right.row()), col)
-
-
 # -- positions ------------------------------------------------------------------------------------
 def _pos_pnl_pct(p, model) -> Optional[float]:
     basis = p.entry_price * (p.max_amount or p.amount)
@@ -1156,6 +795,6 @@ class LogFilterProxy(QSortFilterProxyModel):
 
 
 __all__ = [
-    "Column", "RecordTableModel", "StoredTableModel", "SortProxy", "OpenPositionsModel", "ClosedPositionsModel", "OrdersModel",
-    "LogModel", "LogFilterProxy", "SORT_ROLE", "RECORD_ROLE", "GREEN", "RED", "AMBER", "MUTED",
+    "Column", "RecordCells", "StoredTableModel", "OpenPositionsModel", "ClosedPositionsModel", "OrdersModel",
+    "LogModel", "LogFilterProxy", "GREEN", "RED", "AMBER", "MUTED",
 ]
