@@ -1,4 +1,5 @@
 import sys
-from .app import main
+
+from .cli.main import main
 
 sys.exit(main())

@@ -8,27 +8,14 @@ from __future__ import annotations
 
 import bisect
 import heapq
-import os
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from ..core.models import Candle, Market
+from ..core.resources import resources_dir
 from .candles import CandleFileError, CandleSeries, load_candles_csv
-
-
-def resources_dir() -> Path:
-    """The ``resources/`` folder: next to the package in a source checkout or editable install,
-    or inside a PyInstaller bundle (``sys._MEIPASS``). ``CTS_RESOURCES`` overrides it."""
-    override = os.environ.get("CTS_RESOURCES")
-    if override:
-        return Path(override)
-    bundle = getattr(sys, "_MEIPASS", None)
-    if bundle:
-        return Path(bundle) / "resources"
-    return Path(__file__).resolve().parents[2] / "resources"
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 connection's run (running or the latest stored one) and its exports.
 
 The figures are the backtest's own (:class:`~cts_desktop.core.metrics.Metrics`, formatted by
-:mod:`cts_desktop.report`), from :meth:`AppServices.run_result`. Computing them walks the whole
+:mod:`cts_desktop.services.reports`), from :meth:`AppServices.run_result`. Computing them walks the whole
 equity curve, so the panel refreshes on request, when a run stops, and when the connection
 changes, never on every engine tick.
 """
@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from .. import report
+from ..services import reports as report
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDateEdit, QDoubleS
                                QSplitter, QStackedWidget, QTableView, QTableWidget, QTableWidgetItem,
                                QTabWidget, QVBoxLayout, QWidget)
 
-from .. import report
+from ..services import reports as report
 from ..store.presets import PresetStore  # noqa: F401 - also used by tests through this module
 from ..core.models import TIMEFRAME_MS, Candle, Market
 from ..core.risk import RiskLimits

@@ -19,7 +19,7 @@ account type, testnet, API type, rate limits, base URL, symbols), :class:`Creden
 (password fields; stored values shown masked; the values go only to the OS keyring) and
 :class:`TestSection` (Test Connection as a cancellable task on the qasync loop, and its result).
 The rules (required credentials, test invalidation, the live gate) are those of
-:mod:`cts_desktop.connections_logic`, shared with the CLI. ccxt is imported off the GUI thread
+:mod:`cts_desktop.services.connections`, shared with the CLI. ccxt is imported off the GUI thread
 on first need (:class:`ExchangeCatalog`), never at start-up.
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleS
                                QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter, QTableView, QToolButton,
                                QVBoxLayout, QWidget)
 
-from .. import connections_logic as rules
+from ..services import connections as rules
 from ..core.risk import RiskLimits
 from ..engine import strategies as strategy_registry
 from ..engine.strategies.base import Param, ParamError

@@ -6,7 +6,7 @@ import logging
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-from ..exchange.replay import resources_dir
+from ..core.resources import resources_dir
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import json
 import pytest
 from PySide6.QtCore import Qt
 
-from cts_desktop import report
+from cts_desktop.services import reports as report
 from cts_desktop.core.models import Market
 from cts_desktop.core.risk import RiskLimits
 from cts_desktop.engine import strategies

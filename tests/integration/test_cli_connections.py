@@ -1,5 +1,5 @@
 """``cts-desktop connections ...`` driven through :func:`cli_connections.run` (parsed by the same
-``add_subparser`` the app uses) and through ``python -m cts_desktop.cli_connections``.
+``add_subparser`` the app uses) and through ``python -m cts_desktop.cli.connections``.
 
 Tests that store credentials are marked ``keyring`` and run only inside the private keyring of
 ``tests/keyring_session.sh`` (skipped otherwise, with the reason)::
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from cts_desktop import cli_connections
-from cts_desktop.cli_connections import EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from cts_desktop.cli import connections as cli_connections
+from cts_desktop.cli.connections import EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from cts_desktop.store.secrets import SecretStore, credentials_fingerprint
 from cts_desktop.store.settings import BUILTIN_PAPER_NAME, SettingsStore
 
@@ -194,7 +194,7 @@ def test_remove_connection_without_credentials(cli, config):
 def test_settings_dir_unwritable(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    proc = subprocess.run([sys.executable, "-m", "cts_desktop.cli_connections", "--config-dir", str(blocker / "cfg"), "list"],
+    proc = subprocess.run([sys.executable, "-m", "cts_desktop.cli.connections", "--config-dir", str(blocker / "cfg"), "list"],
                           capture_output=True, text=True, cwd=REPO, timeout=60)
     assert proc.returncode == EXIT_ENVIRONMENT
     assert "cannot write connection settings" in proc.stderr and "--config-dir" in proc.stderr
@@ -209,7 +209,7 @@ def test_corrupt_settings_file_is_reported(cli, config):
 
 
 def test_module_entry_point_runs_list(config):
-    proc = subprocess.run([sys.executable, "-m", "cts_desktop.cli_connections", "--config-dir", str(config), "list", "--json"],
+    proc = subprocess.run([sys.executable, "-m", "cts_desktop.cli.connections", "--config-dir", str(config), "list", "--json"],
                           capture_output=True, text=True, cwd=REPO, timeout=60)
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
@@ -359,7 +359,7 @@ def test_subprocess_add_with_secrets_on_stdin(config, keyring_names):
     keyring_names.append(name)
     key, secret = fake("key"), fake("sec")
     proc = subprocess.run(
-        [sys.executable, "-m", "cts_desktop.cli_connections", "--config-dir", str(config), "add", name,
+        [sys.executable, "-m", "cts_desktop.cli.connections", "--config-dir", str(config), "add", name,
          "--exchange", "binance", "--secrets-stdin"],
         input=f"apiKey={key}\nsecret={secret}\n", capture_output=True, text=True, cwd=REPO, timeout=60,
     )
@@ -440,7 +440,7 @@ def test_add_prompts_hidden_on_a_terminal(config, keyring_names):
     keyring_names.append(name)
     key, secret = fake("key"), fake("sec")
     code, shown = _run_on_pty(
-        [sys.executable, "-m", "cts_desktop.cli_connections", "--config-dir", str(config), "add", name, "--exchange", "binance"],
+        [sys.executable, "-m", "cts_desktop.cli.connections", "--config-dir", str(config), "add", name, "--exchange", "binance"],
         [key, secret],
     )
     assert code == 0, shown

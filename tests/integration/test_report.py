@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from cts_desktop import report
+from cts_desktop.services import reports as report
 from cts_desktop.engine import strategies
 from cts_desktop.engine.backtest import TRADE_COLUMNS, Backtest
 from cts_desktop.exchange.replay import ReplaySource, get_dataset

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from cts_desktop import cli_connections
+from cts_desktop.cli import connections as cli_connections
 from cts_desktop.store.secrets import (
     CREDENTIAL_FIELDS,
     SERVICE,
@@ -182,7 +182,7 @@ def test_secrets_appear_in_no_file_log_or_output(tmp_path, caplog, capfd):
         assert code == 0, text
         outputs.append(text)
         proc = subprocess.run(
-            [sys.executable, "-m", "cts_desktop.cli_connections", "--config-dir", str(config), "list"],
+            [sys.executable, "-m", "cts_desktop.cli.connections", "--config-dir", str(config), "list"],
             capture_output=True, text=True, cwd=REPO, timeout=60,
         )
         outputs += [proc.stdout, proc.stderr]
@@ -252,7 +252,7 @@ def test_without_secret_service_open_fails_with_instructions():
 def test_cli_refuses_to_store_secrets_without_keyring(tmp_path):
     secret = _fake_secret("nokeyring")
     proc = subprocess.run(
-        [sys.executable, "-m", "cts_desktop.cli_connections", "--config-dir", str(tmp_path), "add", "X",
+        [sys.executable, "-m", "cts_desktop.cli.connections", "--config-dir", str(tmp_path), "add", "X",
          "--exchange", "binance", "--secrets-stdin"],
         input=f"apiKey={secret}\nsecret={secret}\n", capture_output=True, text=True, env=NO_BUS_ENV, cwd=REPO, timeout=60,
     )

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from .engine.backtest import TRADE_COLUMNS, trades_rows
+from ..engine.backtest import TRADE_COLUMNS, trades_rows
 
 # (field of Metrics, label, kind, explanation). Kinds: money (quote currency), pct (a fraction
 # shown as percent), ratio (a plain number), r (R multiples), int, days, duration (ms), time (ms UTC).

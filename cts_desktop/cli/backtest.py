@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List
 
-from .core.models import Market
+from ..core.models import Market
 
 
 def add_subparser(sub) -> None:
@@ -55,12 +55,12 @@ def _params(pairs: List[str]) -> Dict[str, str]:
 
 
 def run(args, *, data_dir: Path, config_dir: Path) -> int:
-    from .core.risk import RiskLimits
-    from .engine import strategies
-    from .engine.backtest import TRADE_COLUMNS, Backtest, trades_rows
-    from .engine.strategies.base import ParamError
-    from .exchange.candles import CandleFileError, load_candles_csv
-    from .exchange.replay import ReplaySource, get_dataset
+    from ..core.risk import RiskLimits
+    from ..engine import strategies
+    from ..engine.backtest import TRADE_COLUMNS, Backtest, trades_rows
+    from ..engine.strategies.base import ParamError
+    from ..exchange.candles import CandleFileError, load_candles_csv
+    from ..exchange.replay import ReplaySource, get_dataset
 
     def fail(msg: str) -> int:
         print(f"cts-desktop backtest: error: {msg}", file=sys.stderr)
@@ -103,8 +103,8 @@ def run(args, *, data_dir: Path, config_dir: Path) -> int:
 
     recorder = db = None
     if not args.no_store:
-        from .store.db import StoreError, open_database
-        from .store.recorder import Recorder
+        from ..store.db import StoreError, open_database
+        from ..store.recorder import Recorder
         try:
             db = open_database(data_dir)
         except StoreError as exc:
@@ -140,7 +140,7 @@ def run(args, *, data_dir: Path, config_dir: Path) -> int:
         if not args.json:
             print(f"trades written to {args.trades}")
     if args.report:
-        from .report import write_html_report
+        from ..services.reports import write_html_report
         try:
             write_html_report(args.report, result, f"{strategy.title or strategy.name} on {label}", strategy.p,
                               settings={"data": label, "starting cash": f"{cash:g} {result.currency}",

@@ -16,13 +16,13 @@ import logging
 import sys
 from typing import List, Optional
 
-from . import paths
+from ..store import paths
 
 EXIT_OK, EXIT_ENGINE_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .store.settings import SPEEDS
+    from ..store.settings import SPEEDS
 
     p = argparse.ArgumentParser(prog="cts-desktop", description="CTS Desktop: crypto trading station")
     p.add_argument("--data-dir", help="where the trade database lives (default: the user data dir)")
@@ -38,12 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log debug output to stderr")
     sub = p.add_subparsers(dest="command")
     try:
-        from . import cli_connections
+        from . import connections as cli_connections
         cli_connections.add_subparser(sub)
     except ImportError:  # pragma: no cover - module not present in this build
         pass
     try:
-        from . import cli_backtest
+        from . import backtest as cli_backtest
         cli_backtest.add_subparser(sub)
     except ImportError:  # pragma: no cover
         pass
@@ -61,15 +61,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     data_dir, config_dir = paths.resolve(args.data_dir, args.config_dir)
 
     if args.command == "connections":
-        from . import cli_connections
+        from . import connections as cli_connections
         return cli_connections.run(args, config_dir=config_dir)
     if args.command == "backtest":
-        from . import cli_backtest
+        from . import backtest as cli_backtest
         return cli_backtest.run(args, data_dir=data_dir, config_dir=config_dir)
 
-    from .services import AppServices
-    from .store.db import StoreError
-    from .store.settings import SettingsError
+    from ..services import AppServices
+    from ..store.db import StoreError
+    from ..store.settings import SettingsError
 
     try:
         services = AppServices(data_dir, config_dir)
@@ -95,7 +95,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return EXIT_BAD_INPUT
         return run_headless(services, args.connection, duration=args.duration, speed=args.speed)
 
-    from .ui.app_gui import run_gui
+    from ..ui.app_gui import run_gui
     return run_gui(services, connection=args.connection, autostart=args.autostart or bool(args.screenshot),
                    screenshot=args.screenshot, after=args.after)
 

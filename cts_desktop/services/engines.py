@@ -11,12 +11,12 @@ import logging
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from .engine.bus import EventBus
-from .engine.engine import TradeEngine
-from .store import repositories as repo
-from .store.db import open_database
-from .store.recorder import Recorder
-from .store.settings import ConnectionConfig, SettingsStore
+from ..engine.bus import EventBus
+from ..engine.engine import TradeEngine
+from ..store import repositories as repo
+from ..store.db import open_database
+from ..store.recorder import Recorder
+from ..store.settings import ConnectionConfig, SettingsStore
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class AppServices:
         connections; errors are left for the engine's start to report."""
         import threading
 
-        from .exchange import replay
+        from ..exchange import replay
 
         conn = self.settings.connections.get(name)
         if conn is None or not conn.is_paper_replay:
@@ -75,7 +75,7 @@ class AppServices:
         conn = self.connection(name)
         if conn.is_paper_replay:
             return TradeEngine(conn, bus=self.bus, recorder=self.recorder, data_dir=self.replay_data_dir)
-        from .engine.live import ExchangeEngine
+        from ..engine.live import ExchangeEngine
 
         return ExchangeEngine(conn, bus=self.bus, recorder=self.recorder)
 
@@ -161,8 +161,8 @@ class AppServices:
         :class:`~cts_desktop.engine.backtest.BacktestResult`, with its full analytics
         (:class:`~cts_desktop.core.metrics.Metrics`): what the Live Trading tab's analytics and
         exports show. None when the connection has no run yet."""
-        from .core.metrics import compute_metrics
-        from .engine.backtest import BacktestResult
+        from ..core.metrics import compute_metrics
+        from ..engine.backtest import BacktestResult
 
         eng = self.engines.get(name)
         if eng is not None and eng.core is not None:

@@ -1,5 +1,5 @@
 """Rules for exchange connections shared by the GUI (``ui/connections.py``) and the CLI
-(``cli_connections.py``), so both decide the same way. No Qt, no asyncio, no I/O of its own
+(``cli/connections.py``), so both decide the same way. No Qt, no asyncio, no I/O of its own
 except reading ccxt's static exchange descriptions (ccxt is imported on first use only: the
 app's start-up must not pay for it).
 
@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from .store.secrets import CREDENTIAL_FIELDS, credentials_fingerprint
-from .store.settings import PAPER_EXCHANGE, ConnectionConfig
+from ..store.secrets import CREDENTIAL_FIELDS, credentials_fingerprint
+from ..store.settings import PAPER_EXCHANGE, ConnectionConfig
 
 #: Changing any of these invalidates a connection test (it ran against another venue/account).
 TEST_RELEVANT_FIELDS = ("name", "exchange", "testnet", "market_type", "base_url")

@@ -11,8 +11,8 @@ import sys
 import time
 from typing import Optional
 
-from .core import events as ev
-from .engine.engine import format_summary
+from ..core import events as ev
+from ..engine.engine import format_summary
 
 
 def run_headless(services, connection: str, *, duration: Optional[float] = None, speed: Optional[str] = None,

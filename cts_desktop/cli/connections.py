@@ -18,7 +18,7 @@ Exit codes: 0 done; 1 refused or failed (test failed, live switch refused, keyri
 2 bad input (unknown connection or exchange, invalid value); 3 environment (no secure keyring,
 settings file unreadable or not writable).
 
-Standalone: ``python -m cts_desktop.cli_connections [--config-dir DIR] list`` (same commands).
+Standalone: ``python -m cts_desktop.cli.connections [--config-dir DIR] list`` (same commands).
 """
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, TextIO
 
-from cts_desktop import connections_logic as rules
-from cts_desktop.connections_logic import TEST_RELEVANT_FIELDS, required_credentials  # noqa: F401 - re-exported
+from cts_desktop.services import connections as rules
+from cts_desktop.services.connections import TEST_RELEVANT_FIELDS, required_credentials  # noqa: F401 - re-exported
 from cts_desktop.store.secrets import (
     CREDENTIAL_FIELDS,
     NoSecureKeyringError,
@@ -186,7 +186,7 @@ def run(args: argparse.Namespace, *, config_dir: Path, stdin: Optional[TextIO] =
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """``python -m cts_desktop.cli_connections [--config-dir DIR] ACTION ...``."""
+    """``python -m cts_desktop.cli.connections [--config-dir DIR] ACTION ...``."""
     parser = argparse.ArgumentParser(
         prog="cts-desktop connections",
         description="Manage exchange connections: settings in connections.json, credentials only in the OS keyring.",
