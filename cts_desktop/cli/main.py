@@ -67,6 +67,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         from . import backtest as cli_backtest
         return cli_backtest.run(args, data_dir=data_dir, config_dir=config_dir)
 
+    if not args.headless:
+        from .display import display_problem
+        problem = display_problem()
+        if problem:
+            _error(problem)
+            return EXIT_BAD_INPUT
+
     from ..services import AppServices
     from ..store.db import StoreError
     from ..store.settings import SettingsError
