@@ -3,7 +3,7 @@
 * :mod:`.window`: :class:`BacktestWindow`, the panel (run bar, state, result tabs, exports);
 * :mod:`.form`: the settings on its left (strategy, parameters, presets, account and costs);
 * :mod:`.data_source`: where the candles come from (dataset, CSV import, exchange history);
-* :mod:`.results`: metrics panel, breakdown tables, trades table model;
+* :mod:`.results`: the result tabs: metrics panel, breakdown tables, trades table;
 * :mod:`.charts`: equity/drawdown curves and the price chart with trade markers.
 
 Loading, checks, the run and the exports are the backtests service's
@@ -14,10 +14,11 @@ from ...store.presets import PresetStore
 from .charts import CurveCharts, PriceChart
 from .data_source import SOURCE_CSV, SOURCE_DATASET, SOURCE_HISTORY, DataSourceBox
 from .form import SettingsForm
-from .results import SORT_ROLE, TRADE_HEADERS, MetricsPanel, TradesModel
+from .results import SORT_ROLE, TRADE_HEADERS, MetricsPanel, ResultTabs, TradesModel
 from .window import BacktestWindow
 
 __all__ = [
     "BacktestInputs", "BacktestWindow", "CurveCharts", "DataSourceBox", "MetricsPanel", "PresetStore", "PriceChart",
-    "SORT_ROLE", "SOURCE_CSV", "SOURCE_DATASET", "SOURCE_HISTORY", "SettingsForm", "TRADE_HEADERS", "TradesModel",
+    "ResultTabs", "SORT_ROLE", "SOURCE_CSV", "SOURCE_DATASET", "SOURCE_HISTORY", "SettingsForm", "TRADE_HEADERS",
+    "TradesModel",
 ]

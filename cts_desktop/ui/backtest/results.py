@@ -1,16 +1,19 @@
-"""The backtest's results as numbers: every metric with its unit, the per-symbol and
-per-strategy breakdowns, and the sortable trades table (raw values under ``SORT_ROLE``)."""
+"""The backtest's results: every metric with its unit, the per-symbol and per-strategy
+breakdowns, the sortable trades table (raw values under ``SORT_ROLE``), and the tabs that hold
+them with the charts (:class:`ResultTabs`)."""
 from __future__ import annotations
 
 import math
-from typing import Dict, List
+from typing import Dict, List, Optional
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHeaderView, QLabel, QSizePolicy,
-                               QTableWidget, QTableWidgetItem)
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHeaderView, QLabel, QSizePolicy, QTableView,
+                               QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
+from ...engine.backtest import trades_rows
 from ...services import reports as report
+from .charts import CurveCharts, PriceChart
 from .palette import DOWN, FG, UP
 
 TRADE_HEADERS = ["#", "Symbol", "Side", "Entry (UTC)", "Entry price", "Exit (UTC)", "Exit price", "Amount",
@@ -22,7 +25,7 @@ _NO_PARENT = QModelIndex()
 
 
 class TradesModel(QAbstractTableModel):
-    """The closed trades (rows of :func:`trades_rows`); raw values under ``SORT_ROLE``."""
+    """The closed trades (rows of :func:`~cts_desktop.engine.backtest.trades_rows`); raw values under ``SORT_ROLE``."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -148,3 +151,68 @@ class MetricsPanel(QFrame):
 
     def text(self, field: str) -> str:
         return self.values[field].text()
+
+
+class ResultTabs(QTabWidget):
+    """The result of a run in four tabs: Summary (metrics, breakdowns), Equity && drawdown,
+    Price && trades, Trades (sortable)."""
+
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.setObjectName("BacktestTabs")
+        self.addTab(self._summary(), "Summary")
+        self.curve_charts = CurveCharts()
+        self.addTab(self.curve_charts, "Equity && drawdown")
+        self.price_chart = PriceChart()
+        self.addTab(self.price_chart, "Price && trades")
+        self.trades_view = self._trades_table()
+        self.addTab(self.trades_view, "Trades")
+
+    def _summary(self) -> QWidget:
+        summary = QWidget()
+        sv = QVBoxLayout(summary)
+        self.metrics_panel = MetricsPanel()
+        sv.addWidget(self.metrics_panel)
+        sv.addWidget(QLabel("By symbol"))
+        self.by_symbol = small_table(["Symbol"] + report.BREAKDOWN_COLUMNS, "BySymbolTable")
+        sv.addWidget(self.by_symbol)
+        sv.addWidget(QLabel("By strategy"))
+        self.by_strategy = small_table(["Strategy"] + report.BREAKDOWN_COLUMNS, "ByStrategyTable")
+        sv.addWidget(self.by_strategy)
+        note = QLabel("Money in the quote currency of the markets; fractions in percent; Sharpe and Sortino from "
+                      "daily (UTC) returns, annualised with sqrt(365), risk-free rate 0. Fills at the next candle's "
+                      "open, taker fee; stop-loss first when a candle touches both stop and target.")
+        note.setWordWrap(True)
+        note.setStyleSheet(f"color:{FG};")
+        sv.addWidget(note)
+        sv.addStretch(1)
+        return summary
+
+    def _trades_table(self) -> QTableView:
+        self.trades_model = TradesModel(self)
+        self.trades_proxy = QSortFilterProxyModel(self)
+        self.trades_proxy.setSourceModel(self.trades_model)
+        self.trades_proxy.setSortRole(SORT_ROLE)
+        view = QTableView()
+        view.setObjectName("TradesTable")
+        view.setModel(self.trades_proxy)
+        view.setSortingEnabled(True)
+        view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        view.verticalHeader().setVisible(False)
+        view.verticalHeader().setDefaultSectionSize(22)
+        view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        view.setAlternatingRowColors(True)
+        view.horizontalHeader().setStretchLastSection(True)
+        return view
+
+    def show_result(self, result) -> None:
+        """Show every part of ``result`` (a :class:`~cts_desktop.engine.backtest.BacktestResult`)."""
+        cur = result.currency
+        m = result.metrics
+        self.metrics_panel.set_metrics(m, cur)
+        fill_table(self.by_symbol, report.breakdown_rows(m.by_symbol, cur))
+        fill_table(self.by_strategy, report.breakdown_rows(m.by_strategy, cur))
+        self.curve_charts.set_curve(result.curve, result.starting_balance, cur)
+        self.price_chart.set_result(result.candles_by_symbol, result.positions, cur)
+        self.trades_model.set_rows(trades_rows(result.positions), cur)
+        self.trades_view.resizeColumnsToContents()

@@ -19,19 +19,16 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton,
-                               QSplitter, QTableView, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+                               QSplitter, QVBoxLayout, QWidget)
 
-from ...engine.backtest import trades_rows
 from ...engine.strategies.base import ParamError
 from ...services import backtests
 from ...services import reports as report
-from .charts import CurveCharts, PriceChart
 from .data_source import SOURCE_CSV, SOURCE_DATASET, FormError
 from .form import SettingsForm
-from .palette import FG
-from .results import SORT_ROLE, MetricsPanel, TradesModel, fill_table, small_table
+from .results import ResultTabs
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +36,8 @@ log = logging.getLogger(__name__)
 _FORM_FIELDS = ("presets", "strategy_box", "strategy_desc", "param_form", "preset_box", "preset_load",
                 "preset_save", "preset_delete", "cash", "cash_label", "fee", "slippage", "max_position",
                 "form_error", "save_preset", "current_preset", "select_strategy")
+_RESULT_FIELDS = ("metrics_panel", "by_symbol", "by_strategy", "curve_charts", "price_chart", "trades_model",
+                  "trades_proxy", "trades_view")
 _DATA_FIELDS = ("source_box", "source_stack", "dataset_box", "csv_path", "csv_button", "csv_symbol", "csv_type",
                 "csv_status", "hist_conn", "hist_symbol", "hist_tf", "hist_from", "hist_to", "hist_status",
                 "import_csv", "source")
@@ -124,43 +123,6 @@ class BacktestWindow(QWidget):
         bar.addWidget(self.export_html_button)
         return bar
 
-    def _summary(self) -> QWidget:
-        summary = QWidget()
-        sv = QVBoxLayout(summary)
-        self.metrics_panel = MetricsPanel()
-        sv.addWidget(self.metrics_panel)
-        sv.addWidget(QLabel("By symbol"))
-        self.by_symbol = small_table(["Symbol"] + report.BREAKDOWN_COLUMNS, "BySymbolTable")
-        sv.addWidget(self.by_symbol)
-        sv.addWidget(QLabel("By strategy"))
-        self.by_strategy = small_table(["Strategy"] + report.BREAKDOWN_COLUMNS, "ByStrategyTable")
-        sv.addWidget(self.by_strategy)
-        note = QLabel("Money in the quote currency of the markets; fractions in percent; Sharpe and Sortino from "
-                      "daily (UTC) returns, annualised with sqrt(365), risk-free rate 0. Fills at the next candle's "
-                      "open, taker fee; stop-loss first when a candle touches both stop and target.")
-        note.setWordWrap(True)
-        note.setStyleSheet(f"color:{FG};")
-        sv.addWidget(note)
-        sv.addStretch(1)
-        return summary
-
-    def _trades_table(self) -> QTableView:
-        self.trades_model = TradesModel(self)
-        self.trades_proxy = QSortFilterProxyModel(self)
-        self.trades_proxy.setSourceModel(self.trades_model)
-        self.trades_proxy.setSortRole(SORT_ROLE)
-        view = QTableView()
-        view.setObjectName("TradesTable")
-        view.setModel(self.trades_proxy)
-        view.setSortingEnabled(True)
-        view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        view.verticalHeader().setVisible(False)
-        view.verticalHeader().setDefaultSectionSize(22)
-        view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        view.setAlternatingRowColors(True)
-        view.horizontalHeader().setStretchLastSection(True)
-        return view
-
     def _build_results(self) -> QWidget:
         box = QWidget()
         v = QVBoxLayout(box)
@@ -171,15 +133,9 @@ class BacktestWindow(QWidget):
         self.state_label.setWordWrap(True)
         self.state_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         v.addWidget(self.state_label)
-        self.tabs = QTabWidget()
-        self.tabs.setObjectName("BacktestTabs")
-        self.tabs.addTab(self._summary(), "Summary")
-        self.curve_charts = CurveCharts()
-        self.tabs.addTab(self.curve_charts, "Equity && drawdown")
-        self.price_chart = PriceChart()
-        self.tabs.addTab(self.price_chart, "Price && trades")
-        self.trades_view = self._trades_table()
-        self.tabs.addTab(self.trades_view, "Trades")
+        self.tabs = ResultTabs(self)
+        for name in _RESULT_FIELDS:
+            setattr(self, name, getattr(self.tabs, name))
         v.addWidget(self.tabs, 1)
         return box
 
@@ -317,15 +273,7 @@ class BacktestWindow(QWidget):
     # -- results ----------------------------------------------------------------------------------
     def show_result(self, result: backtests.BacktestResult) -> None:
         self.result = result
-        cur = result.currency
-        m = result.metrics
-        self.metrics_panel.set_metrics(m, cur)
-        fill_table(self.by_symbol, report.breakdown_rows(m.by_symbol, cur))
-        fill_table(self.by_strategy, report.breakdown_rows(m.by_strategy, cur))
-        self.curve_charts.set_curve(result.curve, result.starting_balance, cur)
-        self.price_chart.set_result(result.candles_by_symbol, result.positions, cur)
-        self.trades_model.set_rows(trades_rows(result.positions), cur)
-        self.trades_view.resizeColumnsToContents()
+        self.tabs.show_result(result)
         for b in (self.export_csv_button, self.export_html_button):
             b.setEnabled(True)
 
