@@ -9,17 +9,18 @@ Prints the metrics and writes the trades as CSV (columns in
 quote, amount in base). The run and its records are kept in the database like any other run
 (``--no-store`` skips that). Or ``--dataset KEY`` runs a shipped dataset (several symbols).
 
+Loading, checks, the run, its record and the exports are the backtests service's
+(:mod:`cts_desktop.services.backtests`, shared with the backtest window: same risk limits, same
+messages for bad input); this module parses the options and prints.
+
 Exit codes: 0 done, 1 the strategy failed during the run, 2 bad input.
 """
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from pathlib import Path
 from typing import Dict, List
-
-from ..core.models import Market
 
 
 def add_subparser(sub) -> None:
@@ -44,6 +45,9 @@ def add_subparser(sub) -> None:
     p.add_argument("--no-store", action="store_true", help="do not keep the run in the database")
 
 
+_OPTIONS = {"cash", "fee", "symbol"}  # settings the service names that are options here (--cash ...)
+
+
 def _params(pairs: List[str]) -> Dict[str, str]:
     out: Dict[str, str] = {}
     for pair in pairs:
@@ -55,72 +59,50 @@ def _params(pairs: List[str]) -> Dict[str, str]:
 
 
 def run(args, *, data_dir: Path, config_dir: Path) -> int:
-    from ..core.risk import RiskLimits
-    from ..engine import strategies
-    from ..engine.backtest import TRADE_COLUMNS, Backtest, trades_rows
-    from ..engine.strategies.base import ParamError
-    from ..exchange.candles import CandleFileError, load_candles_csv
-    from ..exchange.replay import ReplaySource, get_dataset
+    from ..services import backtests
 
     def fail(msg: str) -> int:
         print(f"cts-desktop backtest: error: {msg}", file=sys.stderr)
         return 2
 
+    def failed(exc: BaseException) -> int:
+        msg = backtests.error_message(exc) or str(exc)
+        if isinstance(exc, backtests.BacktestInputError) and exc.field in _OPTIONS:
+            msg = "--" + msg  # the service names the setting; here it is an option
+        return fail(msg)
+
+    settings = backtests.BacktestSettings(cash=args.cash, fee=args.fee, slippage=args.slippage,
+                                          max_position=args.max_position)
     try:
-        cls = strategies.get(args.strategy)
-        strategy = cls(_params(args.param))
-    except (KeyError, ParamError, ValueError) as exc:
-        return fail(exc.args[0] if isinstance(exc, KeyError) else str(exc))
-    if not args.cash > 0:
-        return fail(f"--cash must be > 0, got {args.cash:g}")
-    if not 0 <= args.fee < 0.1:
-        return fail(f"--fee is a fraction in [0, 0.1), got {args.fee:g} (0.001 = 0.1 %)")
-    try:
-        limits = RiskLimits(max_position_fraction=args.max_position, max_open_positions=3)
-    except ValueError as exc:
-        return fail(str(exc))
+        strategy = backtests.make_strategy(args.strategy, _params(args.param))
+        settings.check()
+    except (KeyError, ValueError) as exc:  # ParamError and BacktestInputError are ValueErrors
+        return failed(exc)
 
     try:
         if args.dataset:
-            source = ReplaySource(get_dataset(args.dataset))
-            series = {s: v.candles for s, v in source.series.items()}
-            markets, tf, label = source.markets, source.timeframe_ms, args.dataset
-            cash = args.cash * source.quote_per_usd()
+            inputs = backtests.load_dataset(args.dataset)
         else:
-            loaded = load_candles_csv(args.candles)
+            loaded = backtests.load_csv(args.candles)
             for w in loaded.warnings:
                 print(f"warning: {loaded.path.name}: {w}", file=sys.stderr)
-            if "/" not in args.symbol:
-                return fail(f"--symbol must be a unified symbol like BTC/USDT, got {args.symbol!r}")
-            base, rest = args.symbol.split("/", 1)
-            quote = rest.split(":")[0]
-            markets = {args.symbol: Market(args.symbol, base, quote, args.market_type, args.amount_step, 0.0,
-                                           0.0, 0.0, args.fee, args.fee)}
-            series = {args.symbol: loaded.candles}
-            tf, label, cash = loaded.timeframe_ms, str(loaded.path), args.cash
-    except (CandleFileError, KeyError) as exc:
-        return fail(exc.args[0] if isinstance(exc, KeyError) else str(exc))
+            inputs = backtests.csv_inputs(loaded, args.symbol, args.market_type, args.fee,
+                                          amount_step=args.amount_step, label=str(loaded.path))
+        result = backtests.run(strategy, inputs, settings, data_dir=None if args.no_store else data_dir)
+    except backtests.INPUT_ERRORS as exc:
+        return failed(exc)
 
-    recorder = db = None
-    if not args.no_store:
-        from ..store.db import StoreError, open_database
-        from ..store.recorder import Recorder
-        try:
-            db = open_database(data_dir)
-        except StoreError as exc:
-            return fail(str(exc))
-        recorder = Recorder(db, deferred=True)
-    try:
-        bt = Backtest(strategy, series, markets, timeframe_ms=tf, starting_balance=cash, fee=args.fee,
-                      slippage=args.slippage, limits=limits, recorder=recorder, dataset=label)
-        result = bt.run()
-    except ValueError as exc:
-        return fail(str(exc))
-    finally:
-        if recorder is not None:
-            recorder.close()
-            db.close()
+    _print_result(args, strategy, inputs.label, result)
+    problem = _export(args, strategy, inputs, settings, result)
+    if problem:
+        return fail(problem)
+    if result.strategy_error:
+        print(f"cts-desktop backtest: the strategy failed: {result.strategy_error}", file=sys.stderr)
+        return 1
+    return 0
 
+
+def _print_result(args, strategy, label: str, result) -> None:
     m = result.metrics
     if args.json:
         print(json.dumps({**m.to_dict(), "candles": result.candles, "elapsed_s": result.elapsed_s,
@@ -129,28 +111,23 @@ def run(args, *, data_dir: Path, config_dir: Path) -> int:
         print(f"{strategy.title or strategy.name} {strategy.p} on {label}: {result.candles} candles in "
               f"{result.elapsed_s:.3f} s ({result.candles_per_second:,.0f} candles/s), money in {result.currency}")
         print(m.format_table())
+
+
+def _export(args, strategy, inputs, settings, result) -> str:
+    """Write the trades CSV and the HTML report asked for; returns the problem, or ""."""
+    from ..services import backtests
     if args.trades:
         try:
-            with open(args.trades, "w", newline="", encoding="utf-8") as fh:
-                w = csv.writer(fh)
-                w.writerow(TRADE_COLUMNS)
-                w.writerows(trades_rows(result.positions))
+            backtests.write_trades(args.trades, result)
         except OSError as exc:
-            return fail(f"cannot write {args.trades}: {exc.strerror or exc}")
+            return backtests.cannot_write(args.trades, exc)
         if not args.json:
             print(f"trades written to {args.trades}")
     if args.report:
-        from ..services.reports import write_html_report
         try:
-            write_html_report(args.report, result, f"{strategy.title or strategy.name} on {label}", strategy.p,
-                              settings={"data": label, "starting cash": f"{cash:g} {result.currency}",
-                                        "fee": f"{args.fee:g}", "slippage": f"{args.slippage:g}",
-                                        "max position (fraction of equity)": f"{args.max_position:g}"})
+            backtests.write_report(args.report, result, backtests.report_info(strategy, inputs, settings, result))
         except OSError as exc:
-            return fail(f"cannot write {args.report}: {exc.strerror or exc}")
+            return backtests.cannot_write(args.report, exc)
         if not args.json:
             print(f"report written to {args.report}")
-    if result.strategy_error:
-        print(f"cts-desktop backtest: the strategy failed: {result.strategy_error}", file=sys.stderr)
-        return 1
-    return 0
+    return ""

@@ -16,42 +16,20 @@ import math
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterable, List, Mapping, Optional, Sequence, TextIO, Tuple, Union
 
-from ..engine.backtest import TRADE_COLUMNS, trades_rows
+from ..core.models import Position
+from ..engine.backtest import TRADE_COLUMNS, BacktestResult, trades_rows
+from .formatting import (BREAKDOWN_COLUMNS, METRIC_ROWS, breakdown_rows, fmt_amount, fmt_duration, fmt_money,
+                         fmt_pct, fmt_price, fmt_time, format_metric, metric_rows, money_decimals)
 
-# (field of Metrics, label, kind, explanation). Kinds: money (quote currency), pct (a fraction
-# shown as percent), ratio (a plain number), r (R multiples), int, days, duration (ms), time (ms UTC).
-METRIC_ROWS: List[Tuple[str, str, str, str]] = [
-    ("starting_equity", "Starting equity", "money", "Account equity before the first candle"),
-    ("final_equity", "Final equity", "money", "Equity at the last candle, open positions marked at its close"),
-    ("total_return", "Total return", "pct", "Final equity / starting equity - 1"),
-    ("realized_pnl", "Realized P&L (gross)", "money", "Sum of the closed trades' P&L before fees"),
-    ("unrealized_pnl", "Unrealized P&L", "money", "Open positions marked at the last close (inside final equity)"),
-    ("fees", "Fees paid", "money", "Every fee paid, closed and open positions"),
-    ("net_pnl", "Net realized P&L", "money", "Realized P&L minus the closed trades' fees"),
-    ("trades", "Trades", "int", "Closed positions"),
-    ("wins", "Winning trades", "int", "Trades with net P&L > 0"),
-    ("losses", "Losing trades", "int", "Trades with net P&L < 0"),
-    ("win_rate", "Win rate", "pct", "Winning trades / trades"),
-    ("avg_win", "Average win", "money", "Mean net P&L of the winning trades"),
-    ("avg_loss", "Average loss", "money", "Mean net P&L of the losing trades (negative)"),
-    ("gross_profit", "Gross profit", "money", "Sum of the winning trades' net P&L"),
-    ("gross_loss", "Gross loss", "money", "Sum of the losing trades' net P&L, as a positive number"),
-    ("profit_factor", "Profit factor", "ratio", "Gross profit / gross loss (inf: no losing trade)"),
-    ("expectancy", "Expectancy per trade", "money", "Mean net P&L per trade"),
-    ("expectancy_r", "Expectancy (R)", "r", "Expectancy in multiples of the average loss"),
-    ("sharpe", "Sharpe ratio (daily, annualised with sqrt(365))", "ratio",
-     "Mean / sample std of daily (UTC) equity returns x sqrt(365), risk-free rate 0"),
-    ("sortino", "Sortino ratio (daily, annualised with sqrt(365))", "ratio",
-     "Mean daily return / downside deviation (target 0) x sqrt(365)"),
-    ("daily_returns", "Daily returns used", "days", "UTC calendar days in the equity curve"),
-    ("max_drawdown", "Max drawdown", "pct", "Deepest fall of equity from its running peak, fraction of the peak"),
-    ("max_drawdown_duration_ms", "Max drawdown duration", "duration", "From that peak to recovery (or to the end)"),
-    ("exposure", "Exposure", "pct", "Share of the time with at least one position open"),
-    ("start_ms", "Start (UTC)", "time", "First point of the equity curve"),
-    ("end_ms", "End (UTC)", "time", "Last point of the equity curve"),
+__all__ = [  # the formatting helpers too: the window and older scripts read them here
+    "ASSUMPTIONS", "BREAKDOWN_COLUMNS", "METRIC_ROWS", "breakdown_rows", "downsample_peak", "drawdown_series",
+    "fmt_amount", "fmt_duration", "fmt_money", "fmt_pct", "fmt_price", "fmt_time", "format_metric", "metric_rows",
+    "money_decimals", "render_html_report", "svg_line_chart", "write_html_report", "write_trades_csv",
 ]
+
+PathLike = Union[str, Path]
 
 ASSUMPTIONS: List[str] = [
     "Signals are made on a candle's close; the resulting market order fills at the next candle's open "
@@ -66,111 +44,6 @@ ASSUMPTIONS: List[str] = [
     "Sharpe and Sortino use daily simple returns of the equity curve (UTC days, a day without candles "
     "counts as a 0 return), annualised with sqrt(365) because crypto trades every day; risk-free rate 0.",
 ]
-
-_FIAT_LIKE = {"USD", "USDT", "USDC", "BUSD", "DAI", "EUR", "TUSD", "FDUSD", "GBP"}
-
-
-# ------------------------------------------------------------------------------------------
-# formatting
-# ------------------------------------------------------------------------------------------
-def money_decimals(currency: str) -> int:
-    """2 for dollar-like currencies, 8 for the rest (BTC, ETH)."""
-    return 2 if (currency or "USD").upper() in _FIAT_LIKE else 8
-
-
-def fmt_money(value: Optional[float], currency: str = "", unit: bool = True) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    d = money_decimals(currency)
-    if round(value, d) == 0:
-        value = 0.0
-    text = f"{value:,.{d}f}"
-    return f"{text} {currency}" if unit and currency else text
-
-
-def fmt_pct(fraction: Optional[float], decimals: int = 2) -> str:
-    if fraction is None or (isinstance(fraction, float) and math.isnan(fraction)):
-        return "–"
-    return f"{fraction * 100:.{decimals}f} %"
-
-
-def fmt_time(ms: Optional[int]) -> str:
-    """ms since the epoch -> ``YYYY-MM-DD HH:MM`` UTC; ``–`` for None."""
-    if ms is None:
-        return "–"
-    return datetime.fromtimestamp(ms / 1000.0, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
-
-
-def fmt_duration(ms: Optional[int]) -> str:
-    if not ms:
-        return "0"
-    s = int(ms) // 1000
-    d, s = divmod(s, 86400)
-    h, s = divmod(s, 3600)
-    m = s // 60
-    return f"{d} d {h:02d} h {m:02d} min" if d else f"{h} h {m:02d} min"
-
-
-def fmt_price(value: Optional[float]) -> str:
-    if value is None:
-        return "–"
-    a = abs(value)
-    if a >= 1000:
-        return f"{value:,.2f}"
-    if a >= 1:
-        return f"{value:.4f}".rstrip("0").rstrip(".")
-    return f"{value:.8f}".rstrip("0").rstrip(".") or "0"
-
-
-def fmt_amount(value: Optional[float]) -> str:
-    if value is None:
-        return "–"
-    return f"{value:,.8f}".rstrip("0").rstrip(".") or "0"
-
-
-def format_metric(kind: str, value: Any, currency: str = "") -> str:
-    """One metric value as shown in the window and the report, with its unit."""
-    if value is None:
-        return "–"
-    if kind == "money":
-        return fmt_money(value, currency)
-    if kind == "pct":
-        return fmt_pct(value)
-    if kind in ("ratio", "r"):
-        if value == math.inf:
-            return "inf"
-        return f"{value:.2f}" + (" R" if kind == "r" else "")
-    if kind == "int":
-        return f"{int(value):,}"
-    if kind == "days":
-        return f"{int(value):,} days"
-    if kind == "duration":
-        return fmt_duration(value)
-    if kind == "time":
-        return fmt_time(value)
-    return str(value)
-
-
-def metric_rows(metrics, currency: str) -> List[Tuple[str, str, str, str]]:
-    """``(field, label, formatted value, explanation)`` for every metric of a Metrics object."""
-    return [(f, label, format_metric(kind, getattr(metrics, f), currency), help_)
-            for f, label, kind, help_ in METRIC_ROWS]
-
-
-BREAKDOWN_COLUMNS = ["Trades", "Wins", "Losses", "Win rate", "Net P&L", "Fees", "Profit factor", "Expectancy",
-                     "Exposure"]
-
-
-def breakdown_rows(groups: Mapping[str, Any], currency: str) -> List[List[str]]:
-    """Rows of a per-symbol or per-strategy table (TradeStats values), sorted by key."""
-    out = []
-    for key in sorted(groups):
-        g = groups[key]
-        out.append([key or "(none)", f"{g.trades:,}", f"{g.wins:,}", f"{g.losses:,}", fmt_pct(g.win_rate),
-                    fmt_money(g.net_pnl, currency), fmt_money(g.fees, currency),
-                    format_metric("ratio", g.profit_factor), fmt_money(g.expectancy, currency), fmt_pct(g.exposure)])
-    return out
-
 
 # ------------------------------------------------------------------------------------------
 # series
@@ -220,7 +93,8 @@ def _nice_step(span: float, target: int) -> float:
 
 def svg_line_chart(points: Sequence[Tuple[int, float]], *, width: int = 960, height: int = 260,
                    color: str = "#2f7fd1", fill: Optional[str] = None, baseline: Optional[float] = None,
-                   y_format=lambda v: f"{v:,.2f}", title: str = "", y_label: str = "") -> str:
+                   y_format: Callable[[float], str] = lambda v: f"{v:,.2f}", title: str = "",
+                   y_label: str = "") -> str:
     """An ``<svg>`` line chart of ``[(ts_ms, value)]``: y grid with labels, UTC dates on x.
 
     ``fill``: colour (drawn at 20 % opacity) of the area between the line and ``baseline`` (drawdown charts).
@@ -296,7 +170,7 @@ def svg_line_chart(points: Sequence[Tuple[int, float]], *, width: int = 960, hei
 # ------------------------------------------------------------------------------------------
 # writers
 # ------------------------------------------------------------------------------------------
-def _atomic_write(path: Path, write) -> None:
+def _atomic_write(path: Path, write: Callable[[TextIO], Any]) -> None:
     """Write through a temporary file in the same folder, then rename over ``path``: a failed
     export never leaves half a file."""
     path = Path(path)
@@ -310,7 +184,7 @@ def _atomic_write(path: Path, write) -> None:
             tmp.unlink()
 
 
-def write_trades_csv(path, positions: Iterable) -> int:
+def write_trades_csv(path: PathLike, positions: Iterable[Position]) -> int:
     """Write the closed positions as CSV, header :data:`~cts_desktop.engine.backtest.TRADE_COLUMNS`.
 
     Times are ms since the epoch UTC, prices and money (``pnl`` gross, ``fees``, ``net_pnl``) in
@@ -320,7 +194,7 @@ def write_trades_csv(path, positions: Iterable) -> int:
     """
     rows = trades_rows(list(positions))
 
-    def write(fh):
+    def write(fh: TextIO) -> None:
         w = csv.writer(fh)
         w.writerow(TRADE_COLUMNS)
         w.writerows(rows)
@@ -360,7 +234,7 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int
     return "".join(out)
 
 
-def render_html_report(result, title: str, params: Optional[Mapping[str, Any]] = None, *,
+def render_html_report(result: BacktestResult, title: str, params: Optional[Mapping[str, Any]] = None, *,
                        settings: Optional[Mapping[str, Any]] = None) -> str:
     """The report page as a string; see :func:`write_html_report`."""
     esc = html.escape
@@ -426,7 +300,7 @@ def _plain(v: Any) -> str:
     return str(v)
 
 
-def write_html_report(path, result, title: str, params: Optional[Mapping[str, Any]] = None, *,
+def write_html_report(path: PathLike, result: BacktestResult, title: str, params: Optional[Mapping[str, Any]] = None, *,
                       settings: Optional[Mapping[str, Any]] = None) -> None:
     """Write a self-contained HTML report of a :class:`~cts_desktop.engine.backtest.BacktestResult`.
 

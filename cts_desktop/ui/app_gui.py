@@ -47,8 +47,8 @@ async def run_window(app: QApplication, window: MainWindow, services, *, autosta
             if fut is not None:
                 try:
                     await fut
-                except Exception:  # noqa: BLE001 - already shown in the window
-                    pass
+                except Exception:  # noqa: BLE001 - any start failure is already shown in the window
+                    log.debug("autostart failed (shown in the window)", exc_info=True)
         if screenshot:
             window.tabs.setCurrentWidget(window.live_tab)
             try:
@@ -68,7 +68,7 @@ async def run_window(app: QApplication, window: MainWindow, services, *, autosta
     finally:
         try:
             await services.stop_all()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - the database must still be closed on the way out
             log.exception("stopping the engines failed")
         services.close()
     return rc

@@ -1,0 +1,143 @@
+"""What the tabs show of the connection on screen: its history from the store when it is selected
+(:meth:`ConnectionFeed.load_history`), then its engine's events as the bridge delivers them (a new
+run, account snapshots, replay progress, positions, orders, log lines, equity points). Events of
+other connections are ignored here (the Connections list follows them on its own)."""
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+from ...core import events as ev
+from .. import fmt
+from ..live import figures_of
+
+log = logging.getLogger(__name__)
+
+ACTIVE_STATES = (ev.INITIALIZING, ev.RUNNING, ev.PAUSED, ev.STOPPING)
+
+
+class ConnectionFeed:
+    """Feeds ``win``'s Live Trading, Positions and Activity tabs for ``win.current``."""
+
+    def __init__(self, win):
+        self.win = win
+        self.services = win.services
+        self.starting_balance: Optional[float] = None
+
+    def wire(self, bridge) -> None:
+        bridge.run_started.connect(self.on_run_started)
+        bridge.snapshot.connect(self.on_snapshot)
+        bridge.progress.connect(self.on_progress)
+        bridge.positions_changed.connect(self.on_positions)
+        bridge.orders_changed.connect(self.on_orders)
+        bridge.log_lines.connect(self.on_log)
+        bridge.equity_points.connect(self.on_equity)
+
+    def _summary(self, name: str) -> dict:
+        try:
+            return self.services.last_summary(name) or {}
+        except Exception:  # noqa: BLE001 - a store read for display must not break the window
+            log.warning("reading the last run summary of %s failed", name, exc_info=True)
+            return {}
+
+    def _show_summary(self, summary: dict, curve) -> None:
+        self.starting_balance = summary.get("starting_balance")
+        live = self.win.live_tab
+        chart = live.chart
+        chart.set_currency(summary.get("currency", ""))
+        chart.set_starting_balance(self.starting_balance)
+        chart.set_points(curve)
+
+    # -- history ----------------------------------------------------------------------------------
+    def load_history(self) -> None:
+        """(Re)load the current connection's positions, log, equity curve and figures from services."""
+        win = self.win
+        name = win.current
+        if name is None:
+            return
+        win.refresh_analytics()
+        win.bridge.flush()  # whatever was buffered is older than what we load now
+        try:
+            summary = self.services.last_summary(name) or {}
+            win.positions_tab.load(self.services.open_positions(name), self.services.closed_positions(name))
+            win.activity_tab.load(self.services.events(name))
+            curve = self.services.equity_curve(name)
+        except Exception as exc:  # noqa: BLE001 - a store problem must not take the window down
+            log.exception("loading the history of %s failed", name)
+            win.notify(f"Could not load the history of {name}: {exc}")
+            return
+        self._show_summary(summary, curve)
+        win.live_tab.update_chart_info()
+        win.live_tab.show_figures(figures_of(summary=summary) if summary else None)
+        win.activity_tab.set_figures(summary.get("trades"), summary.get("last_candle_ts") or 0)
+        self._show_last_run(name)
+
+    def _show_last_run(self, name: str) -> None:
+        win = self.win
+        run = None
+        try:
+            run = self.services.latest_run(name)
+        except Exception:  # noqa: BLE001 - a store read for display must not break the window
+            log.warning("reading the latest run of %s failed", name, exc_info=True)
+        if run is None:
+            win.toolbar_info.setText("no runs yet")
+            win.live_tab.set_progress_text("No replay yet: press Start.")
+            win.live_tab.progress.setValue(0)
+            return
+        reason = run.reason
+        when = fmt.utc_ms(run.started_at)
+        win.toolbar_info.setText(f"last run #{run.id}: {run.dataset or run.mode}, {run.state}"
+                                 f"{' (' + reason + ')' if reason else ''}, started {when}")
+        replayed = f"  ·  replayed to {fmt.utc_ms(run.last_candle_ts)} UTC" if run.last_candle_ts else ""
+        win.live_tab.set_progress_text(f"Last run #{run.id} {run.state}{': ' + reason if reason else ''}{replayed}")
+        win.live_tab.progress.setValue(1000 if reason == "end of data" else 0)
+
+    # -- live events ------------------------------------------------------------------------------
+    def on_run_started(self, name: str, run_id: int) -> None:
+        win = self.win
+        if name != win.current:
+            return
+        win.positions_tab.new_run()
+        summary = self._summary(name)
+        self._show_summary(summary, self.services.equity_curve(name))
+        win.live_tab.chart.set_time_span(self.services.replay_span(name))
+        win.live_tab.update_chart_info()
+        win.live_tab.show_figures(figures_of(summary=summary) if summary else None)
+        win.toolbar_info.setText(f"run #{run_id} running")
+
+    def on_snapshot(self, snap) -> None:
+        win = self.win
+        if snap.connection != win.current:
+            return
+        win.live_tab.show_figures(figures_of(snap, starting_balance=self.starting_balance))
+        win.positions_tab.update_prices(snap.prices)
+        win.activity_tab.set_figures(snap.trades, snap.timestamp)
+        if win.shown_state in ACTIVE_STATES:
+            win.activity_tab.set_last_update(self.services.engine(snap.connection).last_update_wall)
+
+    def on_progress(self, name: str, done: int, total: int) -> None:
+        win = self.win
+        if name != win.current:
+            return
+        eng = self.services.engine(name)
+        ts = eng.core.last_ts if getattr(eng, "core", None) is not None else 0
+        win.live_tab.set_progress(done, total, ts)
+        win.status_progress.setText(f"{done / total:.0%} replayed" if total else "")
+        win.activity_tab.set_last_update(eng.last_update_wall)
+
+    def on_positions(self, name: str, positions: list) -> None:
+        if name == self.win.current:
+            self.win.positions_tab.apply_positions(positions)
+
+    def on_orders(self, name: str, orders: list) -> None:
+        if name == self.win.current:
+            self.win.positions_tab.apply_orders(orders)
+
+    def on_log(self, name: str, lines: list) -> None:
+        if name == self.win.current:
+            self.win.activity_tab.append(lines)
+
+    def on_equity(self, name: str, points: list) -> None:
+        if name == self.win.current:
+            self.win.live_tab.chart.append_points(points)
+            self.win.live_tab.update_chart_info()

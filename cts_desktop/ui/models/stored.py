@@ -1,0 +1,336 @@
+"""The table model every table of the app is: :class:`StoredTableModel`, records in Python, their
+cells in C++ items (a ``QStandardItemModel``), sorted by itself, capped, updated in place."""
+from __future__ import annotations
+
+from bisect import bisect_right
+from typing import Any, Callable, Dict, Hashable, Iterable, List, Optional, Sequence
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QStandardItemModel
+
+from .cells import (_ALIGN, _COLOURED, _DESC, _DISPLAY, _FOREGROUND, _LEFT, _RANK, _TOOLTIP, Column, RecordCells,
+                    _as_int)
+from .viewfill import ViewFilling
+
+
+class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
+    """A table of records whose cells live on the C++ side (a ``QStandardItemModel``).
+
+    Python API (``records``/``record``/``row_of``/``upsert``/``append``/``remove_keys``/
+    ``refresh_columns``/``set_records``, self-sorting, ``max_rows`` cap), but the display data of
+    every row is written into C++ items when a record arrives or changes (its text, alignment,
+    colour and tool tip), so painting a table never calls into Python: no ``data()`` override, no
+    GIL round trip per painted cell (a Python ``data()`` must take the GIL back from the
+    recorder's writer thread, which can hold it for a whole switch interval).
+
+    The Python side keeps the records and the view order (see :class:`RecordCells`)
+    (``_rows`` in arrival order, ``_perm``/``_keys`` the ascending sort order, read backwards
+    when descending); C++ row ``v`` always shows ``_rows[_src(v)]``. New rows are inserted at
+    their sorted place; a re-sort (header click, a changed sort key) stamps each row with its new
+    rank and lets ``QStandardItemModel.sort`` move the rows in C++ (persistent indexes, hence the
+    selection, follow their rows).
+    """
+
+    columns: Sequence[Column] = ()
+    coloured_fields: frozenset = frozenset()
+    cacheable = True  # kept for API compatibility: the C++ items are the cache
+    eager = False  # True: every row's cells are written at once (small tables, no view watching)
+
+    def __init__(self, parent=None, *, key: Optional[Callable[[Any], Hashable]] = None,
+                 max_rows: Optional[int] = None, columns: Optional[Sequence[Column]] = None):
+        if columns is not None:
+            self.columns = tuple(columns)
+        super().__init__(0, len(self.columns), parent)
+        self._key = key
+        self._rows: List[Any] = []
+        self._index: Dict[Hashable, int] = {}
+        self.max_rows = max_rows
+        self.currency = ""
+        # Left is the delegate's default alignment: only the other columns store one per cell.
+        self._alignments = [None if c.alignment() == _LEFT else _as_int(c.alignment()) for c in self.columns]
+        self._coloured = [c.kind in _COLOURED or c.field in self.coloured_fields for c in self.columns]
+        self._tips = type(self).tooltip is not RecordCells.tooltip
+        self._sort_col = -1
+        self._desc = False
+        self._perm: Optional[List[int]] = None
+        self._keys: List[Any] = []
+        self._row_keys: List[Any] = []
+        self._done: List[bool] = []  # per row (arrival order): its C++ cells are written
+        self._views: list = []  # weak references to the views watched (watch_view)
+        self.setSortRole(_RANK)
+        horizontal = Qt.Orientation.Horizontal
+        for i, col in enumerate(self.columns):
+            self.setHeaderData(i, horizontal, col.title, Qt.ItemDataRole.DisplayRole)
+            self.setHeaderData(i, horizontal, _as_int(col.alignment()), Qt.ItemDataRole.TextAlignmentRole)
+            if col.tip:
+                self.setHeaderData(i, horizontal, col.tip, Qt.ItemDataRole.ToolTipRole)
+
+    # -- C++ cells ------------------------------------------------------------------------------------
+    def _cell(self, row, c: int, col: Column) -> dict:
+        d = {_DISPLAY: self.display(row, col, self.value(row, col))}
+        a = self._alignments[c]
+        if a is not None:
+            d[_ALIGN] = a
+        if self._coloured[c]:
+            colour = self.colour(row, col)
+            if colour is not None:
+                d[_FOREGROUND] = colour
+        if self._tips:
+            tip = self.tooltip(row, col)
+            if tip:
+                d[_TOOLTIP] = tip
+        return d
+
+    def _fill(self, view_rows: Iterable[int], cols: Optional[Sequence[int]] = None) -> None:
+        """Write the cells of ``view_rows`` (all, or ``cols``) into their C++ items. Signals are
+        blocked: the caller inserted the rows or emits dataChanged itself."""
+        index, put, cell, rows, src, done = self.index, self.setItemData, self._cell, self._rows, self._src, self._done
+        columns = self.columns
+        cols = range(len(columns)) if cols is None else cols
+        blocked = self.blockSignals(True)
+        try:
+            for v in view_rows:
+                i = src(v)
+                row = rows[i]
+                for c in cols:
+                    put(index(v, c), cell(row, c, columns[c]))
+                done[i] = True
+        finally:
+            self.blockSignals(blocked)
+
+    def _update_row(self, v: int, old, new) -> bool:
+        """Rewrite the cells of view row ``v`` whose content differs between ``old`` and ``new``
+        (every cell when ``new`` is ``old`` itself, updated in place)."""
+        index, put, cell, columns = self.index, self.setItemData, self._cell, self.columns
+        changed = False
+        blocked = self.blockSignals(True)
+        try:
+            for c, col in enumerate(columns):
+                d = cell(new, c, col)
+                if old is None or old is new or d != cell(old, c, col):  # same object: changed in place
+                    put(index(v, c), d)
+                    changed = True
+        finally:
+            self.blockSignals(blocked)
+        return changed
+
+    def _apply_order(self, old_src: List[int]) -> None:
+        """Move the C++ rows to the current ``_perm`` order; ``old_src[v]`` is the record that
+        view row ``v`` showed before."""
+        n = len(old_src)
+        if n < 2:
+            return
+        if self._perm is None:
+            inv = list(range(n))
+        else:
+            inv = [0] * n
+            for a, i in enumerate(self._perm):
+                inv[i] = n - 1 - a if self._desc else a
+        if all(inv[i] == v for v, i in enumerate(old_src)):
+            return
+        index, put = self.index, self.setData
+        blocked = self.blockSignals(True)
+        try:
+            for v, i in enumerate(old_src):
+                put(index(v, 0), inv[i], _RANK)
+        finally:
+            self.blockSignals(blocked)
+        QStandardItemModel.sort(self, 0, Qt.SortOrder.AscendingOrder)  # C++: a layout change
+
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:  # noqa: A003 - Qt API
+        """Called by a sorting view (header click, ``sortByColumn``); ``column`` -1: arrival order."""
+        column = column if 0 <= column < len(self.columns) else -1
+        desc = order == _DESC
+        if column == self._sort_col and desc == self._desc:
+            return
+        old_src = [self._src(v) for v in range(len(self._rows))]
+        self._sort_col, self._desc = column, desc
+        self._build_order()
+        self._apply_order(old_src)
+        self.fill_views()
+
+    def _relayout(self) -> None:
+        old_src = [self._src(v) for v in range(len(self._rows))]
+        self._build_order()
+        self._apply_order(old_src)
+
+    # -- updates ------------------------------------------------------------------------------------
+    def records(self) -> List[Any]:
+        """Every record, in arrival order (not the view's sort order)."""
+        return list(self._rows)
+
+    def record(self, row: int):
+        """The record shown in view row ``row``."""
+        return self._rows[self._src(row)]
+
+    def row_of(self, key: Hashable) -> Optional[int]:
+        """The view row showing ``key``'s record, or None."""
+        i = self._index.get(key)
+        return None if i is None else self._view_row(i)
+
+    def set_records(self, records: Iterable[Any]) -> None:
+        """Replace every row (a full reset: only for loading a history)."""
+        rows = list(records)
+        if self.max_rows is not None and len(rows) > self.max_rows:
+            rows = rows[-self.max_rows:]
+        self.beginResetModel()
+        blocked = self.blockSignals(True)
+        try:
+            self._rows = rows
+            self._done = [False] * len(rows)
+            self._reindex()
+            self._build_order()
+            self.setRowCount(0)
+            self.setRowCount(len(rows))
+        finally:
+            self.blockSignals(blocked)
+        self.endResetModel()
+        self.fill_views()
+
+    def clear(self) -> None:  # not QStandardItemModel.clear(): the columns and headers stay
+        self.set_records(())
+
+    def upsert(self, records: Iterable[Any]) -> None:
+        """Update rows whose key is known (only their changed cells are rewritten) and insert the
+        others (at their sorted place)."""
+        key = self._key
+        new: List[Any] = []
+        new_keys: Dict[Hashable, int] = {}
+        sorting = self._perm is not None
+        resort = False
+        touched: Dict[int, tuple] = {}  # arrival index -> (view row before any re-sort, old record)
+        for r in records:
+            k = key(r) if key is not None else None
+            i = self._index.get(k) if key is not None else None
+            if i is not None:
+                if i not in touched:
+                    touched[i] = (self._view_row(i), self._rows[i])
+                self._rows[i] = r
+                if sorting:
+                    sk = self.sort_value(r, self.columns[self._sort_col])
+                    if sk != self._row_keys[i]:
+                        resort = True
+                        self._row_keys[i] = sk
+            elif key is not None and k in new_keys:
+                new[new_keys[k]] = r
+            else:
+                if key is not None:
+                    new_keys[k] = len(new)
+                new.append(r)
+        if touched:
+            last_col = len(self.columns) - 1
+            index = self.index
+            for i, (v, old) in touched.items():
+                if self._done[i] and self._update_row(v, old, self._rows[i]) and not resort:
+                    self.dataChanged.emit(index(v, 0), index(v, last_col))
+            if resort:  # the rows' new texts are in place (at their old view rows): move them
+                self._relayout()
+                self.dataChanged.emit(index(0, 0), index(len(self._rows) - 1, last_col))
+        if new:
+            self._append(new)
+        self.fill_views()
+
+    def append(self, records: Sequence[Any]) -> None:
+        """Append rows (keys, if any, are indexed); drops the oldest beyond ``max_rows``."""
+        if records:
+            self._append(list(records))
+            self.fill_views()
+
+    def _append(self, new: List[Any]) -> None:
+        cap = self.max_rows
+        if cap is not None and len(new) >= cap:
+            self.set_records(new[-cap:])
+            return
+        if cap is not None and len(self._rows) + len(new) > cap:
+            self._drop_oldest(len(self._rows) + len(new) - cap)
+        start = len(self._rows)
+        self._done.extend([False] * len(new))
+        if self._perm is None:
+            self._rows.extend(new)
+            self._index_new(new, start)
+            self._insert(start, len(new))
+            return
+        col = self.columns[self._sort_col]
+        sv = self.sort_value
+        new_keys = [sv(r, col) for r in new]
+        keys, perm = self._keys, self._perm
+        blocks: Dict[int, List[int]] = {}
+        for j, k in enumerate(new_keys):
+            blocks.setdefault(bisect_right(keys, k), []).append(j)
+        if len(blocks) > 256:  # a big scattered batch: cheaper as one reset
+            self.set_records(self._rows + new)
+            return
+        self._rows.extend(new)
+        self._index_new(new, start)
+        self._row_keys.extend(new_keys)
+        for p in sorted(blocks, reverse=True):  # highest place first: the places found stay valid
+            js = sorted(blocks[p], key=new_keys.__getitem__)  # stable: arrival order among equals
+            n = len(perm)
+            first = n - p if self._desc else p
+            keys[p:p] = [new_keys[j] for j in js]
+            perm[p:p] = [start + j for j in js]
+            self._insert(first, len(js))
+
+    def _insert(self, first: int, count: int) -> None:
+        """Insert ``count`` empty C++ rows at view row ``first`` (the Python side is already
+        updated; fill_views() writes those a view can show)."""
+        self.insertRows(first, count)
+
+    def _drop_oldest(self, drop: int) -> None:
+        """Remove the ``drop`` oldest rows (the cap): one remove per run of view rows."""
+        if self._perm is None:
+            del self._rows[:drop]
+            del self._done[:drop]
+            self.removeRows(0, drop)
+        else:
+            n = len(self._perm)
+            views = sorted((n - 1 - a if self._desc else a) for a, i in enumerate(self._perm) if i < drop)
+            runs = []
+            for v in views:
+                if runs and v == runs[-1][1] + 1:
+                    runs[-1][1] = v
+                else:
+                    runs.append([v, v])
+            for first, last in reversed(runs):
+                a0, a1 = (n - 1 - last, n - 1 - first) if self._desc else (first, last)
+                del self._perm[a0:a1 + 1]
+                del self._keys[a0:a1 + 1]
+                n -= last - first + 1
+                self.removeRows(first, last - first + 1)
+            del self._rows[:drop]
+            del self._row_keys[:drop]
+            del self._done[:drop]
+            self._perm = [i - drop for i in self._perm]
+        if self._key is not None:
+            self._reindex()
+
+    def remove_keys(self, keys: Iterable[Hashable]) -> None:
+        rows = sorted({self._index[k] for k in keys if k in self._index}, reverse=True)
+        for i in rows:  # few rows (open positions); one remove each, highest first
+            v = self._view_row(i)
+            self._rows.pop(i)
+            self._done.pop(i)
+            if self._perm is not None:
+                a = len(self._perm) - 1 - v if self._desc else v
+                del self._perm[a]
+                del self._keys[a]
+                del self._row_keys[i]
+                self._perm = [j - 1 if j > i else j for j in self._perm]
+            self.removeRows(v, 1)
+        if rows:
+            self._reindex()
+            self.fill_views()
+
+    def refresh_columns(self, fields: Sequence[str]) -> None:
+        """``fields`` changed on every row (e.g. live prices): their cells are rewritten, one
+        dataChanged; a table sorted on one of them is re-sorted."""
+        if not self._rows:
+            return
+        cols = [i for i, c in enumerate(self.columns) if c.field in fields]
+        if cols:
+            done, src = self._done, self._src
+            self._fill([v for v in range(len(self._rows)) if done[src(v)]], cols)
+            if self._sort_col in cols:
+                self._relayout()
+            self.dataChanged.emit(self.index(0, min(cols)), self.index(len(self._rows) - 1, max(cols)))
+            self.fill_views()
