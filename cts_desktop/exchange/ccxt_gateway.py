@@ -26,7 +26,7 @@ from cts_desktop.core.models import (
     Candle, Fill, Market, Order,
 )
 from cts_desktop.exchange.errors import GatewayError, map_exception, redact
-from cts_desktop.store.settings import PAPER_EXCHANGE, ConnectionConfig
+from cts_desktop.core.connection import PAPER_EXCHANGE, ConnectionConfig
 
 CREDENTIAL_ALIASES = {
     "apiKey": "apiKey", "api_key": "apiKey", "key": "apiKey",

@@ -18,8 +18,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 from cts_desktop.exchange.ccxt_gateway import BINANCE_FAMILY, create_exchange, install_request_log
 from cts_desktop.exchange.errors import GatewayError, map_exception, redact
-from cts_desktop.store.secrets import credentials_fingerprint
-from cts_desktop.store.settings import ConnectionConfig
+from cts_desktop.core.credentials import credentials_fingerprint
+from cts_desktop.core.connection import ConnectionConfig
 
 CAPABILITIES = ("createOrder", "createMarketOrder", "createLimitOrder", "cancelOrder", "fetchOrder", "fetchOpenOrders",
                 "fetchMyTrades", "fetchOHLCV", "fetchBalance", "fetchTime")
@@ -44,7 +44,7 @@ class ConnectionTestResult:
     ``used_weight_1m``. ``permissions``: the API key's permissions (Binance apiRestrictions)
     or None. ``warnings``: things to know even when ok. ``log``: one dict per HTTP request
     (``time`` ms, ``request`` "METHOD /path", ``outcome``, ``ms``). ``tested_at``: ms.
-    ``credentials_fingerprint``: see :func:`cts_desktop.store.secrets.credentials_fingerprint`.
+    ``credentials_fingerprint``: see :func:`cts_desktop.core.credentials.credentials_fingerprint`.
     """
 
     ok: bool

@@ -196,8 +196,41 @@ class EventRec(BaseModel):
         table_name = "events"
 
 
-MODELS = [Meta, Run, OrderRec, FillRec, PositionRec, SignalRec, EquityChunkRec, EventRec]
-from . import candle_cache  # noqa: E402,F401  (adds CandleRec, CandleSpanRec to MODELS)
+class CandleRec(BaseModel):
+    """One cached exchange candle (see ``store/candle_cache.py``). ``timestamp``: open time, ms
+    UTC; prices in quote; volume as sent."""
+
+    exchange = CharField()
+    symbol = CharField()
+    timeframe = CharField()
+    timestamp = IntegerField()
+    open = FloatField()
+    high = FloatField()
+    low = FloatField()
+    close = FloatField()
+    volume = FloatField()
+
+    class Meta:
+        table_name = "candle_cache"
+        indexes = ((("exchange", "symbol", "timeframe", "timestamp"), True),)
+
+
+class CandleSpanRec(BaseModel):
+    """A span ``[start, end)`` (open times, ms UTC) whose closed candles have all been fetched."""
+
+    id = AutoField()
+    exchange = CharField()
+    symbol = CharField()
+    timeframe = CharField()
+    start = IntegerField()
+    end = IntegerField()
+
+    class Meta:
+        table_name = "candle_cache_spans"
+        indexes = ((("exchange", "symbol", "timeframe", "start"), False),)
+
+
+MODELS = [Meta, Run, OrderRec, FillRec, PositionRec, SignalRec, EquityChunkRec, EventRec, CandleRec, CandleSpanRec]
 
 # version -> function(database) upgrading from version-1 to version (playhouse.migrate steps)
 MIGRATIONS: Dict[int, Callable[[SqliteDatabase], None]] = {}

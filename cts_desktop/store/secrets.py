@@ -23,13 +23,15 @@ message tells the user what to install or start. There is never a silent fallbac
 
 Display: :func:`mask` decides how much of a credential may be shown (see there).
 Live-trading gate: :func:`credentials_fingerprint` identifies the exact credential set a
-connection test ran with; the connection test stores it and the live switch compares it.
+connection test ran with; the connection test stores it and the live switch compares it
+(defined in :mod:`cts_desktop.core.credentials`, re-exported here).
 """
 from __future__ import annotations
 
-import hashlib
 import sys
 from typing import Dict, Iterable, List, Mapping, Optional, Tuple
+
+from ..core.credentials import credentials_fingerprint  # noqa: F401 - defined in core, re-exported here
 
 SERVICE = "cts-desktop"
 
@@ -334,15 +336,3 @@ def mask(value: Optional[str], field: str = "secret") -> str:
     if field in IDENTIFIER_FIELDS and len(value) >= 12:
         return value[:4] + "…" + _MASK
     return _MASK
-
-
-def credentials_fingerprint(name: str, secrets: Mapping[str, str]) -> str:
-    """Identify one credential set of one connection: sha256 hex digest (64 chars) of the
-    UTF-8 text ``name`` followed, for each field in sorted order, by ``"\\n<field>=<value>"``.
-
-    Values are used as given (the store keeps them stripped). The connection test records it
-    and the live switch compares it with the current secrets, so a key changed after a test
-    cannot go live untested. This is the single definition; ``exchange/conntest.py`` imports it.
-    """
-    text = name + "".join(f"\n{field}={secrets[field]}" for field in sorted(secrets))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()

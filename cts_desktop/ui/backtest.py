@@ -911,7 +911,7 @@ class BacktestWindow(QWidget):
             fee = spec["fee"]
             market = Market(sym, base, quote, spec["market_type"], 1e-8, 0.0, 0.0, 0.0, fee, fee)
             return BacktestInputs(self._csv.path.name, {sym: self._csv.candles}, {sym: market}, self._csv.timeframe_ms)
-        from ..store.candle_cache import download_for_connection
+        from ..services.history import download_for_connection
         conn = self.services.connection(spec["connection"])
 
         def progress(done: int, total: int) -> None:
@@ -929,7 +929,7 @@ class BacktestWindow(QWidget):
 
     async def _run(self, spec: dict, strategy) -> Optional[BacktestResult]:
         from ..exchange.errors import GatewayError
-        from ..store.candle_cache import HistoryError
+        from ..services.history import HistoryError
         from ..store.recorder import Recorder
         t0 = time.perf_counter()
         try:
