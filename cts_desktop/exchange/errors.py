@@ -36,7 +36,7 @@ import asyncio
 import json
 import re
 import socket
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Iterator, Optional, Set
 
 import ccxt
 
@@ -146,8 +146,8 @@ def _host(text: str) -> str:
     return m.group(1) if m else "the exchange"
 
 
-def _causes(exc: BaseException):
-    seen = set()
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: Set[int] = set()
     cur: Optional[BaseException] = exc
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))

@@ -86,7 +86,7 @@ def merge_streams(series: Dict[str, List[Candle]]) -> Iterator[Tuple[str, Candle
         ((symbol, candles),) = series.items()
         return ((symbol, c) for c in candles)
 
-    def tagged(rank: int, symbol: str, candles: List[Candle]):
+    def tagged(rank: int, symbol: str, candles: List[Candle]) -> Iterator[Tuple[int, int, str, Candle]]:
         for c in candles:
             yield c[0], rank, symbol, c
 

@@ -42,7 +42,8 @@ def cached_candles(exchange_id: str, symbol: str, timeframe: str, since_ms: int,
          .where((CandleRec.exchange == exchange_id) & (CandleRec.symbol == symbol) & (CandleRec.timeframe == timeframe)
                 & (CandleRec.timestamp >= since_ms) & (CandleRec.timestamp < until_ms))
          .order_by(CandleRec.timestamp).tuples())
-    return [cast(Candle, tuple(r)) for r in q]
+    # peewee-stubs type the rows of .tuples() as model instances; they are plain tuples
+    return [cast(Candle, tuple(r)) for r in q]  # type: ignore[arg-type]
 
 
 def fetched_spans(exchange_id: str, symbol: str, timeframe: str) -> List[Tuple[int, int]]:
@@ -50,7 +51,7 @@ def fetched_spans(exchange_id: str, symbol: str, timeframe: str) -> List[Tuple[i
     q = (CandleSpanRec.select(CandleSpanRec.start, CandleSpanRec.end)
          .where((CandleSpanRec.exchange == exchange_id) & (CandleSpanRec.symbol == symbol)
                 & (CandleSpanRec.timeframe == timeframe)).order_by(CandleSpanRec.start).tuples())
-    return [(int(r[0]), int(r[1])) for r in q]
+    return [(int(r[0]), int(r[1])) for r in q]  # type: ignore[index]  # .tuples() rows (stubs say model)
 
 
 def missing_spans(covered: List[Tuple[int, int]], start: int, end: int) -> List[Tuple[int, int]]:

@@ -10,12 +10,13 @@ raises :class:`SchemaTooNewError` and touches nothing. Older versions are upgrad
 """
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 from typing import Callable, Dict
 
 from peewee import (AutoField, BlobField, BooleanField, CharField, DatabaseProxy, FloatField, ForeignKeyField,
-                    IntegerField, Model, SqliteDatabase, TextField)
+                    IntegerField, Model, PeeweeException, SqliteDatabase, TextField)
 
 SCHEMA_VERSION = 1
 DB_FILENAME = "cts-desktop.sqlite3"
@@ -61,6 +62,7 @@ class Run(BaseModel):
 
 
 class OrderRec(BaseModel):
+    id = AutoField()
     run = ForeignKeyField(Run, backref="orders", on_delete="CASCADE")
     connection = CharField(index=True)
     client_order_id = CharField(unique=True)
@@ -91,6 +93,7 @@ class OrderRec(BaseModel):
 
 
 class FillRec(BaseModel):
+    id = AutoField()
     run = ForeignKeyField(Run, backref="fills", on_delete="CASCADE")
     connection = CharField(index=True)
     fill_id = CharField()
@@ -113,6 +116,7 @@ class FillRec(BaseModel):
 
 
 class PositionRec(BaseModel):
+    id = AutoField()
     run = ForeignKeyField(Run, backref="positions", on_delete="CASCADE")
     connection = CharField(index=True)
     position_id = IntegerField()
@@ -139,6 +143,7 @@ class PositionRec(BaseModel):
 
 
 class SignalRec(BaseModel):
+    id = AutoField()
     run = ForeignKeyField(Run, backref="signals", on_delete="CASCADE")
     connection = CharField(index=True)
     timestamp = IntegerField()
@@ -167,6 +172,7 @@ class EquityChunkRec(BaseModel):
     Packed because a replay makes one point per candle (45,031 for the FTX month): one row per
     point cost more than the rest of the records together."""
 
+    id = AutoField()
     run = ForeignKeyField(Run, backref="equity_chunks", on_delete="CASCADE")
     first_ts = IntegerField()
     last_ts = IntegerField()
@@ -184,6 +190,7 @@ CurveRec = EquityChunkRec  # a backtest's curve is one chunk
 
 
 class EventRec(BaseModel):
+    id = AutoField()
     run = ForeignKeyField(Run, null=True, backref="events", on_delete="CASCADE")
     connection = CharField(index=True)
     timestamp = IntegerField()
@@ -275,12 +282,8 @@ def open_database(data_dir: Path) -> SqliteDatabase:
     except SchemaTooNewError:
         db.close()
         raise
-    except (sqlite3.Error, Exception) as exc:  # peewee wraps sqlite3 errors in its own classes
-        if isinstance(exc, StoreError):
-            raise
-        try:
+    except (sqlite3.Error, PeeweeException, ValueError) as exc:  # peewee wraps sqlite3 errors in its own classes
+        with contextlib.suppress(sqlite3.Error, PeeweeException):
             db.close()
-        except Exception:  # noqa: BLE001
-            pass
         raise StoreError(f"cannot open the database {path}: {exc}") from None
     return db
