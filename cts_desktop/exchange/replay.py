@@ -170,9 +170,6 @@ class ReplaySource:
             series = {sym: cs[bisect.bisect_right(cs, (start_after, float("inf"))):] for sym, cs in series.items()}
         return merge_streams(series)
 
-    def first_price(self) -> float:
-        return next(iter(self.series.values())).candles[0][1]
-
     def quote_per_usd(self) -> float:
         """How much of the quote currency one US dollar bought at the replay's start.
 
