@@ -117,7 +117,6 @@ class Portfolio:
             dd = (self.peak - equity) / self.peak
             if dd > self.max_drawdown:
                 self.max_drawdown = dd
-        return equity
 
     def apply_fill(self, fill: Fill, *, reason: str = "", strategy: str = "",
                    stop_loss: Optional[float] = None, take_profit: Optional[float] = None,

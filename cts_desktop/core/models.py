@@ -18,7 +18,7 @@ This module imports nothing of ours.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional, Tuple
+from typing import Optional, Tuple
 
 Candle = Tuple[int, float, float, float, float, float]
 """``(timestamp_ms, open, high, low, close, volume)``; prices in quote, volume as recorded."""
@@ -200,11 +200,6 @@ class Position:
         """Realized P&L after fees (quote). Meaningful once the position is closed."""
         return self.realized_pnl - self.fees
 
-    @property
-    def notional(self) -> float:
-        return self.amount * self.last_price
-
-
 @dataclass(slots=True)
 class Signal:
     """What a strategy wants; the engine decides, through risk checks, what to do about it.
@@ -240,8 +235,3 @@ class RiskVerdict:
 
     def __bool__(self) -> bool:  # pragma: no cover - convenience
         return self.accepted
-
-
-def as_dict(obj: Any) -> dict:
-    """A shallow dict of a slots dataclass (faster than ``dataclasses.asdict`` for our types)."""
-    return {name: getattr(obj, name) for name in obj.__slots__}

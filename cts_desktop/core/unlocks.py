@@ -29,7 +29,7 @@ import math
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Collection, Dict, List, Optional, Tuple
+from typing import IO, Any, Collection, Dict, List, Optional, Set, Tuple
 
 FIELDS = ("token", "symbol", "time", "unlock_pct")
 MIN_MS = 10 ** 11  # 1973-03-03: smaller whole numbers are almost certainly seconds
@@ -103,58 +103,71 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _read_rows(path: str) -> Tuple[List[Tuple[int, Dict[str, Any]]], List[str]]:
+Rows = List[Tuple[int, Dict[str, Any]]]
+
+
+def _read_rows(path: str) -> Tuple[Rows, List[str]]:
     """``[(row_number, {field: value})]`` and file-level problems."""
     ext = os.path.splitext(path)[1].lower()
     try:
         with open(path, "r", encoding="utf-8-sig", newline="") as fh:
             if ext == ".json":
-                try:
-                    data = json.load(fh)
-                except json.JSONDecodeError as e:
-                    return [], [f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})"]
-                if isinstance(data, dict) and isinstance(data.get("events"), list):
-                    data = data["events"]
-                if not isinstance(data, list):
-                    return [], ['expected a JSON list of events or {"events": [...]}']
-                rows, problems = [], []
-                for n, item in enumerate(data, start=1):
-                    if not isinstance(item, dict):
-                        problems.append(f"row {n}: expected an object with {', '.join(FIELDS)}, got {type(item).__name__}")
-                        continue
-                    missing = [f for f in FIELDS if f not in item]
-                    if missing:
-                        problems.append(f"row {n}: missing field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
-                        continue
-                    rows.append((n, item))
-                return rows, problems
+                return _read_json_rows(fh)
             if ext not in (".csv", ".txt", ""):
                 return [], [f"unsupported file type {ext!r}; use .csv or .json"]
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            if header is None:
-                return [], ["the file is empty; expected a header row: " + ",".join(FIELDS)]
-            names = [h.strip().lower() for h in header]
-            missing = [f for f in FIELDS if f not in names]
-            if missing:
-                return [], [f"row 1 (header): missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; found {', '.join(h for h in names if h) or 'nothing'}"]
-            index = {f: names.index(f) for f in FIELDS}
-            rows, problems = [], []
-            for values in reader:
-                n = reader.line_num
-                if not any(v.strip() for v in values):
-                    continue  # blank line
-                if len(values) < len(names):
-                    problems.append(f"row {n}: {len(values)} values, the header has {len(names)}")
-                    continue
-                rows.append((n, {f: values[i] for f, i in index.items()}))
-            return rows, problems
+            return _read_csv_rows(fh)
     except FileNotFoundError:
         return [], ["file not found"]
     except UnicodeDecodeError as e:
         return [], [f"not UTF-8 text ({e.reason} at byte {e.start})"]
     except OSError as e:
         return [], [f"cannot read: {e.strerror or e}"]
+
+
+def _read_json_rows(fh: IO[str]) -> Tuple[Rows, List[str]]:
+    try:
+        data = json.load(fh)
+    except json.JSONDecodeError as e:
+        return [], [f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})"]
+    if isinstance(data, dict) and isinstance(data.get("events"), list):
+        data = data["events"]
+    if not isinstance(data, list):
+        return [], ['expected a JSON list of events or {"events": [...]}']
+    rows: Rows = []
+    problems: List[str] = []
+    for n, item in enumerate(data, start=1):
+        if not isinstance(item, dict):
+            problems.append(f"row {n}: expected an object with {', '.join(FIELDS)}, got {type(item).__name__}")
+            continue
+        missing = [f for f in FIELDS if f not in item]
+        if missing:
+            problems.append(f"row {n}: missing field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+            continue
+        rows.append((n, item))
+    return rows, problems
+
+
+def _read_csv_rows(fh: IO[str]) -> Tuple[Rows, List[str]]:
+    reader = csv.reader(fh)
+    header = next(reader, None)
+    if header is None:
+        return [], ["the file is empty; expected a header row: " + ",".join(FIELDS)]
+    names = [h.strip().lower() for h in header]
+    missing = [f for f in FIELDS if f not in names]
+    if missing:
+        return [], [f"row 1 (header): missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; found {', '.join(h for h in names if h) or 'nothing'}"]
+    index = {f: names.index(f) for f in FIELDS}
+    rows: Rows = []
+    problems: List[str] = []
+    for values in reader:
+        n = reader.line_num
+        if not any(v.strip() for v in values):
+            continue  # blank line
+        if len(values) < len(names):
+            problems.append(f"row {n}: {len(values)} values, the header has {len(names)}")
+            continue
+        rows.append((n, {f: values[i] for f, i in index.items()}))
+    return rows, problems
 
 
 def load_unlock_calendar(path: str, known_symbols: Optional[Collection[str]] = None,
@@ -175,45 +188,10 @@ def load_unlock_calendar(path: str, known_symbols: Optional[Collection[str]] = N
     events: List[UnlockEvent] = []
     seen: Dict[Tuple[str, int], int] = {}
     for n, raw in rows:
-        token = str(raw["token"] if raw["token"] is not None else "").strip()
-        symbol = str(raw["symbol"] if raw["symbol"] is not None else "").strip()
-        row_ok = True
-        if not token:
-            problems.append(f"row {n}, token: empty")
-            row_ok = False
-        if not symbol:
-            problems.append(f"row {n}, symbol: empty")
-            row_ok = False
-        elif "/" not in symbol:
-            problems.append(f"row {n}, symbol: {symbol!r} is not a unified symbol like 'ETH/USDT'")
-            row_ok = False
-        elif known is not None and symbol not in known:
-            problems.append(f"row {n}, symbol: unknown symbol {symbol!r}")
-            row_ok = False
-        try:
-            t = parse_time(raw["time"])
-        except ValueError as e:
-            problems.append(f"row {n}, time: {e}")
-            row_ok = False
-            t = None
-        if t is not None and now_ms is not None and t <= now_ms:
-            problems.append(f"row {n}, time: {_iso(t)} is in the past (now is {_iso(now_ms)})")
-            row_ok = False
-        pct_raw = raw["unlock_pct"]
-        pct: Optional[float] = None
-        try:
-            if isinstance(pct_raw, bool):
-                raise ValueError
-            pct = float(str(pct_raw).strip().rstrip("%").strip()) if isinstance(pct_raw, str) else float(pct_raw)
-            if math.isnan(pct) or math.isinf(pct):
-                raise ValueError
-        except (TypeError, ValueError):
-            problems.append(f"row {n}, unlock_pct: expected a number (percent of circulating supply), got {pct_raw!r}")
-            row_ok = False
-            pct = None
-        if pct is not None and pct <= 0:
-            problems.append(f"row {n}, unlock_pct: must be > 0, got {pct:g}")
-            row_ok = False
+        token, symbol, names_ok = _row_names(n, raw, known, problems)
+        t, time_ok = _row_time(n, raw["time"], now_ms, problems)
+        pct = _row_pct(n, raw["unlock_pct"], problems)
+        row_ok = names_ok and time_ok and pct is not None
         if symbol and t is not None:
             key = (symbol, t)
             if key in seen:
@@ -221,9 +199,59 @@ def load_unlock_calendar(path: str, known_symbols: Optional[Collection[str]] = N
                 row_ok = False
             else:
                 seen[key] = n
-        if row_ok:
+        if row_ok and t is not None and pct is not None:
             events.append(UnlockEvent(token, symbol, t, pct, n))
     if problems:
         raise CalendarError(path, problems)
     events.sort(key=lambda e: (e.time, e.symbol))
     return events
+
+
+def _row_names(n: int, raw: Dict[str, Any], known: Optional[Set[str]], problems: List[str]) -> Tuple[str, str, bool]:
+    """Row ``n``'s ``(token, symbol, ok)``; what is wrong with them goes to ``problems``."""
+    token = str(raw["token"] if raw["token"] is not None else "").strip()
+    symbol = str(raw["symbol"] if raw["symbol"] is not None else "").strip()
+    ok = True
+    if not token:
+        problems.append(f"row {n}, token: empty")
+        ok = False
+    if not symbol:
+        problems.append(f"row {n}, symbol: empty")
+        ok = False
+    elif "/" not in symbol:
+        problems.append(f"row {n}, symbol: {symbol!r} is not a unified symbol like 'ETH/USDT'")
+        ok = False
+    elif known is not None and symbol not in known:
+        problems.append(f"row {n}, symbol: unknown symbol {symbol!r}")
+        ok = False
+    return token, symbol, ok
+
+
+def _row_time(n: int, value: Any, now_ms: Optional[int], problems: List[str]) -> Tuple[Optional[int], bool]:
+    """Row ``n``'s ``(time_ms or None when unreadable, ok)``: a past time is read but not ok."""
+    try:
+        t = parse_time(value)
+    except ValueError as e:
+        problems.append(f"row {n}, time: {e}")
+        return None, False
+    if now_ms is not None and t <= now_ms:
+        problems.append(f"row {n}, time: {_iso(t)} is in the past (now is {_iso(now_ms)})")
+        return t, False
+    return t, True
+
+
+def _row_pct(n: int, pct_raw: Any, problems: List[str]) -> Optional[float]:
+    """Row ``n``'s ``unlock_pct`` (percent of circulating supply, > 0), or None when unusable."""
+    try:
+        if isinstance(pct_raw, bool):
+            raise ValueError
+        pct = float(str(pct_raw).strip().rstrip("%").strip()) if isinstance(pct_raw, str) else float(pct_raw)
+        if math.isnan(pct) or math.isinf(pct):
+            raise ValueError
+    except (TypeError, ValueError):
+        problems.append(f"row {n}, unlock_pct: expected a number (percent of circulating supply), got {pct_raw!r}")
+        return None
+    if pct <= 0:
+        problems.append(f"row {n}, unlock_pct: must be > 0, got {pct:g}")
+        return None
+    return pct

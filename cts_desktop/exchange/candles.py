@@ -20,7 +20,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple, Union
 
 from ..core.models import TIMEFRAME_MS, Candle
 
@@ -85,69 +85,30 @@ def load_candles_csv(path: Path | str) -> CandleSeries:
 
     candles: List[Candle] = []
     with fh:
+        reader = csv.reader(fh)
         try:
-            reader = csv.reader(fh)
             header = next(reader, None)
             if header is None:
                 raise CandleFileError(path, ["the file is empty"])
             names = [h.strip().lower() for h in header]
             if names != HEADER:
-                missing = [h for h in HEADER if h not in names]
-                extra = [h for h in names if h not in HEADER]
-                detail = []
-                if missing:
-                    detail.append("missing " + ", ".join(missing))
-                if extra:
-                    detail.append("unexpected " + ", ".join(repr(e) for e in extra))
-                if not detail:
-                    detail.append("columns out of order")
-                raise CandleFileError(path, [f"line 1: header must be {','.join(HEADER)} ({'; '.join(detail)})"])
+                raise CandleFileError(path, [f"line 1: header must be {','.join(HEADER)} ({_header_problem(names)})"])
             prev_ts = None
             append = candles.append
-            isfinite = math.isfinite
             for line, row in enumerate(reader, start=2):
                 if not row:
                     continue
-                if len(row) != 6:
-                    bad(line, f"expected 6 fields, got {len(row)}")
+                parsed = _parse_row(row)
+                if isinstance(parsed, str):
+                    bad(line, parsed)
                     continue
-                try:
-                    ts_f = float(row[0])
-                    o, h, low, c, v = float(row[1]), float(row[2]), float(row[3]), float(row[4]), float(row[5])
-                except ValueError:
-                    for name, value in zip(HEADER, row):
-                        try:
-                            float(value)
-                        except ValueError:
-                            bad(line, f"{name} is not a number: {value.strip()!r}")
-                            break
+                ts = parsed[0]
+                if prev_ts is not None and ts <= prev_ts:
+                    bad(line, f"duplicate timestamp {ts}" if ts == prev_ts else
+                        f"timestamp {ts} is earlier than the row before ({prev_ts}): rows must be sorted by time")
                     continue
-                if not (isfinite(ts_f) and isfinite(o) and isfinite(h) and isfinite(low) and isfinite(c) and isfinite(v)):
-                    bad(line, "a value is not finite (nan or inf)")
-                    continue
-                if ts_f != int(ts_f) or ts_f < 0:
-                    bad(line, f"timestamp must be whole milliseconds >= 0, got {row[0].strip()}")
-                    continue
-                ts = int(ts_f)
-                if o <= 0 or h <= 0 or low <= 0 or c <= 0:
-                    bad(line, "prices must be > 0")
-                    continue
-                if v < 0:
-                    bad(line, f"volume must be >= 0, got {v:g}")
-                    continue
-                tol = h * 1e-9
-                if h < low - tol or o > h + tol or c > h + tol or o < low - tol or c < low - tol:
-                    bad(line, f"inconsistent candle: open {o:g}, high {h:g}, low {low:g}, close {c:g}")
-                    continue
-                if prev_ts is not None:
-                    if ts == prev_ts:
-                        bad(line, f"duplicate timestamp {ts}")
-                        continue
-                    if ts < prev_ts:
-                        bad(line, f"timestamp {ts} is earlier than the row before ({prev_ts}): rows must be sorted by time")
-                        continue
                 prev_ts = ts
-                append((ts, o, h, low, c, v))
+                append(parsed)
         except csv.Error as exc:
             raise CandleFileError(path, [f"line {reader.line_num}: not valid CSV ({exc})"]) from None
         except UnicodeDecodeError:
@@ -158,6 +119,56 @@ def load_candles_csv(path: Path | str) -> CandleSeries:
         raise CandleFileError(path, [f"needs at least 2 candles, found {len(candles)}"])
     steps = Counter(candles[i + 1][0] - candles[i][0] for i in range(min(len(candles) - 1, 5000)))
     tf = steps.most_common(1)[0][0]
+    warnings, gaps = _gap_warnings(candles, tf)
+    return CandleSeries(path, candles, tf, warnings, gaps)
+
+
+def _header_problem(names: List[str]) -> str:
+    """Why a header row that is not exactly :data:`HEADER` is refused."""
+    missing = [h for h in HEADER if h not in names]
+    extra = [h for h in names if h not in HEADER]
+    detail = []
+    if missing:
+        detail.append("missing " + ", ".join(missing))
+    if extra:
+        detail.append("unexpected " + ", ".join(repr(e) for e in extra))
+    if not detail:
+        detail.append("columns out of order")
+    return "; ".join(detail)
+
+
+def _parse_row(row: List[str]) -> Union[Candle, str]:
+    """The candle in one data row, or what is wrong with it (the time order is checked by the caller)."""
+    if len(row) != 6:
+        return f"expected 6 fields, got {len(row)}"
+    try:
+        ts_f = float(row[0])
+        o, h, low, c, v = float(row[1]), float(row[2]), float(row[3]), float(row[4]), float(row[5])
+    except ValueError:
+        for name, value in zip(HEADER, row, strict=True):
+            try:
+                float(value)
+            except ValueError:
+                return f"{name} is not a number: {value.strip()!r}"
+        raise  # pragma: no cover - one of the six values failed to parse above
+    isfinite = math.isfinite
+    if not (isfinite(ts_f) and isfinite(o) and isfinite(h) and isfinite(low) and isfinite(c) and isfinite(v)):
+        return "a value is not finite (nan or inf)"
+    if ts_f != int(ts_f) or ts_f < 0:
+        return f"timestamp must be whole milliseconds >= 0, got {row[0].strip()}"
+    if o <= 0 or h <= 0 or low <= 0 or c <= 0:
+        return "prices must be > 0"
+    if v < 0:
+        return f"volume must be >= 0, got {v:g}"
+    tol = h * 1e-9
+    if h < low - tol or o > h + tol or c > h + tol or o < low - tol or c < low - tol:
+        return f"inconsistent candle: open {o:g}, high {h:g}, low {low:g}, close {c:g}"
+    return (int(ts_f), o, h, low, c, v)
+
+
+def _gap_warnings(candles: List[Candle], tf: int) -> Tuple[List[str], int]:
+    """``(warnings, gaps)``: the first :data:`MAX_REPORTED` gaps (spacing other than ``tf``)
+    described by line number, and how many gaps there are."""
     warnings: List[str] = []
     gaps = 0
     for i in range(1, len(candles)):
@@ -168,4 +179,4 @@ def load_candles_csv(path: Path | str) -> CandleSeries:
                 warnings.append(f"line {i + 2}: gap of {d // 1000} s before this candle (expected {tf // 1000} s)")
     if gaps > MAX_REPORTED:
         warnings.append(f"and {gaps - MAX_REPORTED} more gaps")
-    return CandleSeries(path, candles, tf, warnings, gaps)
+    return warnings, gaps

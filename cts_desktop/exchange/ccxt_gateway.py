@@ -2,256 +2,32 @@
 
 Everything goes through ccxt's unified API; no HTTP is written here. Errors leave as
 :class:`cts_desktop.exchange.errors.GatewayError` (kind + human message, secrets redacted),
-never as ccxt exceptions.
-
-Credentials (``secrets``): a dict of field name -> value, as kept in the keyring. The names ccxt
-uses are accepted (``apiKey``, ``secret``, ``password``, ``uid``, ``privateKey``,
-``walletAddress``, ``token``) plus the aliases ``api_key``, ``api_secret`` and
-``passphrase``.
+never as ccxt exceptions. This room holds :class:`CcxtGateway` (markets, orders, trades,
+balance, candles) and the mapping of ccxt's structures onto ours; building the client is
+:mod:`cts_desktop.exchange.ccxt_factory`, the request log :mod:`cts_desktop.exchange.request_log`
+(their public names are re-exported here).
 """
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import logging
-import time
-from typing import Any, Callable, Dict, Iterable, List, Optional
-from urllib.parse import urlsplit
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional
 
 import ccxt
 import ccxt.async_support as ccxt_async
 
+from cts_desktop.core.connection import ConnectionConfig
 from cts_desktop.core.models import (
     CANCELED, CLOSED, FAILED, FILLED, OPEN, PARTIALLY_FILLED, REJECTED, STATE_CANCELED, STATE_OPEN,
     Candle, Fill, Market, Order,
 )
-from cts_desktop.exchange.errors import GatewayError, map_exception, redact
-from cts_desktop.store.settings import PAPER_EXCHANGE, ConnectionConfig
+from cts_desktop.exchange.ccxt_factory import (  # noqa: F401 - re-exported: the gateway's importers use them
+    BINANCE_FAMILY, CREDENTIAL_ALIASES, DEFAULT_TIMEOUT_MS, ccxt_credentials, create_exchange, create_pro_exchange,
+    pro_supports,
+)
+from cts_desktop.exchange.errors import GatewayError, map_exception
+from cts_desktop.exchange.request_log import install_request_log  # noqa: F401 - re-exported
 
-CREDENTIAL_ALIASES = {
-    "apiKey": "apiKey", "api_key": "apiKey", "key": "apiKey",
-    "secret": "secret", "api_secret": "secret", "apiSecret": "secret",
-    "password": "password", "passphrase": "password",
-    "uid": "uid", "privateKey": "privateKey", "walletAddress": "walletAddress", "token": "token",
-}
-BINANCE_FAMILY = frozenset({"binance", "binanceus", "binanceusdm", "binancecoinm"})
-DEFAULT_TIMEOUT_MS = 10_000
-
-
-def ccxt_credentials(secrets: Dict[str, str]) -> Dict[str, str]:
-    """Map keyring field names onto ccxt's credential attribute names (unknown names dropped)."""
-    out: Dict[str, str] = {}
-    for name, value in (secrets or {}).items():
-        target = CREDENTIAL_ALIASES.get(name)
-        if target and value:
-            out[target] = value
-    return out
-
-
-def _rewrite_urls(node: Any, base_url: str) -> Any:
-    """Every URL string in ``node`` (str or nested dict) moved to ``base_url``, path kept."""
-    if isinstance(node, str):
-        return base_url.rstrip("/") + urlsplit(node).path if "://" in node else node
-    if isinstance(node, dict):
-        return {k: _rewrite_urls(v, base_url) for k, v in node.items()}
-    return node
-
-
-class _SecretRedactingFilter(logging.Filter):
-    """Scrubs every secret value handed to :func:`create_exchange` from ccxt's log records.
-
-    ccxt logs each request with its headers at DEBUG (Binance's ``X-MBX-APIKEY`` carries the
-    API key), so ``cts-desktop --verbose`` would otherwise print keys. Installed on the logger
-    ccxt writes to (``ccxt.base.exchange``: a filter on a parent logger would not see its
-    records); values are kept only for the life of the process, in memory."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.values: set = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.values:
-            text = record.getMessage()
-            clean = redact(text, self.values)
-            if clean != text:
-                record.msg, record.args = clean, None
-        return True
-
-
-_LOG_FILTER = _SecretRedactingFilter()
-for _name in ("ccxt", "ccxt.base.exchange"):
-    logging.getLogger(_name).addFilter(_LOG_FILTER)
-
-
-def create_exchange(conn: ConnectionConfig, secrets: Dict[str, str], *, timeout_ms: Optional[int] = None) -> ccxt_async.Exchange:
-    """A configured, not yet connected ``ccxt.async_support`` exchange for ``conn``.
-
-    * id: ``conn.exchange``; ``options.defaultType``: ``conn.market_type``.
-    * ``conn.testnet``: ccxt's sandbox URLs when the exchange has them. Without a sandbox a
-      *live* connection is refused (``GatewayError('not-supported')``) rather than silently
-      sent to production; a paper connection (``live == False``) only reads public data and
-      proceeds against production.
-    * ``conn.base_url``: every URL in ``urls['api']`` (production and, with testnet, sandbox
-      entries; sandbox wins) is rewritten to that scheme/host/port keeping its path, e.g.
-      ``https://api.binance.com/sapi/v1`` -> ``<base_url>/sapi/v1``. Used for self-hosted
-      gateways and the local test venue.
-    * ``conn.rate_limit_per_second``: ccxt ``rateLimit`` = 1000 / rps milliseconds between
-      requests; ``enableRateLimit`` is always on.
-    * Binance family: markets of the configured type only, no currency or margin-pair calls
-      (one ``exchangeInfo`` request per ``load_markets``), no warning for ``fetchOpenOrders``
-      without a symbol.
-
-    Raises :class:`GatewayError` ``not-supported`` for ``"paper"`` or an id ccxt does not know.
-    """
-    return _configured(ccxt_async, conn, secrets, timeout_ms)
-
-
-def pro_supports(exchange_id: str, capability: str = "watchOHLCV") -> bool:
-    """Whether ccxt.pro has a websocket client for ``exchange_id`` with ``capability``
-    (``exchange.has``; default: candles)."""
-    import ccxt.pro as ccxt_pro
-
-    cls = getattr(ccxt_pro, exchange_id, None) if exchange_id in ccxt_pro.exchanges else None
-    if cls is None:
-        return False
-    try:
-        return bool(cls().has.get(capability))
-    except Exception:  # pragma: no cover - a broken ccxt class: no support
-        return False
-
-
-def _ws_scheme(node: Any) -> Any:
-    """Every ``http(s)://`` URL in ``node`` (str or nested dict) as ``ws(s)://``."""
-    if isinstance(node, str):
-        if node.startswith("https://"):
-            return "wss://" + node[len("https://"):]
-        if node.startswith("http://"):
-            return "ws://" + node[len("http://"):]
-        return node
-    if isinstance(node, dict):
-        return {k: _ws_scheme(v) for k, v in node.items()}
-    return node
-
-
-def create_pro_exchange(conn: ConnectionConfig, secrets: Dict[str, str], *,
-                        timeout_ms: Optional[int] = None) -> Any:
-    """A configured, not yet connected ``ccxt.pro`` exchange for ``conn`` (websocket streams plus
-    the same REST API), with exactly the configuration of :func:`create_exchange` (options,
-    rate limit, credentials, testnet, timeout).
-
-    ``conn.base_url``: the REST URLs are rewritten as by :func:`create_exchange`, and every
-    websocket URL (``urls['api']['ws']``, sandbox entries winning) goes to the base URL's
-    websocket equivalent keeping its path: ``http://127.0.0.1:8765`` ->
-    ``ws://127.0.0.1:8765/ws`` for ``wss://stream.binance.com:9443/ws``; ``https`` -> ``wss``.
-    The websocket connection timeout follows ``timeout_ms``.
-
-    Raises :class:`GatewayError` ``not-supported`` when ccxt.pro has no client for the exchange.
-    The caller closes it (``await exchange.close()``).
-    """
-    import ccxt.pro as ccxt_pro
-
-    if conn.exchange != PAPER_EXCHANGE and conn.exchange not in ccxt_pro.exchanges:
-        raise GatewayError("not-supported", f"ccxt.pro {ccxt.__version__} has no websocket client for {conn.exchange}.")
-    exchange = _configured(ccxt_pro, conn, secrets, timeout_ms)
-    exchange.streaming = {**(getattr(exchange, "streaming", None) or {}),
-                          "connectionTimeout": int(timeout_ms or DEFAULT_TIMEOUT_MS)}
-    if conn.base_url:
-        api = exchange.urls.get("api")
-        if isinstance(api, dict) and "ws" in api:
-            api["ws"] = _ws_scheme(api["ws"])
-    return exchange
-
-
-def _configured(module: Any, conn: ConnectionConfig, secrets: Dict[str, str], timeout_ms: Optional[int]) -> Any:
-    """:func:`create_exchange`'s work for the exchange classes of ``module`` (``ccxt.async_support``
-    or ``ccxt.pro``)."""
-    exchange_id = conn.exchange
-    if exchange_id == PAPER_EXCHANGE:
-        raise GatewayError("not-supported", "The built-in paper exchange has no ccxt connection.")
-    cls = getattr(module, exchange_id, None) if exchange_id in module.exchanges else None
-    if cls is None:
-        raise GatewayError("not-supported", f"Unknown exchange {exchange_id!r}: not an exchange id of ccxt {ccxt.__version__}.")
-    options: Dict[str, Any] = {"defaultType": conn.market_type}
-    if exchange_id in BINANCE_FAMILY:
-        types = {"spot": ["spot"], "margin": ["spot"], "swap": ["linear"], "future": ["linear"], "linear": ["linear"],
-                 "inverse": ["inverse"], "delivery": ["inverse"]}.get(conn.market_type, ["spot"])
-        options.update({"fetchMarkets": {"types": types}, "fetchCurrencies": False, "fetchMargins": False,
-                        "warnOnFetchOpenOrdersWithoutSymbol": False})
-    config: Dict[str, Any] = {"enableRateLimit": True, "options": options, "timeout": int(timeout_ms or DEFAULT_TIMEOUT_MS)}
-    if conn.rate_limit_per_second:
-        config["rateLimit"] = 1000.0 / float(conn.rate_limit_per_second)
-    config.update(ccxt_credentials(secrets))
-    _LOG_FILTER.values.update(v for v in (secrets or {}).values() if isinstance(v, str) and len(v) >= 4)
-    exchange = cls(config)
-    production_api = exchange.urls.get("api")
-    if conn.testnet:
-        if exchange.urls.get("test"):
-            exchange.set_sandbox_mode(True)
-        elif conn.live and not conn.base_url:
-            raise GatewayError("not-supported", f"{exchange.name} has no testnet in ccxt; turn 'testnet' off to trade live, "
-                               "or set a base URL.")
-    if conn.base_url:
-        current = exchange.urls.get("api")
-        if isinstance(production_api, dict) and isinstance(current, dict):
-            merged = {**production_api, **current}
-        else:
-            merged = current
-        exchange.urls["api"] = _rewrite_urls(merged, conn.base_url)
-    return exchange
-
-
-# --------------------------------------------------------------------------- request log
-
-_current_entry: contextvars.ContextVar[Optional[dict]] = contextvars.ContextVar("cts_ccxt_request", default=None)
-
-
-def install_request_log(exchange: ccxt_async.Exchange, sink: Callable[[dict], None], secrets: Iterable[str] = (),
-                        on_response: Optional[Callable[[str, Any], None]] = None) -> None:
-    """Record every HTTP request ``exchange`` makes by wrapping its ``fetch``.
-
-    ``sink`` receives one dict per request: ``time`` (ms, start), ``request`` (``"GET /api/v3/account"``:
-    method and path only, never the query string or body), ``outcome`` (``"200"``, or
-    ``"<status> <ccxt error class>"`` / the error class for transport failures), ``ms`` (round
-    trip, float) and ``t0`` (start, float ms, for clock measurements). Everything is passed through :func:`redact` with ``secrets``.
-    ``on_response(path, json)`` (optional) sees each successful decoded response.
-    """
-    original_fetch = exchange.fetch
-    original_on_rest = exchange.on_rest_response
-    secrets = tuple(secrets)
-
-    def on_rest_response(code, reason, url, method, headers, body, *args):
-        entry = _current_entry.get()
-        if entry is not None:
-            entry["status"] = code
-        return original_on_rest(code, reason, url, method, headers, body, *args)
-
-    async def fetch(url, method="GET", headers=None, body=None):
-        path = urlsplit(url).path or "/"
-        entry: dict = {"status": None}
-        token = _current_entry.set(entry)
-        started_wall = time.time() * 1000
-        t0 = time.perf_counter()
-        outcome = "?"
-        try:
-            result = await original_fetch(url, method, headers, body)
-            outcome = str(entry["status"] or "ok")
-            if on_response is not None:
-                on_response(path, result)
-            return result
-        except asyncio.CancelledError:
-            outcome = "cancelled"
-            raise
-        except Exception as exc:
-            outcome = f"{entry['status']} {type(exc).__name__}" if entry["status"] else type(exc).__name__
-            raise
-        finally:
-            _current_entry.reset(token)
-            sink({"time": int(started_wall), "t0": started_wall, "request": redact(f"{method} {path}", secrets), "outcome": redact(outcome, secrets),
-                  "ms": round((time.perf_counter() - t0) * 1000, 2)})
-
-    exchange.fetch = fetch
-    exchange.on_rest_response = on_rest_response
-
+log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- mapping helpers
 
@@ -338,15 +114,15 @@ class CcxtGateway:
         return map_exception(exc, secrets=self._secrets, exchange=self.exchange, action=action,
                              timeout_s=getattr(self.exchange, "timeout", 0) / 1000 or None)
 
-    async def _call(self, action: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    async def _call(self, action: str, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
         try:
             return await fn(*args, **kwargs)
         except GatewayError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - every failure leaves as a GatewayError (non-ccxt ones as "internal")
             raise self._error(exc, action) from None
 
-    async def _trade_call(self, action: str, fn: Callable, *args: Any) -> Any:
+    async def _trade_call(self, action: str, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         """Like :meth:`_call`; a Binance ``-2015`` on a trade endpoint is ambiguous (unknown key,
         IP not whitelisted, or no trade permission), so one read (the balance) settles it: if the
         key can read, the error becomes ``permission``."""
@@ -357,7 +133,7 @@ class CcxtGateway:
                 raise
             try:
                 await self.exchange.fetch_balance()
-            except Exception:
+            except Exception:  # noqa: BLE001 - whatever the read fails with, the original error stands
                 raise err from None
             raise GatewayError(
                 "permission", f"{self.exchange.name} accepted this API key for reading but refused it while {action}: "
@@ -459,7 +235,7 @@ class CcxtGateway:
                 price = float(ex.price_to_precision(order.symbol, order.price))
         except GatewayError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - ccxt's precision helpers raise ccxt and plain errors alike
             raise self._error(exc, "preparing the order") from None
         order.amount, order.price = amount, price if order.type == "limit" else order.price
         order.remaining = amount - order.filled
@@ -555,5 +331,5 @@ class CcxtGateway:
         """Close the HTTP session. Safe to call twice."""
         try:
             await self.exchange.close()
-        except Exception:  # pragma: no cover - closing must not raise
-            pass
+        except Exception as exc:  # noqa: BLE001  # pragma: no cover - closing must not raise
+            log.debug("closing %s failed: %s", self.exchange.id, type(exc).__name__)

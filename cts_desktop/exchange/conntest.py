@@ -11,15 +11,16 @@ text goes through :func:`cts_desktop.exchange.errors.redact` with the actual sec
 from __future__ import annotations
 
 import asyncio
+import logging
 import statistics
 import time
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from cts_desktop.exchange.ccxt_gateway import BINANCE_FAMILY, create_exchange, install_request_log
 from cts_desktop.exchange.errors import GatewayError, map_exception, redact
-from cts_desktop.store.secrets import credentials_fingerprint
-from cts_desktop.store.settings import ConnectionConfig
+from cts_desktop.core.credentials import credentials_fingerprint
+from cts_desktop.core.connection import ConnectionConfig
 
 CAPABILITIES = ("createOrder", "createMarketOrder", "createLimitOrder", "cancelOrder", "fetchOrder", "fetchOpenOrders",
                 "fetchMyTrades", "fetchOHLCV", "fetchBalance", "fetchTime")
@@ -27,6 +28,8 @@ CLOCK_SAMPLES = 3
 CLOCK_WARN_MS = 1000.0
 
 ProgressCallback = Callable[[str, float], None]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,7 +47,7 @@ class ConnectionTestResult:
     ``used_weight_1m``. ``permissions``: the API key's permissions (Binance apiRestrictions)
     or None. ``warnings``: things to know even when ok. ``log``: one dict per HTTP request
     (``time`` ms, ``request`` "METHOD /path", ``outcome``, ``ms``). ``tested_at``: ms.
-    ``credentials_fingerprint``: see :func:`cts_desktop.store.secrets.credentials_fingerprint`.
+    ``credentials_fingerprint``: see :func:`cts_desktop.core.credentials.credentials_fingerprint`.
     """
 
     ok: bool
@@ -74,7 +77,7 @@ def _ws_capabilities(exchange_id: str) -> Dict[str, Any]:
     """``ws`` and ``watchOHLCV`` from ccxt.pro, if ccxt.pro has the exchange."""
     try:
         import ccxt.pro as ccxtpro
-    except Exception:  # pragma: no cover - ccxt.pro ships with ccxt >= 4
+    except ImportError:  # pragma: no cover - ccxt.pro ships with ccxt >= 4
         return {"ws": False, "watchOHLCV": False}
     cls = getattr(ccxtpro, exchange_id, None)
     if cls is None:
@@ -98,125 +101,158 @@ async def test_connection(conn: ConnectionConfig, secrets: Dict[str, str], *, ti
     exchange session and re-raises ``CancelledError``.
     """
     secret_values = tuple(v for v in (secrets or {}).values() if v)
-    log: List[Dict[str, Any]] = []
     result = ConnectionTestResult(ok=False, status="", tested_at=int(time.time() * 1000),
-                                  credentials_fingerprint=credentials_fingerprint(conn.name, secrets), log=log)
-    captured: Dict[str, Any] = {}
-
-    def progress(text: str, fraction: float) -> None:
-        if on_progress is not None:
-            try:
-                on_progress(text, fraction)
-            except Exception:
-                pass
-
-    def on_response(path: str, data: Any) -> None:
-        if path.endswith("/exchangeInfo") and isinstance(data, dict) and data.get("rateLimits"):
-            captured["rateLimits"] = data["rateLimits"]
-
+                                  credentials_fingerprint=credentials_fingerprint(conn.name, secrets))
     try:
         exchange = create_exchange(conn, secrets, timeout_ms=int(min(10.0, timeout) * 1000))
     except GatewayError as err:
         result.status, result.error_kind = err.message, err.kind
         return result
-    install_request_log(exchange, log.append, secret_values, on_response=on_response)
-    step = {"action": "connecting"}
-
-    async def run() -> None:
-        ex = exchange
-        step["action"] = "loading the markets"
-        progress("Loading markets", 0.1)
-        await ex.load_markets()
-        result.capabilities = {k: ex.has.get(k) or False for k in CAPABILITIES}
-        result.capabilities.update(_ws_capabilities(ex.id))
-        result.rate_limits = {"ccxt_rate_limit_ms": ex.rateLimit,
-                              "requests_per_second": round(1000.0 / ex.rateLimit, 3) if ex.rateLimit else None}
-        if captured.get("rateLimits"):
-            result.rate_limits["exchange"] = captured["rateLimits"]
-
-        if ex.has.get("fetchTime"):
-            step["action"] = "checking the clock"
-            progress("Measuring latency and clock offset", 0.35)
-            rtts, offsets = [], []
-            for _ in range(CLOCK_SAMPLES):
-                server = await ex.fetch_time()
-                entry = log[-1] if log else None  # the request just made: HTTP round trip only, no throttle wait
-                if server and entry is not None and entry["request"].endswith("/time"):
-                    rtts.append(entry["ms"])
-                    offsets.append(server - (entry["t0"] + entry["ms"] / 2))
-            if rtts:
-                result.latency_ms = round(statistics.median(rtts), 2)
-                result.clock_offset_ms = round(statistics.median(offsets), 1)
-                if abs(result.clock_offset_ms) > CLOCK_WARN_MS:
-                    result.warnings.append(
-                        f"This computer's clock is {abs(result.clock_offset_ms) / 1000:.1f} s "
-                        f"{'behind' if result.clock_offset_ms > 0 else 'ahead of'} {ex.name}; signed requests may be rejected. "
-                        "Turn on automatic time synchronisation.")
-
-        if ex.has.get("fetchStatus") is True and ex.id in BINANCE_FAMILY and "sapi" in ex.urls.get("api", {}):
-            step["action"] = "checking the system status"
-            progress("Checking exchange status", 0.5)
-            status = await ex.fetch_status()
-            if status.get("status") == "maintenance":
-                raise GatewayError("maintenance", f"{ex.name} reports system maintenance; trading is unavailable. Try again later.")
-
-        if not secrets or not ex.apiKey:
-            result.warnings.append("No API key configured: only public market data was tested.")
-        else:
-            step["action"] = "fetching the balance"
-            progress("Checking credentials (balance)", 0.65)
-            balance = await ex.fetch_balance()
-            result.balances = {c: float(t) for c, t in (balance.get("total") or {}).items() if t}
-            if ex.id in BINANCE_FAMILY and "sapi" in ex.urls.get("api", {}):
-                step["action"] = "reading the API key permissions"
-                progress("Reading API key permissions", 0.85)
-                try:
-                    perms = await ex.sapi_get_account_apirestrictions()
-                except Exception as exc:  # not fatal: the key works, only its rights are unknown
-                    err = map_exception(exc, secrets=secret_values, exchange=ex)
-                    result.warnings.append(f"Could not read the API key's permissions: {err.message}")
-                else:
-                    result.permissions = {k: v for k, v in perms.items() if k != "info"}
-                    _permission_warnings(result, conn)
-        headers = getattr(ex, "last_response_headers", None) or {}
-        used = next((v for k, v in headers.items() if k.lower() == "x-mbx-used-weight-1m"), None)
-        if used is not None:
-            result.rate_limits["used_weight_1m"] = int(used)
-
+    probe = _Probe(exchange, conn, secrets, secret_values, result, on_progress)
     try:
-        try:
-            await asyncio.wait_for(run(), timeout)
-        except asyncio.TimeoutError:
-            err = GatewayError("timeout", f"{exchange.name} did not complete the test within {timeout:g} s "
-                               f"(stuck while {step['action']}). The exchange may be slow or unreachable.")
-            result.status, result.error_kind = err.message, err.kind
-        except GatewayError as err:
-            result.status, result.error_kind = err.message, err.kind
-        except Exception as exc:
-            err = map_exception(exc, secrets=secret_values, exchange=exchange, action=step["action"],
-                                timeout_s=exchange.timeout / 1000)
-            if err.kind == "clock" and result.clock_offset_ms is not None:
-                err.message += f" Measured offset: {result.clock_offset_ms / 1000:+.1f} s (exchange minus this computer)."
-            result.status, result.error_kind = err.message, err.kind
-        else:
-            result.ok = True
-            n = len(exchange.markets or {})
-            lat = f", {result.latency_ms:.0f} ms" if result.latency_ms is not None else ""
-            auth = "credentials OK" if secrets and exchange.apiKey else "public data only"
-            result.status = f"Connected to {exchange.name}: {n} markets, {auth}{lat}."
-            progress("Done", 1.0)
+        await probe.settle(timeout)
     finally:
         try:
             await exchange.close()
-        except Exception:  # pragma: no cover
-            pass
-    result.log = [{k: e[k] for k in ("time", "request", "outcome", "ms")} for e in log]
+        except Exception as exc:  # noqa: BLE001  # pragma: no cover - closing must not hide the result
+            log.debug("closing %s after the test failed: %s", exchange.id, type(exc).__name__)
+    result.log = [{k: e[k] for k in ("time", "request", "outcome", "ms")} for e in probe.log]
     result.status = redact(result.status, secret_values)
     result.warnings = [redact(w, secret_values) for w in result.warnings]
     return result
 
 
-test_connection.__test__ = False  # not a pytest test, despite the name
+test_connection.__test__ = False  # type: ignore[attr-defined]  # pytest reads this marker: not a test, despite the name
+
+
+class _Probe:
+    """One run of :func:`test_connection` against a created exchange: the steps, each filling
+    in ``result``; ``action`` says what was being done when a step fails or times out."""
+
+    def __init__(self, exchange: Any, conn: ConnectionConfig, secrets: Dict[str, str], secret_values: Tuple[str, ...],
+                 result: ConnectionTestResult, on_progress: Optional[ProgressCallback]) -> None:
+        self.ex = exchange
+        self.conn = conn
+        self.secrets = secrets
+        self.secret_values = secret_values
+        self.result = result
+        self.on_progress = on_progress
+        self.action = "connecting"
+        self.log: List[Dict[str, Any]] = []
+        self.captured: Dict[str, Any] = {}
+        install_request_log(exchange, self.log.append, secret_values, on_response=self._on_response)
+
+    def _on_response(self, path: str, data: Any) -> None:
+        if path.endswith("/exchangeInfo") and isinstance(data, dict) and data.get("rateLimits"):
+            self.captured["rateLimits"] = data["rateLimits"]
+
+    def progress(self, text: str, fraction: float) -> None:
+        if self.on_progress is not None:
+            try:
+                self.on_progress(text, fraction)
+            except Exception as exc:  # noqa: BLE001 - the caller's progress display must not break the test
+                log.debug("connection test progress callback failed: %s", type(exc).__name__)
+
+    def step(self, action: str, text: str, fraction: float) -> None:
+        self.action = action
+        self.progress(text, fraction)
+
+    async def settle(self, timeout: float) -> None:
+        """Run the steps within ``timeout`` seconds and write the outcome into ``result``."""
+        result, ex = self.result, self.ex
+        try:
+            await asyncio.wait_for(self.run(), timeout)
+        except asyncio.TimeoutError:
+            result.status = (f"{ex.name} did not complete the test within {timeout:g} s "
+                             f"(stuck while {self.action}). The exchange may be slow or unreachable.")
+            result.error_kind = "timeout"
+        except GatewayError as err:
+            result.status, result.error_kind = err.message, err.kind
+        except Exception as exc:  # noqa: BLE001 - every failure is reported in the result, never raised
+            mapped = map_exception(exc, secrets=self.secret_values, exchange=ex, action=self.action,
+                                   timeout_s=ex.timeout / 1000)
+            if mapped.kind == "clock" and result.clock_offset_ms is not None:
+                mapped.message += f" Measured offset: {result.clock_offset_ms / 1000:+.1f} s (exchange minus this computer)."
+            result.status, result.error_kind = mapped.message, mapped.kind
+        else:
+            result.ok = True
+            n = len(ex.markets or {})
+            lat = f", {result.latency_ms:.0f} ms" if result.latency_ms is not None else ""
+            auth = "credentials OK" if self.secrets and ex.apiKey else "public data only"
+            result.status = f"Connected to {ex.name}: {n} markets, {auth}{lat}."
+            self.progress("Done", 1.0)
+
+    async def run(self) -> None:
+        await self.markets()
+        if self.ex.has.get("fetchTime"):
+            await self.clock()
+        if self.ex.has.get("fetchStatus") is True and self._binance_sapi():
+            await self.system_status()
+        if not self.secrets or not self.ex.apiKey:
+            self.result.warnings.append("No API key configured: only public market data was tested.")
+        else:
+            await self.credentials()
+        headers = getattr(self.ex, "last_response_headers", None) or {}
+        used = next((v for k, v in headers.items() if k.lower() == "x-mbx-used-weight-1m"), None)
+        if used is not None:
+            self.result.rate_limits["used_weight_1m"] = int(used)
+
+    def _binance_sapi(self) -> bool:
+        return self.ex.id in BINANCE_FAMILY and "sapi" in self.ex.urls.get("api", {})
+
+    async def markets(self) -> None:
+        ex, result = self.ex, self.result
+        self.step("loading the markets", "Loading markets", 0.1)
+        await ex.load_markets()
+        result.capabilities = {k: ex.has.get(k) or False for k in CAPABILITIES}
+        result.capabilities.update(_ws_capabilities(ex.id))
+        result.rate_limits = {"ccxt_rate_limit_ms": ex.rateLimit,
+                              "requests_per_second": round(1000.0 / ex.rateLimit, 3) if ex.rateLimit else None}
+        if self.captured.get("rateLimits"):
+            result.rate_limits["exchange"] = self.captured["rateLimits"]
+
+    async def clock(self) -> None:
+        ex, result, log_ = self.ex, self.result, self.log
+        self.step("checking the clock", "Measuring latency and clock offset", 0.35)
+        rtts, offsets = [], []
+        for _ in range(CLOCK_SAMPLES):
+            server = await ex.fetch_time()
+            entry = log_[-1] if log_ else None  # the request just made: HTTP round trip only, no throttle wait
+            if server and entry is not None and entry["request"].endswith("/time"):
+                rtts.append(entry["ms"])
+                offsets.append(server - (entry["t0"] + entry["ms"] / 2))
+        if not rtts:
+            return
+        result.latency_ms = round(statistics.median(rtts), 2)
+        result.clock_offset_ms = offset = round(statistics.median(offsets), 1)
+        if abs(offset) > CLOCK_WARN_MS:
+            result.warnings.append(
+                f"This computer's clock is {abs(offset) / 1000:.1f} s "
+                f"{'behind' if offset > 0 else 'ahead of'} {ex.name}; signed requests may be rejected. "
+                "Turn on automatic time synchronisation.")
+
+    async def system_status(self) -> None:
+        self.step("checking the system status", "Checking exchange status", 0.5)
+        status = await self.ex.fetch_status()
+        if status.get("status") == "maintenance":
+            raise GatewayError("maintenance", f"{self.ex.name} reports system maintenance; trading is unavailable. Try again later.")
+
+    async def credentials(self) -> None:
+        ex, result = self.ex, self.result
+        self.step("fetching the balance", "Checking credentials (balance)", 0.65)
+        balance = await ex.fetch_balance()
+        result.balances = {c: float(t) for c, t in (balance.get("total") or {}).items() if t}
+        if not self._binance_sapi():
+            return
+        self.step("reading the API key permissions", "Reading API key permissions", 0.85)
+        try:
+            perms = await ex.sapi_get_account_apirestrictions()
+        except Exception as exc:  # noqa: BLE001 - not fatal: the key works, only its rights are unknown
+            err = map_exception(exc, secrets=self.secret_values, exchange=ex)
+            result.warnings.append(f"Could not read the API key's permissions: {err.message}")
+        else:
+            result.permissions = {k: v for k, v in perms.items() if k != "info"}
+            _permission_warnings(result, self.conn)
 
 
 def _permission_warnings(result: ConnectionTestResult, conn: ConnectionConfig) -> None:

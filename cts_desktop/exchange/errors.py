@@ -36,7 +36,8 @@ import asyncio
 import json
 import re
 import socket
-from typing import Any, Iterable, Optional
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Optional, Set, Tuple
 
 import ccxt
 
@@ -146,8 +147,8 @@ def _host(text: str) -> str:
     return m.group(1) if m else "the exchange"
 
 
-def _causes(exc: BaseException):
-    seen = set()
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: Set[int] = set()
     cur: Optional[BaseException] = exc
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
@@ -207,104 +208,153 @@ def map_exception(exc: BaseException, *, secrets: Iterable[str] = (), exchange: 
     """
     if isinstance(exc, GatewayError):
         return exc
-    secrets = tuple(secrets)
     name = _exchange_name(exchange)
-    exid = str(getattr(exchange, "id", "") or "")
     doing = f" while {action}" if action else ""
-
-    def make(kind: str, message: str, **kw: Any) -> GatewayError:
-        return GatewayError(kind, redact(message, secrets), **kw)
-
+    secret_values = tuple(secrets)
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)) and not isinstance(exc, ccxt.BaseError):
         secs = f" within {timeout_s:g} s" if timeout_s else " in time"
-        return make("timeout", f"{name} did not answer{secs}{doing}. The exchange may be slow or the network congested; try again.")
+        return GatewayError("timeout", redact(f"{name} did not answer{secs}{doing}. The exchange may be slow or the "
+                                              "network congested; try again.", secret_values))
     if not isinstance(exc, ccxt.BaseError):
-        return make("internal", f"Internal error{doing}: {type(exc).__name__}. This is a bug in CTS Desktop; please report it.")
-
+        return GatewayError("internal", redact(f"Internal error{doing}: {type(exc).__name__}. This is a bug in CTS "
+                                               "Desktop; please report it.", secret_values))
     text = str(exc)
     code, msg = _exchange_payload(text)
-    status = _http_status(text)
-    said = f" ({name} said: {msg})" if msg else ""
-    if retry_after is None and exchange is not None:
-        headers = getattr(exchange, "last_response_headers", None) or {}
-        ra = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-        try:
-            retry_after = float(ra) if ra is not None else None
-        except ValueError:
-            retry_after = None
-    retry = f" Retry after {retry_after:g} s." if retry_after else " Wait a minute before retrying."
+    c = _Failure(exc=exc, secrets=secret_values, name=name, exid=str(getattr(exchange, "id", "") or ""), doing=doing,
+                 text=text, code=code, msg=msg, status=_http_status(text), said=f" ({name} said: {msg})" if msg else "",
+                 retry_after=_retry_after(retry_after, exchange), timeout_s=timeout_s, exchange=exchange)
+    return _by_code(c) or _by_access_class(c) or _by_request_class(c)
 
-    # --- decisions by the exchange's own error code (Binance family) ---
+
+@dataclass
+class _Failure:
+    """A ccxt exception taken apart: the exchange's ``code`` and ``msg`` from the quoted body,
+    the HTTP ``status``, and the words :func:`map_exception`'s messages are built from."""
+
+    exc: BaseException
+    secrets: Tuple[str, ...]
+    name: str
+    exid: str
+    doing: str
+    text: str
+    code: Optional[int]
+    msg: Optional[str]
+    status: Optional[int]
+    said: str
+    retry_after: Optional[float]
+    timeout_s: Optional[float]
+    exchange: Any
+
+    def make(self, kind: str, message: str, **kw: Any) -> GatewayError:
+        return GatewayError(kind, redact(message, self.secrets), **kw)
+
+    def coded(self, kind: str, message: str) -> GatewayError:
+        """A GatewayError carrying the exchange's code and the HTTP status."""
+        return self.make(kind, message, code=self.code, http_status=self.status)
+
+
+def _retry_after(given: Optional[float], exchange: Any) -> Optional[float]:
+    """``given``, else the ``Retry-After`` header of the exchange's last response (seconds)."""
+    if given is not None or exchange is None:
+        return given
+    headers = getattr(exchange, "last_response_headers", None) or {}
+    ra = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    try:
+        return float(ra) if ra is not None else None
+    except ValueError:
+        return None
+
+
+def _by_code(c: _Failure) -> Optional[GatewayError]:
+    """Decisions by the exchange's own error code (Binance family)."""
+    name, doing, said, code = c.name, c.doing, c.said, c.code
     if code == -2015:
-        authenticated_before = bool(getattr(exchange, "options", {}).get("hasAlreadyAuthenticatedSuccessfully"))
+        authenticated_before = bool(getattr(c.exchange, "options", {}).get("hasAlreadyAuthenticatedSuccessfully"))
         if authenticated_before:
-            return make("permission", f"{name} accepted this API key for reading but refused it{doing}{said}. "
-                        "Enable the permission this needs (Spot trading) for the key, and check its IP whitelist.", code=code, http_status=status)
-        return make("auth", f"{name} rejected the API key{said}: the key is unknown, this computer's IP address is not on "
-                    "the key's whitelist, or the key lacks the permission. Check the key in the exchange's API management.", code=code, http_status=status)
+            return c.coded("permission", f"{name} accepted this API key for reading but refused it{doing}{said}. "
+                           "Enable the permission this needs (Spot trading) for the key, and check its IP whitelist.")
+        return c.coded("auth", f"{name} rejected the API key{said}: the key is unknown, this computer's IP address is not on "
+                       "the key's whitelist, or the key lacks the permission. Check the key in the exchange's API management.")
     if code == -2014:
-        return make("auth", f"{name} says the API key is malformed{said}. Paste the key again, without spaces or line breaks.", code=code, http_status=status)
+        return c.coded("auth", f"{name} says the API key is malformed{said}. Paste the key again, without spaces or line breaks.")
     if code == -1022:
-        return make("auth", f"{name} rejected the request signature{said}: the API secret does not belong to this key. "
-                    "Paste the secret again.", code=code, http_status=status)
-    if code == -1021 or isinstance(exc, ccxt.InvalidNonce):
-        return make("clock", f"This computer's clock differs from {name}'s by more than the allowed window{said}. "
-                    "Turn on automatic time synchronisation in the system settings and retry.", code=code, http_status=status)
+        return c.coded("auth", f"{name} rejected the request signature{said}: the API secret does not belong to this key. "
+                       "Paste the secret again.")
+    if code == -1021 or isinstance(c.exc, ccxt.InvalidNonce):
+        return c.coded("clock", f"This computer's clock differs from {name}'s by more than the allowed window{said}. "
+                       "Turn on automatic time synchronisation in the system settings and retry.")
     if code == -1121:
-        return make("bad-symbol", f"{name} does not know this market symbol{said}.", code=code, http_status=status)
-    if msg and ("MIN_NOTIONAL" in msg or msg.endswith("NOTIONAL")):
-        return make("min-notional", f"The order value (amount x price) is below {name}'s minimum for this market{said}. "
-                    "Increase the amount.", code=code, http_status=status)
+        return c.coded("bad-symbol", f"{name} does not know this market symbol{said}.")
+    if c.msg and ("MIN_NOTIONAL" in c.msg or c.msg.endswith("NOTIONAL")):
+        return c.coded("min-notional", f"The order value (amount x price) is below {name}'s minimum for this market{said}. "
+                       "Increase the amount.")
+    return None
 
-    # --- decisions by ccxt's class ---
+
+def _by_access_class(c: _Failure) -> Optional[GatewayError]:
+    """Decisions by ccxt's class: credentials, rate limits and reaching the exchange."""
+    exc, name, doing, said, status = c.exc, c.name, c.doing, c.said, c.status
     if isinstance(exc, ccxt.PermissionDenied):
-        return make("permission", f"The API key is not allowed to do this{doing}{said}. Enable the needed permission for the key.", code=code, http_status=status)
+        return c.coded("permission", f"The API key is not allowed to do this{doing}{said}. Enable the needed permission for the key.")
     if isinstance(exc, ccxt.AuthenticationError):
-        return make("auth", f"{name} rejected the credentials{said}. Check the API key, secret and (where the exchange has one) passphrase.", code=code, http_status=status)
+        return c.coded("auth", f"{name} rejected the credentials{said}. Check the API key, secret and (where the exchange has one) passphrase.")
     if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):
+        retry = f" Retry after {c.retry_after:g} s." if c.retry_after else " Wait a minute before retrying."
         if status == 418:
-            return make("banned", f"{name} has temporarily banned this IP address for sending too many requests (HTTP 418).{retry} "
-                        "Lower the request rate of this connection.", code=code, http_status=status, retry_after=retry_after)
-        return make("rate-limit", f"{name} is rate-limiting requests{' (HTTP 429)' if status == 429 else ''}.{retry} "
-                    "Lower the request rate of this connection if it keeps happening.", code=code, http_status=status, retry_after=retry_after)
+            return c.make("banned", f"{name} has temporarily banned this IP address for sending too many requests (HTTP 418).{retry} "
+                          "Lower the request rate of this connection.", code=c.code, http_status=status, retry_after=c.retry_after)
+        return c.make("rate-limit", f"{name} is rate-limiting requests{' (HTTP 429)' if status == 429 else ''}.{retry} "
+                      "Lower the request rate of this connection if it keeps happening.", code=c.code, http_status=status,
+                      retry_after=c.retry_after)
     if isinstance(exc, ccxt.RequestTimeout):
-        secs = f" within {timeout_s:g} s" if timeout_s else " in time"
-        return make("timeout", f"{name} did not answer{secs}{doing}. The exchange may be slow or the network congested; try again.", http_status=status)
+        secs = f" within {c.timeout_s:g} s" if c.timeout_s else " in time"
+        return c.make("timeout", f"{name} did not answer{secs}{doing}. The exchange may be slow or the network congested; try again.", http_status=status)
     if isinstance(exc, ccxt.OnMaintenance):
-        return make("maintenance", f"{name} is under maintenance{said}. Try again later.", code=code, http_status=status)
+        return c.coded("maintenance", f"{name} is under maintenance{said}. Try again later.")
     if isinstance(exc, ccxt.ExchangeNotAvailable):
-        if _is_dns_failure(exc):
-            return make("dns", f"Cannot resolve the host name {_host(text)}: check the internet connection, the DNS settings "
-                        "or the connection's base URL.")
-        detail = _connection_detail(exc)
-        if detail is not None:
-            return make("network", f"Cannot reach {name} at {_host(text)}{doing}: {detail}. Check the internet connection, "
-                        "firewall or proxy, and the connection's base URL.")
-        if status == 503 or status is None:
-            return make("maintenance", f"{name} is temporarily unavailable or under maintenance (HTTP {status or 503}){said}. Try again later.",
-                        code=code, http_status=status)
-        return make("unavailable", f"{name} answered with a server error (HTTP {status}){said}. Try again later.", code=code, http_status=status)
+        return _not_available(c)
     if isinstance(exc, ccxt.NetworkError):
         detail = _connection_detail(exc) or "the connection failed"
-        return make("network", f"Network error talking to {name}{doing}: {detail}.", http_status=status)
+        return c.make("network", f"Network error talking to {name}{doing}: {detail}.", http_status=status)
+    return None
+
+
+def _not_available(c: _Failure) -> GatewayError:
+    """An ``ExchangeNotAvailable``: a DNS or transport failure, maintenance, or a server error."""
+    name, status = c.name, c.status
+    if _is_dns_failure(c.exc):
+        return c.make("dns", f"Cannot resolve the host name {_host(c.text)}: check the internet connection, the DNS settings "
+                      "or the connection's base URL.")
+    detail = _connection_detail(c.exc)
+    if detail is not None:
+        return c.make("network", f"Cannot reach {name} at {_host(c.text)}{c.doing}: {detail}. Check the internet connection, "
+                      "firewall or proxy, and the connection's base URL.")
+    if status == 503 or status is None:
+        return c.coded("maintenance", f"{name} is temporarily unavailable or under maintenance (HTTP {status or 503}){c.said}. Try again later.")
+    return c.coded("unavailable", f"{name} answered with a server error (HTTP {status}){c.said}. Try again later.")
+
+
+def _by_request_class(c: _Failure) -> GatewayError:
+    """Decisions by ccxt's class: the request itself (funds, order, symbol, support); the rest
+    is ``exchange-error``."""
+    exc, name, doing, said, code, exid = c.exc, c.name, c.doing, c.said, c.code, c.exid
     if isinstance(exc, ccxt.InsufficientFunds):
-        return make("insufficient-funds", f"Insufficient balance for this order{said}.", code=code, http_status=status)
+        return c.coded("insufficient-funds", f"Insufficient balance for this order{said}.")
     if isinstance(exc, ccxt.OrderNotFound):
-        return make("order-not-found", f"{name} does not know this order{said}. It may never have been placed, or be too old to query.",
-                    code=code, http_status=status)
+        return c.coded("order-not-found", f"{name} does not know this order{said}. It may never have been placed, or be too old to query.")
     if isinstance(exc, ccxt.BadSymbol):
-        short = _short(text, exid)
-        if not msg and short.startswith("does not have"):
-            return make("bad-symbol", f"{name} {short}.", code=code, http_status=status)
-        return make("bad-symbol", f"Unknown market symbol{said or ': ' + short}.", code=code, http_status=status)
+        short = _short(c.text, exid)
+        if not c.msg and short.startswith("does not have"):
+            return c.coded("bad-symbol", f"{name} {short}.")
+        return c.coded("bad-symbol", f"Unknown market symbol{said or ': ' + short}.")
     if isinstance(exc, (ccxt.InvalidOrder, ccxt.BadRequest)) or code in (-1013, -2010, -1111, -1100):
-        detail = msg or _short(text, exid)
-        return make("invalid-order", f"{name} rejected the request{doing}: {detail}.", code=code, http_status=status)
+        detail = c.msg or _short(c.text, exid)
+        return c.coded("invalid-order", f"{name} rejected the request{doing}: {detail}.")
     if isinstance(exc, ccxt.NotSupported):
-        return make("not-supported", f"Not supported: {_short(text, exid)}.")
+        return c.make("not-supported", f"Not supported: {_short(c.text, exid)}.")
     if isinstance(exc, ccxt.OperationFailed):
-        return make("unavailable", f"{name} failed to process the request{doing}{said}. Try again later.", code=code, http_status=status)
-    return make("exchange-error", f"{name} returned an error{doing}{said or ': ' + _short(text, exid)}.", code=code, http_status=status)
+        return c.coded("unavailable", f"{name} failed to process the request{doing}{said}. Try again later.")
+    return c.coded("exchange-error", f"{name} returned an error{doing}{said or ': ' + _short(c.text, exid)}.")
 
 
 def _short(text: str, exchange_id: str) -> str:

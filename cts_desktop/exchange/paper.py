@@ -115,6 +115,8 @@ class PaperExchange:
             if order.type == "market":
                 price = o * (1 + self.slippage) if order.side == BUY else o * (1 - self.slippage)
                 done.append((order, self._fill(order, price, ts, self.taker_fee(symbol), "taker")))
+            elif order.price is None:
+                keep.append(order)  # a limit order without a price (submit refuses one) never matches
             elif order.side == BUY and low <= order.price:
                 done.append((order, self._fill(order, min(o, order.price), ts, self.maker_fee(symbol), "maker")))
             elif order.side != BUY and h >= order.price:

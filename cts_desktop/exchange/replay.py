@@ -86,7 +86,7 @@ def merge_streams(series: Dict[str, List[Candle]]) -> Iterator[Tuple[str, Candle
         ((symbol, candles),) = series.items()
         return ((symbol, c) for c in candles)
 
-    def tagged(rank: int, symbol: str, candles: List[Candle]):
+    def tagged(rank: int, symbol: str, candles: List[Candle]) -> Iterator[Tuple[int, int, str, Candle]]:
         for c in candles:
             yield c[0], rank, symbol, c
 
@@ -169,9 +169,6 @@ class ReplaySource:
         if start_after is not None:
             series = {sym: cs[bisect.bisect_right(cs, (start_after, float("inf"))):] for sym, cs in series.items()}
         return merge_streams(series)
-
-    def first_price(self) -> float:
-        return next(iter(self.series.values())).candles[0][1]
 
     def quote_per_usd(self) -> float:
         """How much of the quote currency one US dollar bought at the replay's start.

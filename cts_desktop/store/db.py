@@ -10,12 +10,13 @@ raises :class:`SchemaTooNewError` and touches nothing. Older versions are upgrad
 """
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 from typing import Callable, Dict
 
 from peewee import (AutoField, BlobField, BooleanField, CharField, DatabaseProxy, FloatField, ForeignKeyField,
-                    IntegerField, Model, SqliteDatabase, TextField)
+                    IntegerField, Model, PeeweeException, SqliteDatabase, TextField)
 
 SCHEMA_VERSION = 1
 DB_FILENAME = "cts-desktop.sqlite3"
@@ -61,6 +62,7 @@ class Run(BaseModel):
 
 
 class OrderRec(BaseModel):
+    id = AutoField()
     run = ForeignKeyField(Run, backref="orders", on_delete="CASCADE")
     connection = CharField(index=True)
     client_order_id = CharField(unique=True)
@@ -91,6 +93,7 @@ class OrderRec(BaseModel):
 
 
 class FillRec(BaseModel):
+    id = AutoField()
     run = ForeignKeyField(Run, backref="fills", on_delete="CASCADE")
     connection = CharField(index=True)
     fill_id = CharField()
@@ -113,6 +116,7 @@ class FillRec(BaseModel):
 
 
 class PositionRec(BaseModel):
+    id = AutoField()
     run = ForeignKeyField(Run, backref="positions", on_delete="CASCADE")
     connection = CharField(index=True)
     position_id = IntegerField()
@@ -139,6 +143,7 @@ class PositionRec(BaseModel):
 
 
 class SignalRec(BaseModel):
+    id = AutoField()
     run = ForeignKeyField(Run, backref="signals", on_delete="CASCADE")
     connection = CharField(index=True)
     timestamp = IntegerField()
@@ -167,6 +172,7 @@ class EquityChunkRec(BaseModel):
     Packed because a replay makes one point per candle (45,031 for the FTX month): one row per
     point cost more than the rest of the records together."""
 
+    id = AutoField()
     run = ForeignKeyField(Run, backref="equity_chunks", on_delete="CASCADE")
     first_ts = IntegerField()
     last_ts = IntegerField()
@@ -184,6 +190,7 @@ CurveRec = EquityChunkRec  # a backtest's curve is one chunk
 
 
 class EventRec(BaseModel):
+    id = AutoField()
     run = ForeignKeyField(Run, null=True, backref="events", on_delete="CASCADE")
     connection = CharField(index=True)
     timestamp = IntegerField()
@@ -196,8 +203,41 @@ class EventRec(BaseModel):
         table_name = "events"
 
 
-MODELS = [Meta, Run, OrderRec, FillRec, PositionRec, SignalRec, EquityChunkRec, EventRec]
-from . import candle_cache  # noqa: E402,F401  (adds CandleRec, CandleSpanRec to MODELS)
+class CandleRec(BaseModel):
+    """One cached exchange candle (see ``store/candle_cache.py``). ``timestamp``: open time, ms
+    UTC; prices in quote; volume as sent."""
+
+    exchange = CharField()
+    symbol = CharField()
+    timeframe = CharField()
+    timestamp = IntegerField()
+    open = FloatField()
+    high = FloatField()
+    low = FloatField()
+    close = FloatField()
+    volume = FloatField()
+
+    class Meta:
+        table_name = "candle_cache"
+        indexes = ((("exchange", "symbol", "timeframe", "timestamp"), True),)
+
+
+class CandleSpanRec(BaseModel):
+    """A span ``[start, end)`` (open times, ms UTC) whose closed candles have all been fetched."""
+
+    id = AutoField()
+    exchange = CharField()
+    symbol = CharField()
+    timeframe = CharField()
+    start = IntegerField()
+    end = IntegerField()
+
+    class Meta:
+        table_name = "candle_cache_spans"
+        indexes = ((("exchange", "symbol", "timeframe", "start"), False),)
+
+
+MODELS = [Meta, Run, OrderRec, FillRec, PositionRec, SignalRec, EquityChunkRec, EventRec, CandleRec, CandleSpanRec]
 
 # version -> function(database) upgrading from version-1 to version (playhouse.migrate steps)
 MIGRATIONS: Dict[int, Callable[[SqliteDatabase], None]] = {}
@@ -242,12 +282,8 @@ def open_database(data_dir: Path) -> SqliteDatabase:
     except SchemaTooNewError:
         db.close()
         raise
-    except (sqlite3.Error, Exception) as exc:  # peewee wraps sqlite3 errors in its own classes
-        if isinstance(exc, StoreError):
-            raise
-        try:
+    except (sqlite3.Error, PeeweeException, ValueError) as exc:  # peewee wraps sqlite3 errors in its own classes
+        with contextlib.suppress(sqlite3.Error, PeeweeException):
             db.close()
-        except Exception:  # noqa: BLE001
-            pass
         raise StoreError(f"cannot open the database {path}: {exc}") from None
     return db

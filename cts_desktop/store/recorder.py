@@ -28,10 +28,13 @@ import queue
 import threading
 import time
 from concurrent.futures import Future
-from typing import Dict, List, Optional
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Type
+
+from peewee import Database
 
 from ..core.models import Fill, Order, Position, Signal
-from .db import EquityChunkRec, EventRec, FillRec, OrderRec, PositionRec, Run, SignalRec
+from .db import BaseModel, EquityChunkRec, EventRec, FillRec, OrderRec, PositionRec, Run, SignalRec
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,8 @@ class Recorder:
     them into its error state); the rows of the failed batch are not retried.
     """
 
-    def __init__(self, db, *, deferred: bool = False, batched: bool = False, on_error=None):
+    def __init__(self, db: Database, *, deferred: bool = False, batched: bool = False,
+                 on_error: Optional[Callable[[BaseException], None]] = None):
         self.db = db
         self.deferred = deferred
         self.batched = batched or deferred
@@ -63,7 +67,7 @@ class Recorder:
         self.error: Optional[BaseException] = None
 
     # -- runs (synchronous: once per run) ------------------------------------------------------
-    def begin_run(self, connection: str, mode: str, **kw) -> int:
+    def begin_run(self, connection: str, mode: str, **kw: Any) -> int:
         """Create the run row and return its id (waits for the writer thread)."""
         return self.begin_run_future(connection, mode, **kw).result(timeout=30)
 
@@ -197,51 +201,11 @@ class Recorder:
                 items.extend(payload)
             else:
                 items.append((kind, payload))
-        waiters: List[Future] = []
-        calls: List[tuple] = []
-        orders: Dict[str, dict] = {}
-        positions: Dict[tuple, dict] = {}
-        runs: Dict[int, dict] = {}
-        fills: List[dict] = []
-        signals: List[dict] = []
-        chunks: List[dict] = []
-        events: List[dict] = []
-        for kind, payload in items:
-            if kind == "order":
-                orders[payload["client_order_id"]] = payload  # the latest snapshot wins
-            elif kind == "fill":
-                fills.append(payload)
-            elif kind == "position":
-                positions[(payload["run"], payload["position_id"])] = payload
-            elif kind == "signal":
-                signals.append(payload)
-            elif kind == "chunk":
-                chunks.append(payload)
-            elif kind == "event":
-                events.append(payload)
-            elif kind == "run":
-                runs.setdefault(payload[0], {}).update(payload[1])
-            elif kind == "flush":
-                waiters.append(payload)
-            elif kind == "call":
-                calls.append(payload)
+        g = _group(items)
         error: Optional[BaseException] = None
         try:
             with self.db.atomic():
-                for fn, fut in calls:
-                    try:
-                        fut.set_result(fn())
-                    except Exception as exc:  # noqa: BLE001
-                        fut.set_exception(exc)
-                # Orders before fills, so that a fill never exists without its order.
-                self._insert(OrderRec, list(orders.values()), replace=True)
-                self._insert(FillRec, fills, ignore=True)
-                self._insert(PositionRec, list(positions.values()), replace=True)
-                self._insert(SignalRec, signals)
-                self._insert(EventRec, events)
-                self._insert(EquityChunkRec, chunks)
-                for run_id, fields in runs.items():
-                    Run.update(**fields).where(Run.id == run_id).execute()
+                self._write(g)
             self.written += len(items)
         except Exception as exc:  # noqa: BLE001 - reported, never raised on this thread
             error = exc
@@ -250,15 +214,32 @@ class Recorder:
             if self.on_error is not None:
                 try:
                     self.on_error(exc)
-                except Exception:  # noqa: BLE001
+                except Exception:  # noqa: BLE001 - a failing handler must not stop the writer thread
                     log.exception("recorder on_error handler failed")
-        for fut in waiters:
+        for fut in g.waiters:
             if error is None:
                 fut.set_result(None)
             else:
                 fut.set_exception(error)
 
-    def _insert(self, model, rows: List[dict], *, replace: bool = False, ignore: bool = False) -> None:
+    def _write(self, g: "_Grouped") -> None:
+        """One commit's records, inside the caller's transaction."""
+        for fn, fut in g.calls:
+            try:
+                fut.set_result(fn())
+            except Exception as exc:  # noqa: BLE001 - the caller's function fails into its own future
+                fut.set_exception(exc)
+        # Orders before fills, so that a fill never exists without its order.
+        self._insert(OrderRec, list(g.orders.values()), replace=True)
+        self._insert(FillRec, g.fills, ignore=True)
+        self._insert(PositionRec, list(g.positions.values()), replace=True)
+        self._insert(SignalRec, g.signals)
+        self._insert(EventRec, g.events)
+        self._insert(EquityChunkRec, g.chunks)
+        for run_id, fields in g.runs.items():
+            Run.update(**fields).where(Run.id == run_id).execute()
+
+    def _insert(self, model: Type[BaseModel], rows: List[dict], *, replace: bool = False, ignore: bool = False) -> None:
         """Bulk insert with one prepared statement (``executemany``): peewee's query builder
         costs ~20 us a row, too slow for a replay's tens of thousands of rows."""
         if not rows:
@@ -270,7 +251,7 @@ class Recorder:
         self.db.cursor().executemany(sql, map(itemgetter(*cols), rows))
 
 
-def _column(model, field_name: str) -> str:
+def _column(model: Type[BaseModel], field_name: str) -> str:
     return '"%s"' % model._meta.fields[field_name].column_name
 
 
@@ -318,3 +299,43 @@ def _materialize(items: List[tuple]) -> List[tuple]:
 def _chunk(run_id: int, ts: array, equity: array, balance: array) -> dict:
     return {"run": run_id, "first_ts": ts[0], "last_ts": ts[-1], "points": len(ts), "timestamps": ts.tobytes(),
             "equity": equity.tobytes(), "balance": balance.tobytes()}
+
+
+@dataclass
+class _Grouped:
+    """One commit's records by kind, in arrival order; the latest snapshot of an order, a
+    position or a run's fields wins. ``waiters``: flush futures; ``calls``: ``(fn, future)``."""
+
+    waiters: List[Future] = field(default_factory=list)
+    calls: List[tuple] = field(default_factory=list)
+    orders: Dict[str, dict] = field(default_factory=dict)
+    positions: Dict[tuple, dict] = field(default_factory=dict)
+    runs: Dict[int, dict] = field(default_factory=dict)
+    fills: List[dict] = field(default_factory=list)
+    signals: List[dict] = field(default_factory=list)
+    chunks: List[dict] = field(default_factory=list)
+    events: List[dict] = field(default_factory=list)
+
+
+def _group(items: List[tuple]) -> _Grouped:
+    g = _Grouped()
+    for kind, payload in items:
+        if kind == "order":
+            g.orders[payload["client_order_id"]] = payload  # the latest snapshot wins
+        elif kind == "fill":
+            g.fills.append(payload)
+        elif kind == "position":
+            g.positions[(payload["run"], payload["position_id"])] = payload
+        elif kind == "signal":
+            g.signals.append(payload)
+        elif kind == "chunk":
+            g.chunks.append(payload)
+        elif kind == "event":
+            g.events.append(payload)
+        elif kind == "run":
+            g.runs.setdefault(payload[0], {}).update(payload[1])
+        elif kind == "flush":
+            g.waiters.append(payload)
+        elif kind == "call":
+            g.calls.append(payload)
+    return g

@@ -11,7 +11,7 @@ from array import array
 from typing import List, Optional, Tuple
 
 from ..core.events import LogEvent
-from ..core.models import Position
+from ..core.models import TERMINAL_STATES, Order, Position
 from .db import EquityChunkRec, EventRec, FillRec, OrderRec, PositionRec, Run
 
 
@@ -84,7 +84,7 @@ def _unpacked(run_id: int) -> Tuple[array, array, array]:
 def equity_curve(run_id: int) -> List[Tuple[int, float]]:
     """``[(timestamp_ms, equity), ...]`` of one run, in time order (quote currency)."""
     ts, eq, _bal = _unpacked(run_id)
-    return list(zip(ts, eq))
+    return list(zip(ts, eq, strict=False))  # packed together: equal lengths
 
 
 def counts(connection: str) -> dict:
@@ -102,9 +102,7 @@ def run_summary(run: Run) -> dict:
     return json.loads(run.summary or "{}")
 
 
-def _order(r: OrderRec):
-    from ..core.models import Order
-
+def _order(r: OrderRec) -> Order:
     return Order(clientOrderId=r.client_order_id, symbol=r.symbol, side=r.side, type=r.type, amount=r.amount,
                  price=r.price, id=r.exchange_id, timestamp=r.timestamp, status=r.status, state=r.state,
                  filled=r.filled, remaining=r.remaining, average=r.average, cost=r.cost, fee=r.fee,
@@ -130,8 +128,6 @@ def resume_state(run_id: int) -> dict:
     highest sequence number in the run's clientOrderIds (``cts-<run>-<seq>``);
     ``curve``: ``[(ts, equity)]`` and ``balances`` at the same points; ``fills``: their number.
     """
-    from ..core.models import TERMINAL_STATES
-
     positions = [_position(r) for r in PositionRec.select().where(PositionRec.run == run_id).order_by(PositionRec.position_id)]
     orders = list(OrderRec.select().where(OrderRec.run == run_id).order_by(OrderRec.id))
     seq = 0
@@ -145,7 +141,7 @@ def resume_state(run_id: int) -> dict:
         "positions": positions,
         "open_orders": [_order(o) for o in orders if o.state not in TERMINAL_STATES],
         "max_order_seq": seq,
-        "curve": list(zip(ts, eq)),
+        "curve": list(zip(ts, eq, strict=False)),
         "balances": list(bal),
         "fills": FillRec.select().where(FillRec.run == run_id).count(),
     }

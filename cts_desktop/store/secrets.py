@@ -23,13 +23,21 @@ message tells the user what to install or start. There is never a silent fallbac
 
 Display: :func:`mask` decides how much of a credential may be shown (see there).
 Live-trading gate: :func:`credentials_fingerprint` identifies the exact credential set a
-connection test ran with; the connection test stores it and the live switch compares it.
+connection test ran with; the connection test stores it and the live switch compares it
+(defined in :mod:`cts_desktop.core.credentials`, re-exported here).
 """
 from __future__ import annotations
 
-import hashlib
 import sys
-from typing import Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Tuple, Type, TypeVar
+
+from ..core.credentials import credentials_fingerprint  # noqa: F401 - defined in core, re-exported here
+
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
+    from keyring.backends.SecretService import Keyring as SecretServiceKeyring
+
+T = TypeVar("T")
 
 SERVICE = "cts-desktop"
 
@@ -122,18 +130,18 @@ def _resolve_backend_path(backend: str) -> Tuple[str, str]:
     )
 
 
-def _load_backend(alias: str, path: str):
+def _load_backend(alias: str, path: str) -> "KeyringBackend":
     """Instantiate and probe one secure backend; NoSecureKeyringError with the reason if unusable."""
     import importlib
 
     module_name, _, class_name = path.rpartition(".")
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
-    except Exception as exc:  # missing optional dependency, wrong platform
+    except Exception as exc:  # noqa: BLE001 - missing optional dependency, wrong platform: any import failure refuses it
         raise NoSecureKeyringError(f"{_how_to_fix()} ({_HUMAN_NAMES[alias]}: {type(exc).__name__}: {exc})") from None
     try:
         priority = cls.priority  # keyring raises here when the backend cannot work
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - keyring's own viability check also takes any failure here as "unusable"
         raise NoSecureKeyringError(f"{_how_to_fix()} ({_HUMAN_NAMES[alias]}: {exc})") from None
     if not priority or priority <= 0:
         raise NoSecureKeyringError(f"{_how_to_fix()} ({_HUMAN_NAMES[alias]} reports itself unusable)")
@@ -146,7 +154,7 @@ def _load_backend(alias: str, path: str):
     return backend
 
 
-def _probe_secret_service(backend) -> None:
+def _probe_secret_service(backend: "SecretServiceKeyring") -> None:
     """The default collection must exist and be (or become) unlocked; may show the unlock prompt."""
     from contextlib import closing
 
@@ -154,7 +162,7 @@ def _probe_secret_service(backend) -> None:
         collection = backend.get_preferred_collection()
         with closing(collection.connection):
             pass
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - D-Bus and SecretStorage failures have no common base class
         raise NoSecureKeyringError(
             f"{_how_to_fix()} (Secret Service is running but its default collection is not usable: {exc}; "
             "create/unlock the 'login' keyring, e.g. with Seahorse)"
@@ -186,7 +194,7 @@ class SecretStore:
     connection and field but never contain a value.
     """
 
-    def __init__(self, backend, name: str):
+    def __init__(self, backend: "KeyringBackend", name: str):
         self._backend = backend
         #: short name of the backend in use: ``secretservice``, ``kwallet``, ``macos``, ``windows``
         self.backend_name = name
@@ -227,7 +235,7 @@ class SecretStore:
             store = cls.open(backend)
         except NoSecureKeyringError as exc:
             return False, str(exc)
-        except Exception as exc:  # pragma: no cover - defensive: the UI must not crash here
+        except Exception as exc:  # noqa: BLE001  # pragma: no cover - defensive: the UI must not crash here
             return False, f"{_how_to_fix()} ({type(exc).__name__}: {exc})"
         return True, f"credentials are kept in the {_HUMAN_NAMES[store.backend_name]}"
 
@@ -307,12 +315,15 @@ class SecretStore:
             self.delete(old, field)
         return list(values)
 
-    def _call(self, verb, connection, field, fn, value: Optional[str] = None, passthrough=()):
+    def _call(self, verb: str, connection: str, field: str, fn: Callable[[], T], value: Optional[str] = None,
+              passthrough: Tuple[Type[BaseException], ...] = ()) -> T:
+        """``fn()``; any failure but ``passthrough`` becomes :class:`SecretStoreError`, with
+        ``value`` hidden from the message."""
         try:
             return fn()
         except passthrough:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - backends (D-Bus, Keychain, Credential Locker) raise unrelated types
             detail = f"{type(exc).__name__}: {exc}"
             if value:
                 detail = detail.replace(value, "<hidden>")
@@ -334,15 +345,3 @@ def mask(value: Optional[str], field: str = "secret") -> str:
     if field in IDENTIFIER_FIELDS and len(value) >= 12:
         return value[:4] + "…" + _MASK
     return _MASK
-
-
-def credentials_fingerprint(name: str, secrets: Mapping[str, str]) -> str:
-    """Identify one credential set of one connection: sha256 hex digest (64 chars) of the
-    UTF-8 text ``name`` followed, for each field in sorted order, by ``"\\n<field>=<value>"``.
-
-    Values are used as given (the store keeps them stripped). The connection test records it
-    and the live switch compares it with the current secrets, so a key changed after a test
-    cannot go live untested. This is the single definition; ``exchange/conntest.py`` imports it.
-    """
-    text = name + "".join(f"\n{field}={secrets[field]}" for field in sorted(secrets))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from cts_desktop.exchange.ccxt_gateway import CcxtGateway
+from cts_desktop.services import history
 from cts_desktop.store import candle_cache as cc
 from cts_desktop.store.db import MODELS, open_database
 from tests.venue.fixtures import connection_for, venue  # noqa: F401
@@ -34,7 +35,7 @@ def download(v, *args, **kw):
         gw = CcxtGateway(connection_for(v, rate_limit_per_second=500), {})
         gw.exchange.timeout_on_exit = 0
         try:
-            return await cc.download_history(gw, "binance", *args, **kw)
+            return await history.download_history(gw, "binance", *args, **kw)
         finally:
             await gw.close()
     return asyncio.run(main())
@@ -96,7 +97,7 @@ def test_interrupted_download_keeps_its_pages(db, venue):
         calls["n"] += 1
         return calls["n"] > 2  # two pages, then cancel
 
-    with pytest.raises(cc.HistoryError, match="cancelled"):
+    with pytest.raises(history.HistoryError, match="cancelled"):
         download(venue, "BTC/USDT", "5m", since, until, limit=100, cancelled=cancelled)
     assert cc.CandleRec.select().count() == 200 and klines(venue) == 2
     full = download(venue, "BTC/USDT", "5m", since, until, limit=100)
@@ -122,17 +123,17 @@ class FakeGateway:
 ])
 def test_bad_candles_are_refused_whole(db, rows, message):
     gw = FakeGateway([rows])
-    with pytest.raises(cc.HistoryError, match=message) as info:
-        asyncio.run(cc.download_history(gw, "fake", "X/Y", "1m", 0, 10 * M1, now_ms=100 * M1))
+    with pytest.raises(history.HistoryError, match=message) as info:
+        asyncio.run(history.download_history(gw, "fake", "X/Y", "1m", 0, 10 * M1, now_ms=100 * M1))
     assert "X/Y 1m from fake" in str(info.value)
     assert cc.CandleRec.select().count() == 0 and cc.CandleSpanRec.select().count() == 0
 
 
 def test_bad_request(db):
-    with pytest.raises(cc.HistoryError, match="unknown timeframe"):
-        asyncio.run(cc.download_history(FakeGateway([]), "fake", "X/Y", "7m", 0, M1))
-    with pytest.raises(cc.HistoryError, match="no closed 1m candles"):
-        asyncio.run(cc.download_history(FakeGateway([]), "fake", "X/Y", "1m", 10 * M1, 20 * M1, now_ms=10 * M1 + 5))
+    with pytest.raises(history.HistoryError, match="unknown timeframe"):
+        asyncio.run(history.download_history(FakeGateway([]), "fake", "X/Y", "7m", 0, M1))
+    with pytest.raises(history.HistoryError, match="no closed 1m candles"):
+        asyncio.run(history.download_history(FakeGateway([]), "fake", "X/Y", "1m", 10 * M1, 20 * M1, now_ms=10 * M1 + 5))
 
 
 def test_missing_spans():
@@ -157,13 +158,13 @@ def test_download_for_connection(db, venue):
     conn = connection_for(venue, rate_limit_per_second=500)
 
     def run(**kw):
-        return asyncio.run(cc.download_for_connection(conn, since_ms=served[-51][0], until_ms=served[-1][0] + M5,
+        return asyncio.run(history.download_for_connection(conn, since_ms=served[-51][0], until_ms=served[-1][0] + M5,
                                                       **kw))
 
     candles, market = run(symbol="BTC/USDT", timeframe="5m")
     assert len(candles) == 50 and market.symbol == "BTC/USDT" and market.quote == "USDT" and market.amount_step > 0
-    with pytest.raises(cc.HistoryError, match="no market FOO/USDT"):
+    with pytest.raises(history.HistoryError, match="no market FOO/USDT"):
         run(symbol="FOO/USDT", timeframe="5m")
     from cts_desktop.store.settings import builtin_paper_connection
-    with pytest.raises(cc.HistoryError, match="replays recorded data"):
-        asyncio.run(cc.download_for_connection(builtin_paper_connection(), "BTC/USDT", "5m", 0, M5))
+    with pytest.raises(history.HistoryError, match="replays recorded data"):
+        asyncio.run(history.download_for_connection(builtin_paper_connection(), "BTC/USDT", "5m", 0, M5))
