@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QCompleter, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit,
                                QPushButton, QVBoxLayout)
 
-from ..services import connections as rules
+from ..services import connection_rules as rules
 from ..store.settings import ConnectionConfig
 
 

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleS
                                QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter, QTableView, QToolButton,
                                QVBoxLayout, QWidget)
 
-from ..services import connections as rules
+from ..services import connection_rules as rules
 from ..core.risk import RiskLimits
 from ..engine import strategies as strategy_registry
 from ..engine.strategies.base import Param, ParamError
