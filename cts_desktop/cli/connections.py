@@ -155,7 +155,7 @@ def _cmd_add(args, store: SettingsStore, io: IO) -> int:
     secrets: Dict[str, str] = {}
     if conn.exchange == PAPER_EXCHANGE:
         if args.secrets_stdin or args.credentials:
-            raise CliError(EXIT_USAGE, "the recorded-market 'paper' exchange takes no credentials")
+            raise CliError(EXIT_USAGE, service.PAPER_NO_CREDENTIALS)
     elif args.secrets_stdin:
         secrets = read_secrets_stdin(io)
     elif not args.no_credentials:
@@ -200,7 +200,7 @@ def _cmd_edit(args, store: SettingsStore, io: IO) -> int:
     # Credentials: work out the new set before touching anything.
     renamed = edited.name != before.name
     if edited.exchange == PAPER_EXCHANGE and (args.secrets_stdin or args.credentials):
-        raise CliError(EXIT_USAGE, "the recorded-market 'paper' exchange takes no credentials")
+        raise CliError(EXIT_USAGE, service.PAPER_NO_CREDENTIALS)
     wants_creds = bool(args.secrets_stdin or args.credentials or args.clear_credentials)
     keyring: Optional[SecretStore] = None
     current: Dict[str, str] = {}

@@ -7,6 +7,7 @@ import contextlib
 import getpass
 from typing import Dict, Iterable, Iterator, List, TextIO
 
+from cts_desktop.services import connection_rules as rules
 from cts_desktop.services.connection_rules import RuleError
 from cts_desktop.store.secrets import CREDENTIAL_FIELDS, SecretStoreError
 from cts_desktop.store.settings import SettingsError
@@ -44,15 +45,15 @@ def failures() -> Iterator[None]:
 
 
 class IO:
+    """The command's streams; whatever is printed has the secrets read so far replaced by ``<hidden>``."""
+
     def __init__(self, stdin: TextIO, stdout: TextIO, stderr: TextIO):
         self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
         self.scrub_values: List[str] = []
 
     def _clean(self, text: str) -> str:
-        for value in self.scrub_values:
-            if len(value) >= 4:  # shorter "secrets" would mangle ordinary words
-                text = text.replace(value, "<hidden>")
-        return text
+        # shorter "secrets" would mangle ordinary words
+        return rules.scrub(text, [v for v in self.scrub_values if len(v) >= 4])
 
     def out(self, text: str = "") -> None:
         print(self._clean(text), file=self.stdout, flush=True)

@@ -26,6 +26,8 @@ from .connection_rules import BUSY_STATES, RuleError
 KEYRING_NAMES = {"secretservice": "Secret Service", "kwallet": "KWallet", "macos": "macOS Keychain",
                  "windows": "Windows Credential Locker"}
 
+PAPER_NO_CREDENTIALS = "the recorded-market 'paper' exchange takes no credentials"
+
 
 class Keyring:
     """The OS keyring, opened on first need and kept. ``opener`` opens it (``SecretStore.open``;
@@ -103,7 +105,7 @@ def check_credentials(exchange: str, fields: Iterable[str]) -> None:
     fields = list(fields)
     if exchange == PAPER_EXCHANGE:
         if fields:
-            raise RuleError("the recorded-market 'paper' exchange takes no credentials")
+            raise RuleError(PAPER_NO_CREDENTIALS)
         return
     rules.check_complete(exchange, fields)
 

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollA
 from ...services import connection_rules as rules
 from ...services import connections as conn_service
 from ...services.connection_rules import RuleError, dataset_symbols
-from ...services.strategy_allocation import strategy_allocation, total_allocation
 from ...store.secrets import NoSecureKeyringError, SecretStore, SecretStoreError
 from ...store.settings import ConnectionConfig, SettingsError
 from .base import DetailsSection, FieldError, describe_connection, repolish
@@ -26,7 +25,7 @@ from .credentials import CredentialsSection
 from .exchange_section import ExchangeCatalog, ExchangeSection
 from .live import LiveSwitch
 from .sections import ReplaySection, RiskSection
-from .strategy_sections import ExtraStrategiesSection, StrategySection
+from .strategy_sections import ExtraStrategiesSection, StrategySection, sync_strategies
 from .tester import ConnectionTester
 
 
@@ -238,23 +237,9 @@ class ConnectionDetails(QWidget):
     def _sync_strategies(self) -> None:
         """Offer the current symbols to every strategy form and show what their sizes add up to
         under the risk limits as entered (hints and warnings; nothing is blocked)."""
-        if self.conn is None:
-            return
-        symbols = self.available_symbols()
-        risk = {"max_position_fraction": float(self.risk_section.max_fraction.value()),
-                "max_open_positions": int(self.risk_section.max_open.value())}
-        extras = self.extra_strategies_section
-        rows = []
-        offered = False
-        for form in [self.strategy_section.strategy_form] + extras.forms():
-            offered = form.symbols.set_available(symbols) or offered
-            traded = form.symbols.traded()
-            form.set_allocation(*strategy_allocation(form.size(), traded, risk))
-            rows.append((form.title, form.size(), traded))
-        extras.set_total(*total_allocation(rows, risk))
-        if offered:  # a ticked symbol may have left the connection: say so at once
-            self.strategy_section.check()
-            extras.check()
+        if self.conn is not None:
+            sync_strategies(self.strategy_section, self.extra_strategies_section, self.available_symbols(),
+                            self.risk_section.entered())
 
     def _set_dirty(self, dirty: bool) -> None:
         self._dirty = dirty
@@ -284,7 +269,7 @@ class ConnectionDetails(QWidget):
         try:
             new.validate()
         except SettingsError as exc:
-            self._error(f"Not saved: {exc}")
+            self.say_error(f"Not saved: {exc}")
             return False
         if new.name != before.name:
             try:
@@ -292,7 +277,7 @@ class ConnectionDetails(QWidget):
             except RuleError as exc:
                 if new.name in settings.connections:
                     self.exchange_section.show_error("name", "another connection has this name")
-                self._error(f"Not saved: {exc}")
+                self.say_error(f"Not saved: {exc}")
                 return False
         creds = self.credentials_section
         entered = creds.entered() if not new.is_paper_replay else {}
@@ -302,7 +287,7 @@ class ConnectionDetails(QWidget):
                 store = self.keyring.store()
                 current = self.keyring.stored(before)
             except (NoSecureKeyringError, SecretStoreError) as exc:
-                self._error("Not saved, nothing was stored: " + str(exc))
+                self.say_error("Not saved, nothing was stored: " + str(exc))
                 return False
             final = {} if creds.forget.isChecked() else {**current, **entered}
         fields = sorted(final) if final is not None else list(before.credential_fields)
@@ -310,7 +295,7 @@ class ConnectionDetails(QWidget):
             conn_service.check_credentials(new.exchange, fields)
         except RuleError as exc:
             creds.show_error(next((f for f in creds.edits if f not in fields), None), "required")
-            self._error(f"Not saved: {exc}")
+            self.say_error(f"Not saved: {exc}")
             return False
         creds_changed = final is not None and final != current
         note = rules.invalidate_test(before, new, creds_changed)
@@ -319,7 +304,7 @@ class ConnectionDetails(QWidget):
             conn_service.store_connection(settings, new, old_name=before.name, keyring=store, current=current,
                                           final=final)
         except (SettingsError, SecretStoreError) as exc:
-            self._error(f"Not saved: {exc}")
+            self.say_error(f"Not saved: {exc}")
             return False
         creds.clear_entered()
         self.conn = new
@@ -332,7 +317,7 @@ class ConnectionDetails(QWidget):
         warning = rules.testnet_warning(new) if not new.is_paper_replay and self.catalog.ready else None
         if warning:
             notes.append(warning)
-        self._ok("Saved. " + " ".join(n[:1].upper() + n[1:] + ("" if n.endswith(".") else ".") for n in notes))
+        self.say_ok("Saved. " + " ".join(n[:1].upper() + n[1:] + ("" if n.endswith(".") else ".") for n in notes))
         if new.name != before.name:
             self.renamed.emit(before.name, new.name)
         self.saved.emit(new.name)
@@ -347,7 +332,7 @@ class ConnectionDetails(QWidget):
                 s.apply(new)
             except FieldError as exc:
                 s.show_error(exc.field, exc.message)
-                self._error(f"Not saved: {exc.label}: {exc.message}")
+                self.say_error(f"Not saved: {exc.label}: {exc.message}")
                 QTimer.singleShot(0, lambda s=s: self._reveal_error(s))
                 return False
             s.show_error(None)
@@ -360,12 +345,12 @@ class ConnectionDetails(QWidget):
             self.scroll.ensureWidgetVisible(shown[0], 50, 80)
 
     # -- status line --------------------------------------------------------------------------------
-    def _ok(self, text: str) -> None:
+    def say_ok(self, text: str) -> None:
         self.status.setProperty("error", False)
         repolish(self.status)
         self.status.setText(text)
 
-    def _error(self, text: str) -> None:
+    def say_error(self, text: str) -> None:
         self.status.setProperty("error", True)
         repolish(self.status)
         self.status.setText(text)

@@ -36,7 +36,7 @@ class LiveSwitch:
         if d.conn is None or d.conn.is_paper_replay:
             return
         if d.dirty:
-            d._error("Save or revert your changes first.")
+            d.say_error("Save or revert your changes first.")
             return
         conn = d.services.connection(d.conn.name)
         if conn.live:
@@ -45,11 +45,11 @@ class LiveSwitch:
         try:
             secrets = d.keyring.stored(conn)
         except (NoSecureKeyringError, SecretStoreError) as exc:
-            d._error("Live trading refused: the credentials cannot be read: " + str(exc))
+            d.say_error("Live trading refused: the credentials cannot be read: " + str(exc))
             return
         refusal = rules.live_refusal(conn, secrets)
         if refusal is not None:
-            d._error(_sentence(refusal.message, _HINTS.get(refusal.kind, "")))
+            d.say_error(_sentence(refusal.message, _HINTS.get(refusal.kind, "")))
             return
         dlg = LiveConfirmDialog(conn, d)
         dlg.accepted.connect(lambda: self._confirmed(conn.name, dlg))
@@ -61,15 +61,15 @@ class LiveSwitch:
         d = self.details
         conn = d.services.connection(name)
         if not dlg.matches():
-            d._error("Live trading NOT switched on: the typed name did not match the connection name.")
+            d.say_error("Live trading NOT switched on: the typed name did not match the connection name.")
             return
         try:  # judged again: the credentials or the test may have changed while the dialog was open
             refusal = rules.live_refusal(conn, d.keyring.stored(conn))
         except (NoSecureKeyringError, SecretStoreError) as exc:
-            d._error("Live trading refused: " + str(exc))
+            d.say_error("Live trading refused: " + str(exc))
             return
         if refusal is not None:
-            d._error(_sentence(refusal.message))
+            d.say_error(_sentence(refusal.message))
             return
         self._set(conn, True)
 
@@ -78,13 +78,13 @@ class LiveSwitch:
         try:
             new = conn_service.set_live(d.services.settings, conn.name, live)
         except SettingsError as exc:
-            d._error(f"Not changed: {exc}")
+            d.say_error(f"Not changed: {exc}")
             return
         d.load(new)
         running = d.services.engine_state(new.name) in rules.BUSY_STATES
         tail = " The running engine keeps its mode until it is restarted." if running else ""
         if live:
-            d._ok(f"{new.name} is LIVE: real orders will be sent to {rules.venue(new)} when it runs.{tail}")
+            d.say_ok(f"{new.name} is LIVE: real orders will be sent to {rules.venue(new)} when it runs.{tail}")
         else:
-            d._ok(f"{new.name} is back to paper trading: no real orders.{tail}")
+            d.say_ok(f"{new.name} is back to paper trading: no real orders.{tail}")
         d.saved.emit(new.name)

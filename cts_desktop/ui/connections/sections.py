@@ -80,9 +80,13 @@ class RiskSection(DetailsSection):
         self.max_open.setValue(int(conn.risk.get("max_open_positions", 3)))
         self.show_error(None)
 
-    def validate(self) -> Dict[str, Any]:
-        risk = {"max_position_fraction": float(self.max_fraction.value()),
+    def entered(self) -> Dict[str, Any]:
+        """The limits as entered, not validated."""
+        return {"max_position_fraction": float(self.max_fraction.value()),
                 "max_open_positions": int(self.max_open.value())}
+
+    def validate(self) -> Dict[str, Any]:
+        risk = self.entered()
         try:
             RiskLimits(**risk)
         except ValueError as exc:

@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QInputDialog, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ...services.connection_rules import connection_symbols
+from ...services.strategy_allocation import strategy_allocation, total_allocation
 from ...store.presets import PresetStore
 from .base import WARNING_STYLE, DetailsSection, FieldError
 from .strategy_form import StrategyForm
@@ -269,3 +270,20 @@ class ExtraStrategiesSection(DetailsSection):
     def error_text(self, field: str) -> str:
         i, name = self._split(field)
         return self.entries[i].strategy_form.error_text(name) if 0 <= i < len(self.entries) else ""
+
+
+def sync_strategies(main: StrategySection, extras: ExtraStrategiesSection, symbols: List[str],
+                    risk: Dict[str, Any]) -> None:
+    """Offer ``symbols`` (the connection's, as entered) to every strategy form and show what their
+    sizes add up to under the ``risk`` limits as entered (hints and warnings; nothing is blocked)."""
+    rows = []
+    offered = False
+    for form in [main.strategy_form] + extras.forms():
+        offered = form.symbols.set_available(symbols) or offered
+        traded = form.symbols.traded()
+        form.set_allocation(*strategy_allocation(form.size(), traded, risk))
+        rows.append((form.title, form.size(), traded))
+    extras.set_total(*total_allocation(rows, risk))
+    if offered:  # a ticked symbol may have left the connection: say so at once
+        main.check()
+        extras.check()

@@ -47,7 +47,7 @@ class ConnectionTester:
         if d.conn is None or d.conn.is_paper_replay:
             return None
         if self.running():
-            d._error(f"A test of {self.name!r} is already running.")
+            d.say_error(f"A test of {self.name!r} is already running.")
             return None
         if d.dirty and not d.save():
             return None
@@ -55,7 +55,7 @@ class ConnectionTester:
         try:
             secrets = d.keyring.stored(conn)
         except (NoSecureKeyringError, SecretStoreError) as exc:
-            d._error("Cannot test with the stored credentials: " + str(exc))
+            d.say_error("Cannot test with the stored credentials: " + str(exc))
             return None
         self.name = conn.name
         d.test_section.set_running(True)
@@ -105,7 +105,7 @@ class ConnectionTester:
             try:
                 connection_tests.keep(d.services.settings, stored, record)
             except SettingsError as exc:
-                d._error(f"The test result could not be saved: {exc}")
+                d.say_error(f"The test result could not be saved: {exc}")
         if self._shown(conn):
             section.set_running(False)
             section.stage.setText("")
