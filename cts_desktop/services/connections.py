@@ -1,247 +1,211 @@
-"""Rules for exchange connections shared by the GUI (``ui/connections.py``) and the CLI
-(``cli/connections.py``), so both decide the same way. No Qt, no asyncio, no I/O of its own
-except reading ccxt's static exchange descriptions (ccxt is imported on first use only: the
-app's start-up must not pay for it).
+"""What is done with a connection, for the Connections tab and ``cts-desktop connections`` alike:
+the keyring handle, create / duplicate / rename / delete, the save (secrets to the keyring first,
+then the settings file, the keyring writes undone when the file cannot be written), and the live
+switch. The rules these apply (required credentials, test invalidation, the live gate) are
+:mod:`cts_desktop.services.connection_rules`; running the connection test is
+:mod:`cts_desktop.services.connection_tests`.
 
-* :func:`exchange_facts`: what ccxt says about an exchange (required credentials, testnet,
-  websocket support in ccxt.pro, its own rate limit).
-* :func:`check_complete`: either no credentials (public data only) or every required one.
-* :func:`invalidate_test`: a change of credentials or venue clears the stored connection test
-  and switches live trading off.
-* :func:`live_refusal`: why live trading may not be switched on (``None``: it may, after the
-  typed confirmation the caller asks for).
-* :func:`test_record`: a test result as stored in ``ConnectionConfig.last_test``.
+No Qt. Functions raise the store's own exceptions (:class:`SecretStoreError`,
+:class:`NoSecureKeyringError`, :class:`SettingsError`) or :class:`RuleError`; the callers choose
+how to say it (an inline status line, an exit code), the words of the refusal are the same.
 """
 from __future__ import annotations
 
+import contextlib
+import copy
 import difflib
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from functools import lru_cache
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from functools import partial
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from ..store.secrets import CREDENTIAL_FIELDS, credentials_fingerprint
-from ..store.settings import PAPER_EXCHANGE, ConnectionConfig
+from ..store.secrets import CREDENTIAL_FIELDS, NoSecureKeyringError, SecretStore, SecretStoreError
+from ..store.settings import PAPER_EXCHANGE, ConnectionConfig, SettingsStore
+from . import connection_rules as rules
+from .connection_rules import BUSY_STATES, RuleError
 
-#: Changing any of these invalidates a connection test (it ran against another venue/account).
-TEST_RELEVANT_FIELDS = ("name", "exchange", "testnet", "market_type", "base_url")
+#: Backend short names (``SecretStore.backend_name``) as the screens name them.
+KEYRING_NAMES = {"secretservice": "Secret Service", "kwallet": "KWallet", "macos": "macOS Keychain",
+                 "windows": "Windows Credential Locker"}
 
-ACCOUNT_NAMES = {"spot": "spot account", "margin": "margin account", "swap": "perpetual futures (swap) account"}
-
-
-class RuleError(ValueError):
-    """An input breaks a rule; the message is for the user and never contains a secret."""
+PAPER_NO_CREDENTIALS = "the recorded-market 'paper' exchange takes no credentials"
 
 
-# -- what ccxt knows about an exchange ------------------------------------------------------------
-@dataclass(frozen=True)
-class ExchangeFacts:
-    """``required``: credential fields in ccxt's order; ``has_testnet``: ccxt has sandbox URLs;
-    ``websocket``: ccxt.pro supports it; ``rate_limit_ms``: ccxt's delay between requests."""
+class Keyring:
+    """The OS keyring, opened on first need and kept. ``opener`` opens it (``SecretStore.open``;
+    tests swap in a refused backend, then call :meth:`reset`). Nothing falls back to plaintext."""
 
-    id: str
-    name: str
-    required: Tuple[str, ...]
-    has_testnet: bool
-    websocket: bool
-    rate_limit_ms: float
+    def __init__(self, opener: Callable[[], SecretStore] = SecretStore.open) -> None:
+        self.opener = opener
+        self._store: Optional[SecretStore] = None
 
-    @property
-    def requests_per_second(self) -> Optional[float]:
-        return round(1000.0 / self.rate_limit_ms, 3) if self.rate_limit_ms else None
+    def store(self) -> SecretStore:
+        """The opened keyring; raises :class:`NoSecureKeyringError` (message: what to install/start)."""
+        if self._store is None:
+            self._store = self.opener()
+        return self._store
 
+    def reset(self) -> None:
+        """Forget the opened keyring (after ``opener`` changed)."""
+        self._store = None
 
-def exchange_ids() -> List[str]:
-    """Every ccxt exchange id (imports ccxt)."""
-    import ccxt
+    def status(self) -> Tuple[bool, str]:
+        """``(True, backend description)`` or ``(False, message)``; never raises."""
+        try:
+            store = self.store()
+        except NoSecureKeyringError as exc:
+            return False, str(exc)
+        except Exception as exc:  # noqa: BLE001 - a keyring surprise is reported, never crashes the caller
+            return False, f"the keyring could not be opened ({type(exc).__name__})"
+        return True, KEYRING_NAMES.get(getattr(store, "backend_name", ""), "OS keyring")
 
-    return list(ccxt.exchanges)
-
-
-@lru_cache(maxsize=None)
-def _pro_exchanges() -> frozenset:
-    try:
-        import ccxt.pro as ccxtpro
-    except Exception:  # pragma: no cover - ccxt.pro ships with ccxt >= 4
-        return frozenset()
-    return frozenset(ccxtpro.exchanges)
-
-
-def preload() -> None:
-    """Import ccxt and ccxt.pro (about a second); call it off the GUI thread before the facts are needed."""
-    exchange_ids()
-    _pro_exchanges()
+    def stored(self, conn: ConnectionConfig) -> Dict[str, str]:
+        """The stored credentials of ``conn`` (``{}`` when it has none; the keyring is then not opened)."""
+        if not conn.credential_fields:
+            return {}
+        return self.store().get_all(conn.name, conn.credential_fields)
 
 
-@lru_cache(maxsize=None)
-def exchange_facts(exchange: str) -> ExchangeFacts:
-    """Facts of ccxt exchange ``exchange``; :class:`RuleError` for an unknown id. Constructing
-    the ccxt object opens no connection."""
-    import ccxt
-
-    if exchange not in ccxt.exchanges:
-        raise RuleError(unknown_exchange_message(exchange))
-    ex = getattr(ccxt, exchange)()
-    required = tuple(f for f in CREDENTIAL_FIELDS if ex.requiredCredentials.get(f))
-    return ExchangeFacts(id=exchange, name=str(getattr(ex, "name", exchange) or exchange), required=required,
-                         has_testnet=bool(ex.urls.get("test")), websocket=exchange in _pro_exchanges(),
-                         rate_limit_ms=float(ex.rateLimit or 0))
+# -- names ----------------------------------------------------------------------------------------------
+def unique_name(settings: SettingsStore, base: str) -> str:
+    """``base``, or ``"base 2"``, ``"base 3"``... whichever is free first."""
+    names = set(settings.connections)
+    if base not in names:
+        return base
+    n = 2
+    while f"{base} {n}" in names:
+        n += 1
+    return f"{base} {n}"
 
 
-def unknown_exchange_message(exchange: str) -> str:
-    import ccxt
-
-    close = difflib.get_close_matches(exchange, list(ccxt.exchanges) + [PAPER_EXCHANGE], n=3, cutoff=0.6)
-    hint = f" Did you mean {', '.join(close)}?" if close else " See `python -c 'import ccxt; print(ccxt.exchanges)'`."
-    return f"unknown exchange {exchange!r}: it is neither a ccxt exchange id nor 'paper'.{hint}"
-
-
-def check_exchange(exchange: str) -> str:
-    """The normalised id (a ccxt id or 'paper'); :class:`RuleError` with close matches otherwise."""
-    exchange = exchange.strip().lower()
-    if exchange == PAPER_EXCHANGE:
-        return exchange
-    if exchange in exchange_ids():
-        return exchange
-    raise RuleError(unknown_exchange_message(exchange))
+def find(settings: SettingsStore, name: str) -> ConnectionConfig:
+    """Connection ``name``; :class:`RuleError` with close matches and the known names otherwise."""
+    if name in settings.connections:
+        return settings.connections[name]
+    known = sorted(settings.connections)
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise RuleError(f"unknown connection {name!r}.{hint} Known: {', '.join(repr(k) for k in known)}.")
 
 
-def required_credentials(exchange: str) -> List[str]:
-    """Credential fields ``exchange`` (a ccxt id) requires, in ccxt's order; ``[]`` for 'paper'."""
-    if exchange == PAPER_EXCHANGE:
-        return []
-    return list(exchange_facts(exchange).required)
-
-
-def check_complete(exchange: str, fields: Iterable[str]) -> None:
-    """Either no credentials (public data only) or every required one (``fields``: names present)."""
-    present = set(fields)
-    if not present:
+def check_rename(settings: SettingsStore, before: ConnectionConfig, new_name: str, engine_state: str = "idle") -> None:
+    """:class:`RuleError` when ``before`` may not be called ``new_name``: built in, the name is
+    taken, or its engine is running."""
+    if new_name == before.name:
         return
-    required = required_credentials(exchange)
-    missing = [f for f in required if f not in present]
-    if missing:
-        raise RuleError(f"{exchange} needs {', '.join(required)}; missing: {', '.join(missing)}")
+    if before.builtin:
+        raise RuleError(f"{before.name!r} is built in and cannot be renamed")
+    if new_name in settings.connections:
+        raise RuleError(f"a connection called {new_name!r} already exists")
+    if engine_state in BUSY_STATES:
+        raise RuleError("stop the engine before renaming the connection")
 
 
-def testnet_warning(conn: ConnectionConfig) -> Optional[str]:
-    """A note when testnet is on but ccxt knows no sandbox URL for the exchange (and no base URL is given)."""
-    if conn.exchange == PAPER_EXCHANGE or not conn.testnet or conn.base_url:
-        return None
-    if not exchange_facts(conn.exchange).has_testnet:
-        return (f"ccxt knows no testnet for {conn.exchange}; the connection test will fail until you "
-                "give a base URL or turn testnet off")
-    return None
+def check_credentials(exchange: str, fields: Iterable[str]) -> None:
+    """The credential fields ``fields`` fit ``exchange``: none for the recorded-market paper
+    exchange; none or every required one for a ccxt exchange. :class:`RuleError` otherwise."""
+    fields = list(fields)
+    if exchange == PAPER_EXCHANGE:
+        if fields:
+            raise RuleError(PAPER_NO_CREDENTIALS)
+        return
+    rules.check_complete(exchange, fields)
 
 
-# -- descriptions -----------------------------------------------------------------------------------
-def account(conn: ConnectionConfig) -> str:
-    return ACCOUNT_NAMES.get(conn.market_type, f"{conn.market_type} account")
+# -- writing ---------------------------------------------------------------------------------------------
+def store_connection(settings: SettingsStore, new: ConnectionConfig, *, old_name: Optional[str] = None,
+                     keyring: Optional[SecretStore] = None, current: Optional[Mapping[str, str]] = None,
+                     final: Optional[Mapping[str, str]] = None) -> None:
+    """Write ``new`` (the connection once called ``old_name``; None: a new one): the keyring first,
+    then the settings file, keeping the connection's place in it. ``current``: the secrets stored
+    under ``old_name``; ``final``: the secrets to store under ``new.name`` (None: the keyring is
+    left alone). When any step fails the settings in memory and the keyring writes are undone and
+    the exception (``SecretStoreError``, ``SettingsError``) propagates."""
+    current = dict(current or {})
+    old = new.name if old_name is None else old_name
+    renamed = old != new.name
+    previous = dict(settings.connections)
+    undo: List[Callable[[], object]] = []
+    try:
+        if keyring is not None and final is not None:
+            for field, value in final.items():
+                if renamed or current.get(field) != value:
+                    keyring.set(new.name, field, value)
+                    if field in current and not renamed:
+                        undo.append(partial(keyring.set, old, field, current[field]))
+                    else:
+                        undo.append(partial(keyring.delete, new.name, field))
+            for field in current:
+                if renamed or field not in final:
+                    keyring.delete(old, field)
+                    undo.append(partial(keyring.set, old, field, current[field]))
+        if old in settings.connections:
+            settings.connections = {(new.name if k == old else k): (new if k == old else v)
+                                    for k, v in settings.connections.items()}
+        else:
+            settings.connections[new.name] = new
+        settings.save()
+    except BaseException:
+        settings.connections = previous
+        for step in reversed(undo):
+            with contextlib.suppress(SecretStoreError):
+                step()
+        raise
 
 
-def venue(conn: ConnectionConfig) -> str:
-    return f"{conn.exchange} {'TESTNET' if conn.testnet else 'MAINNET'}, {account(conn)}"
-
-
-def fmt_time(value: Any) -> str:
-    if value in (None, ""):
-        return ""
-    if isinstance(value, (int, float)):
-        seconds = value / 1000 if value > 1e11 else value  # milliseconds or seconds since epoch
-        return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return str(value).replace("T", " ")[:16]
-
-
-def test_summary(last_test: Mapping[str, Any]) -> str:
-    if not last_test:
-        return "never tested"
-    when = fmt_time(last_test.get("tested_at"))
-    if last_test.get("ok"):
-        text = "ok"
+def add(settings: SettingsStore, conn: ConnectionConfig, keyring: Optional[SecretStore] = None,
+        secrets: Optional[Mapping[str, str]] = None) -> None:
+    """Save new connection ``conn`` with ``secrets`` (keyring entries an earlier connection of the
+    same name left behind are removed first). Raises ``SettingsError`` for an invalid connection."""
+    conn.validate()
+    if keyring is not None and secrets:
+        keyring.delete_connection(conn.name, [f for f in CREDENTIAL_FIELDS if f not in secrets])
+        conn.credential_fields = sorted(secrets)
+        store_connection(settings, conn, keyring=keyring, final=secrets)
     else:
-        text = f"FAILED ({last_test.get('error_kind') or last_test.get('status') or 'error'})"
-    return f"{text} {when}".strip()
+        store_connection(settings, conn)
 
 
-test_summary.__test__ = False  # not a pytest test
+def new_exchange_connection(name: str, exchange: str) -> ConnectionConfig:
+    """A new spot connection to ccxt exchange ``exchange`` on BTC/USDT, on its testnet where ccxt
+    knows one; paper trading and without credentials until they are entered and tested."""
+    facts = rules.exchange_facts(exchange)
+    return ConnectionConfig(name=name, exchange=exchange, testnet=facts.has_testnet, symbols=["BTC/USDT"],
+                            market_type="spot")
 
 
-# -- the stored test and the live gate -------------------------------------------------------------
-def invalidate_test(before: ConnectionConfig, edited: ConnectionConfig, creds_changed: bool) -> Optional[str]:
-    """Clear ``edited.last_test`` (and switch live off) when the credentials or a
-    :data:`TEST_RELEVANT_FIELDS` field changed from ``before``; returns the note to show, or None."""
-    venue_changed = [f for f in TEST_RELEVANT_FIELDS if getattr(before, f) != getattr(edited, f)]
-    if not ((creds_changed or venue_changed) and (before.last_test or before.live)):
-        return None
-    why = "credentials" if creds_changed else ", ".join(f.replace("_", " ") for f in venue_changed)
-    edited.last_test = {}
-    if edited.live:
-        edited.live = False
-        return f"live trading switched OFF: {why} changed; test the connection again before going live"
-    return f"connection test cleared: {why} changed"
+def duplicate(settings: SettingsStore, name: str) -> ConnectionConfig:
+    """Save a copy of ``name``'s settings as ``"<name> (copy)"`` (or the next free name): never its
+    credentials, test or live switch. Raises ``SettingsError``."""
+    new = copy.deepcopy(settings.get(name))
+    new.name = unique_name(settings, f"{name} (copy)")
+    new.builtin = False
+    new.live = False
+    new.last_test = {}
+    new.credential_fields = []
+    new.validate()
+    settings.put(new)
+    return new
 
 
-@dataclass(frozen=True)
-class LiveRefusal:
-    """``kind``: ``paper``, ``no-credentials``, ``untested``, ``failed``, ``changed``."""
-
-    kind: str
-    message: str
-
-
-def live_refusal(conn: ConnectionConfig, secrets: Mapping[str, str]) -> Optional[LiveRefusal]:
-    """Why ``conn`` may not go live with ``secrets`` (its current credentials), or None when it may
-    (the caller must still get the typed confirmation, see :func:`confirmation_lines`)."""
-    if conn.exchange == PAPER_EXCHANGE:
-        return LiveRefusal("paper", f"{conn.name!r} replays a recorded market; it has no live mode")
-    if not secrets:
-        return LiveRefusal("no-credentials", f"live trading refused: {conn.name!r} has no credentials")
-    test = conn.last_test or {}
-    if not test:
-        return LiveRefusal("untested", f"live trading refused: {conn.name!r} has not been tested")
-    if not test.get("ok"):
-        kind = test.get("error_kind") or test.get("status") or "error"
-        return LiveRefusal("failed", f"live trading refused: the last test of {conn.name!r} failed ({kind})")
-    if test.get("credentials_fingerprint") != credentials_fingerprint(conn.name, secrets):
-        return LiveRefusal("changed", f"live trading refused: the credentials of {conn.name!r} changed since the "
-                           "last passing test")
-    return None
+def remove(settings: SettingsStore, name: str, open_keyring: Callable[[], SecretStore]) -> List[str]:
+    """Delete connection ``name``: its keyring entries first (nothing is deleted when the keyring
+    refuses), then its settings. Returns the credential fields removed from the keyring.
+    Raises :class:`RuleError` (built in), ``SecretStoreError``, ``SettingsError``."""
+    conn = settings.get(name)
+    if conn.builtin:
+        raise RuleError(f"{name!r} is built in and cannot be removed")
+    removed: List[str] = []
+    if conn.credential_fields:
+        removed = open_keyring().delete_connection(name, CREDENTIAL_FIELDS)
+    settings.remove(name)
+    return removed
 
 
-def confirmation_lines(conn: ConnectionConfig) -> List[str]:
-    """What the trader must read before typing the connection name to go live."""
-    funds = "TESTNET funds" if conn.testnet else "REAL FUNDS"
-    return [
-        f"exchange: {conn.exchange} ({'testnet' if conn.testnet else 'mainnet'})",
-        f"account:  {account(conn)}, position mode {conn.position_mode}",
-        f"REAL ORDERS will be sent with {funds} by strategy {conn.strategy!r} whenever this connection runs.",
-    ]
-
-
-def confirmed(conn: ConnectionConfig, typed: str) -> bool:
-    return typed.strip() == conn.name
-
-
-def scrub(value: Any, secrets: Iterable[str]) -> Any:
-    """``value`` (str / nested dicts and lists) with each secret replaced by ``<hidden>``."""
-    secrets = [s for s in secrets if s]
-    if isinstance(value, str):
-        for s in secrets:
-            value = value.replace(s, "<hidden>")
-        return value
-    if isinstance(value, Mapping):
-        return {k: scrub(v, secrets) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [scrub(v, secrets) for v in value]
-    return value
-
-
-def test_record(conn: ConnectionConfig, result: Any, secrets: Mapping[str, str]) -> Dict[str, Any]:
-    """``result.to_json()`` ready for ``conn.last_test``: scrubbed of the secrets, and with the
-    canonical fingerprint of the credentials the test ran with (what :func:`live_refusal` compares)."""
-    record = scrub(result.to_json(), [v for v in secrets.values() if len(v) >= 4])
-    record["credentials_fingerprint"] = credentials_fingerprint(conn.name, secrets)
-    return record
-
-
-test_record.__test__ = False  # not a pytest test
+def set_live(settings: SettingsStore, name: str, live: bool) -> ConnectionConfig:
+    """Save ``name`` with live trading on or off and return the saved copy. The caller has
+    judged the live gate (:func:`~cts_desktop.services.connection_rules.live_refusal`) and got
+    the typed confirmation. Raises ``SettingsError``."""
+    new = copy.deepcopy(settings.get(name))
+    new.live = live
+    new.validate()
+    settings.put(new)
+    return new

@@ -1,4 +1,5 @@
-"""Dialogs of the Connections tab: a new exchange connection, and the live-trading confirmation.
+"""Dialogs of the Connections tab: a new exchange connection, and the live-trading confirmation;
+and the searchable exchange-id combo box they share with the Exchange box.
 
 Both are opened with ``open()`` (window-modal, never a nested ``exec()`` loop, so the qasync loop
 keeps running engines and tests can drive them) and report through ``accepted``.
@@ -11,8 +12,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QCompleter, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit,
                                QPushButton, QVBoxLayout)
 
-from ..services import connections as rules
-from ..store.settings import ConnectionConfig
+from ...services import connection_rules as rules
+from ...store.settings import ConnectionConfig
 
 
 def exchange_combo(ids: Iterable[str], current: str = "") -> QComboBox:
