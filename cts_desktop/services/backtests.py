@@ -33,7 +33,8 @@ from ..engine.backtest import Backtest, BacktestCancelled, BacktestResult
 from ..engine.strategies.base import ParamError, Strategy
 from ..exchange.candles import CandleFileError, CandleSeries, load_candles_csv
 from ..exchange.errors import GatewayError
-from ..exchange.replay import DATASETS, ReplaySource, get_dataset
+from ..exchange.replay import ReplaySource, get_dataset
+from .datasets import Dataset, datasets as _datasets
 from ..store.db import StoreError, open_database
 from ..store.recorder import Recorder
 from ..store.settings import ConnectionConfig
@@ -41,7 +42,7 @@ from . import reports
 
 __all__ = [
     "AMOUNT_STEP", "MAX_OPEN_POSITIONS", "BacktestCancelled", "BacktestInputError", "BacktestInputs",
-    "BacktestResult", "BacktestSettings", "CandleSeries", "DatasetChoice", "INPUT_ERRORS", "ReportInfo", "cannot_write",
+    "BacktestResult", "BacktestSettings", "CandleSeries", "Dataset", "INPUT_ERRORS", "ReportInfo", "cannot_write",
     "check_span", "check_symbol", "csv_inputs", "datasets", "error_message", "is_download_error", "load_csv", "load_dataset",
     "load_history", "make_strategy", "report_info", "run", "run_async", "write_report", "write_trades",
 ]
@@ -50,7 +51,6 @@ PathLike = Union[str, Path]
 
 MAX_OPEN_POSITIONS = 3  # most positions open at once in a backtest, GUI and command line alike
 AMOUNT_STEP = 1e-8  # amount step (base) of a market read from a candle file, unless told otherwise
-_DOLLARS = ("USD", "USDT", "USDC", "BUSD")
 
 # What loading and running raise when the input is at fault (a bad setting, file or name, a
 # database that cannot be opened), not a bug. A download's ``HistoryError`` too: see error_message.
@@ -70,25 +70,9 @@ class BacktestInputError(ValueError):
 # ----------------------------------------------------------------------------------------------
 # data
 # ----------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DatasetChoice:
-    """A shipped dataset as a list shows it; the cash of a run on it is in US dollars."""
-
-    key: str
-    title: str
-    quote: str
-
-    @property
-    def cash_note(self) -> str:
-        """What the cash field means for this dataset (a tool tip)."""
-        if self.quote in _DOLLARS:
-            return f"US dollars ({self.quote})"
-        return f"US dollars, converted to {self.quote} at the first candle"
-
-
-def datasets() -> List[DatasetChoice]:
+def datasets() -> List[Dataset]:
     """The shipped datasets, in their listing order."""
-    return [DatasetChoice(key, d.title, d.quote) for key, d in DATASETS.items()]
+    return list(_datasets().values())
 
 
 @dataclass

@@ -12,7 +12,7 @@ test) is :mod:`cts_desktop.services.connections`.
 * :func:`live_refusal`: why live trading may not be switched on (``None``: it may, after the
   typed confirmation the caller asks for).
 * :func:`test_record`: a test result as stored in ``ConnectionConfig.last_test``.
-* :func:`replay_datasets`, :func:`connection_symbols`, :func:`market_label`: the recorded
+* :func:`connection_symbols`, :func:`market_label`: the recorded
   markets a paper connection replays, for screens that must not import the exchange layer.
 """
 from __future__ import annotations
@@ -24,6 +24,7 @@ from functools import lru_cache
 from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
 
 from ..exchange.replay import DATASETS
+from .datasets import dataset_symbols
 from ..store.secrets import CREDENTIAL_FIELDS, credentials_fingerprint
 from ..store.settings import PAPER_EXCHANGE, ConnectionConfig
 
@@ -256,27 +257,6 @@ test_record.__test__ = False  # type: ignore[attr-defined]  # not a pytest test 
 
 
 # -- the recorded markets of paper connections ------------------------------------------------------
-@dataclass(frozen=True)
-class ReplayDataset:
-    """A recorded market a paper connection can replay: ``key`` (``ConnectionConfig.dataset``),
-    ``label`` (its title for a list), ``symbols`` (unified symbols, in the dataset's order)."""
-
-    key: str
-    label: str
-    symbols: Tuple[str, ...]
-
-
-def replay_datasets() -> Dict[str, ReplayDataset]:
-    """The shipped recorded markets by key, in the order they are offered."""
-    return {key: ReplayDataset(key, ds.title, tuple(ds.symbols)) for key, ds in DATASETS.items()}
-
-
-def dataset_symbols(key: str) -> List[str]:
-    """The symbols of recorded market ``key``; ``[]`` for an unknown key."""
-    ds = DATASETS.get(key)
-    return list(ds.symbols) if ds is not None else []
-
-
 def connection_symbols(conn: ConnectionConfig) -> List[str]:
     """The symbols a connection trades: its dataset's for a replay, its configured ones otherwise."""
     if conn.is_paper_replay:

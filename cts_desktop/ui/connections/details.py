@@ -16,7 +16,8 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollA
 
 from ...services import connection_rules as rules
 from ...services import connections as conn_service
-from ...services.connection_rules import RuleError, dataset_symbols
+from ...services.connection_rules import RuleError
+from ...services.datasets import dataset_symbols
 from ...store.secrets import NoSecureKeyringError, SecretStore, SecretStoreError
 from ...store.settings import ConnectionConfig, SettingsError
 from .base import DetailsSection, FieldError, describe_connection, repolish

@@ -7,7 +7,7 @@ from typing import Any, Dict
 from PySide6.QtWidgets import QComboBox
 
 from ...core.risk import RiskLimits
-from ...services.connection_rules import replay_datasets
+from ...services.datasets import datasets as replay_datasets
 from ...store.settings import SPEEDS
 from .base import DetailsSection, FieldError, spin
 
