@@ -208,7 +208,7 @@ class TradingCore:
         """Process one closed candle of ``symbol`` (see the module docstring)."""
         ts = candle[0]
         self.candles_seen += 1
-        if self.paper._pending.get(symbol):
+        if self.paper.has_pending_on(symbol):
             for order, fill in self.paper.on_candle(symbol, candle):
                 self._on_fill(order, fill)
         pf = self.portfolio
@@ -246,7 +246,7 @@ class TradingCore:
             curve.append((ts, equity))
             self._balances.append(pf.balance)
         self.last_ts = ts
-        if self.bus._handlers:
+        if self.bus.has_subscribers:
             now = time.monotonic()
             if now - self._last_snapshot >= SNAPSHOT_INTERVAL_S:
                 self._last_snapshot = now
@@ -340,12 +340,12 @@ class TradingCore:
                     self._entry_meta[order.clientOrderId] = s.meta
         if self.recorder is not None:
             self.recorder.signal(self.run_id, self.connection, s, accepted, verdict)
-        if self.bus._handlers:
+        if self.bus.has_subscribers:
             self.bus.publish(ev.SignalEvent(self.connection, s, accepted, verdict))
         conf = f", confidence {s.confidence:.2f}" if s.confidence < 1 else ""
-        if self.log_info or self.bus._handlers:
+        if self.log_info or self.bus.has_subscribers:
             self.log(ev.CAT_SIGNAL, f"{s.strategy or 'strategy'}: {s.intent} {s.side} {s.symbol} ({s.reason}{conf})", ts=ts)
-        if not accepted or self.log_info or self.bus._handlers:
+        if not accepted or self.log_info or self.bus.has_subscribers:
             self.log(ev.CAT_RISK, f"{'accepted' if accepted else 'rejected'}: {verdict}",
                      "info" if accepted else "warning", ts=ts)
         if order is not None:
@@ -377,7 +377,7 @@ class TradingCore:
             self.log(ev.CAT_ORDER, f"order {order.clientOrderId} rejected: {exc}", "error", ts=ts)
         else:
             self._inflight[order.symbol] = order
-            if self.log_info or self.bus._handlers:
+            if self.log_info or self.bus.has_subscribers:
                 self.log(ev.CAT_ORDER, f"{order.side} {order.amount:g} {order.symbol} market ({order.reason}) "
                                    f"id {order.clientOrderId}", ts=ts)
         self._order_changed(order)
@@ -407,7 +407,7 @@ class TradingCore:
         self.orders.append(order)
         if self.recorder is not None:
             self.recorder.order(self.run_id, self.connection, order)
-        if self.log_info or self.bus._handlers:
+        if self.log_info or self.bus.has_subscribers:
             self.log(ev.CAT_ORDER, f"{reason} triggered at {price:g}: {side} {order.amount:g} {pos.symbol} "
                                f"id {order.clientOrderId}", ts=ts)
         fill = self.paper.fill_now(order, price, ts)
@@ -449,7 +449,7 @@ class TradingCore:
         changed = self.portfolio.apply_fill(fill, reason=order.reason, strategy=strategy,
                                             stop_loss=sl_price, take_profit=tp_price, meta=meta)
         order.position_id = changed[-1].id
-        for p in changed if (self.log_info or self.bus._handlers) else ():
+        for p in changed if (self.log_info or self.bus.has_subscribers) else ():
             if p.closed_at is not None:
                 self.log(ev.CAT_POSITION, f"closed {p.side} {p.symbol} #{p.id} @ {p.exit_price:g}: net P&L "
                                           f"{p.net_pnl:+.6g} {self.portfolio.currency} ({p.close_reason})", ts=p.closed_at)
@@ -461,33 +461,33 @@ class TradingCore:
             self.recorder.order(self.run_id, self.connection, order)
             self.recorder.fill(self.run_id, self.connection, fill, order.position_id)
         self._order_changed(order)
-        if self.bus._handlers:
+        if self.bus.has_subscribers:
             self.bus.publish(ev.FillEvent(self.connection, fill, order.position_id))
-        if self.log_info or self.bus._handlers:
+        if self.log_info or self.bus.has_subscribers:
             self.log(ev.CAT_FILL, f"filled {fill.side} {fill.amount:g} {fill.symbol} @ {fill.price:g} "
                               f"fee {fill.fee:.6g} {fill.fee_currency} ({order.reason})", ts=fill.timestamp)
 
     def _order_changed(self, order: Order) -> None:
-        if self.bus._handlers:
+        if self.bus.has_subscribers:
             self.bus.publish(ev.OrderEvent(self.connection, order))
 
     def _position_changed(self, p: Position) -> None:
         if self.recorder is not None:
             self.recorder.position(self.run_id, self.connection, p)
-        if self.bus._handlers:
+        if self.bus.has_subscribers:
             self.bus.publish(ev.PositionEvent(self.connection, p))
 
     # -- output ---------------------------------------------------------------------------------
     def log(self, category: str, message: str, level: str = "info", ts: Optional[int] = None) -> None:
         """One line of the activity log: to the bus and the database (info lines are skipped
         when ``log_info`` is off and nobody listens on the bus)."""
-        if level == "info" and not self.log_info and not self.bus._handlers:
+        if level == "info" and not self.log_info and not self.bus.has_subscribers:
             return
         ts = self.last_ts if ts is None else ts
         wall = time.time()
         if self.recorder is not None:
             self.recorder.event(self.run_id, self.connection, ts, category, level, message, wall)
-        if self.bus._handlers:
+        if self.bus.has_subscribers:
             self.bus.publish(ev.LogEvent(self.connection, ts, category, message, level, wall))
 
     def snapshot(self) -> ev.AccountSnapshot:

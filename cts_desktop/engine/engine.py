@@ -372,7 +372,7 @@ class TradeEngine:
             # A commit point: the slice's records and how far it got, in one batch.
             self.recorder.progress(self.run_id, core.last_ts)
             self.recorder.flush()
-        if self.bus._handlers:
+        if self.bus.has_subscribers:
             self.bus.publish(ev.ProgressEvent(self.name, core.candles_seen, total, core.last_ts))
 
     async def _finish(self, state: str, reason: str) -> None:
@@ -380,7 +380,7 @@ class TradeEngine:
         summary = self.summary()
         if core is not None:
             core.stop()
-            if self.bus._handlers:
+            if self.bus.has_subscribers:
                 core.publish_snapshot()
             self._log(ev.CAT_ENGINE, f"{reason}: " + format_summary(summary))
         if self.recorder is not None and self.run_id is not None:

@@ -719,7 +719,7 @@ class ExchangeEngine(TradeEngine):
         core = self.core
         if self.recorder is not None:
             self.recorder.order(self.run_id, self.name, order)
-        if self.bus._handlers:
+        if self.bus.has_subscribers:
             self.bus.publish(ev.OrderEvent(self.name, order))
         core.log(ev.CAT_ORDER, f"order {order.clientOrderId} {what}")
 
