@@ -19,7 +19,6 @@ Per candle of ``symbol`` with open time ``ts`` (ms), in this order:
 """
 from __future__ import annotations
 
-import logging
 import time
 import traceback
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -37,8 +36,6 @@ from .journal import RunJournal
 from .recovery import restore_portfolio
 from .runners import StrategyRunner
 from .strategies import Strategy
-
-log = logging.getLogger(__name__)
 
 SNAPSHOT_INTERVAL_S = 0.1  # account snapshots to the UI at most this often (wall clock)
 
