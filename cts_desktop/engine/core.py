@@ -356,17 +356,8 @@ class TradingCore:
         self.journal.log(category, message, level, self.last_ts if ts is None else ts)
 
     def snapshot(self) -> ev.AccountSnapshot:
-        pf = self.portfolio
-        balance, equity, realized, unrealized, trades, win_rate, mdd = pf.stats()
-        if self.curve:  # the last timestamp's point is not tracked until the next one begins
-            last = self.curve[-1][1]
-            peak = max(pf.peak, last)
-            if peak > 0:
-                mdd = max(mdd, (peak - last) / peak)
-        return ev.AccountSnapshot(
-            self.connection, self.last_ts, pf.currency, balance, equity, realized, unrealized, pf.fees,
-            equity - pf.starting_balance, trades, pf.wins, win_rate, mdd, len(pf.open), dict(pf.last_prices),
-        )
+        """The account now (see :meth:`RunJournal.snapshot`)."""
+        return self.journal.snapshot(self.portfolio, self.curve, self.last_ts)
 
     def publish_snapshot(self) -> None:
         """Publish the account snapshot and the equity points added since the last one."""

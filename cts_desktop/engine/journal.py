@@ -8,9 +8,10 @@ when ``log_info`` is off (backtests) and nobody listens.
 from __future__ import annotations
 
 import time
-from typing import List, Optional, cast
+from typing import List, Optional, Tuple, cast
 
 from ..core import events as ev
+from ..core.accounting import Portfolio
 from ..core.models import Fill, Order, Position, Signal
 from ..store.recorder import Recorder
 from .bus import EventBus
@@ -73,6 +74,20 @@ class RunJournal:
             self.recorder.position(self.run_id, self.connection, p)
         if self.bus.has_subscribers:
             self.bus.publish(ev.PositionEvent(self.connection, p))
+
+    def snapshot(self, pf: Portfolio, curve: List[Tuple[int, float]], ts: int) -> ev.AccountSnapshot:
+        """The account of ``pf`` at market time ``ts``; the drawdown includes the last point of
+        ``curve`` (not tracked by the portfolio until the next timestamp begins)."""
+        balance, equity, realized, unrealized, trades, win_rate, mdd = pf.stats()
+        if curve:
+            last = curve[-1][1]
+            peak = max(pf.peak, last)
+            if peak > 0:
+                mdd = max(mdd, (peak - last) / peak)
+        return ev.AccountSnapshot(
+            self.connection, ts, pf.currency, balance, equity, realized, unrealized, pf.fees,
+            equity - pf.starting_balance, trades, pf.wins, win_rate, mdd, len(pf.open), dict(pf.last_prices),
+        )
 
     def filled(self, order: Order, fill: Fill, changed: List[Position], currency: str) -> None:
         """``fill`` of ``order`` was booked and changed the positions ``changed``."""

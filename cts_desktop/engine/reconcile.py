@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import List, Set, Tuple
+from typing import Any, List, Set, Tuple
 
 from ..core import events as ev
 from ..core.models import (PARTIALLY_FILLED, PENDING_CANCEL, PENDING_CREATE, STATE_OPEN, TERMINAL_STATES, Fill,
@@ -97,18 +97,21 @@ class Reconciler:
     def _open_order_rows(self) -> List[Tuple[int, Order]]:
         from ..store.db import OrderRec, Run
 
-        # only orders of live runs: a paper run's orders never reached the exchange
+        # only orders of live runs: a paper run's orders never reached the exchange. peewee adds the
+        # primary key ``id`` and the ``run_id`` accessor at class creation: the type stubs do not see them.
+        rec: Any = OrderRec
         q = (OrderRec.select().join(Run, on=(OrderRec.run == Run.id))
              .where((OrderRec.connection == self.name) & OrderRec.state.in_(NON_TERMINAL) & (Run.mode == "live"))
-             .order_by(OrderRec.id))  # type: ignore[attr-defined]  # peewee adds the id field at class creation
+             .order_by(rec.id))
         out = []
+        r: Any
         for r in q:
             o = Order(clientOrderId=r.client_order_id, symbol=r.symbol, side=r.side, type=r.type, amount=r.amount,
                       price=r.price, id=r.exchange_id, timestamp=r.timestamp, status=r.status, state=r.state,
                       filled=r.filled, remaining=r.remaining, average=r.average, cost=r.cost, fee=r.fee,
                       fee_currency=r.fee_currency, reason=r.reason, position_id=r.position_id, strategy=r.strategy,
                       error=r.error)
-            out.append((r.run_id, o))  # type: ignore[attr-defined]  # peewee adds <fk>_id accessors at runtime
+            out.append((r.run_id, o))
         return out
 
     def _known_fills(self, client_order_id: str) -> Tuple[Set[str], float]:
