@@ -24,7 +24,9 @@ from ..core.metrics import Metrics, compute_metrics
 from ..core.models import Candle, Market, Position
 from ..core.risk import RiskLimits
 from ..exchange.replay import merge_streams
+from ..store.recorder import Recorder
 from .core import TradingCore
+from .strategies import Strategy
 from .engine import _yield_to_loop
 
 
@@ -63,9 +65,9 @@ class Backtest:
     Raises ``ValueError`` for inconsistent inputs (no candles, a symbol without a market).
     """
 
-    def __init__(self, strategy, series: Dict[str, List[Candle]], markets: Dict[str, Market], *,
+    def __init__(self, strategy: Strategy, series: Dict[str, List[Candle]], markets: Dict[str, Market], *,
                  timeframe_ms: int, starting_balance: float, fee: Optional[float] = None, slippage: float = 0.0,
-                 limits: Optional[RiskLimits] = None, recorder=None, connection: str = "backtest",
+                 limits: Optional[RiskLimits] = None, recorder: Optional[Recorder] = None, connection: str = "backtest",
                  dataset: str = ""):
         if not series or not any(series.values()):
             raise ValueError("no candles to backtest")
@@ -76,7 +78,7 @@ class Backtest:
         self.series = series
         self.total = sum(len(c) for c in series.values())
         self.recorder = recorder
-        self.run_id = None
+        self.run_id: Optional[int] = None  # set exactly when there is a recorder
         if recorder is not None:
             self.run_id = recorder.begin_run(connection, "backtest", dataset=dataset, strategy=strategy.name,
                                              params=strategy.p, currency=currency,
@@ -132,7 +134,7 @@ class Backtest:
                 break
             await _yield_to_loop()
             if cancelled is not None and cancelled():
-                if self.recorder is not None:
+                if self.recorder is not None and self.run_id is not None:
                     self.recorder._pending.clear()
                     self.recorder.end_run(self.run_id, "stopped", "cancelled")
                     await asyncio.wrap_future(self.recorder.flush())
@@ -149,7 +151,7 @@ class Backtest:
         pf = core.portfolio
         positions = list(pf.closed) + list(pf.open.values())
         written = None
-        if self.recorder is not None:
+        if self.recorder is not None and self.run_id is not None:
             # Hand the records to the writer thread first, so the database write overlaps the
             # analytics below; the run row with its summary follows in a second, small batch.
             core.write_curve()
@@ -157,12 +159,12 @@ class Backtest:
                 self.recorder.position(self.run_id, core.connection, p)
             written = self.recorder.flush()
         metrics = compute_metrics(positions, core.curve, pf.starting_balance, pf.unrealized_pnl)
-        if self.recorder is not None:
+        if self.recorder is not None and self.run_id is not None:
             summary = {k: v for k, v in metrics.to_dict().items() if k not in ("by_symbol", "by_strategy")}
             summary.update(candles=core.candles_seen, currency=pf.currency)
             self.recorder.end_run(self.run_id, "error" if core.failed_reason else "finished",
                                   core.failed_reason or "backtest finished", summary)
-            if wait:
+            if wait and written is not None:
                 written.result()
                 self.recorder.flush().result()
         elapsed = time.perf_counter() - t0

@@ -3,6 +3,9 @@
 Synchronous and cheap: ``publish`` calls each handler in turn on the caller's thread (the
 asyncio loop's). A handler that raises is logged and skipped; it never stops the others or the
 engine (an event thread that dies on one handler's exception is a habit we avoid).
+
+Publishers that would build an event nobody reads check :attr:`EventBus.has_subscribers` first
+(the trading core does on its hot path).
 """
 from __future__ import annotations
 
@@ -25,15 +28,14 @@ class EventBus:
         self._handlers.append(handler)
 
         def unsubscribe() -> None:
-            try:
+            if handler in self._handlers:
                 self._handlers.remove(handler)
-            except ValueError:
-                pass
 
         return unsubscribe
 
     @property
     def has_subscribers(self) -> bool:
+        """True when at least one handler listens (events are worth building)."""
         return bool(self._handlers)
 
     def publish(self, event: Any) -> None:

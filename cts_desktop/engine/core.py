@@ -11,61 +11,33 @@ paper replay of the same strategy over the same candles give identical fills.
 Per candle of ``symbol`` with open time ``ts`` (ms), in this order:
 
 1. Orders resting at the paper exchange fill against the candle (market orders at its open).
-2. Stop-loss and take-profit of the open position are checked against the candle's range.
-   When one candle touches both, the stop-loss is assumed to have come first (the
-   conservative choice: intra-candle order is unknown). The exit fills at the trigger price,
-   or at the open when the candle opened beyond it.
+2. Stop-loss and take-profit of the open position are checked against the candle's range
+   (:mod:`.exits`: when one candle touches both, the stop-loss is assumed to have come first).
 3. The position is marked at the close; equity and drawdown are updated.
 4. The candle goes to the strategies (aggregated first when a strategy's timeframe is longer
    than the data's); their signals are handled at the candle's close time, ``ts + timeframe``.
 """
 from __future__ import annotations
 
-import logging
 import time
 import traceback
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..core import events as ev
 from ..core.accounting import Portfolio
 from ..core.models import BUY, LONG, SELL, Candle, Fill, Market, Order, Position, Signal
 from ..core.risk import RiskLimits, check_entry
-from ..exchange.paper import PaperError, PaperExchange, round_price
+from ..exchange.paper import PaperError, PaperExchange
+from ..store.recorder import Recorder
 from .bus import EventBus
-
-log = logging.getLogger(__name__)
+from .curve import EquityCurve
+from .exits import protective_prices, triggered_exit
+from .journal import RunJournal
+from .recovery import restore_portfolio
+from .runners import StrategyRunner
+from .strategies import Strategy
 
 SNAPSHOT_INTERVAL_S = 0.1  # account snapshots to the UI at most this often (wall clock)
-
-
-class StrategyFailed(Exception):
-    """Every strategy of the run has failed; the message carries the last reason."""
-
-
-class _Runner:
-    """One strategy with its candle aggregation state."""
-
-    __slots__ = ("strategy", "name", "tf_ms", "agg", "active", "error", "symbols")
-
-    def __init__(self, strategy, data_tf_ms: int):
-        from ..core.models import timeframe_ms
-
-        self.strategy = strategy
-        self.name = strategy.name
-        self.symbols = getattr(strategy, "symbols", None)  # a set, or None for every symbol
-        self.agg: Dict[str, list] = {}
-        self.active = True
-        self.error = ""
-        if strategy.timeframe == "auto":
-            self.tf_ms = 0
-            return
-        tf = timeframe_ms(strategy.timeframe)
-        if tf < data_tf_ms or tf % data_tf_ms:
-            raise ValueError(
-                f"{strategy.name}: timeframe {strategy.timeframe} cannot be built from "
-                f"{data_tf_ms // 60000}m candles (needs a whole multiple)"
-            )
-        self.tf_ms = tf if tf != data_tf_ms else 0  # 0: no aggregation
 
 
 class TradingCore:
@@ -75,12 +47,13 @@ class TradingCore:
     ``default_size``: fraction of equity for signals without a size. ``fee``: taker fee override
     (fraction) or None for the market's. ``data_timeframe_ms``: spacing of the input candles.
     ``recorder``: a :class:`~cts_desktop.store.recorder.Recorder` (or None: nothing is stored).
+    Records and events go through a :class:`~cts_desktop.engine.journal.RunJournal`.
     """
 
-    def __init__(self, connection: str, markets: Dict[str, Market], strategies: list, *,
+    def __init__(self, connection: str, markets: Dict[str, Market], strategies: Sequence[Strategy], *,
                  portfolio: Portfolio, limits: RiskLimits, data_timeframe_ms: int,
                  default_size: float = 0.2, fee: Optional[float] = None, slippage: float = 0.0,
-                 bus: Optional[EventBus] = None, recorder=None, run_id: Optional[int] = None):
+                 bus: Optional[EventBus] = None, recorder: Optional[Recorder] = None, run_id: Optional[int] = None):
         self.connection = connection
         self.markets = markets
         self.portfolio = portfolio
@@ -91,20 +64,15 @@ class TradingCore:
         self.bus = bus or EventBus()
         self.recorder = recorder
         self.run_id = run_id
-        self.runners = [_Runner(s, data_timeframe_ms) for s in strategies]
-        self.curve: List[Tuple[int, float]] = []  # (ts ms, equity quote), one point per timestamp
-        self._balances: List[float] = []
-        self._curve_published = 0
-        self._recorded_ts: Optional[int] = None
+        self.runners = [StrategyRunner(s, data_timeframe_ms) for s in strategies]
         self._order_seq = 0
-        self._entry_meta: Dict[str, dict] = {}  # clientOrderId -> the entry signal's meta
+        self._entry_meta: Dict[str, Dict[str, Any]] = {}  # clientOrderId -> the entry signal's meta
         self._inflight: Dict[str, Order] = {}  # symbol -> unfilled order
         self.orders: List[Order] = []
         self.fills: List[Fill] = []
         self.candles_seen = 0
         self.last_ts = 0
         self._last_snapshot = 0.0
-        self.portfolio._on_position = self._position_changed
         self.failed_reason = ""
         # External execution (live trading): orders are not matched by the paper exchange but
         # queued in ``outbox`` for the async engine to send; it reports back through
@@ -114,10 +82,17 @@ class TradingCore:
         self.outbox: List[Order] = []
         # Equity points go to the database one row per timestamp as the run goes (replays), or
         # all at once as one curve at the end (backtests: see write_curve).
-        self.record_equity_rows = recorder is not None and not getattr(recorder, "deferred", False)
+        self.equity_curve = EquityCurve(recorder, run_id, not getattr(recorder, "deferred", False))
         # Info-level log lines cost a string each; backtests keep only warnings and errors.
         self.log_info = not getattr(recorder, "deferred", False)
+        self.journal = RunJournal(connection, self.bus, recorder, run_id, self.log_info)
+        self.portfolio._on_position = self.journal.position_changed
         self._rebuild_runner_lists()
+
+    @property
+    def curve(self) -> List[Tuple[int, float]]:
+        """The equity curve: (ts ms, equity quote), one point per timestamp."""
+        return self.equity_curve.points
 
     def _rebuild_runner_lists(self) -> None:
         self._direct = [(r, r.strategy.on_candle) for r in self.runners if r.active and not r.tf_ms]
@@ -145,38 +120,18 @@ class TradingCore:
                 self._guard(r, r.strategy.on_stop, self)
         if self.curve:
             self.portfolio.track_drawdown(self.curve[-1][1])
-        self._record_equity_point()
+        self.equity_curve.record_last()
 
     # -- crash recovery -----------------------------------------------------------------------------
-    def restore(self, state: dict) -> None:
+    def restore(self, state: Dict[str, Any]) -> None:
         """Carry on a run from what it had committed (see ``repositories.resume_state``).
 
-        Positions and balance are rebuilt from the run's positions (balance = starting balance +
-        realized P&L - fees of every position), the equity curve and drawdown from its points,
-        and orders still in flight go back to the paper exchange under their own clientOrderIds,
+        The account is rebuilt by :func:`~cts_desktop.engine.recovery.restore_portfolio`, the
+        equity curve from its points, and orders still in flight go back to the paper exchange under their own clientOrderIds,
         so nothing is sent twice and order numbering continues where it stopped.
         """
-        pf = self.portfolio
-        positions = state["positions"]
-        closed = [p for p in positions if p.closed_at is not None]
-        open_ = [p for p in positions if p.closed_at is None and p.amount > 0]
-        realized = sum(p.realized_pnl for p in positions)
-        fees = sum(p.fees for p in positions)
-        curve, balances = state["curve"], state["balances"]
-        peak, mdd = pf.starting_balance, 0.0
-        for _ts, eq in curve:
-            if eq > peak:
-                peak = eq
-            elif peak > 0 and (peak - eq) / peak > mdd:
-                mdd = (peak - eq) / peak
-        pf.restore(open_, closed, pf.starting_balance + realized - fees, realized, fees, peak, mdd,
-                   max((p.id for p in positions), default=0) + 1)
-        for p in open_:
-            pf.last_prices[p.symbol] = p.last_price
-        self.curve = list(curve)
-        self._balances = list(balances)
-        self._recorded_ts = curve[-1][0] if curve else None
-        self._curve_published = 0
+        restore_portfolio(self.portfolio, state)
+        self.equity_curve.restore(state["curve"], state["balances"])
         self._order_seq = state["max_order_seq"]
         for order in state["open_orders"]:
             self.orders.append(order)
@@ -208,7 +163,7 @@ class TradingCore:
         """Process one closed candle of ``symbol`` (see the module docstring)."""
         ts = candle[0]
         self.candles_seen += 1
-        if self.paper._pending.get(symbol):
+        if self.paper.has_pending_on(symbol):
             for order, fill in self.paper.on_candle(symbol, candle):
                 self._on_fill(order, fill)
         pf = self.portfolio
@@ -232,49 +187,19 @@ class TradingCore:
         for runner in self._aggregating:
             if runner.active and (runner.symbols is None or symbol in runner.symbols):
                 self._aggregate(runner, symbol, candle)
-        # Equity curve: one point per timestamp (the last symbol's update wins).
-        curve = self.curve
-        if curve and curve[-1][0] == ts:
-            curve[-1] = (ts, pf.equity)
-            self._balances[-1] = pf.balance
-        else:
-            if curve:  # the previous timestamp is complete: its equity counts for the drawdown
-                pf.track_drawdown(curve[-1][1])
-            if self.record_equity_rows and curve and curve[-1][0] != self._recorded_ts:
-                self.recorder.equity(self.run_id, curve[-1][0], self._balances[-1], curve[-1][1])
-                self._recorded_ts = curve[-1][0]
-            curve.append((ts, equity))
-            self._balances.append(pf.balance)
+        self.equity_curve.add(ts, equity, pf)
         self.last_ts = ts
-        if self.bus._handlers:
+        if self.bus.has_subscribers:
             now = time.monotonic()
             if now - self._last_snapshot >= SNAPSHOT_INTERVAL_S:
                 self._last_snapshot = now
                 self.publish_snapshot()
 
-    def _aggregate(self, r: _Runner, symbol: str, c: Candle) -> None:
-        tf = r.tf_ms
-        bucket = c[0] - c[0] % tf
-        agg = r.agg.get(symbol)
-        if agg is not None and agg[0] != bucket:  # a gap left the previous bucket unclosed
-            r.agg[symbol] = None
-            self._run_strategy(r, symbol, tuple(agg), agg[0] + tf)
-            agg = None
-        if agg is None:
-            agg = [bucket, c[1], c[2], c[3], c[4], c[5]]
-            r.agg[symbol] = agg
-        else:
-            if c[2] > agg[2]:
-                agg[2] = c[2]
-            if c[3] < agg[3]:
-                agg[3] = c[3]
-            agg[4] = c[4]
-            agg[5] += c[5]
-        if c[0] + self.data_tf_ms >= bucket + tf:
-            r.agg[symbol] = None
-            self._run_strategy(r, symbol, tuple(agg), bucket + tf)
+    def _aggregate(self, r: StrategyRunner, symbol: str, c: Candle) -> None:
+        for candle, close_ts in r.aggregate(symbol, c, self.data_tf_ms):
+            self._run_strategy(r, symbol, candle, close_ts)
 
-    def _run_strategy(self, r: _Runner, symbol: str, candle: Candle, close_ts: int) -> None:
+    def _run_strategy(self, r: StrategyRunner, symbol: str, candle: Candle, close_ts: int) -> None:
         try:
             signals = r.strategy.on_candle(self, symbol, candle)
         except Exception as exc:  # noqa: BLE001 - a strategy's bug stops that strategy only
@@ -284,13 +209,13 @@ class TradingCore:
             for s in signals:
                 self.handle_signal(s, close_ts)
 
-    def _guard(self, r: _Runner, fn: Callable, *args) -> None:
+    def _guard(self, r: StrategyRunner, fn: Callable[..., None], *args: Any) -> None:
         try:
             fn(*args)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a strategy's bug stops that strategy only
             self._strategy_failed(r, exc)
 
-    def _strategy_failed(self, r: _Runner, exc: BaseException) -> None:
+    def _strategy_failed(self, r: StrategyRunner, exc: BaseException) -> None:
         r.active = False
         self._rebuild_runner_lists()
         r.error = f"{type(exc).__name__}: {exc}"
@@ -338,16 +263,7 @@ class TradingCore:
                 order.stop_loss, order.take_profit = s.stop_loss, s.take_profit
                 if s.meta:
                     self._entry_meta[order.clientOrderId] = s.meta
-        if self.recorder is not None:
-            self.recorder.signal(self.run_id, self.connection, s, accepted, verdict)
-        if self.bus._handlers:
-            self.bus.publish(ev.SignalEvent(self.connection, s, accepted, verdict))
-        conf = f", confidence {s.confidence:.2f}" if s.confidence < 1 else ""
-        if self.log_info or self.bus._handlers:
-            self.log(ev.CAT_SIGNAL, f"{s.strategy or 'strategy'}: {s.intent} {s.side} {s.symbol} ({s.reason}{conf})", ts=ts)
-        if not accepted or self.log_info or self.bus._handlers:
-            self.log(ev.CAT_RISK, f"{'accepted' if accepted else 'rejected'}: {verdict}",
-                     "info" if accepted else "warning", ts=ts)
+        self.journal.signal(s, accepted, verdict, ts)
         if order is not None:
             self._submit(order, ts)
         return order
@@ -362,14 +278,13 @@ class TradingCore:
     def _submit(self, order: Order, ts: int) -> None:
         # The order is recorded (pending-create) before the exchange sees it.
         self.orders.append(order)
-        if self.recorder is not None:
-            self.recorder.order(self.run_id, self.connection, order)
+        self.journal.order(order)
         if self.external_execution:
             self.outbox.append(order)
             self._inflight[order.symbol] = order
             self.log(ev.CAT_ORDER, f"{order.side} {order.amount:g} {order.symbol} market ({order.reason}) "
                                    f"id {order.clientOrderId}: queued for the exchange", ts=ts)
-            self._order_changed(order)
+            self.journal.order_changed(order)
             return
         try:
             self.paper.submit(order, ts)
@@ -377,27 +292,18 @@ class TradingCore:
             self.log(ev.CAT_ORDER, f"order {order.clientOrderId} rejected: {exc}", "error", ts=ts)
         else:
             self._inflight[order.symbol] = order
-            if self.log_info or self.bus._handlers:
+            if self.journal.wants_info:
                 self.log(ev.CAT_ORDER, f"{order.side} {order.amount:g} {order.symbol} market ({order.reason}) "
                                    f"id {order.clientOrderId}", ts=ts)
-        self._order_changed(order)
+        self.journal.order_changed(order)
 
     def _check_exits(self, pos: Position, c: Candle) -> None:
-        ts, o, h, low = c[0], c[1], c[2], c[3]
-        sl, tp = pos.stop_loss, pos.take_profit
-        price = None
-        if pos.side == LONG:
-            if sl is not None and low <= sl:
-                price, reason = min(o, sl), "stop-loss"
-            elif tp is not None and h >= tp:
-                price, reason = max(o, tp), "take-profit"
-        else:
-            if sl is not None and h >= sl:
-                price, reason = max(o, sl), "stop-loss"
-            elif tp is not None and low <= tp:
-                price, reason = min(o, tp), "take-profit"
-        if price is None:
+        """Exit ``pos`` when candle ``c`` triggers its stop-loss or take-profit (:mod:`.exits`)."""
+        trigger = triggered_exit(pos, c)
+        if trigger is None:
             return
+        ts = c[0]
+        price, reason = trigger
         side = SELL if pos.side == LONG else BUY
         order = self._new_order(pos.symbol, side, pos.amount, ts, reason, pos.strategy, reduce_only=True)
         if self.external_execution:  # the exchange fills it at its price, not at the trigger
@@ -405,9 +311,8 @@ class TradingCore:
             self._submit(order, ts)
             return
         self.orders.append(order)
-        if self.recorder is not None:
-            self.recorder.order(self.run_id, self.connection, order)
-        if self.log_info or self.bus._handlers:
+        self.journal.order(order)
+        if self.journal.wants_info:
             self.log(ev.CAT_ORDER, f"{reason} triggered at {price:g}: {side} {order.amount:g} {pos.symbol} "
                                f"id {order.clientOrderId}", ts=ts)
         fill = self.paper.fill_now(order, price, ts)
@@ -425,9 +330,8 @@ class TradingCore:
         self._inflight.pop(order.symbol, None)
         self._entry_meta.pop(order.clientOrderId, None)
         order.error = order.error or reason
-        if self.recorder is not None:
-            self.recorder.order(self.run_id, self.connection, order)
-        self._order_changed(order)
+        self.journal.order(order)
+        self.journal.order_changed(order)
         self.log(ev.CAT_ORDER, f"order {order.clientOrderId} {order.status}: {reason}", "error")
 
     # -- fills -> accounting ----------------------------------------------------------------------
@@ -438,85 +342,30 @@ class TradingCore:
         sl_price = tp_price = None
         strategy = order.strategy
         if order.reason == "entry":
-            sl, tp = order.stop_loss, order.take_profit
-            step = self.markets[order.symbol].price_step
-            if order.side == BUY:
-                sl_price = round_price(fill.price * (1 - sl), step) if sl else None
-                tp_price = round_price(fill.price * (1 + tp), step) if tp else None
-            else:
-                sl_price = round_price(fill.price * (1 + sl), step) if sl else None
-                tp_price = round_price(fill.price * (1 - tp), step) if tp else None
+            sl_price, tp_price = protective_prices(order.side, fill.price, order.stop_loss, order.take_profit,
+                                                   self.markets[order.symbol].price_step)
         changed = self.portfolio.apply_fill(fill, reason=order.reason, strategy=strategy,
                                             stop_loss=sl_price, take_profit=tp_price, meta=meta)
         order.position_id = changed[-1].id
-        for p in changed if (self.log_info or self.bus._handlers) else ():
-            if p.closed_at is not None:
-                self.log(ev.CAT_POSITION, f"closed {p.side} {p.symbol} #{p.id} @ {p.exit_price:g}: net P&L "
-                                          f"{p.net_pnl:+.6g} {self.portfolio.currency} ({p.close_reason})", ts=p.closed_at)
-            elif p.exit_amount == 0 and p.amount == p.max_amount and p.opened_at == fill.timestamp:
-                self.log(ev.CAT_POSITION, f"opened {p.side} {p.amount:g} {p.symbol} #{p.id} @ {p.entry_price:g}"
-                                          + (f", stop {p.stop_loss:g}" if p.stop_loss else "")
-                                          + (f", target {p.take_profit:g}" if p.take_profit else ""), ts=p.opened_at)
-        if self.recorder is not None:
-            self.recorder.order(self.run_id, self.connection, order)
-            self.recorder.fill(self.run_id, self.connection, fill, order.position_id)
-        self._order_changed(order)
-        if self.bus._handlers:
-            self.bus.publish(ev.FillEvent(self.connection, fill, order.position_id))
-        if self.log_info or self.bus._handlers:
-            self.log(ev.CAT_FILL, f"filled {fill.side} {fill.amount:g} {fill.symbol} @ {fill.price:g} "
-                              f"fee {fill.fee:.6g} {fill.fee_currency} ({order.reason})", ts=fill.timestamp)
-
-    def _order_changed(self, order: Order) -> None:
-        if self.bus._handlers:
-            self.bus.publish(ev.OrderEvent(self.connection, order))
-
-    def _position_changed(self, p: Position) -> None:
-        if self.recorder is not None:
-            self.recorder.position(self.run_id, self.connection, p)
-        if self.bus._handlers:
-            self.bus.publish(ev.PositionEvent(self.connection, p))
+        self.journal.filled(order, fill, changed, self.portfolio.currency)
 
     # -- output ---------------------------------------------------------------------------------
     def log(self, category: str, message: str, level: str = "info", ts: Optional[int] = None) -> None:
         """One line of the activity log: to the bus and the database (info lines are skipped
         when ``log_info`` is off and nobody listens on the bus)."""
-        if level == "info" and not self.log_info and not self.bus._handlers:
-            return
-        ts = self.last_ts if ts is None else ts
-        wall = time.time()
-        if self.recorder is not None:
-            self.recorder.event(self.run_id, self.connection, ts, category, level, message, wall)
-        if self.bus._handlers:
-            self.bus.publish(ev.LogEvent(self.connection, ts, category, message, level, wall))
+        self.journal.log(category, message, level, self.last_ts if ts is None else ts)
 
     def snapshot(self) -> ev.AccountSnapshot:
-        pf = self.portfolio
-        balance, equity, realized, unrealized, trades, win_rate, mdd = pf.stats()
-        if self.curve:  # the last timestamp's point is not tracked until the next one begins
-            last = self.curve[-1][1]
-            peak = max(pf.peak, last)
-            if peak > 0:
-                mdd = max(mdd, (peak - last) / peak)
-        return ev.AccountSnapshot(
-            self.connection, self.last_ts, pf.currency, balance, equity, realized, unrealized, pf.fees,
-            equity - pf.starting_balance, trades, pf.wins, win_rate, mdd, len(pf.open), dict(pf.last_prices),
-        )
+        """The account now (see :meth:`RunJournal.snapshot`)."""
+        return self.journal.snapshot(self.portfolio, self.curve, self.last_ts)
 
     def publish_snapshot(self) -> None:
         """Publish the account snapshot and the equity points added since the last one."""
         self.bus.publish(self.snapshot())
-        new = self.curve[self._curve_published:]
+        new = self.equity_curve.unpublished()
         if new:
-            self._curve_published = len(self.curve)
             self.bus.publish(ev.EquityPoints(self.connection, new))
 
     def write_curve(self) -> None:
         """Hand the whole equity curve to the recorder as one record (backtests)."""
-        if self.recorder is not None and self.curve:
-            self.recorder.curve(self.run_id, self.curve, self._balances)
-
-    def _record_equity_point(self) -> None:
-        if self.record_equity_rows and self.curve and self._recorded_ts != self.curve[-1][0]:
-            self.recorder.equity(self.run_id, self.curve[-1][0], self._balances[-1], self.curve[-1][1])
-            self._recorded_ts = self.curve[-1][0]
+        self.equity_curve.write()

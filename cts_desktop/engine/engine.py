@@ -1,12 +1,7 @@
-"""The trade engine of one connection, on the asyncio loop (qasync runs it inside Qt).
+"""The replay engine: one connection's paper replay of recorded candles, on the asyncio loop
+(qasync runs it inside Qt).
 
-States::
-
-    idle -> initializing -> running <-> paused
-                               |            |
-                               v            v
-                            stopping -> stopped          (any state) -> error (with its reason)
-
+The states and commands are :class:`~cts_desktop.engine.lifecycle.EngineLifecycle`'s.
 ``start()`` loads the data and the strategy off the loop (file reads run in a worker thread),
 creates the run record and begins replaying. A replay that reaches the end of its data stops
 the engine cleanly (reason "end of data"). A strategy exception stops that strategy with its
@@ -20,18 +15,30 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import json
 import logging
 import time
-from typing import Any, Dict, List, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, Optional, Tuple
 
 from ..core import events as ev
 from ..core.accounting import Portfolio
+from ..core.models import Candle
 from ..core.risk import RiskLimits
+from ..store.recorder import Recorder
 from ..store.settings import SPEEDS, ConnectionConfig
-from . import strategies as strategy_registry
 from .bus import EventBus
 from .core import TradingCore
+from .lifecycle import EngineError, EngineLifecycle, format_summary
+from .strategies import build_strategies, strategies_from_specs
+
+if TYPE_CHECKING:
+    from ..exchange.replay import ReplaySource
+
+__all__ = ["TradeEngine", "EngineError", "format_summary", "SLICE_S"]
+
+Stream = Iterator[Tuple[str, Candle]]  # (symbol, candle), in time order
 
 log = logging.getLogger(__name__)
 
@@ -83,116 +90,27 @@ def _unfreeze() -> None:
         gc.unfreeze()  # back to the oldest generation: collected normally from now on
 
 
-class EngineError(Exception):
-    """A command that the engine's current state does not allow, or a failed start."""
-
-
-def build_strategies(conn: ConnectionConfig) -> list:
-    """The connection's strategy instances, each with ``symbols`` (a set, or None for all);
-    raises ``KeyError``/``ParamError`` naming the strategy and field."""
-    return strategies_from_specs(conn.strategy_specs())
-
-
-def strategies_from_specs(specs: List[dict]) -> list:
-    out = []
-    for spec in specs:
-        inst = strategy_registry.get(spec["strategy"])(dict(spec.get("params", {})))
-        inst.symbols = set(spec["symbols"]) if spec.get("symbols") else None
-        out.append(inst)
-    return out
-
-
-class TradeEngine:
+class TradeEngine(EngineLifecycle):
     """Runs one connection's paper replay. ``recorder`` may be None (nothing is stored).
 
     ``data_dir`` overrides where the replay's candle files are read from (tests use it to point
-    at a corrupt file). ``max_candles`` stops the replay early (tests, headless ``--duration``
-    uses wall time instead via :meth:`stop`).
+    at a corrupt file). A replay stops at the end of its data; headless ``--duration`` uses wall
+    time instead via :meth:`stop`.
     """
 
-    def __init__(self, conn: ConnectionConfig, *, bus: Optional[EventBus] = None, recorder=None,
-                 data_dir=None, mode: str = "paper-replay"):
-        self.conn = conn
-        self.name = conn.name
-        self.bus = bus or EventBus()
-        self.recorder = recorder
+    def __init__(self, conn: ConnectionConfig, *, bus: Optional[EventBus] = None,
+                 recorder: Optional[Recorder] = None, data_dir: Optional[Path] = None, mode: str = "paper-replay"):
+        super().__init__(conn, bus=bus, recorder=recorder, mode=mode)
         self.data_dir = data_dir
-        self.mode = mode
-        self.state = ev.IDLE
-        self.reason = ""
-        self.core: Optional[TradingCore] = None
-        self.source = None
-        self.run_id: Optional[int] = None
-        self._task: Optional[asyncio.Task] = None
-        self._resume = asyncio.Event()
-        self._resume.set()
-        self._stop_requested = False
+        self.source: Optional[ReplaySource] = None
         self.speed = SPEEDS.get(conn.speed, 0.0)
-        self.started_wall: Optional[float] = None
-        self.last_update_wall: Optional[float] = None
-        self._stop_reason = "stopped"
         self.resume_after: Optional[int] = None  # ms: candles up to here only warm the strategies
-
-    # -- commands -----------------------------------------------------------------------------
-    async def start(self) -> None:
-        """Initialize and begin the run. Returns once running (or in error: see ``reason``).
-
-        Raises :class:`EngineError` when the engine is already active.
-        """
-        if self.state in (ev.INITIALIZING, ev.RUNNING, ev.PAUSED, ev.STOPPING):
-            raise EngineError(f"{self.name}: engine is already {self.state}")
-        self._stop_requested = False
-        self._resume.set()
-        self._set_state(ev.INITIALIZING)
-        try:
-            await self._initialize()
-        except Exception as exc:  # noqa: BLE001 - any start failure becomes the error state
-            await self._fail(self._describe(exc))
-            return
-        self._set_state(ev.RUNNING)
-        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"engine:{self.name}")
-
-    async def stop(self, reason: str = "stopped by user") -> None:
-        """Stop the run (from running or paused) and wait until it has stopped."""
-        if self.state not in (ev.RUNNING, ev.PAUSED, ev.INITIALIZING):
-            return
-        self._stop_requested = True
-        self._stop_reason = reason
-        self._resume.set()
-        if self._task is not None:
-            await asyncio.shield(self._task)
-
-    def pause(self) -> None:
-        """Hold the replay; orders and positions stay as they are. Raises :class:`EngineError`."""
-        if self.state != ev.RUNNING:
-            raise EngineError(f"{self.name}: can only pause a running engine (it is {self.state})")
-        self._resume.clear()
-        self._set_state(ev.PAUSED)
-        self._log(ev.CAT_ENGINE, "paused")
-
-    def resume(self) -> None:
-        """Continue a paused replay. Raises :class:`EngineError`."""
-        if self.state != ev.PAUSED:
-            raise EngineError(f"{self.name}: can only resume a paused engine (it is {self.state})")
-        self._set_state(ev.RUNNING)
-        self._log(ev.CAT_ENGINE, "resumed")
-        self._resume.set()
 
     def set_speed(self, speed: str) -> None:
         """Change the replay speed (a key of :data:`SPEEDS`) while running."""
-        if speed not in SPEEDS:
-            raise EngineError(f"unknown speed {speed!r}; choose one of {', '.join(SPEEDS)}")
+        super().set_speed(speed)
         self.speed = SPEEDS[speed]
         self.conn.speed = speed
-
-    async def wait(self) -> None:
-        """Until the run task ends (stopped, finished or error)."""
-        if self._task is not None:
-            await asyncio.shield(self._task)
-
-    @property
-    def active(self) -> bool:
-        return self.state in (ev.INITIALIZING, ev.RUNNING, ev.PAUSED, ev.STOPPING)
 
     # -- internals ----------------------------------------------------------------------------
     async def _initialize(self) -> None:
@@ -254,62 +172,12 @@ class TradeEngine:
     async def _run(self) -> None:
         core, source = self.core, self.source
         assert core is not None and source is not None
-        total = source.total
-        stream = source.stream()
-        on_candle = core.on_candle
+        stream: Stream = source.stream()
         if self.resume_after is not None:
-            stream = await self._warm_up(stream, self.resume_after)
-        perf = time.perf_counter
-        pending = None  # a candle read but not yet processed (real-time pacing)
+            stream = await self._warm_up(core, stream, self.resume_after)
         _freeze_old_objects()
         try:
-            while True:
-                if not self._resume.is_set():
-                    await self._resume.wait()
-                if self._stop_requested:
-                    break
-                if core.failed_reason:
-                    raise _StrategiesFailed(core.failed_reason)
-                if self.recorder is not None and self.recorder.error is not None:
-                    raise self.recorder.error
-                speed = self.speed
-                deadline = perf() + SLICE_S
-                finished = False
-                if speed <= 0:  # as fast as possible, in time slices
-                    if pending is not None:
-                        on_candle(*pending)
-                        pending = None
-                    n = 0
-                    for item in stream:
-                        on_candle(item[0], item[1])
-                        n += 1
-                        if n >= 64:
-                            n = 0
-                            if perf() >= deadline or core.failed_reason or self._stop_requested:
-                                break
-                    else:
-                        finished = True
-                    self._progress(total)
-                    if finished:
-                        break
-                    await _yield_to_loop()
-                else:  # paced: candles of one timestamp, then wait for the next
-                    if pending is None:
-                        pending = next(stream, None)
-                        if pending is None:
-                            break
-                    ts = pending[1][0]
-                    on_candle(*pending)
-                    pending = None
-                    for item in stream:
-                        if item[1][0] != ts:
-                            pending = item
-                            break
-                        on_candle(item[0], item[1])
-                    self._progress(total)
-                    if pending is None:
-                        break
-                    await self._wait_for_next(pending[1][0] - ts)
+            await self._replay(core, stream, source.total)
             if core.failed_reason:
                 raise _StrategiesFailed(core.failed_reason)
             reason = self._stop_reason if self._stop_requested else "end of data"
@@ -320,16 +188,80 @@ class TradeEngine:
             raise
         except _StrategiesFailed as exc:
             await self._fail(str(exc))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - whatever ends the run becomes the error state
             log.exception("engine %s failed", self.name)
             await self._fail(self._describe(exc))
         finally:
             _unfreeze()
 
-    async def _warm_up(self, stream, until_ts: int):
+    async def _replay(self, core: TradingCore, stream: Stream, total: int) -> None:
+        """Feed ``stream`` until it ends or a stop; raises when the strategies or the recorder failed."""
+        pending: Optional[Tuple[str, Candle]] = None  # a candle read but not yet processed (real-time pacing)
+        while True:
+            if not self._resume.is_set():
+                await self._resume.wait()
+            if self._stop_requested:
+                return
+            if core.failed_reason:
+                raise _StrategiesFailed(core.failed_reason)
+            if self.recorder is not None and self.recorder.error is not None:
+                raise self.recorder.error
+            if self.speed <= 0:  # as fast as possible, in time slices
+                deadline = time.perf_counter() + SLICE_S
+                if pending is not None:
+                    core.on_candle(*pending)
+                    pending = None
+                finished = self._fast_slice(core, stream, deadline)
+                self._progress(total)
+                if finished:
+                    return
+                await _yield_to_loop()
+            else:  # paced: candles of one timestamp, then wait for the next
+                ts, pending = self._paced_step(core, stream, pending)
+                if ts is None:
+                    return
+                self._progress(total)
+                if pending is None:
+                    return
+                await self._wait_for_next(pending[1][0] - ts)
+
+    def _fast_slice(self, core: TradingCore, stream: Stream, deadline: float) -> bool:
+        """Candles until ``deadline`` (perf_counter s), a strategy failure or a stop; True when
+        the stream is exhausted."""
+        on_candle = core.on_candle
+        perf = time.perf_counter
+        n = 0
+        for item in stream:
+            on_candle(item[0], item[1])
+            n += 1
+            if n >= 64:
+                n = 0
+                if perf() >= deadline or core.failed_reason or self._stop_requested:
+                    return False
+        return True
+
+    @staticmethod
+    def _paced_step(core: TradingCore, stream: Stream, pending: Optional[Tuple[str, Candle]]
+                    ) -> Tuple[Optional[int], Optional[Tuple[str, Candle]]]:
+        """The candles of one timestamp (starting with ``pending``): ``(that timestamp, the first
+        candle of the next one)``; ``(None, None)`` when the stream had nothing left."""
+        if pending is None:
+            pending = next(stream, None)
+            if pending is None:
+                return None, None
+        ts = pending[1][0]
+        core.on_candle(*pending)
+        for item in stream:
+            if item[1][0] != ts:
+                return ts, item
+            core.on_candle(item[0], item[1])
+        return ts, None
+
+    @staticmethod
+    async def _warm_up(core: TradingCore, stream: Stream, until_ts: int) -> Stream:
         """Feed the candles up to ``until_ts`` to the strategies only (in slices); return the
         stream positioned at the first candle to trade."""
-        warm = self.core.warm
+        warm = core.warm
         perf = time.perf_counter
         deadline = perf() + SLICE_S
         first = None
@@ -343,7 +275,6 @@ class TradeEngine:
                 deadline = perf() + SLICE_S
         if first is None:
             return iter(())
-        import itertools
         return itertools.chain([first], stream)
 
     async def _wait_for_next(self, delta_ms: int) -> None:
@@ -366,98 +297,8 @@ class TradeEngine:
 
     def _progress(self, total: int) -> None:
         _refreeze()
-        core = self.core
-        self.last_update_wall = time.time()
-        if self.recorder is not None and self.run_id is not None and core.last_ts:
-            # A commit point: the slice's records and how far it got, in one batch.
-            self.recorder.progress(self.run_id, core.last_ts)
-            self.recorder.flush()
-        if self.bus._handlers:
-            self.bus.publish(ev.ProgressEvent(self.name, core.candles_seen, total, core.last_ts))
-
-    async def _finish(self, state: str, reason: str) -> None:
-        core = self.core
-        summary = self.summary()
-        if core is not None:
-            core.stop()
-            if self.bus._handlers:
-                core.publish_snapshot()
-            self._log(ev.CAT_ENGINE, f"{reason}: " + format_summary(summary))
-        if self.recorder is not None and self.run_id is not None:
-            self.recorder.end_run(self.run_id, state, reason, summary)
-            try:
-                await asyncio.wrap_future(self.recorder.flush())
-            except Exception as exc:  # noqa: BLE001
-                self.state = ev.ERROR
-                self.reason = f"could not save the run: {exc}"
-                self.bus.publish(ev.EngineStateChanged(self.name, ev.ERROR, self.reason, self.run_id))
-                return
-        self._set_state(ev.STOPPED, reason)
-
-    async def _fail(self, reason: str) -> None:
-        self.reason = reason
-        self._log(ev.CAT_ERROR, f"engine error: {reason}", "error")
-        if self.core is not None:
-            try:
-                self.core.stop()
-            except Exception:  # noqa: BLE001
-                log.exception("stopping the core after an error failed")
-        if self.recorder is not None and self.run_id is not None:
-            self.recorder.end_run(self.run_id, "error", reason, self.summary())
-            try:
-                await asyncio.wrap_future(self.recorder.flush())
-            except Exception:  # noqa: BLE001
-                log.exception("flushing after an engine error failed")
-        self._set_state(ev.ERROR, reason)
-
-    def _set_state(self, state: str, reason: str = "") -> None:
-        self.state = state
-        if reason or state in (ev.RUNNING, ev.INITIALIZING):
-            self.reason = reason
-        self.bus.publish(ev.EngineStateChanged(self.name, state, reason, self.run_id))
-
-    def _log(self, category: str, message: str, level: str = "info") -> None:
-        if self.core is not None:
-            self.core.log(category, message, level)
-            return
-        wall = time.time()
-        if self.recorder is not None:
-            self.recorder.event(self.run_id, self.name, 0, category, level, message, wall)
-        self.bus.publish(ev.LogEvent(self.name, 0, category, message, level, wall))
-
-    @staticmethod
-    def _describe(exc: BaseException) -> str:
-        text = str(exc) or type(exc).__name__
-        if isinstance(exc, KeyError) and exc.args:
-            text = str(exc.args[0])
-        return text
-
-    def summary(self) -> Dict[str, Any]:
-        """Run figures: trades, P&L (quote), win rate and max drawdown (fractions), equity at end."""
-        core = self.core
-        if core is None:
-            return {}
-        s = core.snapshot()
-        return {
-            "connection": self.name, "run_id": self.run_id, "currency": s.currency,
-            "candles": core.candles_seen, "trades": s.trades, "orders": len(core.orders), "fills": len(core.fills),
-            "starting_balance": core.portfolio.starting_balance, "balance": s.balance, "equity": s.equity,
-            "realized_pnl": s.realized_pnl, "unrealized_pnl": s.unrealized_pnl, "fees": s.fees,
-            "total_pnl": s.total_pnl, "win_rate": s.win_rate, "max_drawdown": s.max_drawdown,
-            "open_positions": s.open_positions, "last_candle_ts": s.timestamp,
-        }
+        super()._progress(total)
 
 
 class _StrategiesFailed(Exception):
     pass
-
-
-def format_summary(s: Dict[str, Any]) -> str:
-    """One human line of a run summary."""
-    if not s:
-        return "no data processed"
-    wr = "-" if s.get("win_rate") is None else f"{s['win_rate']:.1%}"
-    cur = s.get("currency", "")
-    return (f"{s['candles']} candles, {s['trades']} trades, total P&L {s['total_pnl']:+.8g} {cur} "
-            f"(fees {s['fees']:.8g}), win rate {wr}, max drawdown {s['max_drawdown']:.2%}, "
-            f"equity at end {s['equity']:.8g} {cur}")

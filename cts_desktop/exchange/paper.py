@@ -66,6 +66,10 @@ class PaperExchange:
     def has_pending(self) -> bool:
         return any(self._pending.values())
 
+    def has_pending_on(self, symbol: str) -> bool:
+        """True when orders of ``symbol`` rest here (the next candle of ``symbol`` may fill them)."""
+        return bool(self._pending.get(symbol))
+
     def open_orders(self) -> List[Order]:
         return [o for orders in self._pending.values() for o in orders]
 

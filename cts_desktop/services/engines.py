@@ -1,7 +1,8 @@
 """Application services: what the UI and the headless runner use, and nothing below it.
 
 One :class:`AppServices` per process wires the store (settings file, trade database, recorder)
-to one :class:`~cts_desktop.engine.engine.TradeEngine` per connection and the event bus the
+to one engine per connection (:class:`~cts_desktop.engine.engine.TradeEngine` or
+:class:`~cts_desktop.engine.live.ExchangeEngine`) and the event bus the
 engines publish on. The UI calls these methods (engine commands are coroutines, run on the
 qasync loop) and listens to :attr:`bus` through ``ui/bridge.py``; it never reaches an exchange.
 """
@@ -13,6 +14,7 @@ from typing import Dict, List, Optional
 
 from ..engine.bus import EventBus
 from ..engine.engine import TradeEngine
+from ..engine.lifecycle import EngineLifecycle
 from ..store import repositories as repo
 from ..store.db import open_database
 from ..store.recorder import Recorder
@@ -32,7 +34,7 @@ class AppServices:
         self.db = open_database(self.data_dir)
         self.bus = EventBus()
         self.recorder = Recorder(self.db, batched=True)
-        self.engines: Dict[str, TradeEngine] = {}
+        self.engines: Dict[str, EngineLifecycle] = {}
         self.replay_data_dir: Optional[Path] = None  # tests point replays at other candle files
 
     # -- connections ----------------------------------------------------------------------------
@@ -61,7 +63,7 @@ class AppServices:
                          name="cts-prefetch", daemon=True).start()
 
     # -- engines --------------------------------------------------------------------------------
-    def engine(self, name: str) -> TradeEngine:
+    def engine(self, name: str) -> EngineLifecycle:
         """The engine of connection ``name`` (created idle on first use)."""
         eng = self.engines.get(name)
         if eng is None or (not eng.active and eng.conn is not self.settings.connections.get(name)):
@@ -69,7 +71,7 @@ class AppServices:
             self.engines[name] = eng
         return eng
 
-    def _new_engine(self, name: str) -> TradeEngine:
+    def _new_engine(self, name: str) -> EngineLifecycle:
         """A TradeEngine for paper replays, an ExchangeEngine for a ccxt exchange (paper or live;
         in live mode it reads the credentials from the OS keyring when it starts)."""
         conn = self.connection(name)
@@ -83,7 +85,7 @@ class AppServices:
         eng = self.engines.get(name)
         return eng.state if eng is not None else "idle"
 
-    async def start_engine(self, name: str) -> TradeEngine:
+    async def start_engine(self, name: str) -> EngineLifecycle:
         """Start (or restart after a stop/error) the engine of ``name``; returns it once running
         or in error (see ``engine.reason``)."""
         eng = self.engine(name)

@@ -19,7 +19,7 @@ incremental (running sums, no pandas, no lists rebuilt per candle).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Dict, Iterable, List, Optional, Protocol, Sequence
+from typing import Any, ClassVar, Dict, Iterable, List, Optional, Protocol, Sequence, Set, Type
 
 from ...core.models import Candle, Position, Signal
 
@@ -120,6 +120,8 @@ class Strategy:
     title: ClassVar[str] = ""
     description: ClassVar[str] = ""
     params: ClassVar[Sequence[Param]] = ()
+    #: the symbols this instance trades (set by the engine from the connection), None for all
+    symbols: Optional[Set[str]] = None
 
     def __init__(self, params: Optional[Dict[str, Any]] = None):
         self.p: Dict[str, Any] = self.resolve_params(params or {})
@@ -164,7 +166,7 @@ class Strategy:
         """Called once when the run ends (also after an error)."""
 
 
-def describe(cls: type) -> Dict[str, Any]:
+def describe(cls: Type[Strategy]) -> Dict[str, Any]:
     """A plain description of a strategy class for forms and ``--help`` output."""
     return {
         "name": cls.name,

@@ -23,10 +23,10 @@ fills the resulting market order at the next candle's open (see ``exchange/paper
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 from ...core.models import BUY, LONG, SELL, SHORT, TIMEFRAME_MS, Candle, Signal
-from .base import Param, ParamError, Strategy
+from .base import Param, ParamError, Strategy, StrategyContext
 
 
 class _SMA:
@@ -92,7 +92,7 @@ class MovingAverageCross(Strategy):
         Param("allow_short", bool, False, "Go short on a cross down where the market allows it"),
     )
 
-    def validate(self, p) -> None:
+    def validate(self, p: Dict[str, Any]) -> None:
         if p["slow"] <= p["fast"]:
             raise ParamError("slow", f"must be greater than fast ({p['fast']}), got {p['slow']}")
 
@@ -100,14 +100,14 @@ class MovingAverageCross(Strategy):
     def warmup(self) -> int:
         return self.p["slow"]
 
-    def on_start(self, ctx, symbols) -> None:
+    def on_start(self, ctx: StrategyContext, symbols: Iterable[str]) -> None:
         make = _SMA if self.p["ma_type"] == "sma" else _EMA
         self._avgs: Dict[str, tuple] = {s: (make(self.p["fast"]), make(self.p["slow"])) for s in symbols}
         self._relation: Dict[str, int] = {s: 0 for s in symbols}
         self._sl = self.p["stop_loss"] / 100.0 or None
         self._tp = self.p["take_profit"] / 100.0 or None
 
-    def on_candle(self, ctx, symbol: str, candle: Candle) -> Optional[List[Signal]]:
+    def on_candle(self, ctx: StrategyContext, symbol: str, candle: Candle) -> Optional[List[Signal]]:
         fast_avg, slow_avg = self._avgs[symbol]
         close = candle[4]
         fast = fast_avg.update(close)

@@ -48,10 +48,10 @@ The current classification of a symbol is available as :meth:`RegimeTrend.regime
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ...core.models import BUY, LONG, SELL, TIMEFRAME_MS, Candle, Signal
-from .base import Param, ParamError, Strategy
+from .base import Param, ParamError, Strategy, StrategyContext
 
 TRENDING = "trending"
 RANGING = "ranging"
@@ -70,6 +70,31 @@ def parse_regimes(text: str) -> Tuple[str, ...]:
     if bad:
         raise ParamError("regimes", f"unknown regime {bad[0]!r}; expected a comma list of {', '.join(REGIMES)}")
     return tuple(dict.fromkeys(names))
+
+
+def _classify(s_trend: float, s_vol: float, s_mr: float) -> Tuple[float, str]:
+    """``(confidence, regime)`` from the raw trend, volatility and mean-reversion scores (each
+    clipped to at most 1, the last two to at least 0): the highest wins (volatile, then trending
+    on ties); ranging when its complement is higher."""
+    if s_trend > 1.0:
+        s_trend = 1.0
+    if s_vol > 1.0:
+        s_vol = 1.0
+    elif s_vol < 0.0:
+        s_vol = 0.0
+    if s_mr > 1.0:
+        s_mr = 1.0
+    elif s_mr < 0.0:
+        s_mr = 0.0
+    if s_vol >= s_trend and s_vol >= s_mr:
+        top, regime = s_vol, VOLATILE
+    elif s_trend >= s_mr:
+        top, regime = s_trend, TRENDING
+    else:
+        top, regime = s_mr, MEAN_REVERTING
+    if 1.0 - top > top:
+        top, regime = 1.0 - top, RANGING
+    return top, regime
 
 
 class _State:
@@ -130,7 +155,7 @@ class RegimeTrend(Strategy):
         Param("allow_short", bool, False, "Follow down trends short where the market allows it"),
     )
 
-    def validate(self, p) -> None:
+    def validate(self, p: Dict[str, Any]) -> None:
         self._allowed = parse_regimes(p["regimes"])
         p["regimes"] = ",".join(self._allowed)
         if p["slow"] <= p["fast"]:
@@ -143,7 +168,7 @@ class RegimeTrend(Strategy):
         p = self.p
         return max(p["slow"], p["vol_slow"], p["trend_period"] + 1, p["mr_period"])
 
-    def on_start(self, ctx, symbols) -> None:
+    def on_start(self, ctx: StrategyContext, symbols: Iterable[str]) -> None:
         p = self.p
         self._n = p["trend_period"]
         self._state: Dict[str, _State] = {s: _State(self._n) for s in symbols}
@@ -169,7 +194,7 @@ class RegimeTrend(Strategy):
         st = getattr(self, "_state", {}).get(symbol)
         return (st.regime, st.confidence) if st is not None else (RANGING, 0.0)
 
-    def on_candle(self, ctx, symbol: str, candle: Candle) -> Optional[List[Signal]]:
+    def on_candle(self, ctx: StrategyContext, symbol: str, candle: Candle) -> Optional[List[Signal]]:
         st = self._state.get(symbol)
         if st is None:
             st = self._state[symbol] = _State(self._n)
@@ -238,27 +263,7 @@ class RegimeTrend(Strategy):
         st.direction = d
 
         # scores -> regime
-        s_trend = er * self._inv_er
-        if s_trend > 1.0:
-            s_trend = 1.0
-        s_vol = (ratio - 1.0) * self._inv_vol
-        if s_vol > 1.0:
-            s_vol = 1.0
-        elif s_vol < 0.0:
-            s_vol = 0.0
-        s_mr = -rho * self._inv_rho
-        if s_mr > 1.0:
-            s_mr = 1.0
-        elif s_mr < 0.0:
-            s_mr = 0.0
-        if s_vol >= s_trend and s_vol >= s_mr:
-            top, regime = s_vol, VOLATILE
-        elif s_trend >= s_mr:
-            top, regime = s_trend, TRENDING
-        else:
-            top, regime = s_mr, MEAN_REVERTING
-        if 1.0 - top > top:
-            top, regime = 1.0 - top, RANGING
+        top, regime = _classify(er * self._inv_er, (ratio - 1.0) * self._inv_vol, -rho * self._inv_rho)
         st.regime = regime
         st.confidence = top
         if count < self._warm:
@@ -283,7 +288,8 @@ class RegimeTrend(Strategy):
         st.rho = rho
         return self._signals(ctx, symbol, candle[0], st, regime, top, setup if new_setup else 0, exit_now, ef, es)
 
-    def _signals(self, ctx, symbol, ts, st, regime, conf, setup, exit_now, ef, es) -> Optional[List[Signal]]:
+    def _signals(self, ctx: StrategyContext, symbol: str, ts: int, st: _State, regime: str, conf: float, setup: int,
+                 exit_now: bool, ef: float, es: float) -> Optional[List[Signal]]:
         meta = {"regime": regime, "confidence": conf, "er": st.er, "vol_ratio": st.vol_ratio,
                 "autocorr": st.rho, "fast": ef, "slow": es}
         pos = ctx.position(symbol)

@@ -29,10 +29,10 @@ The signal is made on the close of the candle where the cross happens.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 from ...core.models import BUY, LONG, SELL, SHORT, TIMEFRAME_MS, Candle, Signal
-from .base import Param, ParamError, Strategy
+from .base import Param, ParamError, Strategy, StrategyContext
 
 
 class _RSIState:
@@ -67,7 +67,7 @@ class RSIMeanReversion(Strategy):
         Param("allow_short", bool, False, "Short when RSI falls back out of overbought, where the market allows it"),
     )
 
-    def validate(self, p) -> None:
+    def validate(self, p: Dict[str, Any]) -> None:
         if p["overbought"] <= p["oversold"]:
             raise ParamError("overbought", f"must be greater than oversold ({p['oversold']:g}), got {p['overbought']:g}")
         if p["exit_at"] == "midline" and not p["oversold"] < 50.0 < p["overbought"]:
@@ -77,7 +77,7 @@ class RSIMeanReversion(Strategy):
     def warmup(self) -> int:
         return self.p["period"] + 2
 
-    def on_start(self, ctx, symbols) -> None:
+    def on_start(self, ctx: StrategyContext, symbols: Iterable[str]) -> None:
         self._state: Dict[str, _RSIState] = {s: _RSIState() for s in symbols}
         p = self.p
         self._n = p["period"]
@@ -91,7 +91,7 @@ class RSIMeanReversion(Strategy):
         self._tp = p["take_profit"] / 100.0 or None
         self._short = p["allow_short"]
 
-    def on_candle(self, ctx, symbol: str, candle: Candle) -> Optional[List[Signal]]:
+    def on_candle(self, ctx: StrategyContext, symbol: str, candle: Candle) -> Optional[List[Signal]]:
         st = self._state.get(symbol)
         if st is None:
             st = self._state[symbol] = _RSIState()
@@ -137,7 +137,8 @@ class RSIMeanReversion(Strategy):
             return None
         return self._signals(ctx, symbol, candle[0], prev_rsi, rsi, buy_in, sell_in, long_out, short_out)
 
-    def _signals(self, ctx, symbol, ts, prev_rsi, rsi, buy_in, sell_in, long_out, short_out) -> Optional[List[Signal]]:
+    def _signals(self, ctx: StrategyContext, symbol: str, ts: int, prev_rsi: float, rsi: float, buy_in: bool,
+                 sell_in: bool, long_out: bool, short_out: bool) -> Optional[List[Signal]]:
         pos = ctx.position(symbol)
         side = pos.side if pos is not None else None
         meta = {"rsi": rsi, "prev_rsi": prev_rsi}

@@ -55,11 +55,11 @@ from __future__ import annotations
 import os
 from collections import deque
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 from ...core.models import BUY, LONG, SELL, TIMEFRAME_MS, Candle, Signal
 from ...core.unlocks import CalendarError, UnlockEvent, load_unlock_calendar
-from .base import Param, ParamError, Strategy
+from .base import Param, ParamError, Strategy, StrategyContext
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -128,7 +128,7 @@ class TokenUnlockFrontRun(Strategy):
         Param("take_profit", float, 5.0, "Take-profit distance from entry (0 = none)", minimum=0.0, maximum=1000.0, unit="%"),
     )
 
-    def validate(self, p) -> None:
+    def validate(self, p: Dict[str, Any]) -> None:
         if p["window_hours"] >= p["lead_hours"]:
             raise ParamError("window_hours", f"must be smaller than lead_hours ({p['lead_hours']:g}), got {p['window_hours']:g}")
         self.events: List[UnlockEvent] = []
@@ -143,7 +143,7 @@ class TokenUnlockFrontRun(Strategy):
     def warmup(self) -> int:
         return WEEK_MS // TIMEFRAME_MS[self.timeframe]
 
-    def on_start(self, ctx, symbols) -> None:
+    def on_start(self, ctx: StrategyContext, symbols: Iterable[str]) -> None:
         p = self.p
         self._tf = TIMEFRAME_MS[p["timeframe"]]
         self._lead = p["lead_hours"] * HOUR_MS
@@ -169,7 +169,7 @@ class TokenUnlockFrontRun(Strategy):
         start = (evs[0].time - self._lead - self._win - WEEK_MS - 2 * self._tf) if evs else 0
         return _SymbolState(evs, int(start))
 
-    def on_candle(self, ctx, symbol: str, candle: Candle) -> Optional[List[Signal]]:
+    def on_candle(self, ctx: StrategyContext, symbol: str, candle: Candle) -> Optional[List[Signal]]:
         st = self._state.get(symbol)
         if st is None:
             st = self._state[symbol] = self._make_state(symbol)
@@ -240,7 +240,7 @@ class TokenUnlockFrontRun(Strategy):
                      strategy=self.name, meta=meta)
         return (out or []) + [sig]
 
-    def _exit(self, ctx, symbol: str, ts: int, st: _SymbolState) -> Optional[List[Signal]]:
+    def _exit(self, ctx: StrategyContext, symbol: str, ts: int, st: _SymbolState) -> Optional[List[Signal]]:
         meta = dict(st.exit_meta or {})
         st.exit_at = 0
         st.exit_meta = None

@@ -1,0 +1,72 @@
+"""The equity curve of a run: one point per candle timestamp, with the balance at that point.
+
+Within one timestamp (several symbols) the last symbol's update wins. A timestamp's equity counts
+for the drawdown once the next timestamp begins. Points go to the database one row per
+timestamp as the run goes (``record_rows``: replays), or all at once as one curve at the end
+(:meth:`EquityCurve.write`: backtests). Times in ms, money in the quote currency.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+from ..core.accounting import Portfolio
+from ..store.recorder import Recorder
+
+
+class EquityCurve:
+    """``points`` [(ts, equity)] and ``balances`` (same length) of run ``run_id``; ``published``:
+    how many points the bus has seen."""
+
+    __slots__ = ("points", "balances", "published", "recorded_ts", "_sink", "record_rows")
+
+    def __init__(self, recorder: Optional[Recorder], run_id: Optional[int], record_rows: bool):
+        self.points: List[Tuple[int, float]] = []
+        self.balances: List[float] = []
+        self.published = 0
+        self.recorded_ts: Optional[int] = None
+        # where the points go: a stored run has both a recorder and an id
+        self._sink = (recorder, run_id) if recorder is not None and run_id is not None else None
+        self.record_rows = record_rows and self._sink is not None
+
+    def add(self, ts: int, equity: float, pf: Portfolio) -> None:
+        """The point of a candle at ``ts``: ``equity`` when ``ts`` begins a timestamp, else the
+        portfolio's current equity replaces that timestamp's point."""
+        points = self.points
+        if points and points[-1][0] == ts:
+            points[-1] = (ts, pf.equity)
+            self.balances[-1] = pf.balance
+        else:
+            if points:  # the previous timestamp is complete: its equity counts for the drawdown
+                pf.track_drawdown(points[-1][1])
+            if self.record_rows and points and points[-1][0] != self.recorded_ts:
+                self.record_last()
+            points.append((ts, equity))
+            self.balances.append(pf.balance)
+
+    def record_last(self) -> None:
+        """Write the last point as an equity row unless it was written already."""
+        if self.record_rows and self._sink is not None and self.points and self.recorded_ts != self.points[-1][0]:
+            recorder, run_id = self._sink
+            ts, equity = self.points[-1]
+            recorder.equity(run_id, ts, self.balances[-1], equity)
+            self.recorded_ts = ts
+
+    def restore(self, points: List[Tuple[int, float]], balances: List[float]) -> None:
+        """Carry on from a crashed run's committed points (all of them already recorded)."""
+        self.points = list(points)
+        self.balances = list(balances)
+        self.recorded_ts = points[-1][0] if points else None
+        self.published = 0
+
+    def unpublished(self) -> List[Tuple[int, float]]:
+        """The points added since the last call."""
+        new = self.points[self.published:]
+        if new:
+            self.published = len(self.points)
+        return new
+
+    def write(self) -> None:
+        """Hand the whole curve to the recorder as one record (backtests)."""
+        if self._sink is not None and self.points:
+            recorder, run_id = self._sink
+            recorder.curve(run_id, self.points, self.balances)
