@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
+from ..core.events import LogEvent
+from ..core.models import Position
+from ..engine.backtest import BacktestResult
 from ..engine.bus import EventBus
 from ..engine.engine import TradeEngine
 from ..engine.lifecycle import EngineLifecycle
 from ..store import repositories as repo
-from ..store.db import open_database
+from ..store.db import Run, open_database
 from ..store.recorder import Recorder
 from ..store.settings import ConnectionConfig, SettingsStore
 
@@ -119,22 +122,22 @@ class AppServices:
             await eng.stop("app closing")
 
     # -- history (reads) ------------------------------------------------------------------------
-    def open_positions(self, name: str):
+    def open_positions(self, name: str) -> List[Position]:
         eng = self.engines.get(name)
         if eng is not None and eng.core is not None:
             return list(eng.core.portfolio.open.values())
         return repo.open_positions(name)
 
-    def closed_positions(self, name: str, limit: int = 5000):
+    def closed_positions(self, name: str, limit: int = 5000) -> List[Position]:
         return repo.closed_positions(name, limit)
 
-    def events(self, name: str, limit: int = 5000):
+    def events(self, name: str, limit: int = 5000) -> List[LogEvent]:
         return repo.events(name, limit)
 
-    def latest_run(self, name: str):
+    def latest_run(self, name: str) -> Optional[Run]:
         return repo.latest_run(name)
 
-    def equity_curve(self, name: str):
+    def equity_curve(self, name: str) -> List[Tuple[int, float]]:
         """The equity curve of the running engine, or of the latest run in the database."""
         eng = self.engines.get(name)
         if eng is not None and eng.core is not None:
@@ -142,14 +145,14 @@ class AppServices:
         run = repo.latest_run(name)
         return repo.equity_curve(run.id) if run is not None else []
 
-    def last_summary(self, name: str) -> dict:
+    def last_summary(self, name: str) -> Dict[str, Any]:
         eng = self.engines.get(name)
         if eng is not None and eng.core is not None:
             return eng.summary()
         run = repo.latest_run(name)
         return repo.run_summary(run) if run is not None else {}
 
-    def replay_span(self, name: str):
+    def replay_span(self, name: str) -> Optional[Tuple[int, int]]:
         """``(first, last)`` candle open times (ms) of the running replay of ``name``, or None
         (not a replay, or not started): the chart fixes its time axis to it."""
         eng = self.engines.get(name)
@@ -158,13 +161,12 @@ class AppServices:
             return None
         return (min(s.start for s in source.series.values()), max(s.end for s in source.series.values()))
 
-    def run_result(self, name: str):
+    def run_result(self, name: str) -> Optional[BacktestResult]:
         """The running engine's run (or the latest stored run of ``name``) as a
         :class:`~cts_desktop.engine.backtest.BacktestResult`, with its full analytics
         (:class:`~cts_desktop.core.metrics.Metrics`): what the Live Trading tab's analytics and
         exports show. None when the connection has no run yet."""
         from ..core.metrics import compute_metrics
-        from ..engine.backtest import BacktestResult
 
         eng = self.engines.get(name)
         if eng is not None and eng.core is not None:
