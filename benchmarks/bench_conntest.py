@@ -26,7 +26,7 @@ import ccxt.pro  # noqa: E402,F401
 CCXT_IMPORT_S = time.perf_counter() - t0
 
 from cts_desktop.exchange.conntest import test_connection  # noqa: E402
-from tests.venue.fixtures import API_KEY, API_SECRET, Venue, connection_for  # noqa: E402
+from tests.venue.harness import API_KEY, API_SECRET, Venue, connection_for  # noqa: E402
 
 
 def bench(venue: Venue, runs: int, **conn_kw) -> list:

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QLabel, QLineEdit, QScrollArea, QWidget
 
 from cts_desktop.store.secrets import SecretStore
 from cts_desktop.ui.connections import ConnectionDetails
-from tests.venue.fixtures import API_KEY, API_SECRET, venue  # noqa: F401
+from tests.venue.harness import API_KEY, API_SECRET
 
 pytestmark = pytest.mark.gui
 

@@ -9,7 +9,7 @@ import pytest
 from cts_desktop.core.models import CANCELED, CLOSED, FILLED, OPEN, STATE_CANCELED, STATE_OPEN, Order
 from cts_desktop.exchange.ccxt_gateway import CcxtGateway, create_exchange
 from cts_desktop.exchange.errors import GatewayError, map_exception, redact
-from tests.venue.fixtures import API_KEY, API_SECRET, READ_ONLY_KEY, READ_ONLY_SECRET, connection_for, venue  # noqa: F401
+from tests.venue.harness import API_KEY, API_SECRET, READ_ONLY_KEY, READ_ONLY_SECRET, connection_for
 
 pytestmark = pytest.mark.timeout(60)
 SECRETS = {"apiKey": API_KEY, "secret": API_SECRET}

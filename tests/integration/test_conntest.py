@@ -16,7 +16,7 @@ import pytest
 from cts_desktop.exchange import conntest
 from cts_desktop.exchange.conntest import ConnectionTestResult, credentials_fingerprint
 from cts_desktop.exchange.errors import map_exception
-from tests.venue.fixtures import API_KEY, API_SECRET, READ_ONLY_KEY, READ_ONLY_SECRET, connection_for, venue  # noqa: F401
+from tests.venue.harness import API_KEY, API_SECRET, READ_ONLY_KEY, READ_ONLY_SECRET, connection_for
 
 pytestmark = pytest.mark.timeout(60)
 SECRETS = {"apiKey": API_KEY, "secret": API_SECRET}

@@ -19,7 +19,7 @@ from cts_desktop.exchange.ccxt_gateway import CcxtGateway
 from cts_desktop.services import AppServices
 from cts_desktop.store import repositories as repo
 from cts_desktop.store.db import DB_FILENAME
-from tests.venue.fixtures import API_KEY, API_SECRET, connection_for, venue  # noqa: F401
+from tests.venue.harness import API_KEY, API_SECRET, connection_for
 
 pytestmark = pytest.mark.timeout(60)
 SECRETS = {"apiKey": API_KEY, "secret": API_SECRET}

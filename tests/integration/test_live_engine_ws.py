@@ -27,7 +27,7 @@ from cts_desktop.engine.strategies.base import Param, Strategy
 from cts_desktop.exchange.ccxt_gateway import create_pro_exchange
 from cts_desktop.services import AppServices
 from cts_desktop.store import repositories as repo
-from tests.venue.fixtures import connection_for, venue  # noqa: F401
+from tests.venue.harness import connection_for
 
 pytestmark = pytest.mark.timeout(60)
 SYM, VSYM = "BTC/USDT", "BTCUSDT"

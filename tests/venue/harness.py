@@ -1,16 +1,16 @@
-"""Pytest fixtures for the local venue: :func:`venue` yields a running :class:`Venue`.
+"""The local venue run in-process: :class:`Venue` (a running server in a background thread), the
+test credentials and :func:`connection_for`.
 
-Tests import it into their module (``from tests.venue.fixtures import venue  # noqa: F401``).
-The server runs in a background thread with its own event loop, so a test may drive its own
-coroutines with ``asyncio.run(...)`` while the venue keeps answering.
+Tests get a fresh running venue from the ``venue`` fixture of ``tests/conftest.py``; benchmarks
+and tools use ``with Venue() as v: ...``. The server runs in a background thread with its own
+event loop, so a test may drive its own coroutines with ``asyncio.run(...)`` while the venue
+keeps answering.
 """
 from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Iterable, Iterator, Optional
-
-import pytest
+from typing import Iterable, Optional
 
 from .server import Faults, VenueServer
 from .state import Account, VenueState
@@ -125,12 +125,3 @@ def connection_for(venue: Venue, name: str = "local venue", **overrides):
     fields.update(overrides)
     return ConnectionConfig(**fields)
 
-
-@pytest.fixture
-def venue() -> Iterator[Venue]:
-    """A fresh local venue per test."""
-    v = Venue().start()
-    try:
-        yield v
-    finally:
-        v.stop()
