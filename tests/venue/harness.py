@@ -46,6 +46,11 @@ class Venue:
             self._started.set()
             loop.run_forever()
             loop.run_until_complete(self.server.stop())
+            # requests still held by a delay fault: end them here, not as "destroyed but pending"
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
 
         self._thread = threading.Thread(target=run, name="local-venue", daemon=True)
