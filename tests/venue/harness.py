@@ -16,6 +16,15 @@ from .server import Faults, VenueServer
 from .state import Account, VenueState
 
 
+async def _cancel_leftovers() -> None:
+    """End the requests still held by a delay fault when the venue stops (else each one is
+    reported as "Task was destroyed but it is pending!" when the loop closes)."""
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 class Venue:
     """A running local Binance-spot venue (background thread, 127.0.0.1, free port).
 
@@ -46,11 +55,7 @@ class Venue:
             self._started.set()
             loop.run_forever()
             loop.run_until_complete(self.server.stop())
-            # requests still held by a delay fault: end them here, not as "destroyed but pending"
-            pending = asyncio.all_tasks(loop)
-            for task in pending:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(_cancel_leftovers())
             loop.close()
 
         self._thread = threading.Thread(target=run, name="local-venue", daemon=True)
