@@ -229,7 +229,7 @@ def test_live_gate(qtbot, tab, services, venue, cname, window):
 # -- delete / duplicate --------------------------------------------------------------------------------
 @keyring_test
 def test_duplicate_copies_settings_not_secrets_and_delete_removes_keyring_entries(qtbot, tab, services, venue, cname):
-    d = add_venue_connection(qtbot, tab, cname, venue)
+    add_venue_connection(qtbot, tab, cname, venue)
     click(qtbot, tab.duplicate_button)
     copy_name = f"{cname} (copy)"
     try:
