@@ -215,6 +215,8 @@ def test_websocket_drop_falls_back_to_polling_and_returns(services, venue):
         await eng.start()
         assert eng.state == ev.RUNNING, eng.reason
         await until(lambda: eng.data_source == "websocket", what="the websocket")
+        # a poll may still be in flight as the stream comes up: a candle processed after it ends that
+        await step(venue, [eng], 1)
         polls = klines(venue)
         await step(venue, [eng], 2)  # 2 candles processed ...
         assert klines(venue) == polls  # ... with no polling: they were streamed
