@@ -1,5 +1,6 @@
-"""Shared test fixtures. Tests use real parts: SQLite files in tmp dirs, the real engine and the
-real recorded market data shipped in resources/data."""
+"""Shared test fixtures. Tests use real parts: SQLite files in tmp dirs, the real engine, the real
+recorded market data shipped in resources/data, and a local Binance-spot venue (``tests/venue``)
+on 127.0.0.1 for everything that speaks to an exchange."""
 import os
 from pathlib import Path
 
@@ -16,3 +17,16 @@ def dirs(tmp_path):
     """``(data_dir, config_dir)`` in a fresh temporary directory."""
     data, config = tmp_path / "data", tmp_path / "config"
     return data, config
+
+
+@pytest.fixture
+def venue():
+    """A fresh running local venue per test (:class:`tests.venue.harness.Venue`), stopped after it.
+    Test credentials and :func:`~tests.venue.harness.connection_for` are in ``tests.venue.harness``."""
+    from tests.venue.harness import Venue
+
+    v = Venue().start()
+    try:
+        yield v
+    finally:
+        v.stop()

@@ -19,7 +19,7 @@ from cts_desktop.engine.backtest import TRADE_COLUMNS, Backtest, trades_rows
 from cts_desktop.exchange.replay import ReplaySource, get_dataset
 from cts_desktop.store.db import CurveRec, FillRec, OrderRec, PositionRec, Run
 from tests.conftest import DATA
-from tests.venue.fixtures import connection_for, venue  # noqa: F401
+from tests.venue.harness import connection_for
 
 pytestmark = [pytest.mark.gui, pytest.mark.timeout(180)]
 

@@ -12,8 +12,6 @@ from cts_desktop.store.settings import BUILTIN_PAPER_NAME, SettingsStore
 from cts_desktop.ui.connections import StrategySection
 from cts_desktop.ui.main_window import TAB_NAMES, MainWindow
 
-from .conftest import run
-
 pytestmark = pytest.mark.gui
 
 
@@ -42,26 +40,35 @@ def test_window_shows_four_tabs_and_the_builtin_connection(window):
     assert window.width() >= 780 and window.height() >= 560
 
 
-def test_run_through_buttons_then_tables_agree_with_the_database(window, services, fast_paper, qtbot):
-    name = fast_paper
+def test_run_through_buttons_then_tables_agree_with_the_database(window, services, qtbot):
+    # the built-in connection at its own pace (x1000: 1m candles, 60 ms each, 45,031 of them):
+    # still running when the first fill shows, so pause / resume / stop always get exercised
+    name = BUILTIN_PAPER_NAME
+    assert services.connection(name).speed == "x1000"
     live = window.live_tab
     window.tabs.setCurrentWidget(live)
     click(qtbot, live.controls.buttons["start"])
     # At least one fill recorded, then pause / resume / stop through the buttons.
     qtbot.waitUntil(lambda: window.positions_tab.closed_model.rowCount() >= 1
-                    or window.positions_tab.open_model.rowCount() >= 1, timeout=30_000)
-    assert "Running" in status_text(window) or "Stopped" in status_text(window)
-    if services.engine_state(name) == ev.RUNNING:
-        click(qtbot, live.controls.buttons["pause"])
-        qtbot.waitUntil(lambda: "Paused" in status_text(window), timeout=5_000)
-        assert services.engine_state(name) == ev.PAUSED
-        assert window.actions["resume"].isEnabled() and not window.actions["pause"].isEnabled()
-        click(qtbot, window.activity_tab.controls.buttons["resume"])
-        qtbot.waitUntil(lambda: "Running" in status_text(window), timeout=5_000)
-        click(qtbot, live.controls.buttons["stop"])
+                    or window.positions_tab.open_model.rowCount() >= 1, timeout=60_000)
+    assert services.engine_state(name) == ev.RUNNING and "Running" in status_text(window)
+    click(qtbot, live.controls.buttons["pause"])
+    qtbot.waitUntil(lambda: "Paused" in status_text(window), timeout=5_000)
+    assert services.engine_state(name) == ev.PAUSED
+    assert window.actions["resume"].isEnabled() and not window.actions["pause"].isEnabled()
+    click(qtbot, window.activity_tab.controls.buttons["resume"])
+    qtbot.waitUntil(lambda: "Running" in status_text(window), timeout=5_000)
+    click(qtbot, live.controls.buttons["stop"])
     qtbot.waitUntil(lambda: "Stopped" in status_text(window), timeout=30_000)
     assert services.engine_state(name) == ev.STOPPED
-    qtbot.wait(300)  # one more bridge tick
+    services.recorder.flush().result(10)
+
+    def last_event(events):
+        return (events[-1].timestamp, events[-1].message) if events else None
+
+    # the bridge has delivered everything: the UI's last log line is the database's
+    qtbot.waitUntil(lambda: last_event(window.activity_tab.model.records())
+                    == last_event(repo.events(name, limit=100_000)), timeout=10_000)
 
     assert FillRec.select().where(FillRec.connection == name).count() >= 1
     # Position history == closed positions in the database

@@ -12,7 +12,7 @@ from cts_desktop.exchange.ccxt_gateway import CcxtGateway
 from cts_desktop.services import history
 from cts_desktop.store import candle_cache as cc
 from cts_desktop.store.db import MODELS, open_database
-from tests.venue.fixtures import connection_for, venue  # noqa: F401
+from tests.venue.harness import connection_for
 
 pytestmark = pytest.mark.timeout(120)
 M5 = 300_000

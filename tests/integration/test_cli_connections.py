@@ -371,8 +371,7 @@ def test_subprocess_add_with_secrets_on_stdin(config, keyring_names):
 @keyring_test
 def test_connection_test_against_local_venue(cli, config, keyring_names):
     """`connections test` through the real ccxt client against tests/venue (no network)."""
-    pytest.importorskip("cts_desktop.exchange.conntest", reason="cts_desktop.exchange.conntest not written yet")
-    from tests.venue.fixtures import Venue
+    from tests.venue.harness import Venue
 
     name = unique("Venue")
     keyring_names.append(name)

@@ -16,7 +16,8 @@ import pytest
 from cts_desktop.exchange import conntest
 from cts_desktop.exchange.conntest import ConnectionTestResult, credentials_fingerprint
 from cts_desktop.exchange.errors import map_exception
-from tests.venue.fixtures import API_KEY, API_SECRET, READ_ONLY_KEY, READ_ONLY_SECRET, connection_for, venue  # noqa: F401
+from tests.venue.harness import API_KEY, API_SECRET, READ_ONLY_KEY, READ_ONLY_SECRET, connection_for
+from tests.waits import until
 
 pytestmark = pytest.mark.timeout(60)
 SECRETS = {"apiKey": API_KEY, "secret": API_SECRET}
@@ -52,15 +53,16 @@ def funded(venue):
 def test_passing_connection_end_to_end(funded):
     conn = connection_for(funded, name="My Binance")
     progress = []
-    t0 = time.perf_counter()
+    before_ms = time.time() * 1000
     result = run_test(conn, on_progress=lambda text, frac: progress.append((text, frac)))
-    elapsed = time.perf_counter() - t0
+    after_ms = time.time() * 1000
     assert result.ok and result.error_kind is None, result.status
     assert "6 markets" in result.status and "credentials OK" in result.status
     assert result.balances == {"USDT": 2500.0, "BTC": 0.25}
     assert result.capabilities["createOrder"] is True and result.capabilities["fetchOHLCV"] is True
     assert result.capabilities["ws"] is True and result.capabilities["watchOHLCV"] is True
-    assert 0 < result.latency_ms < 500 and abs(result.clock_offset_ms) < 500
+    # the venue's clock is this machine's: the measured offset is only the measuring error
+    assert result.latency_ms > 0 and abs(result.clock_offset_ms) < 500
     assert result.rate_limits["ccxt_rate_limit_ms"] == 50 and result.rate_limits["requests_per_second"] == 20
     assert {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 1200} in result.rate_limits["exchange"]
     assert result.rate_limits["used_weight_1m"] > 0
@@ -74,8 +76,7 @@ def test_passing_connection_end_to_end(funded):
     fracs = [f for _, f in progress]
     assert fracs == sorted(fracs) and fracs[-1] == 1.0
     assert result.credentials_fingerprint == credentials_fingerprint("My Binance", SECRETS)
-    assert abs(result.tested_at - time.time() * 1000) < 10_000
-    assert elapsed < 3.0
+    assert before_ms - 1 <= result.tested_at <= after_ms + 1  # stamped during the test (how long it takes: bench_conntest)
     again = ConnectionTestResult.from_json(json.loads(json.dumps(result.to_json())))
     assert again == result
 
@@ -161,10 +162,10 @@ def test_dns_failure():
 
 
 def test_timeout_is_bounded(funded):
-    funded.faults.delay(5.0, path="/api/v3/exchangeInfo")
-    t0 = time.perf_counter()
+    """The markets request hangs 30 s; a 0.6 s timeout gives up on it instead of waiting for the
+    answer (which would pass the test). How soon: benchmarks/bench_conntest.py."""
+    funded.faults.delay(30.0, path="/api/v3/exchangeInfo")
     result = run_test(connection_for(funded), timeout=0.6)
-    assert time.perf_counter() - t0 < 2.0
     assert not result.ok and result.error_kind == "timeout" and "0.6 s" in result.status
     assert "loading the markets" in result.status
 
@@ -201,17 +202,19 @@ def test_no_credentials_tests_public_data_only(funded):
 
 
 def test_cancellation_closes_the_exchange(funded, caplog):
-    funded.faults.delay(5.0, path="/api/v3/exchangeInfo")
+    """Cancelled while the markets request hangs (30 s), the test ends at once, without waiting
+    for the answer, and closes its ccxt client. How soon: benchmarks/bench_conntest.py."""
+    funded.faults.delay(30.0, path="/api/v3/exchangeInfo")
 
     async def main():
         task = asyncio.create_task(conntest.test_connection(connection_for(funded), SECRETS))
-        await asyncio.sleep(0.3)
+        await until(lambda: ("GET", "/api/v3/exchangeInfo") in funded.requests, what="the markets request")
+        assert not task.done()
         task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        done, _ = await asyncio.wait({task}, timeout=15.0)  # a deadline well inside the 30 s hang
+        assert task in done, "cancelling waited for the hung request"
+        assert task.cancelled()
     caplog.set_level(logging.WARNING)
-    t0 = time.perf_counter()
     asyncio.run(main())
     gc.collect()
-    assert time.perf_counter() - t0 < 2.0
     assert not [r for r in caplog.records if "release all resources" in r.getMessage()]

@@ -4,10 +4,10 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
 from cts_desktop.store.settings import BUILTIN_PAPER_NAME
 from tests.conftest import REPO
+from tests.waits import wait_for
 
 ARGS = ["--headless", "--connection", BUILTIN_PAPER_NAME, "--speed", "max"]
 
@@ -51,9 +51,8 @@ def test_killed_replay_resumes_without_losing_or_duplicating_orders(tmp_path):
     crashed = tmp_path / "crashed"
     db = crashed / "cts-desktop.sqlite3"
     proc = start(crashed)
-    deadline = time.time() + 60
-    while fills(db) < 3 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.02)
+    wait_for(lambda: fills(db) >= 3 or proc.poll() is not None, timeout=60, what="3 fills committed")
+    assert proc.poll() is None, "the paced replay ended before the kill"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     assert proc.returncode == -signal.SIGKILL

@@ -14,6 +14,7 @@ from cts_desktop.store import repositories as repo
 from cts_desktop.store.db import DB_FILENAME, SchemaTooNewError, StoreError, open_database
 from cts_desktop.store.settings import BUILTIN_PAPER_NAME, ConnectionConfig
 from tests.conftest import DATA
+from tests.waits import until
 
 
 class Exploding(Strategy):
@@ -52,9 +53,11 @@ def services(dirs):
     s.close()
 
 
-def states_of(services):
+def states_of(services, name=None):
+    """The engine states published from now on (of connection ``name`` only, if given)."""
     seen = []
-    services.bus.subscribe(lambda e: seen.append(e.state) if isinstance(e, ev.EngineStateChanged) else None)
+    services.bus.subscribe(lambda e: seen.append(e.state) if isinstance(e, ev.EngineStateChanged)
+                           and name in (None, e.connection) else None)
     return seen
 
 
@@ -100,19 +103,25 @@ def test_replay_to_end_records_everything_and_agrees(services):
 
 
 def test_pause_resume_stop(services):
-    services.save_connection(paper("paced", speed="x1000"))  # 5m candles: 0.3 s each
-    seen = states_of(services)
+    # 5m candles at x1000: 0.3 s per timestamp, 5760 of them: the replay surely runs for the test
+    services.save_connection(paper("paced", speed="x1000"))
+    services.save_connection(paper("clock", speed="x1000"))  # a witness: same data and pace, never paused
+    seen = states_of(services, "paced")
 
     async def go():
         eng = await services.start_engine("paced")
-        await asyncio.sleep(0.4)
+        await until(lambda: eng.core.candles_seen > 0, what="the first candles")
+        assert eng.state == ev.RUNNING
         eng.pause()
+        assert eng.state == ev.PAUSED
         n = eng.core.candles_seen
-        await asyncio.sleep(0.7)
-        assert eng.core.candles_seen == n          # nothing moves while paused
+        clock = await services.start_engine("clock")
+        # >= 8 candles of 3 symbols: >= 3 timestamps, 0.6 s of pacing, in which "paced" would move
+        await until(lambda: clock.core.candles_seen >= 8, what="the witness to replay 3 timestamps")
+        assert eng.core.candles_seen == n and eng.state == ev.PAUSED  # nothing moved while paused
         eng.resume()
-        await asyncio.sleep(0.7)
-        assert eng.core.candles_seen > n
+        await until(lambda: eng.core.candles_seen > n, what="the replay to move on after resume")
+        await services.stop_engine("clock")
         await services.stop_engine("paced")
         return eng
 

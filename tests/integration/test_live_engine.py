@@ -10,7 +10,7 @@ import time
 import pytest
 
 from cts_desktop.core import events as ev
-from cts_desktop.core.models import BUY, FAILED, FILLED, REJECTED, SELL, Order, Signal
+from cts_desktop.core.models import BUY, FAILED, FILLED, PENDING_CREATE, REJECTED, SELL, Order, Signal
 from cts_desktop.core.risk import truncate_amount
 from cts_desktop.engine import strategies
 from cts_desktop.engine.live import ExchangeEngine
@@ -19,7 +19,8 @@ from cts_desktop.exchange.ccxt_gateway import CcxtGateway
 from cts_desktop.services import AppServices
 from cts_desktop.store import repositories as repo
 from cts_desktop.store.db import DB_FILENAME
-from tests.venue.fixtures import API_KEY, API_SECRET, connection_for, venue  # noqa: F401
+from tests.venue.harness import API_KEY, API_SECRET, connection_for
+from tests.waits import until
 
 pytestmark = pytest.mark.timeout(60)
 SECRETS = {"apiKey": API_KEY, "secret": API_SECRET}
@@ -77,22 +78,22 @@ def make_engine(services, v, name, *, live, params=None, secrets=SECRETS, **kw):
     return eng
 
 
-async def until(cond, timeout=8.0, what="condition"):
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+def round_trips_over(eng) -> bool:
+    """No live order is still being sent or waiting for its executions to be booked. (A paper
+    order waits for the next candle's open by design.)"""
+    core = eng.core
+    return not eng.live or (not core._inflight and all(o.state != PENDING_CREATE for o in core.orders))
 
 
 async def step(v, eng, n=1):
-    """Close ``n`` more candles at the venue and wait until the engine has processed them."""
+    """Close ``n`` more candles at the venue and wait until the engine has processed them and
+    its orders' round trips are over."""
     for _ in range(n):
         seen = eng.core.candles_seen
         v.advance(1, VSYM)
-        await until(lambda: eng.core.candles_seen > seen or eng.state == ev.ERROR, what="the next candle")
+        await until(lambda seen=seen: eng.core.candles_seen > seen or eng.state == ev.ERROR, what="the next candle")
         assert eng.state != ev.ERROR, eng.reason
-    await asyncio.sleep(0.1)  # let the order round trip finish
+    await until(lambda: round_trips_over(eng) or eng.state == ev.ERROR, what="the order round trips")
 
 
 def venue_orders(v, cid):
@@ -219,7 +220,7 @@ def test_lost_response_is_settled_by_query_never_resent(services, venue):
         await step(venue, eng, 2)
         order = eng.core.orders[0]
         await until(lambda: order.state == FILLED, what="the order to be found and booked")
-        await asyncio.sleep(0.3)
+        await step(venue, eng, 1)  # a later candle: the settled order is not sent again meanwhile
         await eng.stop()
         return order
 
@@ -316,21 +317,21 @@ def test_restart_reconciles_orders_left_in_flight(services, venue):
     eng = make_engine(services, venue, "venue crash", live=True, params={"buy_on": "", "sell_on": ""})
 
     async def go():
-        t0 = time.monotonic()
         await eng.start()
-        took = time.monotonic() - t0
         await eng.stop()
-        return took
 
-    took = asyncio.run(go())
+    asyncio.run(go())
     assert eng.state == ev.STOPPED, eng.reason
-    window = eng.unknown_order_window_ms() / 1000
-    assert took >= window  # the never-received order needed two not-found answers W apart
     (vo,) = venue_orders(venue, filled_cid)
     rows = dict((r[0], r[1:]) for r in db_rows(
-        services, "select client_order_id, state, exchange_id, run_id from orders where connection = ?", "venue crash"))
-    assert rows[filled_cid] == ("filled", str(vo.order_id), run_id)
+        services, "select client_order_id, state, exchange_id, run_id, error from orders where connection = ?",
+        "venue crash"))
+    assert rows[filled_cid][:3] == ("filled", str(vo.order_id), run_id)
+    # the never-received order failed by the rule: two not-found answers W apart (W in the reason)
+    window = eng.unknown_order_window_ms() / 1000
     assert rows[lost_cid][0] == "failed"
+    assert f"the exchange never received it (not found {window:g} s after the request expired)" in rows[lost_cid][3]
+    assert venue.requests.count(("GET", "/api/v3/order")) >= 3  # the filled order once, the lost one twice
     fills = db_rows(services, "select fill_id, run_id, client_order_id from fills where connection = ?", "venue crash")
     assert fills == [(str(vo.fills[0].trade_id), run_id, filled_cid)]
     # the new run started from the free USDT left after the fill
@@ -400,19 +401,27 @@ def test_live_without_credentials_and_unreachable_exchange(services, venue):
 
 def test_candles_closed_during_a_pause_are_not_traded(services, venue):
     eng = make_engine(services, venue, "venue pause", live=False, params={"buy_on": "1,2,3", "sell_on": ""})
+    # a witness: a second engine on the same venue and loop that is not paused
+    witness = make_engine(services, venue, "venue witness", live=False, params={"buy_on": "", "sell_on": ""})
+    logged = []
+    services.bus.subscribe(lambda e: logged.append(e.message)
+                           if isinstance(e, ev.LogEvent) and e.connection == "venue pause" else None)
 
     async def go():
         await eng.start()
+        await witness.start()
         strategy = eng.core.runners[0].strategy
         eng.pause()
         eng.set_speed("max")  # no effect on an exchange
         venue.advance(2, VSYM)
-        await asyncio.sleep(0.3)
+        await until(lambda: witness.core.candles_seen == 2, what="the witness to process the 2 candles")
         assert strategy.seen == [] and eng.state == ev.PAUSED
         eng.resume()
-        await until(lambda: len(strategy.seen) == 2, what="the catch-up")
-        await asyncio.sleep(0.2)
+        await until(lambda: any("2 candles closed during the pause: fed without trading" in m for m in logged),
+                    what="the catch-up")
+        assert len(strategy.seen) == 2
         assert eng.core.candles_seen == 0 and not eng.core.orders  # seen by the strategy, not traded
+        await witness.stop()
         await step(venue, eng, 1)  # candle 3: traded
         await eng.stop()
 

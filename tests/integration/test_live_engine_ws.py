@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
 
 import aiohttp
@@ -27,7 +26,8 @@ from cts_desktop.engine.strategies.base import Param, Strategy
 from cts_desktop.exchange.ccxt_gateway import create_pro_exchange
 from cts_desktop.services import AppServices
 from cts_desktop.store import repositories as repo
-from tests.venue.fixtures import connection_for, venue  # noqa: F401
+from tests.venue.harness import connection_for
+from tests.waits import until
 
 pytestmark = pytest.mark.timeout(60)
 SYM, VSYM = "BTC/USDT", "BTCUSDT"
@@ -84,20 +84,13 @@ def make_engine(services, v, name, *, api_type="websocket", params=None, exchang
     return eng
 
 
-async def until(cond, timeout=8.0, what="condition"):
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
 async def step(v, engines, n=1):
     """Close ``n`` more candles at the venue, one at a time, each processed by every engine."""
     for _ in range(n):
         seen = [e.core.candles_seen for e in engines]
         v.advance(1, VSYM)
-        await until(lambda: all(e.core.candles_seen > s or e.state == ev.ERROR for e, s in zip(engines, seen)),
+        await until(lambda seen=seen: all(e.core.candles_seen > s or e.state == ev.ERROR
+                                          for e, s in zip(engines, seen, strict=True)),
                     what="the next candle")
         for e in engines:
             assert e.state != ev.ERROR, e.reason
@@ -121,7 +114,7 @@ def assert_fed_path(eng, path, first, end):
     warm = eng.core.runners[0].strategy.p["warmup_candles"]
     traded = [c for _, c in fed(eng)[warm:]]
     assert [c[0] for c in traded] == [path.candles[i][0] for i in range(first, end)]  # none lost, none twice
-    for got, i in zip(traded, range(first, end)):
+    for got, i in zip(traded, range(first, end), strict=True):
         assert got[1:] == pytest.approx(path.candles[i][1:], rel=1e-12)
 
 
@@ -192,7 +185,6 @@ def test_paper_fills_over_websocket_equal_fills_over_rest(services, venue):
         await until(lambda: ws.data_source == "websocket", what="the websocket")
         assert rest.data_source == "rest"
         await step(venue, [rest, ws], 10)
-        await asyncio.sleep(0.1)
         await rest.stop()
         await ws.stop()
 
@@ -223,10 +215,11 @@ def test_websocket_drop_falls_back_to_polling_and_returns(services, venue):
         await eng.start()
         assert eng.state == ev.RUNNING, eng.reason
         await until(lambda: eng.data_source == "websocket", what="the websocket")
+        # a poll may still be in flight as the stream comes up: a candle processed after it ends that
+        await step(venue, [eng], 1)
         polls = klines(venue)
-        await step(venue, [eng], 2)
-        await asyncio.sleep(0.2)
-        assert klines(venue) == polls  # streamed: no polling
+        await step(venue, [eng], 2)  # 2 candles processed ...
+        assert klines(venue) == polls  # ... with no polling: they were streamed
 
         venue.faults.ws_drop(refuse=None)  # the network drops, and the stream stays unreachable
         await until(lambda: eng.data_source == "rest", what="the fallback")
@@ -247,8 +240,7 @@ def test_websocket_drop_falls_back_to_polling_and_returns(services, venue):
         await until(lambda: eng.data_source == "websocket", what="the second reconnect")
         venue.advance(2, VSYM)  # two at once, then one more
         await until(lambda: eng.core.candles_seen >= seen + 3, what="the candles after the reconnect")
-        await step(venue, [eng], 1)
-        await asyncio.sleep(0.2)
+        await step(venue, [eng], 2)  # later candles: nothing left over from the drop comes after them
         await eng.stop()
 
     asyncio.run(go())

@@ -11,7 +11,7 @@ import ccxt
 import pytest
 
 from cts_desktop.exchange.ccxt_gateway import create_exchange
-from tests.venue.fixtures import API_KEY, API_SECRET, READ_ONLY_KEY, READ_ONLY_SECRET, Venue, connection_for, venue  # noqa: F401
+from tests.venue.harness import API_KEY, API_SECRET, READ_ONLY_KEY, READ_ONLY_SECRET, Venue, connection_for
 from tests.venue.state import OHLCV_DIR
 
 pytestmark = pytest.mark.timeout(60)

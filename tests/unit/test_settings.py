@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -107,8 +108,16 @@ def test_remove_deletes_from_file(tmp_path):
 
 
 def test_defaults_and_builtin_validate():
-    ConnectionConfig(name="x").validate()
-    builtin_paper_connection().validate()
+    """A connection with every field at its default, and the built-in one, pass validation (the
+    next test breaks one field of such a connection at a time)."""
+    for conn in (ConnectionConfig(name="x"), ConnectionConfig(name="x", exchange="paper"), builtin_paper_connection()):
+        try:
+            conn.validate()
+        except SettingsError as exc:
+            pytest.fail(f"{conn.name!r} with default fields does not validate: {exc}")
+    builtin = builtin_paper_connection()
+    assert builtin.name == BUILTIN_PAPER_NAME and builtin.builtin and builtin.is_paper_replay
+    assert not builtin.live and builtin.speed == "x1000"
 
 
 @pytest.mark.parametrize(
@@ -135,8 +144,8 @@ def test_validate_names_the_bad_field(changes, message):
         conn.validate()
 
 
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"),
+                    reason="Windows and macOS keep settings in their own folders, not XDG_CONFIG_HOME")
 def test_default_config_dir_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    if default_config_dir().parent != tmp_path:
-        pytest.skip("platform does not use XDG_CONFIG_HOME")
     assert default_config_dir() == tmp_path / "cts-desktop"

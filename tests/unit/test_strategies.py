@@ -1,4 +1,4 @@
-"""The built-in strategies, driven with real recorded candles from ../shared/data/ohlcv."""
+"""The built-in strategies, driven with the real recorded candles the app ships in resources/data."""
 from __future__ import annotations
 
 import csv
@@ -14,20 +14,23 @@ from cts_desktop.engine.strategies import REGISTRY, ParamError
 from cts_desktop.engine.strategies.regime import REGIMES, RegimeTrend, parse_regimes
 from cts_desktop.engine.strategies.rsi import RSIMeanReversion
 from cts_desktop.engine.strategies.token_unlock import TokenUnlockFrontRun, timing_factor, unlock_confidence
+from tests.conftest import DATA
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT.parent / "shared" / "data" / "ohlcv"
 EXAMPLE_CALENDAR = ROOT / "resources" / "calendars" / "example_unlocks.csv"
 BITTREX = {"ETH/BTC": "BITTREX_ETH-BTC_5m_2018-01.csv", "LTC/BTC": "BITTREX_LTC-BTC_5m_2018-01.csv",
            "ADA/BTC": "BITTREX_ADA-BTC_5m_2018-01.csv"}
 H = 3_600_000
 
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="recorded candles not found in ../shared/data/ohlcv")
-
 
 @lru_cache(maxsize=None)
 def candles(name: str):
-    with open(DATA / name, newline="") as fh:
+    """The shipped recorded candles of ``resources/data/<name>``; a missing file fails the test."""
+    path = DATA / name
+    if not path.is_file():
+        pytest.fail(f"{name} is not shipped in {DATA}: these tests need the app's recorded candles "
+                    "(see resources/data/README.md)")
+    with open(path, newline="") as fh:
         rows = csv.reader(fh)
         assert next(rows) == ["timestamp", "open", "high", "low", "close", "volume"]
         return tuple((int(t), float(o), float(h), float(lo), float(c), float(v)) for t, o, h, lo, c, v in rows)

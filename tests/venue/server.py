@@ -208,7 +208,7 @@ class VenueServer:
     """The aiohttp application around one :class:`VenueState`.
 
     Run it in the current loop with :meth:`start` / :meth:`stop` (async), or in a background
-    thread with :class:`tests.venue.fixtures.Venue`. ``base_url`` is known after start.
+    thread with :class:`tests.venue.harness.Venue`. ``base_url`` is known after start.
     """
 
     def __init__(self, state: Optional[VenueState] = None, *, host: str = "127.0.0.1", port: int = 0,

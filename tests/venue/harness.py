@@ -1,19 +1,28 @@
-"""Pytest fixtures for the local venue: :func:`venue` yields a running :class:`Venue`.
+"""The local venue run in-process: :class:`Venue` (a running server in a background thread), the
+test credentials and :func:`connection_for`.
 
-Tests import it into their module (``from tests.venue.fixtures import venue  # noqa: F401``).
-The server runs in a background thread with its own event loop, so a test may drive its own
-coroutines with ``asyncio.run(...)`` while the venue keeps answering.
+Tests get a fresh running venue from the ``venue`` fixture of ``tests/conftest.py``; benchmarks
+and tools use ``with Venue() as v: ...``. The server runs in a background thread with its own
+event loop, so a test may drive its own coroutines with ``asyncio.run(...)`` while the venue
+keeps answering.
 """
 from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Iterable, Iterator, Optional
-
-import pytest
+from typing import Iterable, Optional
 
 from .server import Faults, VenueServer
 from .state import Account, VenueState
+
+
+async def _cancel_leftovers() -> None:
+    """End the requests still held by a delay fault when the venue stops (else each one is
+    reported as "Task was destroyed but it is pending!" when the loop closes)."""
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class Venue:
@@ -46,6 +55,7 @@ class Venue:
             self._started.set()
             loop.run_forever()
             loop.run_until_complete(self.server.stop())
+            loop.run_until_complete(_cancel_leftovers())
             loop.close()
 
         self._thread = threading.Thread(target=run, name="local-venue", daemon=True)
@@ -125,12 +135,3 @@ def connection_for(venue: Venue, name: str = "local venue", **overrides):
     fields.update(overrides)
     return ConnectionConfig(**fields)
 
-
-@pytest.fixture
-def venue() -> Iterator[Venue]:
-    """A fresh local venue per test."""
-    v = Venue().start()
-    try:
-        yield v
-    finally:
-        v.stop()
