@@ -4,7 +4,9 @@
 #   2. packaging/check_bundle.py: the modules loaded only by name (live exchanges, keyring backends,
 #      every cts_desktop module), resources and metadata are inside;
 #   3. a headless run of the built-in paper connection for 5 s: exit 0 and a summary line;
-#   4. a screenshot of the window after 3 s with QT_QPA_PLATFORM=offscreen: exit 0 and a real picture.
+#   4. a screenshot of the window after 3 s with QT_QPA_PLATFORM=offscreen: exit 0 and a real picture;
+#   5. the same screenshot on Xvfb through Qt's xcb plugin, when xvfb-run is installed (it is after
+#      setup.sh --test).
 # Each run has its own temporary data folder. Exits non-zero at the first failure, saying which.
 #
 #   sh packaging/smoke.sh              # build, then check
@@ -61,4 +63,19 @@ assert len(data) > 40_000, f"only {len(data)} bytes: a blank window?"
 print(f"smoke: screenshot ok: {w}x{h}, {len(data) // 1024} KB")
 PYEOF
 if [ -n "${CTS_SMOKE_KEEP_SHOT:-}" ]; then cp "$tmp/shot.png" "$CTS_SMOKE_KEEP_SHOT"; fi
+
+# 5. the same on a real X server (Xvfb), through Qt's xcb plugin: the libraries the offscreen
+#    platform never loads (and those the spec leaves out with the GTK theme) are exercised too
+if command -v xvfb-run >/dev/null 2>&1; then
+    rc=0
+    timeout 120 xvfb-run -a -s "-screen 0 1400x900x24" env QT_QPA_PLATFORM=xcb \
+        "$EXE" --screenshot "$tmp/x11.png" --after 3 --data-dir "$tmp/x11" >"$tmp/x11.log" 2>&1 || rc=$?
+    if [ "$rc" -ne 0 ] || [ ! -s "$tmp/x11.png" ]; then
+        cat "$tmp/x11.log" >&2
+        fail "screenshot run on Xvfb (exit $rc)"
+    fi
+    echo "smoke: X11 (Xvfb) screenshot ok: $(( $(wc -c <"$tmp/x11.png") / 1024 )) KB"
+else
+    echo "smoke: NOTE: xvfb-run not found, the X11 run was not done (Debian: apt install xvfb)"
+fi
 echo "smoke: all passed"
