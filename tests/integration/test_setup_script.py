@@ -83,7 +83,8 @@ def installed(tmp_path_factory):
     assert r.returncode == 0, (
         f"setup.sh failed (exit {r.returncode}); it needs PyPI (or pip's cache at {env['PIP_CACHE_DIR']}) "
         f"and Python 3.11+ with venv:\n{r.stdout}\n{r.stderr}")
-    return tmp, checkout, env, r.stdout + r.stderr
+    yield tmp, checkout, env, r.stdout + r.stderr
+    shutil.rmtree(tmp, ignore_errors=True)  # the environment is ~0.5 GB; pytest would keep three runs' worth
 
 
 @pytest.mark.timeout(900)
