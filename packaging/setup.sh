@@ -15,8 +15,11 @@
 # 3. A launcher: ~/.local/bin/cts-desktop, and on Linux a menu entry with icon
 #    (~/.local/share/applications/cts-desktop.desktop).
 #
-# Environment: CTS_PYTHON picks the interpreter (default: the first python3.13 .. python3 that is 3.11+),
-# CTS_VENV the environment's folder (default .venv), CTS_BIN_DIR the launcher folder (~/.local/bin).
+# Environment: CTS_PYTHON picks the interpreter (default: the first python3.13 .. python3 that is 3.11+;
+# one older than 3.11 is refused), CTS_VENV the environment's folder (default .venv), CTS_BIN_DIR the
+# launcher folder (~/.local/bin), XDG_DATA_HOME where the menu entry goes (~/.local/share);
+# CTS_NO_APT=1 never runs apt-get (missing system packages are only listed; the set-up test uses it).
+# tests/integration/test_setup_script.py runs this script in a throw-away HOME and environment.
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -39,16 +42,29 @@ fi
 say() { echo "setup: $*"; }
 
 # ---- 1. the Python to build the environment from -------------------------------------------------
+py_version() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null; }
+new_enough() { case "$1" in 3.1[1-9] | 3.[2-9][0-9] | [4-9].*) return 0 ;; esac; return 1; }
 pick_python() {
-    if [ -n "${CTS_PYTHON:-}" ]; then echo "$CTS_PYTHON"; return; fi
     for p in python3.13 python3.12 python3.11 python3; do
-        if command -v "$p" >/dev/null 2>&1 &&
-           "$p" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+        if command -v "$p" >/dev/null 2>&1 && new_enough "$(py_version "$p")"; then
             echo "$p"; return
         fi
     done
 }
-PY=$(pick_python)
+if [ -n "${CTS_PYTHON:-}" ]; then
+    v=$(py_version "$CTS_PYTHON" || true)
+    if [ -z "$v" ]; then
+        echo "setup: CTS_PYTHON=$CTS_PYTHON does not run as a Python interpreter." >&2
+        exit 1
+    fi
+    if ! new_enough "$v"; then
+        echo "setup: CTS Desktop needs Python 3.11 or newer; CTS_PYTHON=$CTS_PYTHON is Python $v." >&2
+        exit 1
+    fi
+    PY=$CTS_PYTHON
+else
+    PY=$(pick_python)
+fi
 if [ -z "$PY" ]; then
     echo "setup: CTS Desktop needs Python 3.11 or newer (found: $(python3 --version 2>&1 || echo none))." >&2
     echo "setup: on Debian/Ubuntu: apt-get install python3 (Debian 12 has 3.11, Ubuntu 24.04 has 3.12)." >&2
@@ -92,7 +108,15 @@ if [ ! -x "$VENV/bin/python" ]; then
     rm -rf "$probe"
 fi
 
-if command -v apt-get >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1; then
+if [ -n "${CTS_NO_APT:-}" ]; then
+    missing=""
+    if command -v dpkg >/dev/null 2>&1; then
+        for p in $pkgs; do
+            dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+        done
+    fi
+    [ -z "$missing" ] || say "CTS_NO_APT is set: not installing these system packages:$missing" >&2
+elif command -v apt-get >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1; then
     missing=""
     for p in $pkgs; do
         dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
