@@ -135,7 +135,7 @@ class Backtest:
             await _yield_to_loop()
             if cancelled is not None and cancelled():
                 if self.recorder is not None and self.run_id is not None:
-                    self.recorder._pending.clear()
+                    self.recorder.discard_pending()
                     self.recorder.end_run(self.run_id, "stopped", "cancelled")
                     await asyncio.wrap_future(self.recorder.flush())
                 raise BacktestCancelled("backtest cancelled")

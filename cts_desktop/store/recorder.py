@@ -147,6 +147,13 @@ class Recorder:
         }))
 
     # -- durability ---------------------------------------------------------------------------
+    def discard_pending(self) -> int:
+        """Drop the records held back by ``batched`` / ``deferred`` mode that have not been handed to
+        the writer yet (a cancelled backtest keeps none of its results); returns how many."""
+        n = len(self._pending)
+        self._pending.clear()
+        return n
+
     def flush(self) -> Future:
         """A future that resolves (to None) once everything recorded so far is committed, or
         raises the writer's error. In batched mode this releases the held records as one batch."""
