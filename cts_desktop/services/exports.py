@@ -146,8 +146,8 @@ def tax_rows(connection: str) -> List[list]:
     fills: List[Any] = list(FillRec.select().where((FillRec.connection == connection) & FillRec.run.in_(list(live_runs)))
                  .order_by(FillRec.timestamp, FillRec.id)) if live_runs else []
     if not fills:
-        raise ExportError(f"{connection!r} has no live trades to export for tax: paper-trading and replay fills are "
-                          "simulated, not real trades, and are never exported for tax")
+        raise ExportError(f"{connection!r} has no live trades: paper-trading and replay fills are simulated, "
+                          "not real trades, and are never exported for tax.")
     rows: List[Tuple[int, int, list]] = []  # (time ms, record id, row)
     for f in fills:
         if not is_derivative(f.symbol, _market_type(live_runs[f.run_id])):

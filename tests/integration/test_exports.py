@@ -98,7 +98,7 @@ def test_unknown_kind_and_unwritable_file_are_refused(replay_db, tmp_path):
         with pytest.raises(exports.ExportError, match="cannot write"):
             exports.export_table("fills", BUILTIN_PAPER_NAME, tmp_path / "missing" / "x.csv")
         # a replay's fills are paper: never a tax record
-        with pytest.raises(exports.ExportError, match="no live trades .* never exported for tax"):
+        with pytest.raises(exports.ExportError, match="no live trades: .* never exported for tax"):
             exports.export_tax_csv(BUILTIN_PAPER_NAME, tmp_path / "tax.csv")
         assert not (tmp_path / "tax.csv").exists()
     finally:
