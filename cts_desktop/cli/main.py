@@ -16,7 +16,7 @@ import logging
 import sys
 from typing import List, Optional
 
-from ..store import paths
+from ..store import logfile, paths
 
 EXIT_OK, EXIT_ENGINE_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -59,6 +59,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data_dir, config_dir = paths.resolve(args.data_dir, args.config_dir)
+    logfile.setup_log_file(args.data_dir, verbose=args.verbose)  # rotated, secrets redacted (store/logfile.py)
 
     if args.command == "connections":
         from . import connections as cli_connections

@@ -41,6 +41,8 @@ from typing import Any, Iterable, Iterator, Optional, Set, Tuple
 
 import ccxt
 
+from cts_desktop.core.redaction import MIN_SECRET_LEN, REDACTED, redact
+
 KINDS = (
     "auth", "permission", "clock", "dns", "network", "timeout", "rate-limit", "banned",
     "maintenance", "unavailable", "insufficient-funds", "min-notional", "invalid-order",
@@ -50,8 +52,7 @@ TRANSIENT_KINDS = frozenset({"network", "timeout", "rate-limit", "banned", "main
 """Kinds where retrying later may succeed. After one of these on create/cancel, the outcome of
 the request is unknown: the order may or may not exist; query it, never assume."""
 
-REDACTED = "***"
-MIN_SECRET_LEN = 4  # shorter values cannot be replaced in free text without mangling it
+# redact(), REDACTED and MIN_SECRET_LEN live in core (one registry of secrets for every layer)
 
 
 class GatewayError(Exception):
@@ -83,22 +84,7 @@ class GatewayError(Exception):
 
 # --------------------------------------------------------------------------- redaction
 
-_QUERY_RE = re.compile(r"(https?://[^\s?\"'<>]+)\?[^\s\"'<>]*")
-_SIGNATURE_RE = re.compile(r"(signature|apiKey|api_key|secret|passphrase|password|X-MBX-APIKEY|API-KEY|ACCESS-KEY|ACCESS-SIGN|ACCESS-PASSPHRASE)([\"']?\s*[:=]\s*[\"']?)([^&\s\"',}]+)", re.IGNORECASE)
-
-
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with query strings cut off URLs, ``signature=``/``apiKey:``-style values masked,
-    and every occurrence of each secret value (at least :data:`MIN_SECRET_LEN` characters)
-    replaced by ``***``. Longest secrets are replaced first."""
-    if not text:
-        return text
-    out = str(text)
-    for secret in sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LEN}, key=len, reverse=True):
-        out = out.replace(secret, REDACTED)
-    out = _QUERY_RE.sub(r"\1", out)
-    out = _SIGNATURE_RE.sub(lambda m: m.group(1) + m.group(2) + REDACTED, out)
-    return out
+__all__ = ["KINDS", "MIN_SECRET_LEN", "REDACTED", "TRANSIENT_KINDS", "GatewayError", "map_exception", "redact"]
 
 
 # --------------------------------------------------------------------------- parsing ccxt messages

@@ -1,8 +1,8 @@
 """What ccxt's traffic leaves behind, kept free of secrets: its log lines and our request log.
 
-* :func:`remember_secrets` hands credential values to a filter on ccxt's loggers, which scrubs
-  them from every record (ccxt logs request headers at DEBUG, and Binance's ``X-MBX-APIKEY``
-  header carries the API key).
+* :func:`remember_secrets` hands credential values to the process-wide registry of
+  :mod:`cts_desktop.core.redaction`, whose filter on ccxt's loggers scrubs them from every
+  record (ccxt logs request headers at DEBUG; Binance's ``X-MBX-APIKEY`` carries the API key).
 * :func:`install_request_log` wraps an exchange's ``fetch`` so each HTTP request is reported
   (method, path, outcome, round trip), as the connection test shows it.
 """
@@ -12,46 +12,31 @@ import asyncio
 import contextvars
 import logging
 import time
-from typing import Any, Callable, Dict, Iterable, Optional, Set
+from typing import Any, Callable, Dict, Iterable, Optional
 from urllib.parse import urlsplit
 
 import ccxt.async_support as ccxt_async
 
-from cts_desktop.exchange.errors import redact
+from cts_desktop.core.redaction import SecretRedactingFilter, redact
+from cts_desktop.core.redaction import remember_secrets as core_remember_secrets
 
 RequestEntry = Dict[str, Any]
 
 
-class _SecretRedactingFilter(logging.Filter):
-    """Scrubs every secret value handed to :func:`remember_secrets` from ccxt's log records.
-
-    ccxt logs each request with its headers at DEBUG (Binance's ``X-MBX-APIKEY`` carries the
-    API key), so ``cts-desktop --verbose`` would otherwise print keys. Installed on the logger
-    ccxt writes to (``ccxt.base.exchange``: a filter on a parent logger would not see its
-    records); values are kept only for the life of the process, in memory."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.values: Set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.values:
-            text = record.getMessage()
-            clean = redact(text, self.values)
-            if clean != text:
-                record.msg, record.args = clean, None
-        return True
-
-
-_LOG_FILTER = _SecretRedactingFilter()
+# ccxt logs each request with its headers at DEBUG (Binance's ``X-MBX-APIKEY`` carries the API key).
+# The filter goes on the logger ccxt writes to (``ccxt.base.exchange``: a filter on a parent logger
+# would not see its records), so even a handler without the filter never shows a remembered secret.
+# The log file's handler (store/logfile.py) carries the same filter for every other logger.
+_LOG_FILTER = SecretRedactingFilter()
 for _name in ("ccxt", "ccxt.base.exchange"):
     logging.getLogger(_name).addFilter(_LOG_FILTER)
 
 
 def remember_secrets(secrets: Optional[Dict[str, str]]) -> None:
-    """Scrub the values of ``secrets`` (those of 4 characters or more) from ccxt's log lines
-    from now on, for the life of the process."""
-    _LOG_FILTER.values.update(v for v in (secrets or {}).values() if isinstance(v, str) and len(v) >= 4)
+    """Scrub the values of ``secrets`` (those of 4 characters or more) from every log line that
+    passes a :class:`~cts_desktop.core.redaction.SecretRedactingFilter` (ccxt's loggers, the log
+    file) from now on, for the life of the process."""
+    core_remember_secrets(secrets)
 
 
 _current_entry: contextvars.ContextVar[Optional[RequestEntry]] = contextvars.ContextVar("cts_ccxt_request", default=None)

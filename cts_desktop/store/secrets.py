@@ -32,6 +32,7 @@ import sys
 from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Tuple, Type, TypeVar
 
 from ..core.credentials import credentials_fingerprint  # noqa: F401 - defined in core, re-exported here
+from ..core.redaction import remember_secrets
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
@@ -251,13 +252,16 @@ class SecretStore:
         cleaned = value.strip()
         if not cleaned:
             raise SecretValidationError(f"{field} of {connection!r} is empty")
+        remember_secrets([cleaned])  # scrubbed from every log line from now on (core.redaction)
         self._call("store", connection, field, lambda: self._backend.set_password(SERVICE, _username(connection, field), cleaned), cleaned)
 
     def get(self, connection: str, field: str) -> Optional[str]:
         """The stored value, or ``None`` when there is none."""
         _check_connection_name(connection)
         _check_field(field)
-        return self._call("read", connection, field, lambda: self._backend.get_password(SERVICE, _username(connection, field)))
+        value = self._call("read", connection, field, lambda: self._backend.get_password(SERVICE, _username(connection, field)))
+        remember_secrets([value])  # from now on scrubbed from every log line (core.redaction)
+        return value
 
     def get_all(self, connection: str, fields: Iterable[str]) -> Dict[str, str]:
         """``{field: value}`` for those of ``fields`` that have a stored value (missing ones omitted)."""

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication
 
 from .main_window import MainWindow
 from .theme import apply_theme
+from .tour import maybe_show_tour
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ async def run_window(app: QApplication, window: MainWindow, services, *, autosta
     closed = asyncio.Event()
     window.closing.connect(closed.set)
     window.show()
+    if not screenshot:
+        maybe_show_tour(window)  # the first start only (a flag in the config dir); Help > Tour later
     rc = 0
     try:
         if autostart or screenshot:

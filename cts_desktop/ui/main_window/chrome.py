@@ -8,21 +8,14 @@ from typing import Dict
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QMessageBox, QToolBar, QToolButton
+from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QToolBar, QToolButton
 
+from .. import help as help_ui
+from ..tour import show_tour
 from ..widgets import repolish
+from . import exporting
 
 TAB_NAMES = ("Connections", "Live Trading", "Positions", "Activity")
-
-
-def app_version() -> str:
-    """The installed package's version, "" in a source checkout."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("cts-desktop")
-    except PackageNotFoundError:  # not installed (source checkout)
-        return ""
 
 
 class Banner(QFrame):
@@ -72,11 +65,13 @@ def make_actions(win) -> Dict[str, QAction]:
 
 
 def make_menus(win) -> None:
-    """File, Engine, View (tabs, reset layout), Tools (Backtest), Help."""
+    """File (Export, Quit), Engine, View (tabs, reset layout), Tools (Backtest), Help (shortcuts, tour, About)."""
     mb = win.menuBar()
     file_menu = mb.addMenu("&File")
+    exporting.add_export_menu(win, file_menu)
+    file_menu.addSeparator()
     quit_action = QAction("&Quit", win)
-    quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+    quit_action.setShortcut(QKeySequence("Ctrl+Q"))  # StandardKey.Quit is empty on some Linux desktops
     quit_action.triggered.connect(win.close)
     file_menu.addAction(quit_action)
     engine_menu = mb.addMenu("&Engine")
@@ -98,9 +93,17 @@ def make_menus(win) -> None:
     backtest.triggered.connect(win.open_backtest)
     tools_menu.addAction(backtest)
     help_menu = mb.addMenu("&Help")
+    shortcuts = QAction("&Keyboard shortcuts", win)
+    shortcuts.setObjectName("action_shortcuts")
+    shortcuts.setShortcut(QKeySequence("F1"))
+    shortcuts.triggered.connect(lambda: help_ui.show_shortcuts(win))
+    tour = QAction("&Tour", win)
+    tour.setObjectName("action_tour")
+    tour.triggered.connect(lambda: show_tour(win))
     about = QAction("&About CTS Desktop", win)
     about.triggered.connect(win.show_about)
-    help_menu.addAction(about)
+    for a in (shortcuts, tour, about):
+        help_menu.addAction(a)
 
 
 def make_toolbar(win) -> None:
@@ -140,12 +143,5 @@ def make_status_bar(win) -> None:
 
 
 def show_about(win) -> None:
-    """A non-modal About box."""
-    box = QMessageBox(win)
-    box.setWindowTitle("About CTS Desktop")
-    box.setText(f"<b>CTS Desktop</b> {app_version()}<br>Desktop crypto trading station: paper trading on "
-                "recorded markets, every order, fill and position kept in SQLite.")
-    box.setModal(False)
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    box.show()
-
+    """A non-modal About box: versions, data/config folders, the log file (see ``ui/help.py``)."""
+    help_ui.show_about(win)

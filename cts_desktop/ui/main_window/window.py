@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         self._update_actions(ev.IDLE)
         chrome.make_menus(self)
         self._make_tabs()
+        chrome.exporting.install_table_menus(self)  # right-click "Export to CSV…" on every table
         self.banner = chrome.Banner()
         central = QWidget()
         cl = QVBoxLayout(central)
