@@ -15,6 +15,7 @@ import pytest  # noqa: E402
 import qasync  # noqa: E402
 
 from cts_desktop.services import AppServices  # noqa: E402
+from cts_desktop.store.settings import BUILTIN_PAPER_NAME  # noqa: E402
 
 
 
@@ -57,6 +58,15 @@ def services(tmp_path, loop, qtbot):
     yield svc
     run(qtbot, svc.stop_all(), timeout=30_000)
     svc.close()
+
+
+@pytest.fixture
+def fast_paper(services):
+    """The built-in connection set to replay at max speed; returns its name."""
+    conn = services.connection(BUILTIN_PAPER_NAME)
+    conn.speed = "max"
+    services.save_connection(conn)
+    return BUILTIN_PAPER_NAME
 
 
 @pytest.fixture
