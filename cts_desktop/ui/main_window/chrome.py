@@ -72,7 +72,7 @@ def make_actions(win) -> Dict[str, QAction]:
 
 
 def make_menus(win) -> None:
-    """File, Engine, View (tabs, reset layout), Tools (Backtest), Help."""
+    """File, Engine, View (tabs, reset layout), Tools (Backtest, Settings), Help."""
     mb = win.menuBar()
     file_menu = mb.addMenu("&File")
     quit_action = QAction("&Quit", win)
@@ -97,6 +97,11 @@ def make_menus(win) -> None:
     backtest.setShortcut(QKeySequence("Ctrl+B"))
     backtest.triggered.connect(win.open_backtest)
     tools_menu.addAction(backtest)
+    settings = QAction("&Settings...", win)
+    settings.setObjectName("action_settings")
+    settings.setShortcut(QKeySequence("Ctrl+,"))
+    settings.triggered.connect(win.open_settings)
+    tools_menu.addAction(settings)
     help_menu = mb.addMenu("&Help")
     about = QAction("&About CTS Desktop", win)
     about.triggered.connect(win.show_about)
