@@ -83,7 +83,8 @@ FIELDS: Tuple[Field, ...] = (
           "not a dollar).", applies="new connections", minimum=1.0, maximum=1e12),
     Field("database_dir", "Storage", "Database folder", "folder", "", "folder",
           "Where the trade database (cts-desktop.sqlite3, with the downloaded candle history) is kept. "
-          "Empty = the default user data folder. Takes effect at the next start; the current database is not moved.", applies="restart"),
+          "Empty = the default user data folder. Takes effect at the next start (--data-dir on the command line "
+          "overrides it); the current database is not moved.", applies="restart"),
     Field("theme", "Appearance", "Theme", "choice", "dark", "",
           "Dark, light, or follow the system's colour scheme (needs Qt 6.5 or later; dark when the system "
           "does not say).", choices=THEMES),

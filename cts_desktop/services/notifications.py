@@ -35,11 +35,16 @@ DEFAULT_GAP_S = 5.0
 
 @dataclass(frozen=True)
 class Notice:
-    """One thing worth telling: ``kind`` of :data:`KINDS`, the ``connection`` and a one-line ``text``."""
+    """One thing worth telling: ``kind`` of :data:`KINDS`, the ``connection`` and a one-line ``text``
+    (without the connection's name; :attr:`line` has it)."""
 
     kind: str
     connection: str
     text: str
+
+    @property
+    def line(self) -> str:
+        return f"{self.connection}: {self.text}"
 
 
 @dataclass(frozen=True)
@@ -68,21 +73,20 @@ def notice_of(event: object) -> Optional[Notice]:
     """The :class:`Notice` a bus event makes, or None for events nobody is notified of."""
     if isinstance(event, ev.FillEvent):
         f = event.fill
-        return Notice("fills", event.connection, f"{event.connection}: {f.side.upper()} {_num(f.amount)} {f.symbol} "
-                                                 f"@ {_num(f.price)}")
+        return Notice("fills", event.connection, f"{f.side.upper()} {_num(f.amount)} {f.symbol} @ {_num(f.price)}")
     if isinstance(event, ev.EngineStateChanged):
         if event.state != ev.ERROR:
             return None
-        return Notice("engine_errors", event.connection, f"{event.connection}: {event.reason or 'unknown reason'}")
+        return Notice("engine_errors", event.connection, event.reason or "unknown reason")
     if isinstance(event, ev.CircuitBreakerTripped):
-        return Notice("circuit_breaker", event.connection, f"{event.connection}: trading halted: {event.reason}")
+        return Notice("circuit_breaker", event.connection, f"trading halted: {event.reason}")
     if isinstance(event, ev.FeedStale):
         return Notice("stale_feeds", event.connection,
-                      f"{event.connection}: no market data for {event.symbol} for {event.silent_s:.0f} s")
+                      f"no market data for {event.symbol} for {event.silent_s:.0f} s")
     if isinstance(event, ev.ReconciliationResult):
         text = event.detail or (f"{event.settled} order(s) settled"
                                 + (f", {event.unsettled} could not be settled" if event.unsettled else ""))
-        return Notice("reconciliation", event.connection, f"{event.connection}: {text}")
+        return Notice("reconciliation", event.connection, text)
     return None
 
 
@@ -145,7 +149,7 @@ def summarize(pending: Dict[str, _Pending], max_lines: int = 5) -> Message:
     urgent = any(k in URGENT for k in kinds)
     first = pending[kinds[0]]
     if total == 1 and first.last is not None:
-        return Message(TITLES[kinds[0]][0], first.last.text, urgent, 1)
+        return Message(TITLES[kinds[0]][0], first.last.line, urgent, 1)
     if len(kinds) == 1:
         title = f"{total:,} {TITLES[kinds[0]][1]}"
     else:
@@ -157,9 +161,12 @@ def summarize(pending: Dict[str, _Pending], max_lines: int = 5) -> Message:
         if p.last is None:
             continue
         if p.count == 1:
-            lines.append(p.last.text)
-            continue
-        where = ", ".join(f"{name} {n:,}" for name, n in sorted(p.per_connection.items(), key=lambda kv: -kv[1])[:3])
-        more = f" and {len(p.per_connection) - 3} more" if len(p.per_connection) > 3 else ""
-        lines.append(f"{p.count:,} {TITLES[k][1]} ({where}{more}); latest {p.last.text}")
+            lines.append(p.last.line)
+        elif len(p.per_connection) == 1:
+            lines.append(f"{p.count:,} {TITLES[k][1]} on {p.last.connection}; latest: {p.last.text}")
+        else:
+            top = sorted(p.per_connection.items(), key=lambda kv: -kv[1])
+            where = ", ".join(f"{name} {n:,}" for name, n in top[:3])
+            more = f" and {len(top) - 3} more" if len(top) > 3 else ""
+            lines.append(f"{p.count:,} {TITLES[k][1]} ({where}{more}); latest: {p.last.line}")
     return Message(title, "\n".join(lines[:max_lines]), urgent, total)

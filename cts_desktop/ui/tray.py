@@ -5,8 +5,8 @@ What is said and how bursts are summed up is :class:`cts_desktop.services.notifi
 this module feeds it the bridge's events and shows its messages every :data:`DELIVER_MS`:
 
 * with a system tray (``QSystemTrayIcon.isSystemTrayAvailable()``): as tray messages;
-* without one (a desktop with no tray, offscreen): in the window's status bar, and as a line in
-  the Activity log when the message concerns the connection on screen.
+* without one (a desktop with no tray, offscreen): in the window's status bar, urgent ones also
+  in its banner (the Activity log already holds every fill and error line the engine logged).
 
 The icon is ``resources/icons/cts-desktop.svg``; while any connection's engine trades live it
 carries a red dot and the tooltip starts with ``LIVE: <names>``. There is no kill switch yet: the
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Dict, List, Optional
 
 from PySide6.QtCore import QObject, QPointF, QTimer
@@ -123,15 +122,14 @@ class TrayController(QObject):
         return msg
 
     def _fallback(self, msg: Message) -> None:
-        """No tray: the status bar, and the Activity log when the message names the shown connection."""
+        """No tray: the status bar; urgent messages also in the window's banner. (Not the Activity
+        table: it shows the engine's stored log, where errors and fills already are.)"""
         win = self.win
         first = msg.body.splitlines()[0] if msg.body else ""
-        win.statusBar().showMessage(f"{msg.title}: {first}" if first and msg.count == 1 else msg.title, 10_000)
-        name = win.current
-        if name and name in msg.body:
-            line = ev.LogEvent(name, 0, ev.CAT_ERROR if msg.urgent else ev.CAT_ENGINE,
-                               f"notification: {msg.title}: {msg.body}", "error" if msg.urgent else "info", time.time())
-            win.activity_tab.append([line])
+        text = f"{msg.title}: {first}" if msg.count == 1 else first or msg.title
+        win.statusBar().showMessage(text, 10_000)
+        if msg.urgent and msg.title != "Engine error":  # the window shows engine errors itself
+            win.banner.show_message(f"{msg.title}: {msg.body}", "error")
 
     # -- icon, tooltip, menu ----------------------------------------------------------------------
     def _active(self) -> List[str]:
