@@ -217,6 +217,11 @@ class EventBridge(QObject):
             for conn, (done, total) in progress.items():
                 self.progress.emit(conn, done, total)
 
+    @property
+    def interval_ms(self) -> int:
+        """The drain interval (ms)."""
+        return self._timer.interval()
+
     def set_interval(self, interval_ms: int) -> None:
         """Change the drain interval (ms) at once (Settings > UI refresh interval)."""
         self._timer.setInterval(max(int(interval_ms), 1))
