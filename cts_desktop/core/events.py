@@ -122,3 +122,38 @@ class ProgressEvent:
     done: int
     total: int
     timestamp: int = 0
+
+
+# -- Alerts the trader is notified of (tray / status bar). The engine does not publish these three
+# yet: they are declared here so the circuit breaker, the feed watchdog and start-up reconciliation
+# can publish them and the notifications (services/notifications.py) already understand them.
+
+@dataclass(slots=True)
+class CircuitBreakerTripped:
+    """A circuit breaker halted trading on ``connection``: ``reason`` says which limit and the
+    figures (e.g. ``"daily loss 5.2 % > 5 %"``); ``timestamp`` market time (ms)."""
+
+    connection: str
+    reason: str
+    timestamp: int = 0
+
+
+@dataclass(slots=True)
+class FeedStale:
+    """No market data for ``symbol`` on ``connection`` for ``silent_s`` seconds (wall clock)."""
+
+    connection: str
+    symbol: str
+    silent_s: float
+
+
+@dataclass(slots=True)
+class ReconciliationResult:
+    """Orders of earlier runs checked with the exchange at start: ``settled`` reached a final
+    state, ``unsettled`` could not be settled (the run then refuses to trade); ``detail`` is a
+    one-line summary for the trader."""
+
+    connection: str
+    settled: int
+    unsettled: int = 0
+    detail: str = ""

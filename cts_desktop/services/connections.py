@@ -20,6 +20,7 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from ..store.secrets import CREDENTIAL_FIELDS, NoSecureKeyringError, SecretStore, SecretStoreError
 from ..store.settings import PAPER_EXCHANGE, ConnectionConfig, SettingsStore
 from . import connection_rules as rules
+from .app_settings import AppSettingsService
 from .connection_rules import BUSY_STATES, RuleError
 
 #: Backend short names (``SecretStore.backend_name``) as the screens name them.
@@ -164,12 +165,18 @@ def add(settings: SettingsStore, conn: ConnectionConfig, keyring: Optional[Secre
         store_connection(settings, conn)
 
 
-def new_exchange_connection(name: str, exchange: str) -> ConnectionConfig:
+def new_exchange_connection(name: str, exchange: str, defaults: Optional[AppSettingsService] = None) -> ConnectionConfig:
     """A new spot connection to ccxt exchange ``exchange`` on BTC/USDT, on its testnet where ccxt
-    knows one; paper trading and without credentials until they are entered and tested."""
+    knows one; paper trading and without credentials until they are entered and tested. With
+    ``defaults`` (the app's preferences): their paper balance, and their rate limit when the
+    exchange declares none."""
     facts = rules.exchange_facts(exchange)
-    return ConnectionConfig(name=name, exchange=exchange, testnet=facts.has_testnet, symbols=["BTC/USDT"],
+    conn = ConnectionConfig(name=name, exchange=exchange, testnet=facts.has_testnet, symbols=["BTC/USDT"],
                             market_type="spot")
+    if defaults is not None:
+        conn.starting_balance = float(defaults["default_paper_balance"])
+        conn.rate_limit_per_second = defaults.rate_limit_for_new(facts.rate_limit_ms)
+    return conn
 
 
 def duplicate(settings: SettingsStore, name: str) -> ConnectionConfig:

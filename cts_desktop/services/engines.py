@@ -22,6 +22,7 @@ from ..store import repositories as repo
 from ..store.db import Run, open_database
 from ..store.recorder import Recorder
 from ..store.settings import ConnectionConfig, SettingsStore
+from .app_settings import AppSettingsService
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ class AppServices:
         self.data_dir = Path(data_dir)
         self.config_dir = Path(config_dir)
         self.settings = SettingsStore(self.config_dir).load()
+        self.app_settings = AppSettingsService(self.config_dir)  # preferences (settings.json)
+        self.app_settings.subscribe(self._app_settings_changed)
         self.db = open_database(self.data_dir)
         self.bus = EventBus()
         self.recorder = Recorder(self.db, batched=True)
@@ -82,7 +85,14 @@ class AppServices:
             return TradeEngine(conn, bus=self.bus, recorder=self.recorder, data_dir=self.replay_data_dir)
         from ..engine.live import ExchangeEngine
 
-        return ExchangeEngine(conn, bus=self.bus, recorder=self.recorder)
+        return ExchangeEngine(conn, bus=self.bus, recorder=self.recorder, poll_interval=self.app_settings.poll_interval())
+
+    def _app_settings_changed(self, _values: dict, changed: List[str]) -> None:
+        """A new REST polling interval reaches running exchange engines (used from their next poll)."""
+        if "poll_interval_s" in changed:
+            for eng in self.engines.values():
+                if hasattr(eng, "poll_interval"):
+                    eng.poll_interval = self.app_settings.poll_interval()
 
     def engine_state(self, name: str) -> str:
         eng = self.engines.get(name)
@@ -117,9 +127,10 @@ class AppServices:
         conn.speed = speed
         self.settings.save()
 
-    async def stop_all(self) -> None:
+    async def stop_all(self, reason: str = "app closing") -> None:
+        """Stop every engine (``reason`` is logged as why); open positions stay as they are."""
         for eng in list(self.engines.values()):
-            await eng.stop("app closing")
+            await eng.stop(reason)
 
     # -- history (reads) ------------------------------------------------------------------------
     def open_positions(self, name: str) -> List[Position]:

@@ -85,6 +85,7 @@ def run_gui(services, *, connection: Optional[str] = None, autostart: bool = Fal
     start its engine at once. ``screenshot``: PNG path; start, wait ``after`` seconds, save, exit.
     """
     app = ensure_app()
+    apply_theme(app, services.app_settings["theme"])
     app.setQuitOnLastWindowClosed(False)  # the loop ends when run_window returns
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)

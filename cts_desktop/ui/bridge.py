@@ -53,7 +53,9 @@ class EventBridge(QObject):
     * ``fills(connection, [FillEvent])``: new fills in arrival order;
     * ``log_lines(connection, [LogEvent])``: new log lines in arrival order;
     * ``equity_points(connection, [(timestamp_ms, equity)])``: new equity curve points;
-    * ``run_started(connection, run_id)``: a new run began (views clear what belonged to the last).
+    * ``run_started(connection, run_id)``: a new run began (views clear what belonged to the last);
+    * ``alerts([event])``: circuit-breaker trips, stale feeds, reconciliation results, in arrival
+      order (rare: emitted with the light kinds, every tick).
     """
 
     state_changed = Signal(str, str, str)
@@ -65,6 +67,7 @@ class EventBridge(QObject):
     log_lines = Signal(str, list)
     equity_points = Signal(str, list)
     run_started = Signal(str, int)
+    alerts = Signal(list)
 
     def __init__(self, bus, parent: Optional[QObject] = None, interval_ms: int = REFRESH_MS):
         super().__init__(parent)
@@ -76,6 +79,7 @@ class EventBridge(QObject):
         self._fills: Dict[str, List[ev.FillEvent]] = {}
         self._logs: Dict[str, List[ev.LogEvent]] = {}
         self._equity: Dict[str, List[tuple]] = {}
+        self._alerts: List[object] = []
         self._dirty = False
         self._starting: set = set()  # connections between initializing and running
         self._dispatch: Dict[type, Callable] = {
@@ -87,6 +91,9 @@ class EventBridge(QObject):
             ev.FillEvent: self._on_fill,
             ev.ProgressEvent: self._on_progress,
             ev.EngineStateChanged: self._on_state,
+            ev.CircuitBreakerTripped: self._alerts.append,
+            ev.FeedStale: self._alerts.append,
+            ev.ReconciliationResult: self._alerts.append,
         }
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
@@ -193,6 +200,10 @@ class EventBridge(QObject):
                 self.log_lines.emit(conn, items)
 
     def _emit_light(self) -> None:
+        if self._alerts:
+            alerts = list(self._alerts)
+            self._alerts.clear()  # in place: the dispatch table holds its append
+            self.alerts.emit(alerts)
         if self._equity:
             equity, self._equity = self._equity, {}
             for conn, points in equity.items():
@@ -205,6 +216,15 @@ class EventBridge(QObject):
             progress, self._progress = self._progress, {}
             for conn, (done, total) in progress.items():
                 self.progress.emit(conn, done, total)
+
+    @property
+    def interval_ms(self) -> int:
+        """The drain interval (ms)."""
+        return self._timer.interval()
+
+    def set_interval(self, interval_ms: int) -> None:
+        """Change the drain interval (ms) at once (Settings > UI refresh interval)."""
+        self._timer.setInterval(max(int(interval_ms), 1))
 
     def close(self) -> None:
         """Unsubscribe from the bus and stop the timer (idempotent)."""

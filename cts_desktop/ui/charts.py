@@ -107,13 +107,35 @@ class EquityChart(QWidget):
         lay.addWidget(self._empty)
         self._update_placeholder()
 
+    def _colours(self) -> Tuple[str, str, str]:
+        """(background, text, grid) of the dark or light theme."""
+        return ("#161a22", "#aab3c5", "#262c39") if self._dark else ("#ffffff", "#3d4757", "#e4e8ee")
+
+    def set_dark(self, dark: bool) -> None:
+        """Colour the plots for the dark or the light theme (Settings > Theme, applied at once)."""
+        if dark == self._dark:
+            return
+        self._dark = dark
+        if self._glw is None:
+            return
+        import pyqtgraph as pg
+
+        bg, fg, grid = self._colours()
+        self._glw.setBackground(bg)
+        for p, label in ((self.plot, "Equity"), (self.dd_plot, "DD %")):
+            for ax in ("left", "bottom"):
+                p.getAxis(ax).setPen(pg.mkPen(grid))
+                p.getAxis(ax).setTextPen(pg.mkPen(fg))
+            p.setLabel("left", label, color=fg)
+        self.start_line.setPen(pg.mkPen(fg, width=1, style=Qt.PenStyle.DashLine))
+        self.set_currency(self.currency)
+
     def _build_plots(self) -> None:
         import pyqtgraph as pg
 
         if self._glw is not None:
             return
-        bg = "#161a22" if self._dark else "#ffffff"
-        fg = "#aab3c5" if self._dark else "#333333"
+        bg, fg, grid = self._colours()
         glw = pg.GraphicsLayoutWidget(self)
         self._glw = glw
         self._glw.setBackground(bg)
@@ -126,7 +148,6 @@ class EquityChart(QWidget):
         self._glw.ci.layout.setRowStretchFactor(0, 3)
         self._glw.ci.layout.setRowStretchFactor(1, 1)
         self.dd_plot.setXLink(self.plot)
-        grid = "#262c39" if self._dark else "#e6e6e6"
         for p, label in ((self.plot, "Equity"), (self.dd_plot, "DD %")):
             p.showGrid(x=False, y=True, alpha=1.0)  # opaque grid lines: alpha blending is slow
             p.setMenuEnabled(False)

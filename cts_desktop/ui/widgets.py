@@ -8,6 +8,8 @@ from PySide6.QtGui import QAction, QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QHeaderView, QLabel, QSizePolicy,
                                QTableView, QToolButton, QVBoxLayout, QWidget)
 
+from .theme import is_dark
+
 STATE_TEXT = {
     "idle": "Idle", "initializing": "Starting…", "running": "Running", "paused": "Paused",
     "stopping": "Stopping…", "stopped": "Stopped", "error": "Error",
@@ -69,6 +71,7 @@ class ProgressLine(QWidget):
         self._fraction = 0.0
         self.setFixedHeight(height)
         self.track = QColor("#232938")
+        self.track_light = QColor("#dde3ea")  # under the light theme
         self.chunk = QColor("#4c9be8")
 
     def fraction(self) -> float:
@@ -95,7 +98,7 @@ class ProgressLine(QWidget):
         p.setPen(Qt.PenStyle.NoPen)
         r = self.rect()
         radius = r.height() / 2
-        p.setBrush(self.track)
+        p.setBrush(self.track if is_dark() else self.track_light)
         p.drawRoundedRect(r, radius, radius)
         w = int(r.width() * self._fraction)
         if w > 0:

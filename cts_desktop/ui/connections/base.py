@@ -15,9 +15,10 @@ from ...store.settings import ConnectionConfig
 
 PARAM_ERROR_STYLE = "color:#ff6b6b;"
 WARNING_STYLE = "QLabel { color: #f0b94a; }"
-# The dark palette draws a check box's indicator nearly invisible: give it a visible box.
+# The dark palette draws a check box's indicator nearly invisible: give it a visible box
+# (its inside in the theme's field colour, so it also suits the light theme).
 CHECKBOX_STYLE = ("QCheckBox::indicator{width:14px;height:14px;border:1px solid #8a93a6;border-radius:3px;"
-                  "background:#12151c;} QCheckBox::indicator:checked{background:#4c9be8;border-color:#4c9be8;}"
+                  "background:palette(base);} QCheckBox::indicator:checked{background:#4c9be8;border-color:#4c9be8;}"
                   "QCheckBox::indicator:disabled{border-color:#4a5162;}"
                   "QCheckBox::indicator:checked:disabled{background:#34527a;border-color:#34527a;}")
 

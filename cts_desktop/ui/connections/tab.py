@@ -183,7 +183,8 @@ class ConnectionsTab(QWidget):
 
     def _create(self, name: str, exchange: str) -> None:
         try:
-            conn_service.add(self.services.settings, conn_service.new_exchange_connection(name, exchange))
+            conn = conn_service.new_exchange_connection(name, exchange, self.services.app_settings)
+            conn_service.add(self.services.settings, conn)
         except SettingsError as exc:
             self._say(f"Not added: {exc}", error=True)
             return

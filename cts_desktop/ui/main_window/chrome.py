@@ -65,7 +65,8 @@ def make_actions(win) -> Dict[str, QAction]:
 
 
 def make_menus(win) -> None:
-    """File (Export, Quit), Engine, View (tabs, reset layout), Tools (Backtest), Help (shortcuts, tour, About)."""
+    """File (Export, Quit), Engine, View (tabs, reset layout), Tools (Backtest, Settings), Help (shortcuts, tour,
+    About)."""
     mb = win.menuBar()
     file_menu = mb.addMenu("&File")
     exporting.add_export_menu(win, file_menu)
@@ -92,6 +93,11 @@ def make_menus(win) -> None:
     backtest.setShortcut(QKeySequence("Ctrl+B"))
     backtest.triggered.connect(win.open_backtest)
     tools_menu.addAction(backtest)
+    settings = QAction("&Settings...", win)
+    settings.setObjectName("action_settings")
+    settings.setShortcut(QKeySequence("Ctrl+,"))
+    settings.triggered.connect(win.open_settings)
+    tools_menu.addAction(settings)
     help_menu = mb.addMenu("&Help")
     shortcuts = QAction("&Keyboard shortcuts", win)
     shortcuts.setObjectName("action_shortcuts")

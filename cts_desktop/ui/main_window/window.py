@@ -27,6 +27,9 @@ from ..bridge import EventBridge
 from ..connections import ConnectionsTab
 from ..live import LiveTab
 from ..positions import PositionsTab
+from .. import theme
+from ..settings_dialog import apply_app_settings, follow_theme, open_settings
+from ..tray import TrayController
 from ..widgets import STATE_TEXT, repolish
 from . import chrome
 from .feed import ConnectionFeed
@@ -75,6 +78,12 @@ class MainWindow(QMainWindow):
         self._fill_connection_combo()
         chrome.make_status_bar(self)
         self._wire()
+        self.bridge.set_interval(services.app_settings["ui_refresh_ms"])
+        self.tray = TrayController(self)  # notifications: tray, or the status bar without one
+        self._unsubscribe_settings = services.app_settings.subscribe(lambda v, c: apply_app_settings(self, v, c))
+        self._follow_theme = lambda: follow_theme(self)
+        theme.listeners.append(self._follow_theme)
+        self._follow_theme()
         self.resize(*DEFAULT_SIZE)
         self.restore_state()
         remembered = self.ui_settings.value("connection", "", str)
@@ -122,6 +131,10 @@ class MainWindow(QMainWindow):
         win.show()
         win.raise_()
         win.activateWindow()
+
+    def open_settings(self) -> None:
+        """Tools > Settings... (Ctrl+,)."""
+        open_settings(self)
 
     def _wire(self) -> None:
         self.bridge.state_changed.connect(self._on_state)
@@ -293,6 +306,7 @@ class MainWindow(QMainWindow):
             conn = self.services.connection(name)
             self.live_tab.set_speed(conn.speed)
         self.live_tab.set_live_connections(c.name for c in self.services.connections() if c.live)
+        self.tray.refresh()
         self.statusBar().showMessage(f"Saved {name}", 5000)
 
     def _connection_renamed(self, old: str, new: str) -> None:
@@ -335,5 +349,8 @@ class MainWindow(QMainWindow):
             except Exception:  # noqa: BLE001 - a layout that cannot be saved must not stop the close
                 log.exception("saving the window layout failed")
             self.bridge.close()
+            self.tray.close()
+            self._unsubscribe_settings()
+            theme.listeners.remove(self._follow_theme)
             self.closing.emit()
         super().closeEvent(event)
