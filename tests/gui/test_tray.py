@@ -11,7 +11,7 @@ from cts_desktop.engine.live import ExchangeEngine
 from cts_desktop.store import repositories as repo
 from cts_desktop.store.settings import BUILTIN_PAPER_NAME
 from cts_desktop.ui.tray import TrayController, base_icon_pixmap, live_icon
-from tests.venue.fixtures import API_KEY, API_SECRET, connection_for, venue  # noqa: F401
+from tests.venue.harness import API_KEY, API_SECRET, connection_for
 
 from .conftest import run
 
