@@ -132,6 +132,7 @@ class TradeEngine:
         self.last_update_wall: Optional[float] = None
         self._stop_reason = "stopped"
         self.resume_after: Optional[int] = None  # ms: candles up to here only warm the strategies
+        self.start_error: Optional[BaseException] = None  # why the last start() failed (exit codes, dialogs)
 
     # -- commands -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -142,11 +143,13 @@ class TradeEngine:
         if self.state in (ev.INITIALIZING, ev.RUNNING, ev.PAUSED, ev.STOPPING):
             raise EngineError(f"{self.name}: engine is already {self.state}")
         self._stop_requested = False
+        self.start_error = None
         self._resume.set()
         self._set_state(ev.INITIALIZING)
         try:
             await self._initialize()
         except Exception as exc:  # noqa: BLE001 - any start failure becomes the error state
+            self.start_error = exc
             await self._fail(self._describe(exc))
             return
         self._set_state(ev.RUNNING)
