@@ -44,12 +44,14 @@ def damage(path: Path) -> Optional[str]:
     if not path.exists() or path.stat().st_size == 0:
         return None
     con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    rows: List[str] = []
     try:
-        rows: List[str] = [r[0] for r in con.execute("PRAGMA quick_check").fetchmany(MAX_DETAIL + 1)]
-    except sqlite3.DatabaseError as exc:
-        if getattr(exc, "sqlite_errorcode", None) in _DAMAGE_CODES or not isinstance(exc, sqlite3.OperationalError):
-            return str(exc)
-        raise
+        for (row,) in con.execute(f"PRAGMA quick_check({MAX_DETAIL + 1})"):
+            rows += [line for line in str(row).splitlines() if line and not line.startswith("*** in database")]
+    except sqlite3.DatabaseError as exc:  # SQLite may give up half-way through a damaged file
+        if getattr(exc, "sqlite_errorcode", None) not in _DAMAGE_CODES and isinstance(exc, sqlite3.OperationalError):
+            raise
+        rows.append(str(exc))
     finally:
         con.close()
     if rows == ["ok"]:
