@@ -37,13 +37,18 @@ def damage(path: Path) -> Optional[str]:
     """What is wrong with the database file ``path`` (SQLite's words, at most
     :data:`MAX_DETAIL` problems), or None when it passes ``PRAGMA quick_check`` or does not exist.
 
-    Opens the file read-only. Errors that are not damage (no permission, locked) raise
+    Opens the file read-only and creates no file (a -wal/-shm pair appears only when a
+    -wal with content was there already). Errors that are not damage (no permission, locked) raise
     ``sqlite3.Error`` for the caller to report as such.
     """
     path = Path(path)
     if not path.exists() or path.stat().st_size == 0:
         return None
-    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    wal = Path(f"{path}-wal")
+    # Without a WAL to read, "immutable" opens the file alone: no -wal/-shm are created next to it.
+    # With one, read-only mode reads it too (its commits may not be in the main file yet).
+    flags = "mode=ro" if wal.exists() and wal.stat().st_size else "mode=ro&immutable=1"
+    con = sqlite3.connect(f"{path.resolve().as_uri()}?{flags}", uri=True)
     rows: List[str] = []
     try:
         for (row,) in con.execute(f"PRAGMA quick_check({MAX_DETAIL + 1})"):
