@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import re
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -137,15 +140,21 @@ def test_ctrl_c_stops_a_headless_run_cleanly_with_130(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "cts_desktop", "--data-dir", str(tmp_path), "--headless",
                              "--connection", PAPER, "--speed", "real time", "--verbose"],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: "queue.Queue[str]" = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True)
+    reader.start()
     try:
-        for line in proc.stdout:  # the run is under way once the engine says so
-            if line.startswith("state      running"):
-                break
+        deadline = time.monotonic() + 60
+        while not lines.get(timeout=max(0.1, deadline - time.monotonic())).startswith("state      running"):
+            pass  # the run is under way once the engine says so (queue.Empty past the deadline)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        err = proc.stderr.read()
     finally:
         if proc.poll() is None:
             proc.kill()
+    reader.join(timeout=10)
+    out = "".join(lines.queue)
     assert proc.returncode == exit_codes.INTERRUPTED, err
     assert f"{PAPER}: stopped (interrupted)" in out and "summary {" in out
 
