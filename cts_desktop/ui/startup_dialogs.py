@@ -15,6 +15,8 @@ from pathlib import Path
 from PySide6.QtWidgets import QMessageBox
 
 TITLE = "CTS Desktop cannot start"
+# wide enough that a path or an option (--data-dir) is not broken at a hyphen
+_WIDE = "QLabel#qt_msgbox_informativelabel { min-width: 520px; }"
 
 
 def build_startup_error(message: str) -> QMessageBox:
@@ -22,8 +24,10 @@ def build_startup_error(message: str) -> QMessageBox:
     from .app_gui import ensure_app
     ensure_app()
     box = QMessageBox(QMessageBox.Icon.Critical, TITLE, "CTS Desktop cannot use its files.")
-    box.setInformativeText(message[:1].upper() + message[1:] + "\n\nFix this, or start with another "
-                           "--data-dir / --config-dir, then start the app again.")
+    sentence = message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+    box.setInformativeText(sentence + "\n\nFix this, or start the app with another "
+                           "--data-dir or --config-dir, then start it again.")
+    box.setStyleSheet(_WIDE)
     box.setStandardButtons(QMessageBox.StandardButton.Close)
     box.button(QMessageBox.StandardButton.Close).setText("Quit")
     box.setObjectName("startupError")
@@ -47,6 +51,7 @@ def build_fresh_database(path: Path, detail: str) -> QMessageBox:
         f"{path}\n\nSQLite reports: {detail}\n\n"
         f"CTS Desktop can start with a new, empty database. The damaged file stays in the same folder, "
         f"renamed {path.name}.damaged-<UTC time> (with its -wal and -shm files), for a later rescue.")
+    box.setStyleSheet(_WIDE)
     fresh = box.addButton(f"Start a fresh database (the damaged file is kept as {path.name}.damaged-…)",
                           QMessageBox.ButtonRole.AcceptRole)
     fresh.setObjectName("freshDatabase")
