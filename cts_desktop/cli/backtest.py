@@ -13,7 +13,9 @@ Loading, checks, the run, its record and the exports are the backtests service's
 (:mod:`cts_desktop.services.backtests`, shared with the backtest window: same risk limits, same
 messages for bad input); this module parses the options and prints.
 
-Exit codes: 0 done, 1 the strategy failed during the run, 2 bad input.
+Exit codes (:mod:`.exit_codes`): 0 done, 1 the strategy failed during the run, 2 bad input (a
+bad option, parameter or candle file, a damaged database: ``--fresh-database`` keeps it aside),
+130 interrupted.
 """
 from __future__ import annotations
 
@@ -22,13 +24,17 @@ import sys
 from pathlib import Path
 from typing import Dict, List
 
+from . import exit_codes
+
 
 def add_subparser(sub) -> None:
     p = sub.add_parser("backtest", help="backtest a strategy over recorded candles",
                        description="Backtest a strategy with the live engine's own core over recorded candles.")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--candles", metavar="CSV", help="candle file: timestamp(ms),open,high,low,close,volume")
-    src.add_argument("--dataset", help="a shipped dataset key (see --list-datasets)")
+    src.add_argument("--candles", metavar="CSV", help="candle file: timestamp,open,high,low,close,volume "
+                     "(timestamp in ms UTC; seconds and microseconds are recognised and converted)")
+    src.add_argument("--dataset", metavar="KEY", help="a shipped dataset, e.g. ftx-btc-perp-1m "
+                     "(an unknown key is answered with the list of known ones)")
     p.add_argument("--symbol", default="BTC/USDT", help="unified symbol of the candle file (default BTC/USDT)")
     p.add_argument("--market-type", choices=["spot", "swap"], default="spot",
                    help="spot: long only; swap: linear perpetual, shorts allowed (default spot)")
@@ -60,15 +66,19 @@ def _params(pairs: List[str]) -> Dict[str, str]:
 
 def run(args, *, data_dir: Path, config_dir: Path) -> int:
     from ..services import backtests
+    from ..store.db import DatabaseDamaged
+    from .startup import damaged_advice, fresh_database
 
-    def fail(msg: str) -> int:
+    def fail(msg: str, code: int = exit_codes.BAD_INPUT) -> int:
         print(f"cts-desktop backtest: error: {msg}", file=sys.stderr)
-        return 2
+        return code
 
     def failed(exc: BaseException) -> int:
         msg = backtests.error_message(exc) or str(exc)
         if isinstance(exc, backtests.BacktestInputError) and exc.field in _OPTIONS:
             msg = "--" + msg  # the service names the setting; here it is an option
+        if isinstance(exc, DatabaseDamaged):
+            msg = f"{msg}. {damaged_advice(exc)}"
         return fail(msg)
 
     settings = backtests.BacktestSettings(cash=args.cash, fee=args.fee, slippage=args.slippage,
@@ -79,16 +89,23 @@ def run(args, *, data_dir: Path, config_dir: Path) -> int:
     except (KeyError, ValueError) as exc:  # ParamError and BacktestInputError are ValueErrors
         return failed(exc)
 
+    store_dir = None if args.no_store else data_dir
     try:
         if args.dataset:
             inputs = backtests.load_dataset(args.dataset)
         else:
             loaded = backtests.load_csv(args.candles)
-            for w in loaded.warnings:
+            for w in ([loaded.unit_note] if loaded.unit_note else []) + loaded.warnings:
                 print(f"warning: {loaded.path.name}: {w}", file=sys.stderr)
             inputs = backtests.csv_inputs(loaded, args.symbol, args.market_type, args.fee,
                                           amount_step=args.amount_step, label=str(loaded.path))
-        result = backtests.run(strategy, inputs, settings, data_dir=None if args.no_store else data_dir)
+        try:
+            result = backtests.run(strategy, inputs, settings, data_dir=store_dir)
+        except DatabaseDamaged:
+            if not (getattr(args, "fresh_database", False) and store_dir is not None):
+                raise
+            fresh_database(store_dir, lambda line: print(f"cts-desktop backtest: {line}", file=sys.stderr))
+            result = backtests.run(strategy, inputs, settings, data_dir=store_dir)
     except backtests.INPUT_ERRORS as exc:
         return failed(exc)
 
@@ -98,8 +115,8 @@ def run(args, *, data_dir: Path, config_dir: Path) -> int:
         return fail(problem)
     if result.strategy_error:
         print(f"cts-desktop backtest: the strategy failed: {result.strategy_error}", file=sys.stderr)
-        return 1
-    return 0
+        return exit_codes.FAILED
+    return exit_codes.OK
 
 
 def _print_result(args, strategy, label: str, result) -> None:

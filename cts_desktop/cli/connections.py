@@ -14,9 +14,10 @@ connection test (``last_test``) and switches live trading off: the connection mu
 again. ``edit --live`` needs a passing test made with the current credentials and a typed
 confirmation (the connection name) on standard input.
 
-Exit codes: 0 done; 1 refused or failed (test failed, live switch refused, keyring call failed);
-2 bad input (unknown connection or exchange, invalid value); 3 environment (no secure keyring,
-settings file unreadable or not writable).
+Exit codes (:mod:`cts_desktop.cli.exit_codes`): 0 done; 1 refused or failed (test failed, live
+switch refused, keyring call failed); 2 bad input (unknown connection or exchange, invalid value,
+settings file unreadable, corrupt or not writable); 3 environment (no secure keyring); 130
+interrupted.
 
 Standalone: ``python -m cts_desktop.cli.connections [--config-dir DIR] list`` (same commands).
 """
@@ -37,8 +38,8 @@ from cts_desktop.store.secrets import NoSecureKeyringError, SecretStore, mask
 from cts_desktop.store.settings import PAPER_EXCHANGE, ConnectionConfig, SettingsError, SettingsStore, default_config_dir
 
 from .connections_args import apply_fields, fill_parser
-from .connections_io import (EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, EXIT_USAGE, IO, CliError, failures,
-                             prompt_secrets, read_secrets_stdin, settings_failure)
+from .connections_io import (EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, IO, CliError,
+                             failures, prompt_secrets, read_secrets_stdin, settings_failure)
 from .connections_output import print_list, print_result
 
 __all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_ENVIRONMENT", "CliError", "add_subparser", "run", "main"]
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace, *, config_dir: Path, stdin: Optional[TextIO] =
         return exc.code
     except KeyboardInterrupt:
         io.err("interrupted; nothing more was changed")
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -4,6 +4,7 @@ credentials from standard input or a hidden prompt, never from arguments."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import getpass
 from typing import Dict, Iterable, Iterator, List, TextIO
 
@@ -12,10 +13,25 @@ from cts_desktop.services.connection_rules import RuleError
 from cts_desktop.store.secrets import CREDENTIAL_FIELDS, SecretStoreError
 from cts_desktop.store.settings import SettingsError
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_ENVIRONMENT = 3
+from . import exit_codes
+
+EXIT_OK = exit_codes.OK
+EXIT_FAILED = exit_codes.FAILED
+EXIT_USAGE = exit_codes.BAD_INPUT
+EXIT_ENVIRONMENT = exit_codes.ENVIRONMENT
+EXIT_INTERRUPTED = exit_codes.INTERRUPTED
+
+#: what to do about a settings file or directory the system refused, by ``errno``
+_ERRNO_HINTS = {
+    errno.EACCES: "Check the directory's permissions or choose another one with --config-dir.",
+    errno.EPERM: "Check the directory's permissions or choose another one with --config-dir.",
+    errno.EROFS: "The file system is read-only: choose a writable directory with --config-dir.",
+    errno.ENOENT: "A folder on the way does not exist: create it or choose another directory with --config-dir.",
+    errno.ENOTDIR: "A part of the path is a file, not a folder: choose another directory with --config-dir.",
+    errno.EISDIR: "connections.json is a folder: move it away or choose another directory with --config-dir.",
+    errno.ENOSPC: "The disk is full: free some space or choose another directory with --config-dir.",
+    errno.EDQUOT: "The disk quota is used up: free some space or choose another directory with --config-dir.",
+}
 
 
 class CliError(Exception):
@@ -26,8 +42,16 @@ class CliError(Exception):
         self.code = code
 
 
+def settings_hint(exc: SettingsError) -> str:
+    """The advice for a settings failure, picked by its cause (``errno``): the permissions hint
+    only when permissions are the cause; none when the message already says what to do."""
+    return _ERRNO_HINTS.get(getattr(exc, "errno", None) or -1, "")
+
+
 def settings_failure(exc: SettingsError) -> CliError:
-    return CliError(EXIT_ENVIRONMENT, f"{exc}. Check the directory's permissions or choose another one with --config-dir.")
+    """A settings file or directory that cannot be used: bad input (exit 2), with the right hint."""
+    hint = settings_hint(exc)
+    return CliError(EXIT_USAGE, f"{exc}. {hint}" if hint else str(exc))
 
 
 @contextlib.contextmanager

@@ -64,6 +64,7 @@ class EngineLifecycle:
         self.mode = mode
         self.state = ev.IDLE
         self.reason = ""
+        self.start_error: Optional[BaseException] = None  # why the last start() failed (exit codes, dialogs)
         self.core: Optional[TradingCore] = None
         self.run_id: Optional[int] = None
         self._task: Optional[asyncio.Task[None]] = None
@@ -92,11 +93,13 @@ class EngineLifecycle:
         if self.state in (ev.INITIALIZING, ev.RUNNING, ev.PAUSED, ev.STOPPING):
             raise EngineError(f"{self.name}: engine is already {self.state}")
         self._stop_requested = False
+        self.start_error = None
         self._resume.set()
         self._set_state(ev.INITIALIZING)
         try:
             await self._initialize()
         except Exception as exc:  # noqa: BLE001 - any start failure becomes the error state
+            self.start_error = exc
             await self._fail(self._describe(exc))
             return
         self._set_state(ev.RUNNING)

@@ -12,6 +12,13 @@ Checks, each reported with its 1-based line number (the header is line 1):
   number of milliseconds;
 * warnings (the file is usable): gaps, i.e. consecutive candles further apart than the
   timeframe (the timeframe is the most common spacing).
+
+Time unit: a file whose timestamps are in seconds, microseconds (Binance's spot archives since
+2025) or nanoseconds is recognised by the size of its first timestamp (:data:`UNITS`: seconds
+from 1e9, milliseconds from 1e11, microseconds from 1e14, nanoseconds from 1e17; smaller values
+are taken as milliseconds) and converted to milliseconds; ``CandleSeries.unit_note`` then says so
+for the caller to show. A row in another unit than the first, or a time that is not a whole
+number of milliseconds after conversion, is refused with its line number.
 """
 from __future__ import annotations
 
@@ -26,6 +33,16 @@ from ..core.models import TIMEFRAME_MS, Candle
 
 HEADER = ["timestamp", "open", "high", "low", "close", "volume"]
 MAX_REPORTED = 10
+
+#: ``(name, smallest timestamp in that unit, milliseconds per unit as (multiplier, divisor))``,
+#: largest first. Epoch 2001-09-09 is 1e9 s = 1e12 ms = 1e15 us = 1e18 ns; each band starts a
+#: decade early (1973) and ends where the next begins.
+UNITS: Tuple[Tuple[str, int, int, int], ...] = (
+    ("nanoseconds", 10**17, 1, 10**6),
+    ("microseconds", 10**14, 1, 1000),
+    ("milliseconds", 10**11, 1, 1),
+    ("seconds", 10**9, 1000, 1),
+)
 
 
 class CandleFileError(Exception):
@@ -48,6 +65,7 @@ class CandleSeries:
     timeframe_ms: int
     warnings: List[str] = field(default_factory=list)
     gaps: int = 0
+    unit_note: str = ""  # set when the file's times were not in ms and were converted (say it to the user)
 
     @property
     def timeframe(self) -> str:
@@ -117,10 +135,45 @@ def load_candles_csv(path: Path | str) -> CandleSeries:
         raise CandleFileError(path, problems, count)
     if len(candles) < 2:
         raise CandleFileError(path, [f"needs at least 2 candles, found {len(candles)}"])
+    candles, unit_note = _to_milliseconds(path, candles)
     steps = Counter(candles[i + 1][0] - candles[i][0] for i in range(min(len(candles) - 1, 5000)))
     tf = steps.most_common(1)[0][0]
     warnings, gaps = _gap_warnings(candles, tf)
-    return CandleSeries(path, candles, tf, warnings, gaps)
+    return CandleSeries(path, candles, tf, warnings, gaps, unit_note)
+
+
+def _unit_of(ts: int) -> Tuple[str, int, int]:
+    """``(unit name, multiplier, divisor)`` turning timestamp ``ts`` into ms; below 1e9: ms."""
+    for name, start, mul, div in UNITS:
+        if ts >= start:
+            return name, mul, div
+    return "milliseconds", 1, 1
+
+
+def _to_milliseconds(path: Path, candles: List[Candle]) -> Tuple[List[Candle], str]:
+    """``candles`` with their times in ms, and the note saying what was converted ("" if none).
+    Raises :class:`CandleFileError` for a row in another unit than the first, or a time that is
+    not a whole number of ms."""
+    unit, mul, div = _unit_of(candles[0][0])
+    if candles[0][0] < UNITS[-1][1]:
+        return candles, ""  # small synthetic times: taken as ms, nothing to compare with
+    problems: List[str] = []
+    for i, c in enumerate(candles):
+        other = _unit_of(c[0])[0]
+        if other != unit:
+            problems.append(f"line {i + 2}: timestamp {c[0]} looks like {other}, but the first row's is in {unit}")
+        elif div > 1 and c[0] % div:
+            problems.append(f"line {i + 2}: timestamp {c[0]} ({unit}) is not a whole number of milliseconds")
+        if len(problems) >= MAX_REPORTED:
+            break
+    if problems:
+        raise CandleFileError(path, problems)
+    if unit == "milliseconds":
+        return candles, ""
+    converted = [(c[0] * mul // div, c[1], c[2], c[3], c[4], c[5]) for c in candles]
+    note = (f"timestamps are in {unit}, not milliseconds: converted "
+            f"({candles[0][0]} {unit} = {converted[0][0]} ms)")
+    return converted, note
 
 
 def _header_problem(names: List[str]) -> str:

@@ -155,8 +155,11 @@ def store_connection(settings: SettingsStore, new: ConnectionConfig, *, old_name
 def add(settings: SettingsStore, conn: ConnectionConfig, keyring: Optional[SecretStore] = None,
         secrets: Optional[Mapping[str, str]] = None) -> None:
     """Save new connection ``conn`` with ``secrets`` (keyring entries an earlier connection of the
-    same name left behind are removed first). Raises ``SettingsError`` for an invalid connection."""
+    same name left behind are removed first). Raises ``SettingsError`` for an invalid connection
+    and :class:`RuleError` when the name is taken (the existing connection is never replaced)."""
     conn.validate()
+    if conn.name in settings.connections:
+        raise RuleError(f"a connection called {conn.name!r} already exists")
     if keyring is not None and secrets:
         keyring.delete_connection(conn.name, [f for f in CREDENTIAL_FIELDS if f not in secrets])
         conn.credential_fields = sorted(secrets)

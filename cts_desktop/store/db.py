@@ -5,7 +5,8 @@ File: ``<data dir>/cts-desktop.sqlite3`` (``platformdirs.user_data_dir("cts-desk
 of every run is kept; nothing is deleted by the app.
 
 Schema versions are recorded in the ``meta`` table. Opening a database written by a newer app
-raises :class:`SchemaTooNewError` and touches nothing. Older versions are upgraded with
+raises :class:`SchemaTooNewError` and touches nothing; a damaged one (``PRAGMA quick_check``,
+see :mod:`.db_check`) raises :class:`DatabaseDamaged` and touches nothing. Older versions are upgraded with
 ``playhouse.migrate`` steps in :data:`MIGRATIONS`, inside one transaction.
 """
 from __future__ import annotations
@@ -14,6 +15,8 @@ import contextlib
 import sqlite3
 from pathlib import Path
 from typing import Callable, Dict
+
+from . import db_check
 
 from peewee import (AutoField, BlobField, BooleanField, CharField, DatabaseProxy, FloatField, ForeignKeyField,
                     IntegerField, Model, PeeweeException, SqliteDatabase, TextField)
@@ -30,6 +33,25 @@ class StoreError(Exception):
 
 class SchemaTooNewError(StoreError):
     """The database was written by a newer CTS Desktop."""
+
+
+class DatabaseDamaged(StoreError, db_check.DatabaseDamagedError):
+    """The database file is damaged (``path``, ``detail``); nothing was written to it.
+    :func:`set_aside_damaged` keeps it aside so that a fresh one can start."""
+
+
+def database_path(data_dir: Path) -> Path:
+    """``<data_dir>/cts-desktop.sqlite3``."""
+    return Path(data_dir) / DB_FILENAME
+
+
+def set_aside_damaged(data_dir: Path) -> Path:
+    """Rename the database of ``data_dir`` (with its -wal/-shm) to
+    ``cts-desktop.sqlite3.damaged-<UTC time>``; returns that path. Raises :class:`StoreError`."""
+    try:
+        return db_check.set_aside(database_path(data_dir))
+    except OSError as exc:
+        raise StoreError(f"cannot move the damaged database aside in {data_dir}: {exc.strerror or exc}") from None
 
 
 class BaseModel(Model):
@@ -246,8 +268,9 @@ MIGRATIONS: Dict[int, Callable[[SqliteDatabase], None]] = {}
 def open_database(data_dir: Path) -> SqliteDatabase:
     """Open (creating or upgrading) the database in ``data_dir`` and bind the models to it.
 
-    Raises :class:`StoreError` when the directory or file is not usable and
-    :class:`SchemaTooNewError` for a database from a newer app. WAL journal, foreign keys on,
+    Raises :class:`StoreError` when the directory or file is not usable,
+    :class:`SchemaTooNewError` for a database from a newer app and :class:`DatabaseDamaged` for a
+    damaged file (checked read-only with ``PRAGMA quick_check`` before anything is written). WAL journal, foreign keys on,
     ``synchronous=NORMAL`` (durable at every checkpoint; a power cut can lose the last commits
     but never corrupts the file).
     """
@@ -257,6 +280,12 @@ def open_database(data_dir: Path) -> SqliteDatabase:
     except OSError as exc:
         raise StoreError(f"cannot create the data directory {data_dir}: {exc.strerror or exc}") from None
     path = data_dir / DB_FILENAME
+    try:
+        detail = db_check.damage(path)
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(f"cannot open the database {path}: {exc}") from None
+    if detail is not None:
+        raise DatabaseDamaged(path, detail)
     db = SqliteDatabase(
         str(path), check_same_thread=False,
         pragmas={"journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal", "busy_timeout": 5000},

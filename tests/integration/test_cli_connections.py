@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from cts_desktop.cli import connections as cli_connections
-from cts_desktop.cli.connections import EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from cts_desktop.cli.connections import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from cts_desktop.store.secrets import SecretStore, credentials_fingerprint
 from cts_desktop.store.settings import BUILTIN_PAPER_NAME, SettingsStore
 
@@ -196,8 +196,9 @@ def test_settings_dir_unwritable(tmp_path):
     blocker.write_text("")
     proc = subprocess.run([sys.executable, "-m", "cts_desktop.cli.connections", "--config-dir", str(blocker / "cfg"), "list"],
                           capture_output=True, text=True, cwd=REPO, timeout=60)
-    assert proc.returncode == EXIT_ENVIRONMENT
+    assert proc.returncode == EXIT_USAGE  # an unusable directory is bad input (exit_codes.BAD_INPUT)
     assert "cannot write connection settings" in proc.stderr and "--config-dir" in proc.stderr
+    assert "is a file, not a folder" in proc.stderr and "permissions" not in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
@@ -205,7 +206,7 @@ def test_corrupt_settings_file_is_reported(cli, config):
     config.mkdir(parents=True)
     (config / "connections.json").write_text("{broken")
     r = cli("list")
-    assert r.code == EXIT_ENVIRONMENT and "cannot read connection settings" in r.err
+    assert r.code == EXIT_USAGE and "cannot read connection settings" in r.err and "permissions" not in r.err
 
 
 def test_module_entry_point_runs_list(config):

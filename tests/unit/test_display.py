@@ -30,10 +30,10 @@ def test_windows_and_macos_have_their_own_platform():
 
 
 @pytest.mark.skipif(sys.platform.startswith(("win", "darwin")), reason="Windows and macOS always have a display")
-def test_the_gui_start_without_display_exits_2_with_the_reason(tmp_path):
+def test_the_gui_start_without_display_exits_3_environment_with_the_reason(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     proc = subprocess.run([sys.executable, "-m", "cts_desktop", "--data-dir", str(tmp_path)],
                           env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2, proc.stderr
+    assert proc.returncode == 2, proc.stderr  # exit_codes.BAD_INPUT: a window asked for without a display
     assert "no display: use --headless, or set QT_QPA_PLATFORM=offscreen" in proc.stderr
     assert "xcb" not in proc.stderr.lower()

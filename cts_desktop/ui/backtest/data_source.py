@@ -203,9 +203,10 @@ class DataSourceBox(QGroupBox):
             return False
         self.csv = series
         gaps = f", {series.gaps} gap(s): " + "; ".join(series.warnings[:3]) if series.gaps else ", no gaps"
+        unit = f". Note: {series.unit_note}" if series.unit_note else ""
         self.csv_status.setStyleSheet("")
         self.csv_status.setText(f"{len(series.candles):,} candles, {series.timeframe}, "
-                                f"{report.fmt_time(series.start)} to {report.fmt_time(series.end)} UTC{gaps}")
+                                f"{report.fmt_time(series.start)} to {report.fmt_time(series.end)} UTC{gaps}{unit}")
         return True
 
     # -- the data part of a run -------------------------------------------------------------------
