@@ -20,7 +20,7 @@ from typing import List, Optional
 
 from ..store import logfile, paths
 from . import exit_codes
-from .exit_codes import BAD_INPUT, ENVIRONMENT, INTERRUPTED
+from .exit_codes import BAD_INPUT, INTERRUPTED
 
 # the old names, kept for importers
 EXIT_OK, EXIT_ENGINE_ERROR, EXIT_BAD_INPUT = exit_codes.OK, exit_codes.FAILED, exit_codes.BAD_INPUT
