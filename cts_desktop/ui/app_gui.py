@@ -14,8 +14,10 @@ from typing import Optional
 
 import qasync
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from ..core.resources import resources_dir
 from .main_window import MainWindow
 from .theme import apply_theme
 from .tour import maybe_show_tour
@@ -30,6 +32,8 @@ def ensure_app() -> QApplication:
         app = QApplication(sys.argv[:1])
         app.setApplicationName("CTS Desktop")
         app.setOrganizationName("cts-desktop")
+        app.setDesktopFileName("cts-desktop")  # Wayland matches the window to the menu entry by this
+        app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "cts-desktop.svg")))
         apply_theme(app)
     return app
 
