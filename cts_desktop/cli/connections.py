@@ -33,6 +33,7 @@ from typing import Any, Dict, List, Mapping, Optional, TextIO
 from cts_desktop.services import connection_rules as rules
 from cts_desktop.services import connection_tests
 from cts_desktop.services import connections as service
+from cts_desktop.services.app_settings import AppSettingsService
 from cts_desktop.services.connection_rules import TEST_RELEVANT_FIELDS, required_credentials  # noqa: F401 - re-exported
 from cts_desktop.store.secrets import NoSecureKeyringError, SecretStore, mask
 from cts_desktop.store.settings import PAPER_EXCHANGE, ConnectionConfig, SettingsError, SettingsStore, default_config_dir
@@ -149,7 +150,9 @@ def _cmd_add(args, store: SettingsStore, io: IO) -> int:
         raise CliError(EXIT_USAGE, f"a connection called {name!r} already exists; change it with `connections edit`")
     if args.exchange is None:
         raise CliError(EXIT_USAGE, "--exchange is required (a ccxt exchange id, or 'paper')")
-    conn = ConnectionConfig(name=name)
+    conn = ConnectionConfig(name=name, exchange=args.exchange)
+    with failures():
+        service.apply_defaults(conn, AppSettingsService(store.config_dir))  # Settings > new connections
     apply_fields(conn, args)
     _validate(conn)
 

@@ -177,9 +177,18 @@ def new_exchange_connection(name: str, exchange: str, defaults: Optional[AppSett
     conn = ConnectionConfig(name=name, exchange=exchange, testnet=facts.has_testnet, symbols=["BTC/USDT"],
                             market_type="spot")
     if defaults is not None:
-        conn.starting_balance = float(defaults["default_paper_balance"])
-        conn.rate_limit_per_second = defaults.rate_limit_for_new(facts.rate_limit_ms)
+        apply_defaults(conn, defaults)
     return conn
+
+
+def apply_defaults(conn: ConnectionConfig, defaults: AppSettingsService) -> None:
+    """Give a new connection the app's preferences (Settings): the default paper balance (quote
+    currency), and for an exchange connection whose ccxt class declares no rate limit, the default
+    requests/s. The GUI's Add and ``cts-desktop connections add`` both call this, before the
+    values the trader typed are applied."""
+    conn.starting_balance = float(defaults["default_paper_balance"])
+    if conn.exchange != PAPER_EXCHANGE:
+        conn.rate_limit_per_second = defaults.rate_limit_for_new(rules.exchange_facts(conn.exchange).rate_limit_ms)
 
 
 def duplicate(settings: SettingsStore, name: str) -> ConnectionConfig:

@@ -447,3 +447,18 @@ def test_add_prompts_hidden_on_a_terminal(config, keyring_names):
     assert "binance apiKey" in shown and "binance secret" in shown
     assert key not in shown and secret not in shown, "the prompt must not echo"
     assert SecretStore.open().get_all(name, ["apiKey", "secret"]) == {"apiKey": key, "secret": secret}
+
+
+def test_add_takes_the_new_connection_defaults_from_settings(cli, config):
+    """Settings > default paper balance / rate limit reach `connections add` as they reach the GUI's Add
+    (one service function); an option typed on the command line still wins."""
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "settings.json").write_text(json.dumps({"version": 1, "default_paper_balance": 2500}), encoding="utf-8")
+    assert cli("add", "P1", "--exchange", "paper").code == 0
+    assert cli("add", "B1", "--exchange", "binance", "--no-credentials").code == 0
+    assert cli("add", "B2", "--exchange", "binance", "--no-credentials", "--starting-balance", "750").code == 0
+    saved = {c["name"]: c for c in json.loads((config / "connections.json").read_text(encoding="utf-8"))["connections"]}
+    assert saved["P1"]["starting_balance"] == 2500.0
+    assert saved["B1"]["starting_balance"] == 2500.0
+    assert saved["B1"]["rate_limit_per_second"] is None  # binance declares its own rate limit in ccxt
+    assert saved["B2"]["starting_balance"] == 750.0
