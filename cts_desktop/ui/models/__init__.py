@@ -15,12 +15,12 @@ Rooms: :mod:`.cells` (columns, cell kinds, texts and colours), :mod:`.stored` (t
 """
 from .cells import (AMBER, AMOUNT, GREEN, INT, LEVEL, MONEY, MUTED, PCT, PNL, PNL_PCT, PRICE, RED, SIDE, TEXT, TIME,
                     TIME_S, WALL, Column, RecordCells)
-from .log import LogFilterProxy, LogModel
+from .log import LogFilter, LogModel
 from .stored import StoredTableModel
 from .trading import ClosedPositionsModel, OpenPositionsModel, OrdersModel
 
 __all__ = [
     "TEXT", "INT", "PRICE", "AMOUNT", "MONEY", "PNL", "PCT", "PNL_PCT", "TIME", "TIME_S", "WALL", "SIDE", "LEVEL",
     "Column", "RecordCells", "StoredTableModel", "OpenPositionsModel", "ClosedPositionsModel", "OrdersModel",
-    "LogModel", "LogFilterProxy", "GREEN", "RED", "AMBER", "MUTED",
+    "LogModel", "LogFilter", "GREEN", "RED", "AMBER", "MUTED",
 ]

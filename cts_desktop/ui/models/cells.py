@@ -71,7 +71,6 @@ _DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
 _ALIGN = int(Qt.ItemDataRole.TextAlignmentRole.value)
 _FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
-_RANK = int(Qt.ItemDataRole.UserRole) + 3  # a stored row's place, for a C++ re-sort
 _COLOURED = frozenset({PNL, PNL_PCT, SIDE, LEVEL})
 _DESC = Qt.SortOrder.DescendingOrder
 
@@ -100,9 +99,7 @@ class RecordCells:
         if self._sort_col < 0:
             self._perm, self._keys, self._row_keys = None, [], []
             return
-        col = self.columns[self._sort_col]
-        sv = self.sort_value
-        keys = self._row_keys = [sv(r, col) for r in self._rows]
+        keys = self._row_keys = self.sort_keys(self.columns[self._sort_col])
         perm = self._perm = sorted(range(len(keys)), key=keys.__getitem__)
         self._keys = [keys[i] for i in perm]
 
@@ -110,6 +107,21 @@ class RecordCells:
         if col.getter is not None:
             return col.getter(row, self)
         return getattr(row, col.field, None)
+
+    def sort_keys(self, col: Column) -> List[Any]:
+        """``[sort_value(r, col) for r in _rows]``, in one tight loop per kind (a re-sort of
+        50,000-100,000 rows spends most of its time here)."""
+        rows = self._rows
+        if col.getter is not None:
+            get = col.getter
+            vals = [get(r, self) for r in rows]
+        else:
+            field = col.field
+            vals = [getattr(r, field, None) for r in rows]
+        if col.kind in _NUMERIC:
+            low = float("-inf")
+            return [low if v is None else float(v) for v in vals]
+        return ["" if v is None else str(v).lower() for v in vals]
 
     def sort_value(self, row, col: Column):
         """The raw value sorted on: a float for numbers, lower-case text."""

@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, Hashable, Iterable, List, Optional, Sequ
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QStandardItemModel
 
-from .cells import (_ALIGN, _COLOURED, _DESC, _DISPLAY, _FOREGROUND, _LEFT, _RANK, _TOOLTIP, Column, RecordCells,
+from .cells import (_ALIGN, _COLOURED, _DESC, _DISPLAY, _FOREGROUND, _LEFT, _TOOLTIP, Column, RecordCells,
                     _as_int)
 from .viewfill import ViewFilling
 
@@ -25,10 +25,13 @@ class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
 
     The Python side keeps the records and the view order (see :class:`RecordCells`)
     (``_rows`` in arrival order, ``_perm``/``_keys`` the ascending sort order, read backwards
-    when descending); C++ row ``v`` always shows ``_rows[_src(v)]``. New rows are inserted at
-    their sorted place; a re-sort (header click, a changed sort key) stamps each row with its new
-    rank and lets ``QStandardItemModel.sort`` move the rows in C++ (persistent indexes, hence the
-    selection, follow their rows).
+    when descending); C++ row ``v`` always shows ``_rows[_src(v)]``, and ``_done[v]`` says whether
+    its cells are written. New rows are inserted at their sorted place. A re-sort (header click,
+    a changed sort key) is a Python sort of the column's keys and one layout change: persistent
+    indexes (the selection) are moved to their records' new rows, the cells written before are
+    cleared, and only the rows a view shows are written again. (Moving the C++ rows instead, by
+    stamping a rank per row and ``QStandardItemModel.sort``, costs O(rows^2): every
+    ``QStandardItem::setData`` looks its index up again; 13 s for 50,000 rows.)
     """
 
     columns: Sequence[Column] = ()
@@ -55,9 +58,8 @@ class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
         self._perm: Optional[List[int]] = None
         self._keys: List[Any] = []
         self._row_keys: List[Any] = []
-        self._done: List[bool] = []  # per row (arrival order): its C++ cells are written
+        self._done: List[bool] = []  # per view row: its C++ cells are written
         self._views: list = []  # weak references to the views watched (watch_view)
-        self.setSortRole(_RANK)
         horizontal = Qt.Orientation.Horizontal
         for i, col in enumerate(self.columns):
             self.setHeaderData(i, horizontal, col.title, Qt.ItemDataRole.DisplayRole)
@@ -90,11 +92,10 @@ class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
         blocked = self.blockSignals(True)
         try:
             for v in view_rows:
-                i = src(v)
-                row = rows[i]
+                row = rows[src(v)]
                 for c in cols:
                     put(index(v, c), cell(row, c, columns[c]))
-                done[i] = True
+                done[v] = True
         finally:
             self.blockSignals(blocked)
 
@@ -115,27 +116,48 @@ class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
         return changed
 
     def _apply_order(self, old_src: List[int]) -> None:
-        """Move the C++ rows to the current ``_perm`` order; ``old_src[v]`` is the record that
-        view row ``v`` showed before."""
+        """Show the current ``_perm`` order; ``old_src[v]`` is the record view row ``v`` showed
+        before. One layout change: persistent indexes follow their records, the written cells
+        are cleared (they belong to other records now) and the rows in view are written again."""
         n = len(old_src)
         if n < 2:
             return
         if self._perm is None:
             inv = list(range(n))
+        elif self._desc:
+            inv = [0] * n
+            last = n - 1
+            for a, i in enumerate(self._perm):
+                inv[i] = last - a
         else:
             inv = [0] * n
             for a, i in enumerate(self._perm):
-                inv[i] = n - 1 - a if self._desc else a
-        if all(inv[i] == v for v, i in enumerate(old_src)):
+                inv[i] = a
+        moved = [inv[i] for i in old_src]
+        if moved == list(range(n)):
             return
-        index, put = self.index, self.setData
+        self.layoutAboutToBeChanged.emit()
+        persistent = self.persistentIndexList()
+        if persistent:
+            index = self.index
+            self.changePersistentIndexList(
+                persistent, [index(moved[p.row()], p.column()) if 0 <= p.row() < n else p for p in persistent])
+        self._clear_written()
+        self.layoutChanged.emit()
+
+    def _clear_written(self) -> None:
+        """Clear the C++ cells written so far (after a re-order they show other records)."""
+        done = self._done
+        clear, index, ncols = self.clearItemData, self.index, len(self.columns)
         blocked = self.blockSignals(True)
         try:
-            for v, i in enumerate(old_src):
-                put(index(v, 0), inv[i], _RANK)
+            for v, d in enumerate(done):
+                if d:
+                    for c in range(ncols):
+                        clear(index(v, c))
         finally:
             self.blockSignals(blocked)
-        QStandardItemModel.sort(self, 0, Qt.SortOrder.AscendingOrder)  # C++: a layout change
+        self._done = [False] * len(done)
 
     def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:  # noqa: A003 - Qt API
         """Called by a sorting view (header click, ``sortByColumn``); ``column`` -1: arrival order."""
@@ -143,14 +165,21 @@ class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
         desc = order == _DESC
         if column == self._sort_col and desc == self._desc:
             return
-        old_src = [self._src(v) for v in range(len(self._rows))]
+        old_src = self._view_order()
         self._sort_col, self._desc = column, desc
         self._build_order()
         self._apply_order(old_src)
         self.fill_views()
 
+    def _view_order(self) -> List[int]:
+        """``[_src(v) for v in view rows]``, built in one go."""
+        perm = self._perm
+        if perm is None:
+            return list(range(len(self._rows)))
+        return perm[::-1] if self._desc else list(perm)
+
     def _relayout(self) -> None:
-        old_src = [self._src(v) for v in range(len(self._rows))]
+        old_src = self._view_order()
         self._build_order()
         self._apply_order(old_src)
 
@@ -221,9 +250,9 @@ class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
             last_col = len(self.columns) - 1
             index = self.index
             for i, (v, old) in touched.items():
-                if self._done[i] and self._update_row(v, old, self._rows[i]) and not resort:
+                if self._done[v] and self._update_row(v, old, self._rows[i]) and not resort:
                     self.dataChanged.emit(index(v, 0), index(v, last_col))
-            if resort:  # the rows' new texts are in place (at their old view rows): move them
+            if resort:  # the rows' new texts are in place (at their old view rows): re-order
                 self._relayout()
                 self.dataChanged.emit(index(0, 0), index(len(self._rows) - 1, last_col))
         if new:
@@ -244,8 +273,8 @@ class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
         if cap is not None and len(self._rows) + len(new) > cap:
             self._drop_oldest(len(self._rows) + len(new) - cap)
         start = len(self._rows)
-        self._done.extend([False] * len(new))
         if self._perm is None:
+            self._done.extend([False] * len(new))
             self._rows.extend(new)
             self._index_new(new, start)
             self._insert(start, len(new))
@@ -274,6 +303,8 @@ class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
     def _insert(self, first: int, count: int) -> None:
         """Insert ``count`` empty C++ rows at view row ``first`` (the Python side is already
         updated; fill_views() writes those a view can show)."""
+        if self._perm is not None:
+            self._done[first:first] = [False] * count
         self.insertRows(first, count)
 
     def _drop_oldest(self, drop: int) -> None:
@@ -296,10 +327,10 @@ class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
                 del self._perm[a0:a1 + 1]
                 del self._keys[a0:a1 + 1]
                 n -= last - first + 1
+                del self._done[first:last + 1]
                 self.removeRows(first, last - first + 1)
             del self._rows[:drop]
             del self._row_keys[:drop]
-            del self._done[:drop]
             self._perm = [i - drop for i in self._perm]
         if self._key is not None:
             self._reindex()
@@ -309,7 +340,7 @@ class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
         for i in rows:  # few rows (open positions); one remove each, highest first
             v = self._view_row(i)
             self._rows.pop(i)
-            self._done.pop(i)
+            self._done.pop(v)
             if self._perm is not None:
                 a = len(self._perm) - 1 - v if self._desc else v
                 del self._perm[a]
@@ -328,9 +359,14 @@ class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
             return
         cols = [i for i, c in enumerate(self.columns) if c.field in fields]
         if cols:
-            done, src = self._done, self._src
-            self._fill([v for v in range(len(self._rows)) if done[src(v)]], cols)
             if self._sort_col in cols:
-                self._relayout()
+                old_src = self._view_order()
+                self._build_order()
+                if self._view_order() == old_src:
+                    self._fill([v for v, d in enumerate(self._done) if d], cols)  # same order
+                else:
+                    self._apply_order(old_src)
+            else:
+                self._fill([v for v, d in enumerate(self._done) if d], cols)
             self.dataChanged.emit(self.index(0, min(cols)), self.index(len(self._rows) - 1, max(cols)))
             self.fill_views()
