@@ -1,9 +1,12 @@
 """The equity chart: account equity over market time, with its drawdown underneath.
 
 Points arrive in batches (``[(timestamp_ms, equity), ...]``, at most ~10 per second from the
-bridge). They are appended to numpy arrays that grow geometrically, and the curves get one
-``setData`` per batch on views of those arrays; pyqtgraph clips to the visible range and
-downsamples, so a 45,000-point month stays smooth. While the chart is hidden (another tab is
+bridge). They are appended to numpy arrays that grow geometrically. The curves are drawn from a
+peak-preserving decimation of the visible range (:func:`.chart_data.peak_decimate`: the lowest
+and highest value per pixel), recomputed at each redraw and when the user zooms or pans, so a
+1,000,000-point history draws ~2,000 points with every extreme in place. A history longer than
+:data:`LOAD_CHUNK` points is converted one chunk per event-loop turn (live points that arrive
+meanwhile wait for it), so a 1,000,000-point load never holds the loop for long. While the chart is hidden (another tab is
 shown) nothing is drawn; the latest data is drawn when it is shown again.
 
 Painting, not data, is what costs (the axes and grid are most of a repaint), so while the curve
@@ -25,44 +28,13 @@ from PySide6.QtWidgets import QGraphicsItem
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from . import fmt
+from .chart_data import GrowingSeries, as_arrays, peak_decimate
 
 REDRAW_MS = 600  # while points stream in, the chart repaints at most this often
 EQUITY_PEN = "#4c9be8"
 DD_PEN = "#ef5350"
-
-
-class GrowingSeries:
-    """``x`` (seconds since the epoch) and ``y`` float arrays with amortised O(1) appends."""
-
-    def __init__(self, capacity: int = 4096):
-        self._x = np.empty(capacity, dtype=np.float64)
-        self._y = np.empty(capacity, dtype=np.float64)
-        self.n = 0
-
-    def clear(self) -> None:
-        self.n = 0
-
-    def extend(self, xs: np.ndarray, ys: np.ndarray) -> None:
-        k = len(xs)
-        need = self.n + k
-        if need > len(self._x):
-            cap = max(need, 2 * len(self._x))
-            for name in ("_x", "_y"):
-                old = getattr(self, name)
-                new = np.empty(cap, dtype=np.float64)
-                new[: self.n] = old[: self.n]
-                setattr(self, name, new)
-        self._x[self.n:need] = xs
-        self._y[self.n:need] = ys
-        self.n = need
-
-    @property
-    def x(self) -> np.ndarray:
-        return self._x[: self.n]
-
-    @property
-    def y(self) -> np.ndarray:
-        return self._y[: self.n]
+LOAD_CHUNK = 50_000  # a history is converted this many points per event-loop turn (~10 ms each)
+MIN_BUCKETS = 1000  # decimation buckets: the plot's width in pixels, at least this many
 
 
 class EquityChart(QWidget):
@@ -97,6 +69,16 @@ class EquityChart(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._redraw)
+        self._view_timer = QTimer(self)  # re-decimate after the user zoomed or panned
+        self._view_timer.setSingleShot(True)
+        self._view_timer.setInterval(30)
+        self._view_timer.timeout.connect(self._draw_curves)
+        self._load_timer = QTimer(self)  # the next chunk of a history being loaded
+        self._load_timer.setSingleShot(True)
+        self._load_timer.setInterval(0)
+        self._load_timer.timeout.connect(self._load_step)
+        self._loading: Optional[Tuple[Sequence[Tuple[int, float]], int]] = None
+        self._queued: list = []  # live batches that arrived during a load
 
         self._empty = QLabel("No equity data yet: start the engine to see the curve grow.", self)
         self._empty.setObjectName("ChartPlaceholder")
@@ -131,9 +113,7 @@ class EquityChart(QWidget):
             p.showGrid(x=False, y=True, alpha=1.0)  # opaque grid lines: alpha blending is slow
             p.setMenuEnabled(False)
             p.setMouseEnabled(x=True, y=False)
-            p.setClipToView(True)
-            p.setDownsampling(auto=True, mode="peak")
-            p.disableAutoRange()
+            p.disableAutoRange()  # no pyqtgraph downsampling: the curves get decimated data
             p.hideButtons()
             for ax in ("left", "bottom"):
                 axis = p.getAxis(ax)
@@ -148,6 +128,7 @@ class EquityChart(QWidget):
         self.dd_curve = self.dd_plot.plot(pen=pg.mkPen(DD_PEN, width=1.0))
         self.plot.getViewBox().sigRangeChangedManually.connect(self._user_moved)
         self.dd_plot.getViewBox().sigRangeChangedManually.connect(self._user_moved)
+        self.plot.getViewBox().sigXRangeChanged.connect(self._x_range_changed)
         self.start_line = pg.InfiniteLine(angle=0, movable=False,
                                           pen=pg.mkPen(fg, width=1, style=Qt.PenStyle.DashLine))
         self.start_line.setVisible(False)
@@ -178,7 +159,18 @@ class EquityChart(QWidget):
             self.start_line.setPos(value)
         self.start_line.setVisible(bool(value))
 
+    @property
+    def loading(self) -> bool:
+        """A history is being loaded (chunk by chunk)."""
+        return self._loading is not None
+
+    def _stop_loading(self) -> None:
+        self._loading = None
+        self._queued = []
+        self._load_timer.stop()
+
     def clear(self) -> None:
+        self._stop_loading()
         self._eq.clear()
         self._dd.clear()
         self._peak = float("-inf")
@@ -212,24 +204,64 @@ class EquityChart(QWidget):
         self._redraw()
 
     def set_points(self, points: Sequence[Tuple[int, float]]) -> None:
-        """Replace the curve with ``[(timestamp_ms, equity), ...]`` (time order)."""
+        """Replace the curve with ``[(timestamp_ms, equity), ...]`` (time order). More than
+        :data:`LOAD_CHUNK` points load one chunk per event-loop turn (see :attr:`loading`)."""
+        self._stop_loading()
         self._eq.clear()
         self._dd.clear()
         self._peak = float("-inf")
         self._last_ts = None
         self._reset_ranges()
+        pts = points if isinstance(points, (list, tuple)) else list(points)
+        if len(pts) > LOAD_CHUNK:
+            self._loading = (pts, 0)
+            self._load_step()
+            return
         self._grow = 0.01  # a loaded history fits the view; a live curve then grows in steps
         try:
-            self.append_points(points, force=True)
+            self.append_points(pts, force=True)
+        finally:
+            self._grow = 0.25
+
+    def _load_step(self) -> None:
+        if self._loading is None:
+            return
+        pts, i = self._loading
+        self._extend(pts[i:i + LOAD_CHUNK])
+        i += LOAD_CHUNK
+        if i < len(pts):
+            self._loading = (pts, i)
+            self._load_timer.start()
+            return
+        queued = self._queued
+        self._stop_loading()
+        for batch in queued:
+            self._extend(batch)
+        self._grow = 0.01
+        try:
+            self._dirty = True
+            self._redraw()
         finally:
             self._grow = 0.25
 
     def append_points(self, points: Iterable[Tuple[int, float]], force: bool = False) -> None:
-        pts = list(points)
+        if self._loading is not None:  # after the history being loaded
+            self._queued.append(list(points))
+            return
+        pts = points if isinstance(points, list) else list(points)
         if not pts:
             if force:
                 self._dirty = True
                 self._redraw()
+            return
+        self._extend(pts)
+        if force:
+            self._redraw()
+        elif self.isVisible() and not self._timer.isActive():
+            self._timer.start()
+
+    def _extend(self, pts: Sequence[Tuple[int, float]]) -> None:
+        if not pts:
             return
         if self._last_ts is not None:
             # Drop points already shown (a history load can overlap the first live batch) and
@@ -244,9 +276,8 @@ class EquityChart(QWidget):
                     self._replace_last(pts[i][1])
                     i += 1
                 pts = pts[i:]
-        if pts:
-            arr = np.asarray(pts, dtype=np.float64)
-            ts, eq = arr[:, 0], arr[:, 1]
+        if len(pts):
+            ts, eq = as_arrays(pts)
             peak = np.maximum.accumulate(np.concatenate(([self._peak], eq)))[1:]
             self._peak = float(peak[-1])
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -256,10 +287,6 @@ class EquityChart(QWidget):
             self._dd.extend(xs, dd)
             self._last_ts = int(ts[-1])
         self._dirty = True
-        if force:
-            self._redraw()
-        elif self.isVisible() and not self._timer.isActive():
-            self._timer.start()
 
     def _replace_last(self, equity: float) -> None:
         if self._eq.n:
@@ -283,15 +310,28 @@ class EquityChart(QWidget):
         if not self._dirty or self._glw is None:
             return
         self._dirty = False
-        if self._eq.n:
-            self.curve.setData(self._eq.x, self._eq.y, skipFiniteCheck=True)
-            self.dd_curve.setData(self._dd.x, self._dd.y, skipFiniteCheck=True)
-            if self._follow:
-                self._step_ranges()
-        else:
+        if self._eq.n and self._follow:
+            self._step_ranges()
+        self._draw_curves()
+        self._update_placeholder()
+
+    def _x_range_changed(self, *_a) -> None:
+        if not self._setting_range and self._eq.n > 2 * MIN_BUCKETS:
+            self._view_timer.start()
+
+    def _draw_curves(self) -> None:
+        """Hand the curves the decimated points of the visible time range."""
+        if self._glw is None:
+            return
+        if not self._eq.n:
             self.curve.setData([], [])
             self.dd_curve.setData([], [])
-        self._update_placeholder()
+            return
+        vb = self.plot.getViewBox()
+        x0, x1 = vb.viewRange()[0]
+        buckets = max(MIN_BUCKETS, int(vb.width()))
+        self.curve.setData(*peak_decimate(self._eq.x, self._eq.y, x0, x1, buckets), skipFiniteCheck=True)
+        self.dd_curve.setData(*peak_decimate(self._dd.x, self._dd.y, x0, x1, buckets), skipFiniteCheck=True)
 
     def _step_ranges(self) -> None:
         """Grow the shown ranges in steps so the axes rarely need regenerating."""
