@@ -22,18 +22,17 @@ from __future__ import annotations
 
 from typing import Iterable, Optional, Sequence, Tuple
 
-import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QGraphicsItem
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from . import fmt
-from .chart_data import GrowingSeries, as_arrays, peak_decimate
+from .chart_data import EquityData, peak_decimate
 
 REDRAW_MS = 600  # while points stream in, the chart repaints at most this often
 EQUITY_PEN = "#4c9be8"
 DD_PEN = "#ef5350"
-LOAD_CHUNK = 50_000  # a history is converted this many points per event-loop turn (~10 ms each)
+LOAD_CHUNK = 25_000  # a history is converted this many points per event-loop turn (~5 ms each)
 MIN_BUCKETS = 1000  # decimation buckets: the plot's width in pixels, at least this many
 
 
@@ -49,10 +48,8 @@ class EquityChart(QWidget):
         super().__init__(parent)
         self.setObjectName("EquityChart")
         self.currency = ""
-        self._eq = GrowingSeries()
-        self._dd = GrowingSeries()
-        self._peak = float("-inf")
-        self._last_ts: Optional[int] = None
+        self._data = EquityData()
+        self._eq, self._dd = self._data.eq, self._data.dd
         self._dirty = False
         self._starting: Optional[float] = None
 
@@ -171,10 +168,7 @@ class EquityChart(QWidget):
 
     def clear(self) -> None:
         self._stop_loading()
-        self._eq.clear()
-        self._dd.clear()
-        self._peak = float("-inf")
-        self._last_ts = None
+        self._data.clear()
         self._reset_ranges()
         self._dirty = True
         self._redraw()
@@ -207,13 +201,11 @@ class EquityChart(QWidget):
         """Replace the curve with ``[(timestamp_ms, equity), ...]`` (time order). More than
         :data:`LOAD_CHUNK` points load one chunk per event-loop turn (see :attr:`loading`)."""
         self._stop_loading()
-        self._eq.clear()
-        self._dd.clear()
-        self._peak = float("-inf")
-        self._last_ts = None
+        self._data.clear()
         self._reset_ranges()
         pts = points if isinstance(points, (list, tuple)) else list(points)
         if len(pts) > LOAD_CHUNK:
+            self._data.reserve(len(pts) + 4096)
             self._loading = (pts, 0)
             self._load_step()
             return
@@ -261,40 +253,8 @@ class EquityChart(QWidget):
             self._timer.start()
 
     def _extend(self, pts: Sequence[Tuple[int, float]]) -> None:
-        if not pts:
-            return
-        if self._last_ts is not None:
-            # Drop points already shown (a history load can overlap the first live batch) and
-            # let an equal timestamp replace the last point.
-            if pts[0][0] <= self._last_ts:
-                if pts[-1][0] < self._last_ts:
-                    return
-                i = 0
-                while i < len(pts) and pts[i][0] < self._last_ts:
-                    i += 1
-                if i < len(pts) and pts[i][0] == self._last_ts:
-                    self._replace_last(pts[i][1])
-                    i += 1
-                pts = pts[i:]
-        if len(pts):
-            ts, eq = as_arrays(pts)
-            peak = np.maximum.accumulate(np.concatenate(([self._peak], eq)))[1:]
-            self._peak = float(peak[-1])
-            with np.errstate(divide="ignore", invalid="ignore"):
-                dd = np.where(peak > 0, (eq / peak - 1.0) * 100.0, 0.0)
-            xs = ts / 1000.0
-            self._eq.extend(xs, eq)
-            self._dd.extend(xs, dd)
-            self._last_ts = int(ts[-1])
+        self._data.extend(pts)
         self._dirty = True
-
-    def _replace_last(self, equity: float) -> None:
-        if self._eq.n:
-            self._eq._y[self._eq.n - 1] = equity
-            # The peak may have been set by the value being replaced; recomputing it exactly
-            # would need the previous peak, and the difference is one candle: keep it simple.
-            self._peak = max(self._peak, equity)
-            self._dd._y[self._dd.n - 1] = (equity / self._peak - 1.0) * 100.0 if self._peak > 0 else 0.0
 
     def latest(self) -> Optional[Tuple[float, float]]:
         """The last ``(seconds, equity)`` drawn, or None."""
@@ -303,7 +263,7 @@ class EquityChart(QWidget):
         return float(self._eq.x[-1]), float(self._eq.y[-1])
 
     def max_drawdown_pct(self) -> float:
-        return float(self._dd.y.min()) if self._dd.n else 0.0
+        return self._data.dd_min if self._dd.n else 0.0
 
     # -- drawing ----------------------------------------------------------------------------------
     def _redraw(self) -> None:
@@ -335,7 +295,7 @@ class EquityChart(QWidget):
 
     def _step_ranges(self) -> None:
         """Grow the shown ranges in steps so the axes rarely need regenerating."""
-        x, y = self._eq.x, self._eq.y
+        x = self._eq.x
         x0, x1 = float(x[0]), float(x[-1])
         self._setting_range = True
         try:
@@ -348,14 +308,14 @@ class EquityChart(QWidget):
                 span = max(x1 - x0, 3600.0)
                 self._xr = (x0, x1 + self._grow * span)
                 self.plot.setXRange(*self._xr, padding=0)
-            lo, hi = float(y.min()), float(y.max())
+            lo, hi = self._data.lowest, self._data.highest
             if self._starting:
                 lo, hi = min(lo, self._starting), max(hi, self._starting)
             if self._yr is None or lo < self._yr[0] or hi > self._yr[1]:
                 pad = max((hi - lo) * 0.15, abs(hi) * 0.002, 1e-9)
                 self._yr = (lo - pad, hi + pad)
                 self.plot.setYRange(*self._yr, padding=0)
-            dmin = float(self._dd.y.min())
+            dmin = self._data.dd_min
             if self._ddr is None or dmin < self._ddr:
                 self._ddr = min(-1.0, dmin * 1.25)
                 self.dd_plot.setYRange(self._ddr, 0.0, padding=0.02)

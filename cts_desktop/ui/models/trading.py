@@ -57,14 +57,14 @@ class OpenPositionsModel(StoredTableModel):
         if col.field == "unrealized":
             prices = self._prices
             out = []
-            for p in self._rows:
+            for p in self._rows.values():
                 px = prices.get(p.symbol) or p.last_price
                 out.append(0.0 if not px else
                            ((px - p.entry_price) if p.side == "long" else (p.entry_price - px)) * p.amount)
             return out
         if col.field == "current":
             prices = self._prices
-            return [float(prices.get(p.symbol) or p.last_price or 0.0) for p in self._rows]
+            return [float(prices.get(p.symbol) or p.last_price or 0.0) for p in self._rows.values()]
         return super().sort_keys(col)
 
     def update_prices(self, prices: Dict[str, float]) -> None:
