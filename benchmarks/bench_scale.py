@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import os
 import random
 import sys
@@ -186,6 +185,7 @@ async def bench_window(seconds: float, out: list) -> None:
     from cts_desktop.services import AppServices
     from cts_desktop.store.settings import BUILTIN_PAPER_NAME
     from cts_desktop.ui.main_window import MainWindow
+    from cts_desktop.ui.main_window.feed import settle_history
 
     tmp = Path(tempfile.mkdtemp(prefix="cts-bench-scale-"))
     services = AppServices(tmp / "data", tmp / "config")
@@ -228,7 +228,7 @@ async def bench_window(seconds: float, out: list) -> None:
     out.append(("load 1,000,000-point equity history (chunked; wall time, p99 / max lag)", took * 1000,
                 f"{pct(lags, 0.99) * 1000:.1f} / {max(lags) * 1000:.1f}"))
     del pts
-    gc.collect()
+    settle_history()  # what ConnectionFeed.load_history does after a history load
 
     def step() -> None:
         feed.second(churn=20, log_lines=1000)

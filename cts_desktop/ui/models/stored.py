@@ -112,26 +112,25 @@ class StoredTableModel(ViewFilling, RowBook, RecordCells, QStandardItemModel):
             self.blockSignals(blocked)
         return changed
 
-    def _apply_order(self, old_src: List[int]) -> None:
+    def _apply_order(self, old_src: List[int]) -> bool:
         """Show the current ``_perm`` order; ``old_src[v]`` is the record view row ``v`` showed
         before. One layout change: persistent indexes follow their records, the written cells
         are cleared (they belong to other records now) and the rows in view are written again."""
         n = len(old_src)
         if n < 2:
-            return
-        new_order = self._view_order()
-        if new_order == old_src:
-            return
-        place = {s: v for v, s in enumerate(new_order)}
-        moved = [place[s] for s in old_src]
+            return False
+        if self._view_order() == old_src:
+            return False
         self.layoutAboutToBeChanged.emit()
-        persistent = self.persistentIndexList()
+        persistent = self.persistentIndexList()  # the selection, the current row: a few
         if persistent:
-            index = self.index
+            index, where = self.index, self._view_row
             self.changePersistentIndexList(
-                persistent, [index(moved[p.row()], p.column()) if 0 <= p.row() < n else p for p in persistent])
+                persistent, [index(where(old_src[p.row()]), p.column()) if 0 <= p.row() < n else p
+                             for p in persistent])
         self._clear_written()
         self.layoutChanged.emit()
+        return True
 
     def _clear_written(self) -> None:
         """Clear the C++ cells written so far (after a re-order they show other records)."""
@@ -325,10 +324,8 @@ class StoredTableModel(ViewFilling, RowBook, RecordCells, QStandardItemModel):
             if self._sort_col in cols:
                 old_src = self._view_order()
                 self._build_order()
-                if self._view_order() == old_src:
-                    self._fill([v for v, d in enumerate(self._done) if d], cols)  # same order
-                else:
-                    self._apply_order(old_src)
+                if not self._apply_order(old_src):  # same order: rewrite the cells written
+                    self._fill([v for v, d in enumerate(self._done) if d], cols)
             else:
                 self._fill([v for v, d in enumerate(self._done) if d], cols)
             self.dataChanged.emit(self.index(0, min(cols)), self.index(len(self._order) - 1, max(cols)))

@@ -55,13 +55,14 @@ class OpenPositionsModel(StoredTableModel):
     def sort_keys(self, col: Column) -> List[Any]:
         """The live columns' keys in one loop each (a table sorted on P&L re-sorts every second)."""
         if col.field == "unrealized":
-            prices = self._prices
-            out = []
-            for p in self._rows.values():
-                px = prices.get(p.symbol) or p.last_price
-                out.append(0.0 if not px else
-                           ((px - p.entry_price) if p.side == "long" else (p.entry_price - px)) * p.amount)
-            return out
+            get = self._prices.get
+            return [(((px - p.entry_price) if p.side == "long" else (p.entry_price - px)) * p.amount if px else 0.0)
+                    for p in self._rows.values() for px in (get(p.symbol) or p.last_price,)]
+        if col.field == "unrealized_pct":
+            low = float("-inf")
+            pnl = self.sort_keys(next(c for c in self.columns if c.field == "unrealized"))
+            return [u / b if b else low for u, b in zip(pnl, (p.entry_price * p.amount for p in self._rows.values()),
+                                                        strict=True)]
         if col.field == "current":
             prices = self._prices
             return [float(prices.get(p.symbol) or p.last_price or 0.0) for p in self._rows.values()]

@@ -18,7 +18,7 @@ class ViewFilling:
     watched. Uses the model's ``_rows``, ``_done`` (per view row: its cells are written),
     ``_views`` and ``_fill`` (writes cells)."""
 
-    MARGIN = 20  # rows written above the first visible row and below the last one
+    MARGIN = 8  # rows written above the first visible row and below the last one
 
     def watch_view(self, view) -> None:
         """Keep the rows near ``view``'s visible part written (``view`` shows this model or a
