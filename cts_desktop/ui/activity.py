@@ -6,7 +6,7 @@ Filters: categories (a drop-down of checkable entries), minimum level, and a cas
 from __future__ import annotations
 
 import time
-from typing import Dict, Iterable, Optional
+from typing import Dict, Iterable, List, Optional
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction
@@ -14,11 +14,12 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineE
                                QVBoxLayout, QWidget)
 
 from ..core.events import LOG_CATEGORIES
-from . import fmt
+from . import fmt, heap
 from .models import LogFilter, LogModel
 from .widgets import EngineControls, StatePill, fit_columns, make_table
 
 MAX_LOG_LINES = 100_000
+APPEND_CHUNK = 2_000  # a bigger batch of lines is added this many per turn of the event loop
 
 LEVEL_CHOICES = (("All levels", "info"), ("Warnings and errors", "warning"), ("Errors only", "error"))
 
@@ -128,6 +129,14 @@ class ActivityTab(QWidget):
         lay.addWidget(self.table, 1)
         lay.addWidget(self.count)
 
+        # a burst of lines (a max-speed replay: up to 100,000 in one bridge tick) is added in
+        # chunks, one per turn of the loop, so the window never waits for all of it at once
+        self._queue: List = []
+        self._drain_timer = QTimer(self)
+        self._drain_timer.setSingleShot(True)
+        self._drain_timer.setInterval(0)
+        self._drain_timer.timeout.connect(self._drain)
+
         self._clock = QTimer(self)
         self._clock.setInterval(1000)
         self._clock.timeout.connect(self._tick)
@@ -200,15 +209,46 @@ class ActivityTab(QWidget):
 
     # -- data ----------------------------------------------------------------------------------------
     def load(self, lines: Iterable) -> None:
+        self._queue = []
+        self._drain_timer.stop()
         self.model.set_records(list(lines))
         if self.filter.active:
             self.filtered.set_records(self.filter.select(self.model.records()))
         self._after_append()
 
+    @property
+    def pending(self) -> int:
+        """Lines received but not in the table yet (a burst being added chunk by chunk)."""
+        return len(self._queue)
+
     def append(self, lines: list) -> None:
-        self.model.append(lines)
+        if self._queue or len(lines) > APPEND_CHUNK:
+            self._queue.extend(lines)
+            if len(self._queue) > MAX_LOG_LINES:  # older ones would be dropped at once anyway
+                del self._queue[:len(self._queue) - MAX_LOG_LINES]
+            if not self._drain_timer.isActive():
+                self._drain_timer.start()
+            return
+        self._add(lines)
+
+    def _drain(self) -> None:
+        chunk = self._queue[:APPEND_CHUNK]
+        del self._queue[:APPEND_CHUNK]
+        self._add(chunk)
+        if self._queue:
+            self._drain_timer.start()
+        else:
+            heap.settle()  # the burst is in the table now: keep it out of the GC's full passes
+
+    def _add(self, lines: list) -> None:
         if self.filter.active:
-            self.filtered.append(self.filter.select(lines))
+            # the filtered lines are those of the log's lines that match: what the log drops
+            # (its oldest, beyond the cap) leaves the filtered view too
+            over = self.model.rowCount() + len(lines) - (self.model.max_rows or 0)
+            gone = len(self.filter.select(self.model.oldest(over))) if self.model.max_rows and over > 0 else 0
+            self.filtered.drop_oldest(gone)
+            self.filtered.append(self.filter.select(lines[-self.model.max_rows:] if self.model.max_rows else lines))
+        self.model.append(lines)
         self._after_append()
 
     def _after_append(self) -> None:

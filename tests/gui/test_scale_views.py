@@ -183,3 +183,29 @@ def test_a_million_point_history_draws_its_whole_shape(qtbot, themed_app):
     x, y = chart.curve.getData()
     part = eq[100_000:200_001]
     assert y.max() >= part.max() and y.min() <= part.min()
+
+
+def test_a_burst_of_log_lines_lands_in_chunks_in_order(qtbot, themed_app, monkeypatch):
+    import cts_desktop.ui.activity as activity
+
+    monkeypatch.setattr(activity, "MAX_LOG_LINES", 3000)
+    rng = random.Random(11)
+    tab = ActivityTab({k: QAction(k) for k in ("start", "pause", "resume", "stop")})
+    qtbot.addWidget(tab)
+    tab.model.max_rows = tab.filtered.max_rows = 3000
+    tab.show()
+    tab.load(make_lines(rng, 500))
+    tab.set_filter(["fill"])
+    burst = make_lines(rng, 7000, start=500)
+    tab.append(burst[:10])  # small: at once
+    assert tab.pending == 0 and tab.model.rowCount() == 510
+    tab.append(burst[10:])  # bigger than a chunk: queued, added one chunk per turn of the loop
+    assert tab.pending > 0
+    tab.append(make_lines(rng, 3, start=7500))  # arrives behind the queued burst, stays in order
+    qtbot.waitUntil(lambda: tab.pending == 0, timeout=10_000)
+    expected = burst[-2997:]
+    got = tab.model.records()
+    assert len(got) == 3000
+    assert [e.timestamp for e in got[:-3]] == [e.timestamp for e in expected]
+    assert [e.timestamp for e in got[-3:]] == [7500, 7501, 7502]
+    assert tab.filtered.records() == [e for e in got if e.category == "fill"]  # the log's matching lines

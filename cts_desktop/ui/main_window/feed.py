@@ -4,25 +4,16 @@ run, account snapshots, replay progress, positions, orders, log lines, equity po
 other connections are ignored here (the Connections list follows them on its own)."""
 from __future__ import annotations
 
-import gc
 import logging
 from typing import Optional
 
 from PySide6.QtCore import QTimer
 
 from ...core import events as ev
-from .. import fmt
+from .. import fmt, heap
 from ..live import figures_of
 
 log = logging.getLogger(__name__)
-
-
-def settle_history() -> None:
-    """Keep what a history load just built (up to 100,000 log lines, 50,000 positions, their
-    cells' texts) out of the cyclic garbage collector's full passes, which otherwise scan every
-    live object each time enough new ones pile up: half a second with a full app, in one block.
-    (``gc.freeze``: the objects are still freed by reference counting when the view drops them.)"""
-    gc.freeze()
 
 ACTIVE_STATES = (ev.INITIALIZING, ev.RUNNING, ev.PAUSED, ev.STOPPING)
 
@@ -91,7 +82,7 @@ class ConnectionFeed:
         win.live_tab.show_figures(figures_of(summary=summary) if summary else None)
         win.activity_tab.set_figures(summary.get("trades"), summary.get("last_candle_ts") or 0)
         self._show_last_run(name)
-        settle_history()
+        heap.settle()  # what was just loaded stays: keep it out of the GC's full passes
 
     def _show_last_run(self, name: str) -> None:
         win = self.win

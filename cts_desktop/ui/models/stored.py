@@ -307,6 +307,18 @@ class StoredTableModel(ViewFilling, RowBook, RecordCells, QStandardItemModel):
             self._remove_view_rows([self._view_row(s) for s in gone])
         self._forget(gone)
 
+    def oldest(self, n: int) -> List[Any]:
+        """The ``n`` oldest records (arrival order)."""
+        rows = self._rows
+        return [rows[s] for s in self._order[:max(0, n)]]
+
+    def drop_oldest(self, n: int) -> None:
+        """Remove the ``n`` oldest records."""
+        n = min(n, len(self._order))
+        if n > 0:
+            self._drop_oldest(n)
+            self.fill_views()
+
     def remove_keys(self, keys: Iterable[Hashable]) -> None:
         serials = sorted({self._index[k] for k in keys if k in self._index})
         if serials:
