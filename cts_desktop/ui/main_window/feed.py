@@ -25,9 +25,10 @@ class ConnectionFeed:
         self.win = win
         self.services = win.services
         self.starting_balance: Optional[float] = None
-        # The open positions take a snapshot's prices on a turn of the loop of their own: a
-        # table of 10,000 positions sorted by P&L re-sorts then, not in the bridge's tick that
+        # Open positions sorted on a live column (price, P&L) take a snapshot's prices on a turn
+        # of the loop of their own: 10,000 of them re-sort then, not in the bridge's tick that
         # also applies the positions and the log lines (one block of each, not one of all).
+        # Otherwise the prices apply at once (a separate turn would cost a second repaint).
         self._prices: dict = {}
         self._prices_timer = QTimer(win)
         self._prices_timer.setSingleShot(True)
@@ -123,9 +124,12 @@ class ConnectionFeed:
         if snap.connection != win.current:
             return
         win.live_tab.show_figures(figures_of(snap, starting_balance=self.starting_balance))
-        self._prices.update(snap.prices)
-        if not self._prices_timer.isActive():
-            self._prices_timer.start()
+        if win.positions_tab.open_model.live_sorted:
+            self._prices.update(snap.prices)
+            if not self._prices_timer.isActive():
+                self._prices_timer.start()
+        else:
+            win.positions_tab.update_prices(snap.prices)
         win.activity_tab.set_figures(snap.trades, snap.timestamp)
         if win.shown_state in ACTIVE_STATES:
             win.activity_tab.set_last_update(self.services.engine(snap.connection).last_update_wall)

@@ -52,6 +52,11 @@ class OpenPositionsModel(StoredTableModel):
         basis = p.entry_price * p.amount
         return self.unrealized(p) / basis if basis else None
 
+    @property
+    def live_sorted(self) -> bool:
+        """Sorted on a column that every price update changes (a re-sort each snapshot)."""
+        return self._sort_col >= 0 and self.columns[self._sort_col].field in self.LIVE_FIELDS
+
     def sort_keys(self, col: Column) -> List[Any]:
         """The live columns' keys in one loop each (a table sorted on P&L re-sorts every second)."""
         if col.field == "unrealized":
