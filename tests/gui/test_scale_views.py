@@ -160,7 +160,7 @@ def test_a_million_point_history_draws_its_whole_shape(qtbot, themed_app):
     n = 1_000_000
     ts = 1_640_995_200_000 + np.arange(n, dtype=np.int64) * 60_000
     eq = 10_000 + np.cumsum(rng.normal(scale=5.0, size=n))
-    points = list(zip(ts.tolist(), eq.tolist()))
+    points = list(zip(ts.tolist(), eq.tolist(), strict=True))
     chart = EquityChart()
     qtbot.addWidget(chart)
     chart.resize(1280, 500)
