@@ -1,9 +1,12 @@
 """The equity chart: account equity over market time, with its drawdown underneath.
 
 Points arrive in batches (``[(timestamp_ms, equity), ...]``, at most ~10 per second from the
-bridge). They are appended to numpy arrays that grow geometrically, and the curves get one
-``setData`` per batch on views of those arrays; pyqtgraph clips to the visible range and
-downsamples, so a 45,000-point month stays smooth. While the chart is hidden (another tab is
+bridge). They are appended to numpy arrays that grow geometrically. The curves are drawn from a
+peak-preserving decimation of the visible range (:func:`.chart_data.peak_decimate`: the lowest
+and highest value per pixel), recomputed at each redraw and when the user zooms or pans, so a
+1,000,000-point history draws ~2,000 points with every extreme in place. A history longer than
+:data:`LOAD_CHUNK` points is converted one chunk per event-loop turn (live points that arrive
+meanwhile wait for it), so a 1,000,000-point load never holds the loop for long. While the chart is hidden (another tab is
 shown) nothing is drawn; the latest data is drawn when it is shown again.
 
 Painting, not data, is what costs (the axes and grid are most of a repaint), so while the curve
@@ -19,50 +22,18 @@ from __future__ import annotations
 
 from typing import Iterable, Optional, Sequence, Tuple
 
-import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QGraphicsItem
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from . import fmt
+from .chart_data import EquityData, peak_decimate
 
 REDRAW_MS = 600  # while points stream in, the chart repaints at most this often
 EQUITY_PEN = "#4c9be8"
 DD_PEN = "#ef5350"
-
-
-class GrowingSeries:
-    """``x`` (seconds since the epoch) and ``y`` float arrays with amortised O(1) appends."""
-
-    def __init__(self, capacity: int = 4096):
-        self._x = np.empty(capacity, dtype=np.float64)
-        self._y = np.empty(capacity, dtype=np.float64)
-        self.n = 0
-
-    def clear(self) -> None:
-        self.n = 0
-
-    def extend(self, xs: np.ndarray, ys: np.ndarray) -> None:
-        k = len(xs)
-        need = self.n + k
-        if need > len(self._x):
-            cap = max(need, 2 * len(self._x))
-            for name in ("_x", "_y"):
-                old = getattr(self, name)
-                new = np.empty(cap, dtype=np.float64)
-                new[: self.n] = old[: self.n]
-                setattr(self, name, new)
-        self._x[self.n:need] = xs
-        self._y[self.n:need] = ys
-        self.n = need
-
-    @property
-    def x(self) -> np.ndarray:
-        return self._x[: self.n]
-
-    @property
-    def y(self) -> np.ndarray:
-        return self._y[: self.n]
+LOAD_CHUNK = 25_000  # a history is converted this many points per event-loop turn (~5 ms each)
+MIN_BUCKETS = 1000  # decimation buckets: the plot's width in pixels, at least this many
 
 
 class EquityChart(QWidget):
@@ -77,10 +48,8 @@ class EquityChart(QWidget):
         super().__init__(parent)
         self.setObjectName("EquityChart")
         self.currency = ""
-        self._eq = GrowingSeries()
-        self._dd = GrowingSeries()
-        self._peak = float("-inf")
-        self._last_ts: Optional[int] = None
+        self._data = EquityData()
+        self._eq, self._dd = self._data.eq, self._data.dd
         self._dirty = False
         self._starting: Optional[float] = None
 
@@ -97,6 +66,16 @@ class EquityChart(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._redraw)
+        self._view_timer = QTimer(self)  # re-decimate after the user zoomed or panned
+        self._view_timer.setSingleShot(True)
+        self._view_timer.setInterval(30)
+        self._view_timer.timeout.connect(self._draw_curves)
+        self._load_timer = QTimer(self)  # the next chunk of a history being loaded
+        self._load_timer.setSingleShot(True)
+        self._load_timer.setInterval(0)
+        self._load_timer.timeout.connect(self._load_step)
+        self._loading: Optional[Tuple[Sequence[Tuple[int, float]], int]] = None
+        self._queued: list = []  # live batches that arrived during a load
 
         self._empty = QLabel("No equity data yet: start the engine to see the curve grow.", self)
         self._empty.setObjectName("ChartPlaceholder")
@@ -152,9 +131,7 @@ class EquityChart(QWidget):
             p.showGrid(x=False, y=True, alpha=1.0)  # opaque grid lines: alpha blending is slow
             p.setMenuEnabled(False)
             p.setMouseEnabled(x=True, y=False)
-            p.setClipToView(True)
-            p.setDownsampling(auto=True, mode="peak")
-            p.disableAutoRange()
+            p.disableAutoRange()  # no pyqtgraph downsampling: the curves get decimated data
             p.hideButtons()
             for ax in ("left", "bottom"):
                 axis = p.getAxis(ax)
@@ -169,6 +146,7 @@ class EquityChart(QWidget):
         self.dd_curve = self.dd_plot.plot(pen=pg.mkPen(DD_PEN, width=1.0))
         self.plot.getViewBox().sigRangeChangedManually.connect(self._user_moved)
         self.dd_plot.getViewBox().sigRangeChangedManually.connect(self._user_moved)
+        self.plot.getViewBox().sigXRangeChanged.connect(self._x_range_changed)
         self.start_line = pg.InfiniteLine(angle=0, movable=False,
                                           pen=pg.mkPen(fg, width=1, style=Qt.PenStyle.DashLine))
         self.start_line.setVisible(False)
@@ -199,11 +177,19 @@ class EquityChart(QWidget):
             self.start_line.setPos(value)
         self.start_line.setVisible(bool(value))
 
+    @property
+    def loading(self) -> bool:
+        """A history is being loaded (chunk by chunk)."""
+        return self._loading is not None
+
+    def _stop_loading(self) -> None:
+        self._loading = None
+        self._queued = []
+        self._load_timer.stop()
+
     def clear(self) -> None:
-        self._eq.clear()
-        self._dd.clear()
-        self._peak = float("-inf")
-        self._last_ts = None
+        self._stop_loading()
+        self._data.clear()
         self._reset_ranges()
         self._dirty = True
         self._redraw()
@@ -233,62 +219,63 @@ class EquityChart(QWidget):
         self._redraw()
 
     def set_points(self, points: Sequence[Tuple[int, float]]) -> None:
-        """Replace the curve with ``[(timestamp_ms, equity), ...]`` (time order)."""
-        self._eq.clear()
-        self._dd.clear()
-        self._peak = float("-inf")
-        self._last_ts = None
+        """Replace the curve with ``[(timestamp_ms, equity), ...]`` (time order). More than
+        :data:`LOAD_CHUNK` points load one chunk per event-loop turn (see :attr:`loading`)."""
+        self._stop_loading()
+        self._data.clear()
         self._reset_ranges()
+        pts = points if isinstance(points, (list, tuple)) else list(points)
+        if len(pts) > LOAD_CHUNK:
+            self._data.reserve(len(pts) + 4096)
+            self._loading = (pts, 0)
+            self._load_step()
+            return
         self._grow = 0.01  # a loaded history fits the view; a live curve then grows in steps
         try:
-            self.append_points(points, force=True)
+            self.append_points(pts, force=True)
+        finally:
+            self._grow = 0.25
+
+    def _load_step(self) -> None:
+        if self._loading is None:
+            return
+        pts, i = self._loading
+        self._extend(pts[i:i + LOAD_CHUNK])
+        i += LOAD_CHUNK
+        if i < len(pts):
+            self._loading = (pts, i)
+            self._load_timer.start()
+            return
+        queued = self._queued
+        self._stop_loading()
+        for batch in queued:
+            self._extend(batch)
+        self._grow = 0.01
+        try:
+            self._dirty = True
+            self._redraw()
         finally:
             self._grow = 0.25
 
     def append_points(self, points: Iterable[Tuple[int, float]], force: bool = False) -> None:
-        pts = list(points)
+        if self._loading is not None:  # after the history being loaded
+            self._queued.append(list(points))
+            return
+        pts = points if isinstance(points, list) else list(points)
         if not pts:
             if force:
                 self._dirty = True
                 self._redraw()
             return
-        if self._last_ts is not None:
-            # Drop points already shown (a history load can overlap the first live batch) and
-            # let an equal timestamp replace the last point.
-            if pts[0][0] <= self._last_ts:
-                if pts[-1][0] < self._last_ts:
-                    return
-                i = 0
-                while i < len(pts) and pts[i][0] < self._last_ts:
-                    i += 1
-                if i < len(pts) and pts[i][0] == self._last_ts:
-                    self._replace_last(pts[i][1])
-                    i += 1
-                pts = pts[i:]
-        if pts:
-            arr = np.asarray(pts, dtype=np.float64)
-            ts, eq = arr[:, 0], arr[:, 1]
-            peak = np.maximum.accumulate(np.concatenate(([self._peak], eq)))[1:]
-            self._peak = float(peak[-1])
-            with np.errstate(divide="ignore", invalid="ignore"):
-                dd = np.where(peak > 0, (eq / peak - 1.0) * 100.0, 0.0)
-            xs = ts / 1000.0
-            self._eq.extend(xs, eq)
-            self._dd.extend(xs, dd)
-            self._last_ts = int(ts[-1])
-        self._dirty = True
+        self._extend(pts)
         if force:
             self._redraw()
         elif self.isVisible() and not self._timer.isActive():
             self._timer.start()
 
-    def _replace_last(self, equity: float) -> None:
-        if self._eq.n:
-            self._eq._y[self._eq.n - 1] = equity
-            # The peak may have been set by the value being replaced; recomputing it exactly
-            # would need the previous peak, and the difference is one candle: keep it simple.
-            self._peak = max(self._peak, equity)
-            self._dd._y[self._dd.n - 1] = (equity / self._peak - 1.0) * 100.0 if self._peak > 0 else 0.0
+    def _extend(self, pts: Sequence[Tuple[int, float]]) -> None:
+        self._data.extend(pts)
+        self._dirty = True
 
     def latest(self) -> Optional[Tuple[float, float]]:
         """The last ``(seconds, equity)`` drawn, or None."""
@@ -297,26 +284,39 @@ class EquityChart(QWidget):
         return float(self._eq.x[-1]), float(self._eq.y[-1])
 
     def max_drawdown_pct(self) -> float:
-        return float(self._dd.y.min()) if self._dd.n else 0.0
+        return self._data.dd_min if self._dd.n else 0.0
 
     # -- drawing ----------------------------------------------------------------------------------
     def _redraw(self) -> None:
         if not self._dirty or self._glw is None:
             return
         self._dirty = False
-        if self._eq.n:
-            self.curve.setData(self._eq.x, self._eq.y, skipFiniteCheck=True)
-            self.dd_curve.setData(self._dd.x, self._dd.y, skipFiniteCheck=True)
-            if self._follow:
-                self._step_ranges()
-        else:
+        if self._eq.n and self._follow:
+            self._step_ranges()
+        self._draw_curves()
+        self._update_placeholder()
+
+    def _x_range_changed(self, *_a) -> None:
+        if not self._setting_range and self._eq.n > 2 * MIN_BUCKETS:
+            self._view_timer.start()
+
+    def _draw_curves(self) -> None:
+        """Hand the curves the decimated points of the visible time range."""
+        if self._glw is None:
+            return
+        if not self._eq.n:
             self.curve.setData([], [])
             self.dd_curve.setData([], [])
-        self._update_placeholder()
+            return
+        vb = self.plot.getViewBox()
+        x0, x1 = vb.viewRange()[0]
+        buckets = max(MIN_BUCKETS, int(vb.width()))
+        self.curve.setData(*peak_decimate(self._eq.x, self._eq.y, x0, x1, buckets), skipFiniteCheck=True)
+        self.dd_curve.setData(*peak_decimate(self._dd.x, self._dd.y, x0, x1, buckets), skipFiniteCheck=True)
 
     def _step_ranges(self) -> None:
         """Grow the shown ranges in steps so the axes rarely need regenerating."""
-        x, y = self._eq.x, self._eq.y
+        x = self._eq.x
         x0, x1 = float(x[0]), float(x[-1])
         self._setting_range = True
         try:
@@ -329,14 +329,14 @@ class EquityChart(QWidget):
                 span = max(x1 - x0, 3600.0)
                 self._xr = (x0, x1 + self._grow * span)
                 self.plot.setXRange(*self._xr, padding=0)
-            lo, hi = float(y.min()), float(y.max())
+            lo, hi = self._data.lowest, self._data.highest
             if self._starting:
                 lo, hi = min(lo, self._starting), max(hi, self._starting)
             if self._yr is None or lo < self._yr[0] or hi > self._yr[1]:
                 pad = max((hi - lo) * 0.15, abs(hi) * 0.002, 1e-9)
                 self._yr = (lo - pad, hi + pad)
                 self.plot.setYRange(*self._yr, padding=0)
-            dmin = float(self._dd.y.min())
+            dmin = self._data.dd_min
             if self._ddr is None or dmin < self._ddr:
                 self._ddr = min(-1.0, dmin * 1.25)
                 self.dd_plot.setYRange(self._ddr, 0.0, padding=0.02)

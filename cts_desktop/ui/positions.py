@@ -120,10 +120,15 @@ class PositionsTab(QWidget):
         self.open_model.update_prices(prices)
 
     def _count_closed(self, closed) -> None:
+        quotes: dict = {}  # symbol -> quote currency (a 50,000-row history has few symbols)
+        totals = self._totals
         for p in closed:
-            cur = fmt.quote_of(p.symbol)
-            self._totals[cur] = self._totals.get(cur, 0.0) + p.net_pnl
-            if p.net_pnl > 0:
+            cur = quotes.get(p.symbol)
+            if cur is None:
+                cur = quotes[p.symbol] = fmt.quote_of(p.symbol)
+            net = p.realized_pnl - p.fees
+            totals[cur] = totals.get(cur, 0.0) + net
+            if net > 0:
                 self._wins += 1
 
     def _refresh_labels(self) -> None:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import logging
 from typing import Optional
 
+from PySide6.QtCore import QTimer
+
 from ...core import events as ev
-from .. import fmt
+from .. import fmt, heap
 from ..live import figures_of
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,15 @@ class ConnectionFeed:
         self.win = win
         self.services = win.services
         self.starting_balance: Optional[float] = None
+        # Open positions sorted on a live column (price, P&L) take a snapshot's prices on a turn
+        # of the loop of their own: 10,000 of them re-sort then, not in the bridge's tick that
+        # also applies the positions and the log lines (one block of each, not one of all).
+        # Otherwise the prices apply at once (a separate turn would cost a second repaint).
+        self._prices: dict = {}
+        self._prices_timer = QTimer(win)
+        self._prices_timer.setSingleShot(True)
+        self._prices_timer.setInterval(0)
+        self._prices_timer.timeout.connect(self._apply_prices)
 
     def wire(self, bridge) -> None:
         bridge.run_started.connect(self.on_run_started)
@@ -57,6 +68,7 @@ class ConnectionFeed:
             return
         win.refresh_analytics()
         win.bridge.flush()  # whatever was buffered is older than what we load now
+        self._prices.clear()
         try:
             summary = self.services.last_summary(name) or {}
             win.positions_tab.load(self.services.open_positions(name), self.services.closed_positions(name))
@@ -71,6 +83,7 @@ class ConnectionFeed:
         win.live_tab.show_figures(figures_of(summary=summary) if summary else None)
         win.activity_tab.set_figures(summary.get("trades"), summary.get("last_candle_ts") or 0)
         self._show_last_run(name)
+        heap.settle()  # what was just loaded stays: keep it out of the GC's full passes
 
     def _show_last_run(self, name: str) -> None:
         win = self.win
@@ -98,6 +111,7 @@ class ConnectionFeed:
         if name != win.current:
             return
         win.positions_tab.new_run()
+        self._prices.clear()
         summary = self._summary(name)
         self._show_summary(summary, self.services.equity_curve(name))
         win.live_tab.chart.set_time_span(self.services.replay_span(name))
@@ -110,10 +124,20 @@ class ConnectionFeed:
         if snap.connection != win.current:
             return
         win.live_tab.show_figures(figures_of(snap, starting_balance=self.starting_balance))
-        win.positions_tab.update_prices(snap.prices)
+        if win.positions_tab.open_model.live_sorted:
+            self._prices.update(snap.prices)
+            if not self._prices_timer.isActive():
+                self._prices_timer.start()
+        else:
+            win.positions_tab.update_prices(snap.prices)
         win.activity_tab.set_figures(snap.trades, snap.timestamp)
         if win.shown_state in ACTIVE_STATES:
             win.activity_tab.set_last_update(self.services.engine(snap.connection).last_update_wall)
+
+    def _apply_prices(self) -> None:
+        prices, self._prices = self._prices, {}
+        if prices:
+            self.win.positions_tab.update_prices(prices)
 
     def on_progress(self, name: str, done: int, total: int) -> None:
         win = self.win

@@ -1,9 +1,7 @@
 """The activity log table and its filter (category, minimum level, text)."""
 from __future__ import annotations
 
-from typing import Iterable, Optional
-
-from PySide6.QtCore import QSortFilterProxyModel
+from typing import Iterable, List, Optional
 
 from .cells import AMBER, LEVEL, RED, TIME_S, WALL, Column
 from .stored import StoredTableModel
@@ -49,43 +47,32 @@ class LogModel(StoredTableModel):
         return None
 
 
-class LogFilterProxy(QSortFilterProxyModel):
-    """Filters a :class:`LogModel` by category set, minimum level and a case-insensitive text."""
+class LogFilter:
+    """Which log lines to show: a category set (None = all), a minimum level and a
+    case-insensitive text (in the message or the category). :meth:`select` filters a list in
+    one tight loop (100,000 lines in a few tens of ms), so a filtered table is a second
+    :class:`LogModel` holding the matching lines, not a proxy that calls Python once per row."""
 
     LEVELS = {"info": 0, "warning": 1, "error": 2}
 
-    def __init__(self, source: LogModel, parent=None):
-        super().__init__(parent)
-        self.setSourceModel(source)
-        self._src = source
-        self._categories: Optional[set] = None
-        self._min_level = 0
-        self._text = ""
-
-    def set_filter(self, categories: Optional[Iterable[str]] = None, min_level: str = "info", text: str = "") -> None:
-        new_filter = hasattr(self, "beginFilterChange")  # Qt >= 6.9; invalidateFilter() is deprecated
-        if new_filter:
-            self.beginFilterChange()
-        self._categories = set(categories) if categories is not None else None
-        self._min_level = self.LEVELS.get(min_level, 0)
-        self._text = text.strip().lower()
-        if new_filter:
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        else:
-            self.invalidateFilter()
+    def __init__(self, categories: Optional[Iterable[str]] = None, min_level: str = "info", text: str = ""):
+        self.categories = set(categories) if categories is not None else None
+        self.min_level = self.LEVELS.get(min_level, 0)
+        self.text = text.strip().lower()
 
     @property
     def active(self) -> bool:
-        return self._categories is not None or self._min_level > 0 or bool(self._text)
+        return self.categories is not None or self.min_level > 0 or bool(self.text)
 
-    def filterAcceptsRow(self, source_row: int, source_parent) -> bool:  # noqa: N802 - Qt API
-        if not self.active:
-            return True
-        e = self._src._rows[source_row]
-        if self._categories is not None and e.category not in self._categories:
-            return False
-        if self._min_level and self.LEVELS.get(e.level, 0) < self._min_level:
-            return False
-        if self._text and self._text not in e.message.lower() and self._text not in e.category:
-            return False
-        return True
+    def select(self, lines: Iterable) -> List:
+        """The lines of ``lines`` that pass, in their order."""
+        out = list(lines)
+        cats, text = self.categories, self.text
+        if cats is not None:
+            out = [e for e in out if e.category in cats]
+        if self.min_level:
+            levels, lo = self.LEVELS, self.min_level
+            out = [e for e in out if levels.get(e.level, 0) >= lo]
+        if text:
+            out = [e for e in out if text in e.message.lower() or text in e.category]
+        return out

@@ -8,12 +8,13 @@ from typing import Any, Callable, Dict, Hashable, Iterable, List, Optional, Sequ
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QStandardItemModel
 
-from .cells import (_ALIGN, _COLOURED, _DESC, _DISPLAY, _FOREGROUND, _LEFT, _RANK, _TOOLTIP, Column, RecordCells,
+from .cells import (_ALIGN, _COLOURED, _DESC, _DISPLAY, _FOREGROUND, _LEFT, _TOOLTIP, Column, RecordCells,
                     _as_int)
+from .rows import RowBook
 from .viewfill import ViewFilling
 
 
-class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
+class StoredTableModel(ViewFilling, RowBook, RecordCells, QStandardItemModel):
     """A table of records whose cells live on the C++ side (a ``QStandardItemModel``).
 
     Python API (``records``/``record``/``row_of``/``upsert``/``append``/``remove_keys``/
@@ -23,12 +24,15 @@ class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
     GIL round trip per painted cell (a Python ``data()`` must take the GIL back from the
     recorder's writer thread, which can hold it for a whole switch interval).
 
-    The Python side keeps the records and the view order (see :class:`RecordCells`)
-    (``_rows`` in arrival order, ``_perm``/``_keys`` the ascending sort order, read backwards
-    when descending); C++ row ``v`` always shows ``_rows[_src(v)]``. New rows are inserted at
-    their sorted place; a re-sort (header click, a changed sort key) stamps each row with its new
-    rank and lets ``QStandardItemModel.sort`` move the rows in C++ (persistent indexes, hence the
-    selection, follow their rows).
+    The Python side keeps the records and the view order (see :class:`~.rows.RowBook`: records
+    by arrival serial, so removals never renumber); C++ row ``v`` always shows
+    ``_rows[_src(v)]``, and ``_done[v]`` says whether
+    its cells are written. New rows are inserted at their sorted place. A re-sort (header click,
+    a changed sort key) is a Python sort of the column's keys and one layout change: persistent
+    indexes (the selection) are moved to their records' new rows, the cells written before are
+    cleared, and only the rows a view shows are written again. (Moving the C++ rows instead, by
+    stamping a rank per row and ``QStandardItemModel.sort``, costs O(rows^2): every
+    ``QStandardItem::setData`` looks its index up again; 13 s for 50,000 rows.)
     """
 
     columns: Sequence[Column] = ()
@@ -42,8 +46,7 @@ class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
             self.columns = tuple(columns)
         super().__init__(0, len(self.columns), parent)
         self._key = key
-        self._rows: List[Any] = []
-        self._index: Dict[Hashable, int] = {}
+        self._init_book()
         self.max_rows = max_rows
         self.currency = ""
         # Left is the delegate's default alignment: only the other columns store one per cell.
@@ -52,12 +55,8 @@ class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
         self._tips = type(self).tooltip is not RecordCells.tooltip
         self._sort_col = -1
         self._desc = False
-        self._perm: Optional[List[int]] = None
-        self._keys: List[Any] = []
-        self._row_keys: List[Any] = []
-        self._done: List[bool] = []  # per row (arrival order): its C++ cells are written
+        self._done: List[bool] = []  # per view row: its C++ cells are written
         self._views: list = []  # weak references to the views watched (watch_view)
-        self.setSortRole(_RANK)
         horizontal = Qt.Orientation.Horizontal
         for i, col in enumerate(self.columns):
             self.setHeaderData(i, horizontal, col.title, Qt.ItemDataRole.DisplayRole)
@@ -90,11 +89,10 @@ class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
         blocked = self.blockSignals(True)
         try:
             for v in view_rows:
-                i = src(v)
-                row = rows[i]
+                row = rows[src(v)]
                 for c in cols:
                     put(index(v, c), cell(row, c, columns[c]))
-                done[i] = True
+                done[v] = True
         finally:
             self.blockSignals(blocked)
 
@@ -114,28 +112,39 @@ class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
             self.blockSignals(blocked)
         return changed
 
-    def _apply_order(self, old_src: List[int]) -> None:
-        """Move the C++ rows to the current ``_perm`` order; ``old_src[v]`` is the record that
-        view row ``v`` showed before."""
+    def _apply_order(self, old_src: List[int]) -> bool:
+        """Show the current ``_perm`` order; ``old_src[v]`` is the record view row ``v`` showed
+        before. One layout change: persistent indexes follow their records, the written cells
+        are cleared (they belong to other records now) and the rows in view are written again."""
         n = len(old_src)
         if n < 2:
-            return
-        if self._perm is None:
-            inv = list(range(n))
-        else:
-            inv = [0] * n
-            for a, i in enumerate(self._perm):
-                inv[i] = n - 1 - a if self._desc else a
-        if all(inv[i] == v for v, i in enumerate(old_src)):
-            return
-        index, put = self.index, self.setData
+            return False
+        if self._view_order() == old_src:
+            return False
+        self.layoutAboutToBeChanged.emit()
+        persistent = self.persistentIndexList()  # the selection, the current row: a few
+        if persistent:
+            index, where = self.index, self._view_row
+            self.changePersistentIndexList(
+                persistent, [index(where(old_src[p.row()]), p.column()) if 0 <= p.row() < n else p
+                             for p in persistent])
+        self._clear_written()
+        self.layoutChanged.emit()
+        return True
+
+    def _clear_written(self) -> None:
+        """Clear the C++ cells written so far (after a re-order they show other records)."""
+        done = self._done
+        clear, index, ncols = self.clearItemData, self.index, len(self.columns)
         blocked = self.blockSignals(True)
         try:
-            for v, i in enumerate(old_src):
-                put(index(v, 0), inv[i], _RANK)
+            for v, d in enumerate(done):
+                if d:
+                    for c in range(ncols):
+                        clear(index(v, c))
         finally:
             self.blockSignals(blocked)
-        QStandardItemModel.sort(self, 0, Qt.SortOrder.AscendingOrder)  # C++: a layout change
+        self._done = [False] * len(done)
 
     def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:  # noqa: A003 - Qt API
         """Called by a sorting view (header click, ``sortByColumn``); ``column`` -1: arrival order."""
@@ -143,21 +152,21 @@ class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
         desc = order == _DESC
         if column == self._sort_col and desc == self._desc:
             return
-        old_src = [self._src(v) for v in range(len(self._rows))]
+        old_src = self._view_order()
         self._sort_col, self._desc = column, desc
         self._build_order()
         self._apply_order(old_src)
         self.fill_views()
 
     def _relayout(self) -> None:
-        old_src = [self._src(v) for v in range(len(self._rows))]
+        old_src = self._view_order()
         self._build_order()
         self._apply_order(old_src)
 
     # -- updates ------------------------------------------------------------------------------------
     def records(self) -> List[Any]:
         """Every record, in arrival order (not the view's sort order)."""
-        return list(self._rows)
+        return list(self._rows.values())
 
     def record(self, row: int):
         """The record shown in view row ``row``."""
@@ -165,8 +174,8 @@ class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
 
     def row_of(self, key: Hashable) -> Optional[int]:
         """The view row showing ``key``'s record, or None."""
-        i = self._index.get(key)
-        return None if i is None else self._view_row(i)
+        s = self._index.get(key)
+        return None if s is None else self._view_row(s)
 
     def set_records(self, records: Iterable[Any]) -> None:
         """Replace every row (a full reset: only for loading a history)."""
@@ -176,9 +185,8 @@ class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
         self.beginResetModel()
         blocked = self.blockSignals(True)
         try:
-            self._rows = rows
+            self._reset_rows(rows)
             self._done = [False] * len(rows)
-            self._reindex()
             self._build_order()
             self.setRowCount(0)
             self.setRowCount(len(rows))
@@ -198,19 +206,19 @@ class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
         new_keys: Dict[Hashable, int] = {}
         sorting = self._perm is not None
         resort = False
-        touched: Dict[int, tuple] = {}  # arrival index -> (view row before any re-sort, old record)
+        touched: Dict[int, tuple] = {}  # serial -> (view row before any re-sort, old record)
         for r in records:
             k = key(r) if key is not None else None
-            i = self._index.get(k) if key is not None else None
-            if i is not None:
-                if i not in touched:
-                    touched[i] = (self._view_row(i), self._rows[i])
-                self._rows[i] = r
+            s = self._index.get(k) if key is not None else None
+            if s is not None:
+                if s not in touched:
+                    touched[s] = (self._view_row(s), self._rows[s])
+                self._rows[s] = r
                 if sorting:
                     sk = self.sort_value(r, self.columns[self._sort_col])
-                    if sk != self._row_keys[i]:
+                    if sk != self._row_keys[s]:
                         resort = True
-                        self._row_keys[i] = sk
+                        self._row_keys[s] = sk
             elif key is not None and k in new_keys:
                 new[new_keys[k]] = r
             else:
@@ -220,12 +228,12 @@ class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
         if touched:
             last_col = len(self.columns) - 1
             index = self.index
-            for i, (v, old) in touched.items():
-                if self._done[i] and self._update_row(v, old, self._rows[i]) and not resort:
+            for s, (v, old) in touched.items():
+                if self._done[v] and self._update_row(v, old, self._rows[s]) and not resort:
                     self.dataChanged.emit(index(v, 0), index(v, last_col))
-            if resort:  # the rows' new texts are in place (at their old view rows): move them
+            if resort:  # the rows' new texts are in place (at their old view rows): re-order
                 self._relayout()
-                self.dataChanged.emit(index(0, 0), index(len(self._rows) - 1, last_col))
+                self.dataChanged.emit(index(0, 0), index(len(self._order) - 1, last_col))
         if new:
             self._append(new)
         self.fill_views()
@@ -241,14 +249,13 @@ class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
         if cap is not None and len(new) >= cap:
             self.set_records(new[-cap:])
             return
-        if cap is not None and len(self._rows) + len(new) > cap:
-            self._drop_oldest(len(self._rows) + len(new) - cap)
-        start = len(self._rows)
-        self._done.extend([False] * len(new))
+        if cap is not None and len(self._order) + len(new) > cap:
+            self._drop_oldest(len(self._order) + len(new) - cap)
         if self._perm is None:
-            self._rows.extend(new)
-            self._index_new(new, start)
-            self._insert(start, len(new))
+            start = len(self._order)
+            self._add_rows(new)
+            self._done.extend([False] * len(new))
+            self.insertRows(start, len(new))
             return
         col = self.columns[self._sort_col]
         sv = self.sort_value
@@ -258,79 +265,80 @@ class StoredTableModel(ViewFilling, RecordCells, QStandardItemModel):
         for j, k in enumerate(new_keys):
             blocks.setdefault(bisect_right(keys, k), []).append(j)
         if len(blocks) > 256:  # a big scattered batch: cheaper as one reset
-            self.set_records(self._rows + new)
+            self.set_records(self.records() + new)
             return
-        self._rows.extend(new)
-        self._index_new(new, start)
-        self._row_keys.extend(new_keys)
+        serials = self._add_rows(new)
+        self._row_keys.update(zip(serials, new_keys, strict=True))
         for p in sorted(blocks, reverse=True):  # highest place first: the places found stay valid
             js = sorted(blocks[p], key=new_keys.__getitem__)  # stable: arrival order among equals
             n = len(perm)
             first = n - p if self._desc else p
             keys[p:p] = [new_keys[j] for j in js]
-            perm[p:p] = [start + j for j in js]
-            self._insert(first, len(js))
+            perm[p:p] = [serials[j] for j in js]
+            self._done[first:first] = [False] * len(js)
+            self.insertRows(first, len(js))
 
-    def _insert(self, first: int, count: int) -> None:
-        """Insert ``count`` empty C++ rows at view row ``first`` (the Python side is already
-        updated; fill_views() writes those a view can show)."""
-        self.insertRows(first, count)
+    def _remove_view_rows(self, views: List[int]) -> None:
+        """Remove the C++ rows ``views`` (and their places in ``_perm``): one remove per run of
+        adjacent rows, highest first."""
+        runs: List[List[int]] = []
+        for v in sorted(views):
+            if runs and v == runs[-1][1] + 1:
+                runs[-1][1] = v
+            else:
+                runs.append([v, v])
+        perm, keys = self._perm, self._keys
+        for first, last in reversed(runs):
+            if perm is not None:
+                n = len(perm)
+                a0, a1 = (n - 1 - last, n - 1 - first) if self._desc else (first, last)
+                del perm[a0:a1 + 1]
+                del keys[a0:a1 + 1]
+            del self._done[first:last + 1]
+            self.removeRows(first, last - first + 1)
 
     def _drop_oldest(self, drop: int) -> None:
-        """Remove the ``drop`` oldest rows (the cap): one remove per run of view rows."""
+        """Remove the ``drop`` oldest rows (the cap)."""
+        gone = self._order[:drop]
         if self._perm is None:
-            del self._rows[:drop]
             del self._done[:drop]
             self.removeRows(0, drop)
         else:
-            n = len(self._perm)
-            views = sorted((n - 1 - a if self._desc else a) for a, i in enumerate(self._perm) if i < drop)
-            runs = []
-            for v in views:
-                if runs and v == runs[-1][1] + 1:
-                    runs[-1][1] = v
-                else:
-                    runs.append([v, v])
-            for first, last in reversed(runs):
-                a0, a1 = (n - 1 - last, n - 1 - first) if self._desc else (first, last)
-                del self._perm[a0:a1 + 1]
-                del self._keys[a0:a1 + 1]
-                n -= last - first + 1
-                self.removeRows(first, last - first + 1)
-            del self._rows[:drop]
-            del self._row_keys[:drop]
-            del self._done[:drop]
-            self._perm = [i - drop for i in self._perm]
-        if self._key is not None:
-            self._reindex()
+            self._remove_view_rows([self._view_row(s) for s in gone])
+        self._forget(gone)
+
+    def oldest(self, n: int) -> List[Any]:
+        """The ``n`` oldest records (arrival order)."""
+        rows = self._rows
+        return [rows[s] for s in self._order[:max(0, n)]]
+
+    def drop_oldest(self, n: int) -> None:
+        """Remove the ``n`` oldest records."""
+        n = min(n, len(self._order))
+        if n > 0:
+            self._drop_oldest(n)
+            self.fill_views()
 
     def remove_keys(self, keys: Iterable[Hashable]) -> None:
-        rows = sorted({self._index[k] for k in keys if k in self._index}, reverse=True)
-        for i in rows:  # few rows (open positions); one remove each, highest first
-            v = self._view_row(i)
-            self._rows.pop(i)
-            self._done.pop(i)
-            if self._perm is not None:
-                a = len(self._perm) - 1 - v if self._desc else v
-                del self._perm[a]
-                del self._keys[a]
-                del self._row_keys[i]
-                self._perm = [j - 1 if j > i else j for j in self._perm]
-            self.removeRows(v, 1)
-        if rows:
-            self._reindex()
+        serials = sorted({self._index[k] for k in keys if k in self._index})
+        if serials:
+            self._remove_view_rows([self._view_row(s) for s in serials])
+            self._forget(serials)
             self.fill_views()
 
     def refresh_columns(self, fields: Sequence[str]) -> None:
         """``fields`` changed on every row (e.g. live prices): their cells are rewritten, one
         dataChanged; a table sorted on one of them is re-sorted."""
-        if not self._rows:
+        if not self._order:
             return
         cols = [i for i, c in enumerate(self.columns) if c.field in fields]
         if cols:
-            done, src = self._done, self._src
-            self._fill([v for v in range(len(self._rows)) if done[src(v)]], cols)
             if self._sort_col in cols:
-                self._relayout()
-            self.dataChanged.emit(self.index(0, min(cols)), self.index(len(self._rows) - 1, max(cols)))
+                old_src = self._view_order()
+                self._build_order()
+                if not self._apply_order(old_src):  # same order: rewrite the cells written
+                    self._fill([v for v, d in enumerate(self._done) if d], cols)
+            else:
+                self._fill([v for v, d in enumerate(self._done) if d], cols)
+            self.dataChanged.emit(self.index(0, min(cols)), self.index(len(self._order) - 1, max(cols)))
             self.fill_views()

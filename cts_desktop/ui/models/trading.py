@@ -1,7 +1,7 @@
 """The trading tables: open positions (live prices, unrealized P&L), closed positions, orders."""
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 from .cells import AMBER, AMOUNT, GREEN, INT, MONEY, PNL, PNL_PCT, PRICE, RED, SIDE, TIME, Column
 from .stored import StoredTableModel
@@ -51,6 +51,27 @@ class OpenPositionsModel(StoredTableModel):
     def unrealized_pct(self, p) -> Optional[float]:
         basis = p.entry_price * p.amount
         return self.unrealized(p) / basis if basis else None
+
+    @property
+    def live_sorted(self) -> bool:
+        """Sorted on a column that every price update changes (a re-sort each snapshot)."""
+        return self._sort_col >= 0 and self.columns[self._sort_col].field in self.LIVE_FIELDS
+
+    def sort_keys(self, col: Column) -> List[Any]:
+        """The live columns' keys in one loop each (a table sorted on P&L re-sorts every second)."""
+        if col.field == "unrealized":
+            get = self._prices.get
+            return [(((px - p.entry_price) if p.side == "long" else (p.entry_price - px)) * p.amount if px else 0.0)
+                    for p in self._rows.values() for px in (get(p.symbol) or p.last_price,)]
+        if col.field == "unrealized_pct":
+            low = float("-inf")
+            pnl = self.sort_keys(next(c for c in self.columns if c.field == "unrealized"))
+            return [u / b if b else low for u, b in zip(pnl, (p.entry_price * p.amount for p in self._rows.values()),
+                                                        strict=True)]
+        if col.field == "current":
+            prices = self._prices
+            return [float(prices.get(p.symbol) or p.last_price or 0.0) for p in self._rows.values()]
+        return super().sort_keys(col)
 
     def update_prices(self, prices: Dict[str, float]) -> None:
         if prices:

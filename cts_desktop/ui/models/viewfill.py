@@ -15,10 +15,10 @@ from typing import Iterable
 
 class ViewFilling:
     """Mixin of :class:`~.stored.StoredTableModel`: which rows to write, driven by the views
-    watched. Uses the model's ``_rows``, ``_done`` (per row: its cells are written), ``_src``
-    (view row -> row), ``_views`` and ``_fill`` (writes cells)."""
+    watched. Uses the model's ``_rows``, ``_done`` (per view row: its cells are written),
+    ``_views`` and ``_fill`` (writes cells)."""
 
-    MARGIN = 20  # rows written above the first visible row and below the last one
+    MARGIN = 8  # rows written above the first visible row and below the last one
 
     def watch_view(self, view) -> None:
         """Keep the rows near ``view``'s visible part written (``view`` shows this model or a
@@ -40,7 +40,7 @@ class ViewFilling:
             return
         if not self._views or not n:
             return
-        done, src = self._done, self._src
+        done = self._done
         todo = set()
         for ref in self._views:
             view = ref()
@@ -53,20 +53,20 @@ class ViewFilling:
             page = view.viewport().height() // max(1, view.verticalHeader().defaultSectionSize()) + 1
             lo, hi = max(0, top - self.MARGIN), top + page + self.MARGIN
             if vm is self:
-                todo.update(v for v in range(lo, min(n, hi)) if not done[src(v)])
+                todo.update(v for v in range(lo, min(n, hi)) if not done[v])
             elif vm is not None and getattr(vm, "sourceModel", lambda: None)() is self:
                 pidx, to_src = vm.index, vm.mapToSource
                 for r in range(lo, min(vm.rowCount(), hi)):
                     v = to_src(pidx(r, 0)).row()
-                    if 0 <= v < n and not done[src(v)]:
+                    if 0 <= v < n and not done[v]:
                         todo.add(v)
         if todo:
             self._write(todo)
 
     def fill_rows(self, view_rows: Iterable[int]) -> None:
         """Write these rows now (e.g. every row a filter lets through, to read them all)."""
-        done, src, n = self._done, self._src, len(self._rows)
-        self._write({v for v in view_rows if 0 <= v < n and not done[src(v)]})
+        done, n = self._done, len(self._rows)
+        self._write({v for v in view_rows if 0 <= v < n and not done[v]})
 
     def _write(self, todo) -> None:
         if todo:
