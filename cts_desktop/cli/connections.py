@@ -150,10 +150,11 @@ def _cmd_add(args, store: SettingsStore, io: IO) -> int:
         raise CliError(EXIT_USAGE, f"a connection called {name!r} already exists; change it with `connections edit`")
     if args.exchange is None:
         raise CliError(EXIT_USAGE, "--exchange is required (a ccxt exchange id, or 'paper')")
-    conn = ConnectionConfig(name=name, exchange=args.exchange)
-    with failures():
+    conn = ConnectionConfig(name=name)
+    with failures():  # an unknown exchange is refused here, with the close matches
+        conn.exchange = rules.check_exchange(args.exchange)
         service.apply_defaults(conn, AppSettingsService(store.config_dir))  # Settings > new connections
-    apply_fields(conn, args)
+    apply_fields(conn, args)  # what was typed wins over the defaults
     _validate(conn)
 
     secrets: Dict[str, str] = {}
