@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
         cli_backtest.add_subparser(sub)
     except ImportError:  # pragma: no cover
         pass
+    from . import research as cli_research
+    cli_research.add_subparsers(sub)  # optimize, walkforward, montecarlo
     return p
 
 
@@ -67,6 +69,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command == "backtest":
         from . import backtest as cli_backtest
         return cli_backtest.run(args, data_dir=data_dir, config_dir=config_dir)
+    if args.command in ("optimize", "walkforward", "montecarlo"):
+        from . import research as cli_research
+        return cli_research.run(args, data_dir=data_dir, config_dir=config_dir)
 
     if not args.headless:
         from .display import display_problem

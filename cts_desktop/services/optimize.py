@@ -203,7 +203,8 @@ def _tpe(req: StudyRequest, space: SearchSpace, run_batch: Callable[[List[Dict[s
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # constraints_func is marked experimental
         sampler = optuna.samplers.TPESampler(seed=req.seed, constraints_func=lambda t: t.user_attrs.get("c", (0.0,)))
-        study = optuna.create_study(direction=direction(req.objective), sampler=sampler)
+        how: Any = direction(req.objective)
+        study = optuna.create_study(direction=how, sampler=sampler)
     done = 0
     while done < req.n_trials:
         asked = [study.ask(dists) for _ in range(min(req.batch, req.n_trials - done))]

@@ -58,7 +58,8 @@ class DataSpec:
 
     @classmethod
     def from_json(cls, d: Dict[str, Any]) -> "DataSpec":
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        fields: Dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**fields)
 
 
 def slice_series(series: Dict[str, List[Candle]], start_ms: Optional[int], end_ms: Optional[int]

@@ -14,33 +14,21 @@ is called as chunks come back and ``cancelled()`` is checked between them.
 """
 from __future__ import annotations
 
-import math
 import multiprocessing
 import os
+import signal
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import List, Optional
 
 from .backtests import BacktestInputs
 from .research_data import DataMeta, Outcome, SharedData, TrialJob, run_trials, to_arrays
+from .research_exec import Cancelled, Executor, Item, Progress, StudyCancelled, chunks
 
-Item = Tuple[int, Dict[str, Any]]
-Progress = Callable[[int], None]
-Cancelled = Callable[[], bool]
+__all__ = ["Executor", "InlineExecutor", "PoolExecutor", "StudyCancelled", "default_workers", "make_executor"]
 
-
-class StudyCancelled(Exception):
-    """The study was cancelled; what finished so far is in ``outcomes`` (worker outcomes, or trial
-    rows once the search has turned them into rows)."""
-
-    def __init__(self, outcomes: List[Any]):
-        super().__init__("study cancelled")
-        self.outcomes = outcomes
-
-
-def chunks(items: List[Item], workers: int) -> List[List[Item]]:
-    """``items`` cut into about four chunks per worker, 1 to 16 trials each."""
-    size = max(1, min(16, math.ceil(len(items) / (max(1, workers) * 4))))
-    return [items[i:i + size] for i in range(0, len(items), size)]
+def _worker_init() -> None:
+    """Workers leave Ctrl-C to the parent, which cancels the study and keeps what finished."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def default_workers() -> int:
@@ -49,29 +37,6 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
-
-
-class Executor:
-    """Base: ``workers`` (parallel trials), ``engine`` (its name in reports)."""
-
-    workers = 1
-    engine = "local"
-
-    def open(self, inputs: BacktestInputs) -> None:
-        raise NotImplementedError
-
-    def evaluate(self, job: TrialJob, items: List[Item], progress: Optional[Progress] = None,
-                 cancelled: Optional[Cancelled] = None) -> List[Outcome]:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Free the workers and the shared data."""
-
-    def __enter__(self) -> "Executor":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
 
 class InlineExecutor(Executor):
@@ -104,7 +69,8 @@ class PoolExecutor(Executor):
 
     def open(self, inputs: BacktestInputs) -> None:
         self._shared = SharedData(inputs)
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_worker_init)
 
     def evaluate(self, job: TrialJob, items: List[Item], progress: Optional[Progress] = None,
                  cancelled: Optional[Cancelled] = None) -> List[Outcome]:

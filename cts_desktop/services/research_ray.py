@@ -16,7 +16,7 @@ from typing import Any, List, Optional
 
 from .backtests import BacktestInputError, BacktestInputs
 from .research_data import DataMeta, Outcome, TrialJob, run_trials, to_arrays
-from .research_pool import Cancelled, Executor, Item, Progress, StudyCancelled, chunks
+from .research_exec import Cancelled, Executor, Item, Progress, StudyCancelled, chunks
 
 
 class RayExecutor(Executor):
