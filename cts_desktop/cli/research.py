@@ -105,7 +105,7 @@ def run(args, *, data_dir: Path, config_dir: Path) -> int:
 _OPTIONS = {"n_trials": "--trials", "min_trades": "--min-trades", "max_drawdown": "--max-drawdown",
             "workers": "--workers", "batch": "--batch", "method": "--method", "objective": "--objective",
             "in_sample": "--in-sample", "out_of_sample": "--out-of-sample", "step": "--step", "cash": "--cash",
-            "fee": "--fee", "symbol": "--symbol", "paths": "--paths", "mode": "--mode", "run": "--run",
+            "fee": "--fee", "symbol": "--symbol", "paths": "--paths", "mode": "--mode",
             "trades": "--trades", "study": "--show", "space": "--space", "ray": "--ray"}
 
 

@@ -43,8 +43,9 @@ def trades_from_run(data_dir: Path, run_id: Optional[int] = None) -> Trades:
         q = Run.select().where(Run.mode == "backtest")
         run = q.where(Run.id == run_id).first() if run_id is not None else q.order_by(Run.id.desc()).first()
         if run is None:
-            what = f"no backtest run {run_id}" if run_id is not None else "no backtest run yet"
-            raise BacktestInputError(f"run: {what} in {Path(data_dir)}", "run")
+            what = (f"no backtest run {run_id} in {Path(data_dir)}" if run_id is not None else
+                    f"no backtest run yet in {Path(data_dir)} (run cts-desktop backtest first, or give a trades CSV)")
+            raise BacktestInputError(f"run: {what}", "run")
         pnls = [p.net_pnl for p in repositories.run_positions(run.id) if p.closed_at is not None]
         return Trades(pnls, run.starting_balance, run.currency, f"run {run.id} ({run.strategy} on {run.dataset})")
     finally:
