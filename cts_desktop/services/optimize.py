@@ -233,13 +233,17 @@ def run_study(req: StudyRequest, data_dir: Path, *, progress: Optional[ProgressF
         t0 = time.perf_counter()
         job = TrialJob(req.strategy, space.fixed, req.settings)
         state = "finished"
-        with make_executor(req.workers, req.ray) as ex:
-            ex.open(inputs)
-            try:
-                trials = search(req, space, ex, job, on_batch=lambda rows: repo.add_trials(sid, rows),
-                                progress=progress, cancelled=cancelled)
-            except StudyCancelled as exc:
-                trials, state = exc.outcomes, "cancelled"
+        try:
+            with make_executor(req.workers, req.ray) as ex:
+                ex.open(inputs)
+                try:
+                    trials = search(req, space, ex, job, on_batch=lambda rows: repo.add_trials(sid, rows),
+                                    progress=progress, cancelled=cancelled)
+                except StudyCancelled as exc:
+                    trials, state = exc.outcomes, "cancelled"
+        except BaseException as exc:  # a worker died, Ray failed...: the study says so, then the error goes on
+            repo.finish_study(sid, "error", None, {}, f"{type(exc).__name__}: {exc}")
+            raise
         best = best_of(trials, how)
         elapsed = time.perf_counter() - t0
         summary = {"elapsed_s": elapsed, "workers": ex.workers, "engine": ex.engine, "fixed": space.fixed,
