@@ -45,3 +45,27 @@ def test_a_grid_needs_a_step_and_something_must_vary():
         parse_space("ma_cross", ["fast=5"])
     with pytest.raises(KeyError, match="unknown strategy"):
         parse_space("nope", ["fast=5:6"])
+
+
+def test_window_lengths_candle_arrays_and_chunks():
+    from cts_desktop.services.research_data import DataSpec, from_array, slice_series, to_arrays
+    from cts_desktop.services.research_exec import chunks
+    from cts_desktop.services.walkforward import parse_span
+
+    assert parse_span("14d", 60_000, "in_sample") == 14 * 86_400_000
+    assert parse_span("36h", 60_000, "in_sample") == 36 * 3_600_000
+    assert parse_span("500", 60_000, "in_sample") == 500 * 60_000  # candles
+    for bad in ("0d", "1y", "-3", ""):
+        with pytest.raises(BacktestInputError, match="^out_of_sample: expected a length"):
+            parse_span(bad, 60_000, "out_of_sample")
+    # candles survive the trip through the shared float64 arrays exactly, timestamps as int
+    candles = [(1_640_995_200_000 + i * 60_000, 46000.5 + i, 46010.25, 45990.0, 46001.125, 0.1 * i) for i in range(5)]
+    back = from_array(to_arrays({"BTC/USD": candles})["BTC/USD"])
+    assert back == candles and all(type(c[0]) is int for c in back)
+    assert slice_series({"BTC/USD": candles}, candles[1][0], candles[3][0]) == {"BTC/USD": candles[1:3]}
+    assert slice_series({"BTC/USD": candles}, candles[4][0] + 1, None) == {}
+    spec = DataSpec(dataset="x", symbols=("A/B",), start_ms=5)
+    assert DataSpec.from_json(spec.to_json()) == spec
+    items = [(i, {}) for i in range(100)]
+    assert [len(c) for c in chunks(items, 2)] == [13] * 7 + [9]
+    assert sum(chunks(items, 32), []) == items and max(len(c) for c in chunks(items, 1)) == 16
