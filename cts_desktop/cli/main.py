@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ..store.settings import SPEEDS
     from . import backtest as cli_backtest
     from . import connections as cli_connections
+    from . import research as cli_research
 
     p = argparse.ArgumentParser(prog="cts-desktop", description="CTS Desktop: crypto trading station")
     p.add_argument("--version", action="version", version=f"cts-desktop {app_version()}")
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
     cli_connections.add_subparser(sub)
     cli_backtest.add_subparser(sub)
+    cli_research.add_subparsers(sub)  # optimize, walkforward, montecarlo
     for child in _commands(p):
         _add_global_options(child, top=False)
     return p
@@ -131,6 +133,9 @@ def _dispatch(args: argparse.Namespace, data_dir, config_dir) -> int:
     if args.command == "backtest":
         from . import backtest as cli_backtest
         return cli_backtest.run(args, data_dir=data_dir, config_dir=config_dir)
+    if args.command in ("optimize", "walkforward", "montecarlo"):
+        from . import research as cli_research
+        return cli_research.run(args, data_dir=data_dir, config_dir=config_dir)
 
     if not args.headless:
         from .display import display_problem

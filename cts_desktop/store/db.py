@@ -21,7 +21,7 @@ from . import db_check
 from peewee import (AutoField, BlobField, BooleanField, CharField, DatabaseProxy, FloatField, ForeignKeyField,
                     IntegerField, Model, PeeweeException, SqliteDatabase, TextField)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_FILENAME = "cts-desktop.sqlite3"
 
 proxy = DatabaseProxy()
@@ -259,10 +259,55 @@ class CandleSpanRec(BaseModel):
         indexes = ((("exchange", "symbol", "timeframe", "start"), False),)
 
 
-MODELS = [Meta, Run, OrderRec, FillRec, PositionRec, SignalRec, EquityChunkRec, EventRec, CandleRec, CandleSpanRec]
+class Study(BaseModel):
+    """A parameter search (``kind`` optimize) or a walk-forward analysis (``kind`` walkforward).
+    ``request``: JSON of what was asked (strategy, space, method, objective, constraints, data,
+    settings, seed); ``summary``: JSON of the outcome (best trial; walk-forward windows). Times ms UTC."""
+
+    id = AutoField()
+    kind = CharField(default="optimize")
+    strategy = CharField()
+    data = CharField(default="")  # the data's label
+    method = CharField()  # grid / random / tpe
+    objective = CharField()
+    direction = CharField()  # maximize / minimize
+    request = TextField(default="{}")
+    state = CharField(default="running")  # running / finished / cancelled / error
+    reason = TextField(default="")
+    best_trial = IntegerField(null=True)  # Trial.number
+    summary = TextField(default="{}")
+    created_at = IntegerField()
+    ended_at = IntegerField(null=True)
+
+
+class Trial(BaseModel):
+    """One evaluated parameter set of a study. ``state``: ok (counts), infeasible (breaks a
+    constraint or the objective is undefined; ``reason`` says which), invalid (the strategy refused
+    the parameters), error (the run failed). ``value``: the objective, null unless ok;
+    ``metrics``: JSON of the key metrics; ``window``: walk-forward window index, null otherwise."""
+
+    id = AutoField()
+    study = ForeignKeyField(Study, backref="trials", on_delete="CASCADE")
+    number = IntegerField()
+    window = IntegerField(null=True)
+    params = TextField(default="{}")
+    state = CharField()
+    value = FloatField(null=True)
+    reason = TextField(default="")
+    metrics = TextField(default="{}")
+
+    class Meta:
+        table_name = "trials"
+        indexes = ((("study", "window", "number"), False),)
+
+
+MODELS = [Meta, Run, OrderRec, FillRec, PositionRec, SignalRec, EquityChunkRec, EventRec, CandleRec, CandleSpanRec,
+          Study, Trial]
 
 # version -> function(database) upgrading from version-1 to version (playhouse.migrate steps)
-MIGRATIONS: Dict[int, Callable[[SqliteDatabase], None]] = {}
+MIGRATIONS: Dict[int, Callable[[SqliteDatabase], None]] = {
+    2: lambda db: db.create_tables([Study, Trial]),  # research studies (optimisation, walk-forward)
+}
 
 
 def open_database(data_dir: Path) -> SqliteDatabase:
