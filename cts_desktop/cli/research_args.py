@@ -78,8 +78,8 @@ def add_subparsers(sub) -> None:
     add_walkforward(p, required=False)
     add_outputs(p)
     p.add_argument("--list", action="store_true", help="list the stored studies")
-    p.add_argument("--show", type=int, metavar="STUDY_ID", help="show a stored study (with --export, --report, "
-                                                                  "--save-preset)")
+    p.add_argument("--show", type=int, metavar="STUDY_ID", help="show a stored study; the output options "
+                                                                  "below work with it")
     w = sub.add_parser("walkforward", help="walk-forward analysis: optimise in-sample, test out-of-sample",
                        description="Rolling or anchored windows: optimise each in-sample window, test the best on "
                                    "the out-of-sample window after it; the stitched out-of-sample result.")
