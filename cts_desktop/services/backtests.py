@@ -24,8 +24,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+from ..core.columns import as_columns
 from ..core.models import TIMEFRAME_MS, Candle, Market
 from ..core.risk import RiskLimits
 from ..engine import strategies
@@ -81,7 +82,7 @@ class BacktestInputs:
     for the shipped datasets) to the quote currency; 1 for CSV and exchange data (cash in quote)."""
 
     label: str
-    series: Dict[str, List[Candle]]
+    series: Dict[str, Sequence[Candle]]  # CandleColumns for files, datasets and downloads
     markets: Dict[str, Market]
     timeframe_ms: int
     cash_factor: float = 1.0
@@ -141,7 +142,7 @@ async def load_history(conn: ConnectionConfig, symbol: str, timeframe: str, sinc
     check_span(since_ms, until_ms)
     candles, market = await download_for_connection(conn, symbol, timeframe, since_ms, until_ms, progress,
                                                      cancelled=cancelled)
-    return BacktestInputs(f"{conn.exchange} {symbol} {timeframe}", {symbol: candles}, {symbol: market},
+    return BacktestInputs(f"{conn.exchange} {symbol} {timeframe}", {symbol: as_columns(candles)}, {symbol: market},
                           TIMEFRAME_MS[timeframe])
 
 
