@@ -125,7 +125,7 @@ def _with_header(path: Path, raw: List[str], data_line: str, delimiter: str) -> 
     elif names[t] == "time" and raw[o] == "open" and raw[c] == "close":
         name = "TradingView export (time,open,high,low,close" + (f",{raw[vol]})" if vol is not None else ")")
     else:
-        used = [f"{raw[i]} as {role}" for i, role in zip(cols, ROLES, strict=True) if i is not None]
+        used = [f"{raw[i]} as {role}" for i, role in zip(cols, ("time",) + ROLES[1:], strict=True) if i is not None]
         name = f"CSV with a header ({', '.join(used)})"
     if vol is None:
         name += ", no volume column: volumes set to 0"

@@ -283,12 +283,11 @@ def write(series_or_columns: Union[CandleSeries, CandleColumns], out: Path) -> N
         if out.suffix.lower() in PARQUET_SUFFIXES:
             pq.write_table(table, tmp)
         else:
-            opts = pv.WriteOptions(quoting_style="none")
-            if out.suffix.lower() == ".gz":
-                with pa.CompressedOutputStream(str(tmp), "gzip") as stream:
-                    pv.write_csv(table, stream, opts)
-            else:
-                pv.write_csv(table, str(tmp), opts)
+            opts = pv.WriteOptions(include_header=False, quoting_style="none")
+            gz = out.suffix.lower() == ".gz"
+            with (pa.CompressedOutputStream(str(tmp), "gzip") if gz else pa.OSFile(str(tmp), "wb")) as stream:
+                stream.write((",".join(HEADER) + "\n").encode())
+                pv.write_csv(table, stream, opts)
         tmp.replace(out)
     except pa.ArrowException as exc:
         tmp.unlink(missing_ok=True)
