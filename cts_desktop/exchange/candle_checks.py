@@ -15,7 +15,7 @@ seconds from 1e9, milliseconds from 1e11, microseconds from 1e14 (Binance's spot
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, List, Tuple
+from typing import Callable, List, Tuple, Union
 
 import numpy as np
 
@@ -35,6 +35,20 @@ _BANDS = np.array([u[1] for u in reversed(UNITS)], dtype=np.int64)  # 1e9, 1e11,
 _BAND_UNITS = ("milliseconds",) + tuple(u[0] for u in reversed(UNITS))  # index from searchsorted
 
 
+class Lines:
+    """The line number of row ``r`` when the rows follow each other from line ``first`` (no
+    array of 8 bytes a row kept just for the messages)."""
+
+    __slots__ = ("first",)
+
+    def __init__(self, first: int):
+        self.first = first
+
+    def __getitem__(self, r: int) -> int:
+        return self.first + int(r)
+
+
+LineMap = Union[Lines, np.ndarray]  # row -> 1-based line in the file
 Describe = Callable[[int], str]  # row index -> what is wrong with it
 
 
@@ -50,11 +64,12 @@ class Problems:
         self.total += 1
         self.items.append((line, what))
 
-    def add_rows(self, mask: np.ndarray, lines: np.ndarray, describe: Describe) -> None:
-        """One problem per row where ``mask`` is true; ``describe(row)`` says what is wrong."""
+    def add_rows(self, mask: np.ndarray, lines: LineMap, describe: Describe, offset: int = 0) -> None:
+        """One problem per row where ``mask`` is true (``mask[i]`` is row ``offset + i``);
+        ``describe(row)`` says what is wrong."""
         rows = np.flatnonzero(mask)
         self.total += len(rows)
-        for r in rows[:MAX_REPORTED].tolist():
+        for r in (rows[:MAX_REPORTED] + offset).tolist():
             self.items.append((int(lines[r]), describe(r)))
 
     def raise_if_any(self, path: Path) -> None:
@@ -64,38 +79,41 @@ class Problems:
             raise CandleFileError(path, [f"line {line}: {what}" for line, what in first], self.total)
 
 
+CHUNK = 1 << 20  # rows checked at a time: the temporaries stay at a few MB, not 8 bytes a row each
+
+
 def check_values(path: Path, ts: np.ndarray, o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.ndarray,
-                 v: np.ndarray, lines: np.ndarray, problems: Problems) -> None:
+                 v: np.ndarray, lines: LineMap, problems: Problems) -> None:
     """The per-row checks (finite, prices > 0, volume >= 0, consistent candle) and the time
     order; ``ts`` already in ms (int64). Adds to ``problems``; raises nothing itself."""
+    for a in range(0, len(ts), CHUNK):
+        _check_chunk(a, min(a + CHUNK, len(ts)), ts, o, h, low, c, v, lines, problems)
+
+
+def _check_chunk(a: int, b: int, ts: np.ndarray, o_: np.ndarray, h_: np.ndarray, low_: np.ndarray,
+                 c_: np.ndarray, v_: np.ndarray, lines: LineMap, problems: Problems) -> None:
+    o, h, low, c, v = o_[a:b], h_[a:b], low_[a:b], c_[a:b], v_[a:b]
     finite = np.isfinite(o) & np.isfinite(h) & np.isfinite(low) & np.isfinite(c) & np.isfinite(v)
-    problems.add_rows(~finite, lines, lambda r: "a value is not finite (nan or inf)")
+    problems.add_rows(~finite, lines, lambda r: "a value is not finite (nan or inf)", a)
     with np.errstate(invalid="ignore"):
         price_bad = finite & ((o <= 0) | (h <= 0) | (low <= 0) | (c <= 0))
-        problems.add_rows(price_bad, lines, lambda r: "prices must be > 0")
+        problems.add_rows(price_bad, lines, lambda r: "prices must be > 0", a)
         vol_bad = finite & ~price_bad & (v < 0)
-        problems.add_rows(vol_bad, lines, lambda r: f"volume must be >= 0, got {v[r]:g}")
+        problems.add_rows(vol_bad, lines, lambda r: f"volume must be >= 0, got {v_[r]:g}", a)
         tol = h * 1e-9
         ok = finite & ~price_bad & ~vol_bad
         incons = ok & ((h < low - tol) | (o > h + tol) | (c > h + tol) | (o < low - tol) | (c < low - tol))
-    problems.add_rows(incons, lines, lambda r: f"inconsistent candle: open {o[r]:g}, high {h[r]:g}, "
-                                               f"low {low[r]:g}, close {c[r]:g}")
-    check_order(ts, lines, problems)
+    problems.add_rows(incons, lines, lambda r: f"inconsistent candle: open {o_[r]:g}, high {h_[r]:g}, "
+                                               f"low {low_[r]:g}, close {c_[r]:g}", a)
+    if b - max(a - 1, 0) >= 2:  # the order: each row against the one before (across chunks too)
+        d = np.diff(ts[max(a - 1, 0):b])
+        first = a if a > 0 else 1
+        problems.add_rows(d == 0, lines, lambda r: f"duplicate timestamp {ts[r]}", first)
+        problems.add_rows(d < 0, lines, lambda r: f"timestamp {ts[r]} is earlier than the row before "
+                                                  f"({ts[r - 1]}): rows must be sorted by time", first)
 
 
-def check_order(ts: np.ndarray, lines: np.ndarray, problems: Problems) -> None:
-    """Duplicates and rows earlier than the row before (the file must be sorted by time)."""
-    if len(ts) < 2:
-        return
-    d = np.diff(ts)
-    dup = np.concatenate(([False], d == 0))
-    back = np.concatenate(([False], d < 0))
-    problems.add_rows(dup, lines, lambda r: f"duplicate timestamp {ts[r]}")
-    problems.add_rows(back, lines, lambda r: f"timestamp {ts[r]} is earlier than the row before ({ts[r - 1]}): "
-                                             "rows must be sorted by time")
-
-
-def numeric_times_to_ms(raw: np.ndarray, lines: np.ndarray, problems: Problems) -> Tuple[np.ndarray, str]:
+def numeric_times_to_ms(raw: np.ndarray, lines: LineMap, problems: Problems) -> Tuple[np.ndarray, str]:
     """Numeric times (int64, or float64 holding whole numbers) in ms, and the unit they were in
     (``"milliseconds"`` when nothing was converted). Adds a problem for a time that is not a
     whole number >= 0, a row in another unit than the first, or a time that is not a whole ms."""
@@ -130,7 +148,7 @@ def timeframe_of(ts: np.ndarray) -> int:
     return int(values[np.argmax(counts)])
 
 
-def gap_warnings(ts: np.ndarray, tf: int, first_line: np.ndarray) -> Tuple[List[str], int]:
+def gap_warnings(ts: np.ndarray, tf: int, first_line: LineMap) -> Tuple[List[str], int]:
     """``(warnings, gaps)``: the first :data:`MAX_REPORTED` gaps (a spacing other than ``tf``)
     described by line number, and how many gaps there are. ``first_line``: line of each row."""
     d = np.diff(ts)
@@ -142,7 +160,7 @@ def gap_warnings(ts: np.ndarray, tf: int, first_line: np.ndarray) -> Tuple[List[
     return warnings, len(rows)
 
 
-def checked(path: Path, ts_ms: np.ndarray, values: Tuple[np.ndarray, ...], lines: np.ndarray,
+def checked(path: Path, ts_ms: np.ndarray, values: Tuple[np.ndarray, ...], lines: LineMap,
             problems: Problems) -> CandleColumns:
     """Runs :func:`check_values`, raises :class:`CandleFileError` for any problem so far, and
     returns the columns. Needs at least 2 candles."""

@@ -37,7 +37,8 @@ class Layout:
     """How to read one file. ``columns``: 0-based column of time, open, high, low, close and
     volume (None: no volume); ``ncols``: fields a row; ``header_lines``: lines before the first
     candle; ``time_text``: the time column holds ISO text; ``name``: what the file is, for the
-    user; ``time_label``: what its time column is called in the note ("open time", "time")."""
+    user; ``time_label``: what its time column is called in the note ("open time", "time");
+    ``time_float``: the first time is written as a decimal number."""
 
     name: str
     columns: Tuple[int, int, int, int, int, Optional[int]]
@@ -46,6 +47,11 @@ class Layout:
     delimiter: str
     time_text: bool
     time_label: str = "time"
+    time_float: bool = False  # numeric times written with a fraction or exponent ("1.6e12")
+
+
+def _float_text(text: str) -> bool:
+    return any(ch in text for ch in ".eE")
 
 
 def is_number(text: str) -> bool:
@@ -81,13 +87,13 @@ def _headerless(path: Path, first: List[str], delimiter: str) -> Layout:
     n = len(first)
     if n == BINANCE_COLUMNS:
         return Layout("Binance archive klines (12 columns, no header)", (0, 1, 2, 3, 4, 5), n, 0, delimiter,
-                      False, "open time")
+                      False, "open time", _float_text(first[0]))
     if n >= 6:
         return Layout(f"CSV without a header ({n} columns, read as time, open, high, low, close, volume)",
-                      (0, 1, 2, 3, 4, 5), n, 0, delimiter, False)
+                      (0, 1, 2, 3, 4, 5), n, 0, delimiter, False, "time", _float_text(first[0]))
     if n == 5:
         return Layout("CSV without a header (5 columns, read as time, open, high, low, close; no volume)",
-                      (0, 1, 2, 3, 4, None), n, 0, delimiter, False)
+                      (0, 1, 2, 3, 4, None), n, 0, delimiter, False, "time", _float_text(first[0]))
     raise CandleFileError(path, [f"line 1: a row of {n} numbers and no header: expected a header row, "
                                  f"12 columns (Binance klines) or time, open, high, low, close[, volume]"])
 
@@ -129,4 +135,5 @@ def _with_header(path: Path, raw: List[str], data_line: str, delimiter: str) -> 
         name = f"CSV with a header ({', '.join(used)})"
     if vol is None:
         name += ", no volume column: volumes set to 0"
-    return Layout(name, cols, len(names), 1, delimiter, time_text, "open time" if "open" in names[t] else "time")
+    return Layout(name, cols, len(names), 1, delimiter, time_text, "open time" if "open" in names[t] else "time",
+                  not time_text and _float_text(first_time))

@@ -174,3 +174,15 @@ def test_columns_are_a_sequence_of_candles():
     assert isinstance(tail, CandleColumns) and list(tail) == rows[4:] and np.shares_memory(tail.ts, cols.ts)
     assert bisect.bisect_right(cols, (T0 + 120_000, float("inf"))) == cols.index_after(T0 + 120_000) == 3
     assert pickle.loads(pickle.dumps(cols)) == cols
+
+
+def test_checks_in_chunks_see_across_the_chunk_boundaries(tmp_path, monkeypatch):
+    from cts_desktop.exchange import candle_checks
+    monkeypatch.setattr(candle_checks, "CHUNK", 3)  # rows 0-2, 3-5, ...: line 5 is the first row of a chunk
+    p = tmp_path / "c.csv"
+    p.write_text("timestamp,open,high,low,close,volume\n" + "".join(
+        f"{t},1,2,0.5,1,1\n" for t in (60_000, 120_000, 180_000, 180_000, 240_000, 230_000, 300_000)))
+    with pytest.raises(CandleFileError) as err:
+        load_candles_csv(p)
+    assert str(err.value) == ("c.csv: line 5: duplicate timestamp 180000; line 7: timestamp 230000 is earlier "
+                              "than the row before (240000): rows must be sorted by time")
