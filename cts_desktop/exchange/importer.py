@@ -295,6 +295,7 @@ def _load_parquet(path: Path) -> CandleSeries:
     except pa.ArrowException as exc:
         raise CandleFileError(path, [f"not a readable Parquet file ({exc})"]) from None
     ts, values = out.result()
+    pa.default_memory_pool().release_unused()
     name = "Parquet file" + layout.name.split("CSV", 1)[-1] if "CSV" in layout.name else "Parquet file"
     return _finish(path, name, layout.time_label, _Times(ts, zoned), values, Lines(1))
 
