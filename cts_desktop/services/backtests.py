@@ -113,8 +113,8 @@ def load_csv(path: PathLike) -> CandleSeries:
 
 def describe(series: CandleSeries) -> List[str]:
     """What the user is told about a loaded file before the run: what was detected, then the
-    warnings (gaps, with their line numbers)."""
-    return [f"detected: {series.layout}"] + series.warnings
+    time conversion (when there was one) and the warnings (gaps, with their line numbers)."""
+    return [f"detected: {series.layout}"] + ([series.unit_note] if series.unit_note else []) + series.warnings
 
 
 def convert_candles(src: PathLike, out: PathLike) -> CandleSeries:
