@@ -31,8 +31,10 @@ def add_subparser(sub) -> None:
     p = sub.add_parser("backtest", help="backtest a strategy over recorded candles",
                        description="Backtest a strategy with the live engine's own core over recorded candles.")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--candles", metavar="CSV", help="candle file: timestamp,open,high,low,close,volume "
-                     "(timestamp in ms UTC; seconds and microseconds are recognised and converted)")
+    src.add_argument("--candles", metavar="FILE", help="candle file: CSV (also .gz, or a .zip holding one) or "
+                     "Parquet; this app's timestamp,open,high,low,close,volume, Binance archive klines, "
+                     "TradingView exports, Date/Open/High/Low/Close[/Volume] columns; times in s, ms, us, ns or "
+                     "ISO text are recognised and converted (what was detected is printed)")
     src.add_argument("--dataset", metavar="KEY", help="a shipped dataset, e.g. ftx-btc-perp-1m "
                      "(an unknown key is answered with the list of known ones)")
     p.add_argument("--symbol", default="BTC/USDT", help="unified symbol of the candle file (default BTC/USDT)")
@@ -95,8 +97,9 @@ def run(args, *, data_dir: Path, config_dir: Path) -> int:
             inputs = backtests.load_dataset(args.dataset)
         else:
             loaded = backtests.load_csv(args.candles)
-            for w in ([loaded.unit_note] if loaded.unit_note else []) + loaded.warnings:
-                print(f"warning: {loaded.path.name}: {w}", file=sys.stderr)
+            for line in backtests.describe(loaded):
+                print(f"{'' if line.startswith('detected') else 'warning: '}{loaded.path.name}: {line}",
+                      file=sys.stderr)
             inputs = backtests.csv_inputs(loaded, args.symbol, args.market_type, args.fee,
                                           amount_step=args.amount_step, label=str(loaded.path))
         try:

@@ -5,6 +5,7 @@
     cts-desktop --screenshot out.png [--after S]  # render the window after S s of running
     cts-desktop connections list|add|edit|remove|test NAME
     cts-desktop backtest --strategy ma_cross --candles FILE.csv ...
+    cts-desktop candles convert IN OUT.parquet    # any candle layout to Parquet or CSV
     cts-desktop --version
 
 The global options (``--data-dir``, ``--config-dir``, ``--fresh-database``, ``--verbose``) may
@@ -75,6 +76,7 @@ def _commands(p: argparse.ArgumentParser) -> List[argparse.ArgumentParser]:
 def build_parser() -> argparse.ArgumentParser:
     from ..store.settings import SPEEDS
     from . import backtest as cli_backtest
+    from . import candles as cli_candles
     from . import connections as cli_connections
     from . import research as cli_research
 
@@ -93,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_connections.add_subparser(sub)
     cli_backtest.add_subparser(sub)
     cli_research.add_subparsers(sub)  # optimize, walkforward, montecarlo
+    cli_candles.add_subparser(sub)
     for child in _commands(p):
         _add_global_options(child, top=False)
     return p
@@ -136,6 +139,9 @@ def _dispatch(args: argparse.Namespace, data_dir, config_dir) -> int:
     if args.command in ("optimize", "walkforward", "montecarlo"):
         from . import research as cli_research
         return cli_research.run(args, data_dir=data_dir, config_dir=config_dir)
+    if args.command == "candles":
+        from . import candles as cli_candles
+        return cli_candles.run(args)
 
     if not args.headless:
         from .display import display_problem

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..core.accounting import Portfolio
 from ..core.metrics import Metrics, compute_metrics
@@ -48,7 +48,7 @@ class BacktestResult:
     fills: list
     curve: List[Tuple[int, float]]
     strategy_error: str = ""
-    candles_by_symbol: Dict[str, List[Candle]] = field(default_factory=dict, repr=False)
+    candles_by_symbol: Dict[str, Sequence[Candle]] = field(default_factory=dict, repr=False)
 
     @property
     def candles_per_second(self) -> float:
@@ -56,7 +56,8 @@ class BacktestResult:
 
 
 class Backtest:
-    """One backtest. ``series``: symbol -> candles (time-ordered ccxt rows), ``markets``: symbol
+    """One backtest. ``series``: symbol -> candles (time-ordered ccxt rows: a list or
+    :class:`~cts_desktop.core.columns.CandleColumns`), ``markets``: symbol
     -> Market for the same symbols, ``timeframe_ms``: the candles' spacing.
 
     ``starting_balance`` in the quote currency of the markets; ``fee`` overrides the markets'
@@ -65,7 +66,7 @@ class Backtest:
     Raises ``ValueError`` for inconsistent inputs (no candles, a symbol without a market).
     """
 
-    def __init__(self, strategy: Strategy, series: Dict[str, List[Candle]], markets: Dict[str, Market], *,
+    def __init__(self, strategy: Strategy, series: Dict[str, Sequence[Candle]], markets: Dict[str, Market], *,
                  timeframe_ms: int, starting_balance: float, fee: Optional[float] = None, slippage: float = 0.0,
                  limits: Optional[RiskLimits] = None, recorder: Optional[Recorder] = None, connection: str = "backtest",
                  dataset: str = ""):

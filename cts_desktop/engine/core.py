@@ -60,7 +60,9 @@ class TradingCore:
         self.limits = limits
         self.data_tf_ms = data_timeframe_ms
         self.default_size = default_size
-        self.paper = PaperExchange(markets, fee=fee, slippage=slippage)
+        self.paper = PaperExchange(markets, fee=fee, slippage=slippage, funds=lambda: self.portfolio.available,
+                                   on_reduced=lambda o, msg, ts: self.log(ev.CAT_ORDER, msg, "warning", ts=ts),
+                                   on_reject=self.external_reject)
         self.bus = bus or EventBus()
         self.recorder = recorder
         self.run_id = run_id

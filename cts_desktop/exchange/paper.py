@@ -14,13 +14,22 @@ Fill rules (the simulator's assumptions, also in the README):
   ``engine/core.py`` for the order of checks when both are touched in one candle.
 * Fee = notional * fee rate, charged in the quote currency (``Fill.fee``).
 * Prices are rounded to the market's price step (ccxt ``ROUND``/``TICK_SIZE``).
+* **Funds at the fill (spot only)**: an order is sized on the deciding candle's close but fills
+  at the next open, so a buy that fitted the cash may no longer fit. A spot buy (not
+  ``reduce_only``) whose cost plus fee exceeds the cash available at the fill (``funds()``,
+  quote) is reduced to what fits: the amount truncated down to the market's amount step, fee
+  included, and ``on_reduced(order, message, ts)`` says so; when nothing that fits is left (below
+  one step, the minimum amount or the minimum cost) the order is refused:
+  ``on_reject(order, reason)``. Perpetuals (``swap``) are not checked here: their rule is
+  margin, not cash, and is left to the risk checks at the decision.
 
 Synchronous on purpose: the same object serves the async replay engine and the backtest loop,
 so the two give identical fills.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+import math
+from typing import Callable, Dict, List, Optional, Tuple
 
 from ..core.models import (BUY, CANCELED, CLOSED, FILLED, REJECTED, STATE_CANCELED, STATE_OPEN, FAILED,
                            Candle, Fill, Market, Order)
@@ -44,9 +53,15 @@ class PaperExchange:
 
     ``markets``: symbol -> :class:`Market`. ``fee``: taker/maker fee override (fraction), or
     None for each market's own schedule. ``slippage``: fraction applied to market fills.
+    ``funds``: the quote cash a new spot buy may spend now (None: no check at the fill);
+    ``on_reduced(order, message, ts)`` and ``on_reject(order, reason)``: told when a spot buy
+    no longer fits at its fill (see the module docstring).
     """
 
-    def __init__(self, markets: Dict[str, Market], *, fee: Optional[float] = None, slippage: float = 0.0):
+    def __init__(self, markets: Dict[str, Market], *, fee: Optional[float] = None, slippage: float = 0.0,
+                 funds: Optional[Callable[[], float]] = None,
+                 on_reduced: Optional[Callable[[Order, str, int], None]] = None,
+                 on_reject: Optional[Callable[[Order, str], None]] = None):
         if fee is not None and not 0 <= fee < 0.1:
             raise ValueError(f"fee must be a fraction in [0, 0.1), got {fee}")
         if not 0 <= slippage < 0.1:
@@ -55,6 +70,9 @@ class PaperExchange:
         self.fee_override = fee
         self.slippage = slippage
         self._pending: Dict[str, List[Order]] = {}
+        self.funds = funds
+        self.on_reduced = on_reduced
+        self.on_reject = on_reject
 
     def taker_fee(self, symbol: str) -> float:
         return self.fee_override if self.fee_override is not None else self.markets[symbol].taker_fee
@@ -118,11 +136,13 @@ class PaperExchange:
                 continue
             if order.type == "market":
                 price = o * (1 + self.slippage) if order.side == BUY else o * (1 - self.slippage)
-                done.append((order, self._fill(order, price, ts, self.taker_fee(symbol), "taker")))
+                if self._fits(order, price, self.taker_fee(symbol), ts):
+                    done.append((order, self._fill(order, price, ts, self.taker_fee(symbol), "taker")))
             elif order.price is None:
                 keep.append(order)  # a limit order without a price (submit refuses one) never matches
             elif order.side == BUY and low <= order.price:
-                done.append((order, self._fill(order, min(o, order.price), ts, self.maker_fee(symbol), "maker")))
+                if self._fits(order, min(o, order.price), self.maker_fee(symbol), ts):
+                    done.append((order, self._fill(order, min(o, order.price), ts, self.maker_fee(symbol), "maker")))
             elif order.side != BUY and h >= order.price:
                 done.append((order, self._fill(order, max(o, order.price), ts, self.maker_fee(symbol), "maker")))
             else:
@@ -137,6 +157,33 @@ class PaperExchange:
         order.id = order.id or f"paper-{order.clientOrderId}"
         order.timestamp = order.timestamp or timestamp
         return self._fill(order, price, timestamp, self.taker_fee(order.symbol), "taker")
+
+    def _fits(self, order: Order, price: float, fee_rate: float, ts: int) -> bool:
+        """True when ``order`` may fill at ``price`` (after reducing it to what the funds pay for,
+        spot buys only); False when it was refused for lack of funds."""
+        market = self.markets[order.symbol]
+        if self.funds is None or order.side != BUY or order.reduce_only or market.type != "spot":
+            return True
+        price = round_price(price, market.price_step)
+        amount = order.amount - order.filled
+        available = self.funds()
+        if amount * price + amount * price * fee_rate <= available:
+            return True
+        fits = _affordable(available, price, fee_rate, market.amount_step)
+        cost = f"{amount * price * (1 + fee_rate):,.2f} {market.quote} with the fee"
+        if fits <= 0 or fits < market.min_amount or fits * price < market.min_cost:
+            reason = (f"insufficient funds at the fill: {amount:g} {market.base} at {price:g} costs {cost}, "
+                      f"{available:,.2f} {market.quote} available")
+            order.state, order.status, order.error = FAILED, REJECTED, reason
+            if self.on_reject is not None:
+                self.on_reject(order, reason)
+            return False
+        message = (f"order {order.clientOrderId}: {amount:g} {market.base} at the fill price {price:g} costs {cost}, "
+                   f"more than the {available:,.2f} {market.quote} available: reduced to {fits:g} {market.base}")
+        order.amount = order.filled + fits
+        if self.on_reduced is not None:
+            self.on_reduced(order, message, ts)
+        return True
 
     def _fill(self, order: Order, price: float, ts: int, fee_rate: float, liquidity: str) -> Fill:
         market = self.markets[order.symbol]
@@ -158,3 +205,19 @@ class PaperExchange:
         order.status = CLOSED
         order.state = FILLED
         return fill
+
+
+def _affordable(cash: float, price: float, fee_rate: float, step: float) -> float:
+    """The largest amount (base), a multiple of ``step``, whose cost ``amount * price`` plus the
+    fee ``amount * price * fee_rate`` is at most ``cash`` (quote); 0 when not even one step."""
+    if cash <= 0 or price <= 0:
+        return 0.0
+    if step <= 0:
+        return cash / (price * (1 + fee_rate))
+    steps = math.floor(cash / (price * (1 + fee_rate)) / step)
+    while steps > 0:
+        amount = round(steps * step, 12)
+        if amount * price + amount * price * fee_rate <= cash:
+            return amount
+        steps -= 1
+    return 0.0

@@ -11,7 +11,7 @@ import heapq
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ..core.models import Candle, Market
 from ..core.resources import resources_dir
@@ -79,14 +79,14 @@ def get_dataset(key: str) -> Dataset:
         raise KeyError(f"unknown dataset {key!r}; known: {', '.join(DATASETS)}") from None
 
 
-def merge_streams(series: Dict[str, List[Candle]]) -> Iterator[Tuple[str, Candle]]:
-    """Merge per-symbol candle lists (each sorted by time) into one ``(symbol, candle)`` stream
+def merge_streams(series: Mapping[str, Sequence[Candle]]) -> Iterator[Tuple[str, Candle]]:
+    """Merge per-symbol candle sequences (lists or CandleColumns, each sorted by time) into one ``(symbol, candle)`` stream
     in time order; at equal timestamps, symbols come in the dict's order."""
     if len(series) == 1:
         ((symbol, candles),) = series.items()
         return ((symbol, c) for c in candles)
 
-    def tagged(rank: int, symbol: str, candles: List[Candle]) -> Iterator[Tuple[int, int, str, Candle]]:
+    def tagged(rank: int, symbol: str, candles: Sequence[Candle]) -> Iterator[Tuple[int, int, str, Candle]]:
         for c in candles:
             yield c[0], rank, symbol, c
 

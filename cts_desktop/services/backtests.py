@@ -5,8 +5,9 @@ The backtest window (:mod:`cts_desktop.ui.backtest`) and ``cts-desktop backtest`
 inputs (same risk limits, same market rules for a candle file) and refuse bad input with the same
 words (:class:`BacktestInputError`, :func:`error_message`). No Qt.
 
-* data: a shipped dataset (:func:`datasets`, :func:`load_dataset`), an imported candle CSV
-  (:func:`load_csv`, checked whole, then :func:`csv_inputs`), or exchange history downloaded
+* data: a shipped dataset (:func:`datasets`, :func:`load_dataset`), an imported candle file in
+  any layout traders download (:func:`load_csv`, checked whole, :func:`describe` for what was
+  detected, then :func:`csv_inputs`; :func:`convert_candles` to Parquet or CSV), or exchange history downloaded
   through a configured connection and cached in the database (:func:`load_history`);
 * the run: :class:`BacktestSettings` (cash, fee, slippage, max position; :meth:`~BacktestSettings.limits`
   is the one place the backtest risk limits come from), :func:`run` (scripts, the command line) or
@@ -24,14 +25,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+from ..core.columns import as_columns
 from ..core.models import TIMEFRAME_MS, Candle, Market
 from ..core.risk import RiskLimits
 from ..engine import strategies
 from ..engine.backtest import Backtest, BacktestCancelled, BacktestResult
 from ..engine.strategies.base import ParamError, Strategy
-from ..exchange.candles import CandleFileError, CandleSeries, load_candles_csv
+from ..exchange.candles import CandleFileError, CandleSeries, load_candles_csv, write_candles
 from ..exchange.errors import GatewayError
 from ..exchange.replay import ReplaySource, get_dataset
 from .datasets import Dataset, datasets as _datasets
@@ -43,7 +45,8 @@ from . import reports
 __all__ = [
     "AMOUNT_STEP", "MAX_OPEN_POSITIONS", "BacktestCancelled", "BacktestInputError", "BacktestInputs",
     "BacktestResult", "BacktestSettings", "CandleSeries", "Dataset", "INPUT_ERRORS", "ReportInfo", "cannot_write",
-    "check_span", "check_symbol", "csv_inputs", "datasets", "error_message", "is_download_error", "load_csv", "load_dataset",
+    "check_span", "check_symbol", "convert_candles", "csv_inputs", "datasets", "describe", "error_message",
+    "is_download_error", "load_csv", "load_dataset",
     "load_history", "make_strategy", "report_info", "run", "run_async", "write_report", "write_trades",
 ]
 
@@ -81,7 +84,7 @@ class BacktestInputs:
     for the shipped datasets) to the quote currency; 1 for CSV and exchange data (cash in quote)."""
 
     label: str
-    series: Dict[str, List[Candle]]
+    series: Dict[str, Sequence[Candle]]  # CandleColumns for files, datasets and downloads
     markets: Dict[str, Market]
     timeframe_ms: int
     cash_factor: float = 1.0
@@ -100,9 +103,30 @@ def load_dataset(key: str, data_dir: Optional[Path] = None) -> BacktestInputs:
 
 
 def load_csv(path: PathLike) -> CandleSeries:
-    """Read and check a whole candle file (``timestamp(ms),open,high,low,close,volume``).
-    Raises ``CandleFileError`` with its line-numbered problems; nothing of a bad file is kept."""
+    """Read and check a whole candle file of any layout the importer knows (this app's
+    ``timestamp(ms),open,high,low,close,volume``, Binance archive klines, TradingView exports,
+    ISO ``Date`` columns; CSV, ``.gz``, ``.zip``, Parquet: see :mod:`cts_desktop.exchange.candles`).
+    ``CandleSeries.layout`` says what was detected. Raises ``CandleFileError`` with its
+    line-numbered problems; nothing of a bad file is kept."""
     return load_candles_csv(path)
+
+
+def describe(series: CandleSeries) -> List[str]:
+    """What the user is told about a loaded file before the run: what was detected, then the
+    time conversion (when there was one) and the warnings (gaps, with their line numbers)."""
+    return [f"detected: {series.layout}"] + ([series.unit_note] if series.unit_note else []) + series.warnings
+
+
+def convert_candles(src: PathLike, out: PathLike) -> CandleSeries:
+    """Read and check ``src`` (any layout :func:`load_csv` reads) and write it to ``out``: Parquet
+    for ``.parquet``/``.pq``, else this app's CSV (``.gz``: compressed). Returns the series.
+    Raises ``CandleFileError`` (bad input, nothing written), :class:`BacktestInputError` (``out``
+    is the input itself) or ``OSError`` (cannot write; nothing half-written is left)."""
+    if Path(out).resolve() == Path(src).resolve():
+        raise BacktestInputError("the output file is the input file; choose another name", "out")
+    series = load_candles_csv(src)
+    write_candles(series, out)
+    return series
 
 
 def check_symbol(symbol: str) -> Tuple[str, str]:
@@ -141,7 +165,7 @@ async def load_history(conn: ConnectionConfig, symbol: str, timeframe: str, sinc
     check_span(since_ms, until_ms)
     candles, market = await download_for_connection(conn, symbol, timeframe, since_ms, until_ms, progress,
                                                      cancelled=cancelled)
-    return BacktestInputs(f"{conn.exchange} {symbol} {timeframe}", {symbol: candles}, {symbol: market},
+    return BacktestInputs(f"{conn.exchange} {symbol} {timeframe}", {symbol: as_columns(candles)}, {symbol: market},
                           TIMEFRAME_MS[timeframe])
 
 

@@ -21,7 +21,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Sequence
 
 import numpy as np
 
@@ -62,8 +62,8 @@ class DataSpec:
         return cls(**fields)
 
 
-def slice_series(series: Dict[str, List[Candle]], start_ms: Optional[int], end_ms: Optional[int]
-                 ) -> Dict[str, List[Candle]]:
+def slice_series(series: Dict[str, Sequence[Candle]], start_ms: Optional[int], end_ms: Optional[int]
+                 ) -> Dict[str, Sequence[Candle]]:
     """Each symbol's candles with ``start_ms <= timestamp < end_ms`` (None: unbounded); symbols left
     without candles are dropped."""
     out = {}
@@ -90,7 +90,7 @@ def load_data(spec: DataSpec, fee: float) -> BacktestInputs:
     else:
         if not spec.candles or len(spec.candles) != len(spec.symbols):
             raise BacktestInputError("give one symbol for each candle file", "symbol")
-        series: Dict[str, List[Candle]] = {}
+        series: Dict[str, Sequence[Candle]] = {}
         markets: Dict[str, Market] = {}
         tf = 0
         for path, symbol in zip(spec.candles, spec.symbols, strict=True):
@@ -107,7 +107,7 @@ def load_data(spec: DataSpec, fee: float) -> BacktestInputs:
     return inputs
 
 
-def to_arrays(series: Dict[str, List[Candle]]) -> Dict[str, np.ndarray]:
+def to_arrays(series: Dict[str, Sequence[Candle]]) -> Dict[str, np.ndarray]:
     """``(n, 6)`` float64 arrays per symbol (timestamps in ms are exact in float64)."""
     return {sym: np.asarray(cs, dtype=np.float64).reshape(-1, 6) for sym, cs in series.items()}
 
@@ -151,10 +151,10 @@ class SharedData:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-_CACHE: Dict[str, Dict[str, List[Candle]]] = {}  # per worker process: meta.key -> candles
+_CACHE: Dict[str, Dict[str, Sequence[Candle]]] = {}  # per worker process: meta.key -> candles
 
 
-def candles_for(meta: DataMeta, arrays: Optional[Dict[str, np.ndarray]] = None) -> Dict[str, List[Candle]]:
+def candles_for(meta: DataMeta, arrays: Optional[Dict[str, np.ndarray]] = None) -> Dict[str, Sequence[Candle]]:
     """This process's candle lists for ``meta`` (built once per process from ``arrays``, or from the
     memory-mapped files)."""
     hit = _CACHE.get(meta.key)
@@ -179,7 +179,7 @@ class TrialJob:
     end_ms: Optional[int] = None
 
 
-def run_one(job: TrialJob, meta: DataMeta, series: Dict[str, List[Candle]], number: int,
+def run_one(job: TrialJob, meta: DataMeta, series: Dict[str, Sequence[Candle]], number: int,
             params: Dict[str, Any]) -> Outcome:
     """One trial: ``(number, state, reason, key metrics)``; state ok, invalid (the strategy refused
     the parameters) or error (the strategy failed during the run)."""

@@ -25,8 +25,9 @@ def test_gaps_are_warnings_with_line_numbers():
 
 
 @pytest.mark.parametrize("body, needle", [
-    ("timestamp,open,high,low,close\n1,1,1,1,1\n", "missing volume"),
-    ("time,open,high,low,close,volume\n1,1,1,1,1,1\n", "unexpected 'time'"),
+    ("timestamp,open,high,low\n1,1,1,1\n", "missing close"),
+    ("when,open,high,low,close,volume\n1,1,1,1,1,1\n", "missing a time column"),
+    ("1,2,3\n4,5,6\n", "line 1: a row of 3 numbers and no header"),
     (HEADER + "60000,1,2,0.5,1,1\n120000,abc,2,0.5,1,1\n", "line 3: open is not a number: 'abc'"),
     (HEADER + "60000,1,2,0.5,1,1\n120000,-1,2,0.5,1,1\n", "line 3: prices must be > 0"),
     (HEADER + "60000,1,2,0.5,1,-5\n120000,1,2,0.5,1,1\n", "line 2: volume must be >= 0"),

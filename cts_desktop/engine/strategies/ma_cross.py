@@ -2,7 +2,9 @@
 
 Rules, exactly:
 
-* The averages are over candle closes. SMA(n) is the arithmetic mean of the last n closes.
+* The averages are over candle closes. SMA(n) is the arithmetic mean of the last n closes,
+  ``math.fsum(closes) / n``; the running sum that computes it is re-anchored and a near tie is
+  decided on the exact values, so an exact tie is never misread (see ``averages.py``).
   EMA(n) uses alpha = 2 / (n + 1), seeded with the SMA of the first n closes (the usual
   definition, e.g. TA-Lib's ``EMA``).
 * Nothing is signalled until the slow average has ``slow`` closes (the warm-up).
@@ -26,54 +28,8 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, List, Optional
 
 from ...core.models import BUY, LONG, SELL, SHORT, TIMEFRAME_MS, Candle, Signal
+from .averages import EMA, SMA, near_tolerance, relation
 from .base import Param, ParamError, Strategy, StrategyContext
-
-
-class _SMA:
-    """Simple moving average over a ring buffer: O(1) a value, no allocation."""
-
-    __slots__ = ("n", "buf", "i", "count", "total", "value")
-
-    def __init__(self, n: int):
-        self.n = n
-        self.buf = [0.0] * n
-        self.i = 0
-        self.count = 0
-        self.total = 0.0
-        self.value: Optional[float] = None
-
-    def update(self, x: float) -> Optional[float]:
-        i = self.i
-        self.total += x - self.buf[i]
-        self.buf[i] = x
-        self.i = i + 1 if i + 1 < self.n else 0
-        if self.count < self.n:
-            self.count += 1
-            if self.count < self.n:
-                return None
-        self.value = v = self.total / self.n
-        return v
-
-
-class _EMA:
-    __slots__ = ("n", "alpha", "count", "seed", "value")
-
-    def __init__(self, n: int):
-        self.n = n
-        self.alpha = 2.0 / (n + 1)
-        self.count = 0
-        self.seed = 0.0
-        self.value: Optional[float] = None
-
-    def update(self, x: float) -> Optional[float]:
-        if self.value is None:
-            self.count += 1
-            self.seed += x
-            if self.count == self.n:
-                self.value = self.seed / self.n
-            return self.value
-        self.value += self.alpha * (x - self.value)
-        return self.value
 
 
 class MovingAverageCross(Strategy):
@@ -101,9 +57,10 @@ class MovingAverageCross(Strategy):
         return self.p["slow"]
 
     def on_start(self, ctx: StrategyContext, symbols: Iterable[str]) -> None:
-        make = _SMA if self.p["ma_type"] == "sma" else _EMA
+        make = SMA if self.p["ma_type"] == "sma" else EMA
         self._avgs: Dict[str, tuple] = {s: (make(self.p["fast"]), make(self.p["slow"])) for s in symbols}
         self._relation: Dict[str, int] = {s: 0 for s in symbols}
+        self._near = near_tolerance(self.p["fast"], self.p["slow"])
         self._sl = self.p["stop_loss"] / 100.0 or None
         self._tp = self.p["take_profit"] / 100.0 or None
 
@@ -112,9 +69,18 @@ class MovingAverageCross(Strategy):
         close = candle[4]
         fast = fast_avg.update(close)
         slow = slow_avg.update(close)
-        if slow is None or fast is None or fast == slow:
+        if slow is None or fast is None:
             return None
-        rel = 1 if fast > slow else -1
+        d = fast - slow
+        near = self._near * slow
+        if d > near:  # closes are > 0, so slow > 0: a clear relation, no exact values needed
+            rel = 1
+        elif d < -near:
+            rel = -1
+        else:
+            rel = relation(fast, slow, fast_avg, slow_avg, self._near)
+            if rel == 0:
+                return None
         prev = self._relation[symbol]
         self._relation[symbol] = rel
         if prev == 0 or prev == rel:

@@ -2,7 +2,7 @@
 trades' entry and exit markers (pyqtgraph; clipped to the view and peak-downsampled)."""
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict, Mapping, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -102,11 +102,11 @@ class PriceChart(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(top)
         lay.addWidget(self.plot_widget, 1)
-        self._candles: Dict[str, List[Candle]] = {}
+        self._candles: Dict[str, Sequence[Candle]] = {}
         self._positions: list = []
         self._currency = ""
 
-    def set_result(self, candles_by_symbol: Dict[str, List[Candle]], positions: list, currency: str) -> None:
+    def set_result(self, candles_by_symbol: Mapping[str, Sequence[Candle]], positions: list, currency: str) -> None:
         self._candles, self._positions, self._currency = candles_by_symbol, positions, currency
         self.symbol_box.blockSignals(True)
         self.symbol_box.clear()

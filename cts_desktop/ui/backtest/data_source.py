@@ -80,6 +80,9 @@ class DataSourceBox(QGroupBox):
         for d in self.datasets.values():
             self.dataset_box.addItem(d.title, d.key)
         self.dataset_box.currentIndexChanged.connect(self.refresh)
+        # a non-editable QComboBox asks for its longest title as its minimum width, which made the
+        # whole settings panel wider than its place and clipped its right edge (the import status)
+        self.dataset_box.setMinimumWidth(160)
         f.addRow("Dataset:", self.dataset_box)
         return page
 
@@ -88,7 +91,7 @@ class DataSourceBox(QGroupBox):
         row = QHBoxLayout()
         self.csv_path = QLineEdit()
         self.csv_path.setReadOnly(True)
-        self.csv_path.setPlaceholderText("timestamp(ms),open,high,low,close,volume")
+        self.csv_path.setPlaceholderText("CSV, .zip, .gz or Parquet: Binance, TradingView, Date/Open/High/Low/Close…")
         self.csv_button = QPushButton("Import…")
         self.csv_button.setObjectName("ImportCsvButton")
         self.csv_button.clicked.connect(self._choose_csv)
@@ -186,7 +189,7 @@ class DataSourceBox(QGroupBox):
     # -- CSV import -------------------------------------------------------------------------------
     def _choose_csv(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import candles", str(Path.home()),
-                                              "Candle CSV (*.csv);;All files (*)")
+                                              "Candle files (*.csv *.txt *.zip *.gz *.parquet *.pq);;All files (*)")
         if path:
             self.import_csv(path)
 
@@ -203,10 +206,11 @@ class DataSourceBox(QGroupBox):
             return False
         self.csv = series
         gaps = f", {series.gaps} gap(s): " + "; ".join(series.warnings[:3]) if series.gaps else ", no gaps"
-        unit = f". Note: {series.unit_note}" if series.unit_note else ""
+        unit = f" ({series.unit_note})" if series.unit_note else ""
         self.csv_status.setStyleSheet("")
         self.csv_status.setText(f"{len(series.candles):,} candles, {series.timeframe}, "
-                                f"{report.fmt_time(series.start)} to {report.fmt_time(series.end)} UTC{gaps}{unit}")
+                                f"{report.fmt_time(series.start)} to {report.fmt_time(series.end)} UTC{gaps}.\n"
+                                f"Detected: {series.layout}{unit}.")
         return True
 
     # -- the data part of a run -------------------------------------------------------------------
