@@ -38,7 +38,7 @@ from cts_desktop.services.connection_rules import TEST_RELEVANT_FIELDS, required
 from cts_desktop.store.secrets import NoSecureKeyringError, SecretStore, mask
 from cts_desktop.store.settings import PAPER_EXCHANGE, ConnectionConfig, SettingsError, SettingsStore, default_config_dir
 
-from .connections_args import apply_fields, fill_parser
+from .connections_args import add_subparser, apply_fields, fill_parser
 from .connections_io import (EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, IO, CliError,
                              failures, prompt_secrets, read_secrets_stdin, settings_failure)
 from .connections_output import print_list, print_result
@@ -49,23 +49,6 @@ __all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_ENVIRONMENT", "CliError
 # --------------------------------------------------------------------------------------------
 # entry points
 # --------------------------------------------------------------------------------------------
-def add_subparser(subparsers) -> argparse.ArgumentParser:
-    """Add the ``connections`` command to an argparse ``subparsers`` object and return its parser.
-
-    The parsed namespace gets ``cts_command="connections"`` and ``connections_action`` (one of
-    ``list``, ``add``, ``edit``, ``remove``, ``test``); hand it to :func:`run`.
-    """
-    parser = subparsers.add_parser(
-        "connections",
-        help="list, add, edit, remove or test exchange connections",
-        description="Manage exchange connections. Credentials are read from a hidden prompt or "
-        "--secrets-stdin, never from arguments, and kept only in the OS keyring.",
-    )
-    parser.set_defaults(cts_command="connections")
-    fill_parser(parser)
-    return parser
-
-
 def run(args: argparse.Namespace, *, config_dir: Path, stdin: Optional[TextIO] = None,
         stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None) -> int:
     """Execute a parsed ``connections`` command; returns the exit code (see module docstring).
