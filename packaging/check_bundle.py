@@ -25,7 +25,8 @@ MODULES = (
 ROOT = Path(__file__).resolve().parents[1]
 # left out by the spec (unless put back with CTS_BUNDLE_KEEP, see packaging/cts-desktop.spec)
 _KEEP = set(os.environ.get("CTS_BUNDLE_KEEP", "").split(","))
-ABSENT = ("tkinter", "pyqtgraph.opengl") + tuple(m for k, m in (("uvloop", "uvloop"), ("qttest", "PySide6.QtTest"))
+ABSENT = ("tkinter", "pyqtgraph.opengl") + tuple(m for k, m in (("uvloop", "uvloop"), ("qttest", "PySide6.QtTest"),
+                                                              ("arrow", "pyarrow.flight"))
                                                  if k not in _KEEP)
 
 

@@ -44,6 +44,18 @@ if [ "$rc" -ne 0 ] || ! grep -q '^summary ' "$tmp/headless.log"; then
 fi
 echo "smoke: headless run ok: $(grep '^summary ' "$tmp/headless.log" | cut -c1-160)"
 
+# 3b. the bundled pyarrow: a shipped CSV to Parquet and a backtest on the Parquet file
+rc=0
+{ timeout 120 "$EXE" candles convert resources/data/COINBASE_BTC-USD_1h_2017-2019.csv "$tmp/c.parquet" \
+      --data-dir "$tmp/convert" &&
+  timeout 120 "$EXE" backtest --strategy ma_cross --candles "$tmp/c.parquet" --symbol BTC/USD \
+      --data-dir "$tmp/convert"; } >"$tmp/parquet.log" 2>&1 || rc=$?
+if [ "$rc" -ne 0 ]; then
+    cat "$tmp/parquet.log" >&2
+    fail "Parquet convert and backtest (exit $rc)"
+fi
+echo "smoke: Parquet convert and backtest ok"
+
 # 4. offscreen screenshot
 rc=0
 QT_QPA_PLATFORM=offscreen timeout 120 "$EXE" --screenshot "$tmp/shot.png" --after 3 --data-dir "$tmp/gui" \
