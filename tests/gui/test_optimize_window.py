@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt
 
 from cts_desktop.services import optimize
 from cts_desktop.store.presets import PresetStore
+from cts_desktop.store.settings import BUILTIN_PAPER_NAME
 from cts_desktop.ui.research.trials import fmt_metric
 
 pytestmark = [pytest.mark.gui, pytest.mark.timeout(300)]
@@ -126,6 +127,15 @@ def test_grid_study_table_heatmap_export_preset_and_reopen(win, services, qtbot,
     assert (preset["params"]["fast"], preset["params"]["slow"]) == (stored.best.params["fast"],
                                                                    stored.best.params["slow"])
     assert win.form.preset_box.findText("best-fast-slow") >= 0
+
+    # ... or a connection's main strategy, through the connections service
+    assert win.apply_to_connection(BUILTIN_PAPER_NAME), win.state_label.text()
+    conn = services.connection(BUILTIN_PAPER_NAME)
+    assert conn.strategy == "ma_cross"
+    assert (conn.strategy_params["fast"], conn.strategy_params["slow"]) == (stored.best.params["fast"],
+                                                                           stored.best.params["slow"])
+    assert not win.apply_to_connection("no-such-connection")
+    assert "unknown connection 'no-such-connection'" in win.state_label.text()
 
     # the best trial again: its equity and trades under Best trial
     assert win.show_best()

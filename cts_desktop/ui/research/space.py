@@ -53,6 +53,9 @@ class SearchBox(QWidget):
         hh = self.space.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         hh.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
+        self.space.setStyleSheet("QTableWidget::indicator{width:14px;height:14px;border:1px solid #8a93a6;"
+                                 "border-radius:3px;} QTableWidget::indicator:checked{background:#4c9be8;"
+                                 "border-color:#4c9be8;}")
         self.space.setMinimumHeight(150)
         v.addWidget(self.space, 1)
         f = QFormLayout()

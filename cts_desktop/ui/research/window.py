@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Tuple
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QInputDialog, QLabel, QProgressBar, QPushButton, QSplitter,
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QSplitter,
                                QTabWidget, QVBoxLayout, QWidget)
 
 from ...services import backtests, optimize
@@ -26,11 +26,12 @@ from ...services.research_data import DataSpec
 from ...services.research_job import ResearchJob
 from ..backtest.data_source import SOURCE_CSV, SOURCE_DATASET, FormError
 from ..backtest.form import SettingsForm
+from .outputs import StudyOutputs
 from .results import StudyTabs, best_text
 from .space import SearchBox
 
 
-class OptimizeWindow(QWidget):
+class OptimizeWindow(StudyOutputs, QWidget):
     """The optimise panel. ``services``: :class:`~cts_desktop.services.AppServices` (``data_dir``
     for the studies, ``config_dir`` for presets). :attr:`state`: ``idle``, ``running``,
     ``finished``, ``cancelled``, ``error``; :attr:`study` the shown :class:`StudyResult` and
@@ -76,13 +77,6 @@ class OptimizeWindow(QWidget):
         self.refresh_studies()
 
     # -- building ---------------------------------------------------------------------------------
-    def _button(self, text: str, name: str, slot, enabled: bool = True) -> QPushButton:
-        b = QPushButton(text)
-        b.setObjectName(name)
-        b.clicked.connect(slot)
-        b.setEnabled(enabled)
-        return b
-
     def _build_results(self) -> QWidget:
         box = QWidget()
         v = QVBoxLayout(box)
@@ -110,17 +104,7 @@ class OptimizeWindow(QWidget):
         self.state_label.setWordWrap(True)
         self.state_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         v.addWidget(self.state_label)
-        actions = QHBoxLayout()
-        self.export_csv_button = self._button("Export trials CSV…", "ExportTrialsButton", self._choose_csv, False)
-        self.report_button = self._button("HTML report…", "StudyReportButton", self._choose_report, False)
-        self.preset_button = self._button("Use these parameters: save as preset…", "SaveBestPresetButton",
-                                          self._ask_preset, False)
-        self.preset_button.setToolTip("Keep the best parameters as a preset: the backtest window and a "
-                                      "connection's strategy (Connections tab) load it by name")
-        for b in (self.export_csv_button, self.report_button, self.preset_button):
-            actions.addWidget(b)
-        actions.addStretch(1)
-        v.addLayout(actions)
+        v.addLayout(self._outputs_bar())
         self.tabs = StudyTabs()
         self.tabs.best_button.clicked.connect(self.show_best)
         self.tabs.open_button.clicked.connect(lambda: self._open_selected())
@@ -145,7 +129,7 @@ class OptimizeWindow(QWidget):
         self.form.setEnabled(not busy)
         has = self.study is not None
         self.export_csv_button.setEnabled(has and not busy)
-        for b in (self.report_button, self.preset_button, self.tabs.best_button):
+        for b in (self.report_button, self.preset_button, self.apply_button, self.tabs.best_button):
             b.setEnabled(has and not busy and self.study is not None and self.study.best is not None)
         self.state_changed.emit(state)
 
@@ -226,6 +210,8 @@ class OptimizeWindow(QWidget):
                 self.progress.setRange(0, max(1, total))
                 self.progress.setValue(done)
                 self.eta.setText(f"about {eta:.0f} s left" if eta is not None else "")
+                if not self.state_label.text().startswith("Cancelling"):
+                    self.state_label.setText(f"Running: {done:,} of {total:,} trials done…")
                 self.progressed.emit(done, total)
             elif ev[0] == "done":
                 self._timer.stop()
@@ -294,57 +280,6 @@ class OptimizeWindow(QWidget):
         self._launch("best", (self.study, self.request, report), done)
         self._set_state("running", "Running the best trial again…")
         return True
-
-    def export_csv(self, path) -> bool:
-        """Write every trial of the shown study as CSV (see :func:`optimize.export_trials`)."""
-        if self.study is None:
-            return False
-        try:
-            n = optimize.export_trials(Path(path), self.study.trials)
-        except OSError as exc:
-            self.state_label.setText(backtests.cannot_write(path, exc))
-            return False
-        self.state_label.setText(f"{n} trials written to {path}")
-        return True
-
-    def save_preset(self, name: str) -> bool:
-        """Keep the best parameters (and the study's account settings) as preset ``name``."""
-        if self.study is None or self.request is None or not name.strip():
-            return False
-        try:
-            optimize.save_preset(Path(self.services.config_dir), name.strip(), self.study, self.request.settings)
-        except OSError as exc:
-            self.state_label.setText(backtests.cannot_write(self.form.presets.path, exc))
-            return False
-        except backtests.BacktestInputError as exc:
-            self.state_label.setText(str(exc))
-            return False
-        self.form.presets.load()
-        self.form.refresh_presets()
-        self.state_label.setText(f"Best parameters saved as preset {name.strip()!r} (Backtest and Connections "
-                                 "load it by name).")
-        return True
-
-    def _default_name(self, ext: str) -> str:
-        sid = self.study.study_id if self.study else 0
-        return str(Path.home() / f"study-{sid}-{time.strftime('%Y%m%d-%H%M%S')}.{ext}")
-
-    def _choose_csv(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export trials", self._default_name("csv"), "CSV files (*.csv)")
-        if path:
-            self.export_csv(path)
-
-    def _choose_report(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Best trial report", self._default_name("html"),
-                                              "HTML files (*.html)")
-        if path:
-            self.show_best(path)
-
-    def _ask_preset(self) -> None:
-        name, ok = QInputDialog.getText(self, "Save as preset", "Preset name:",
-                                        text=f"{self.study.strategy}-study-{self.study.study_id}" if self.study else "")
-        if ok and name.strip():
-            self.save_preset(name)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
         if self.job is not None and not self.job.done:
