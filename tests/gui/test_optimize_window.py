@@ -13,7 +13,8 @@ import os
 import pytest
 from PySide6.QtCore import Qt
 
-from cts_desktop.services import optimize
+from cts_desktop.services import montecarlo, optimize
+from cts_desktop.services import reports as report
 from cts_desktop.store.presets import PresetStore
 from cts_desktop.store.settings import BUILTIN_PAPER_NAME
 from cts_desktop.ui.research.trials import fmt_metric
@@ -145,6 +146,20 @@ def test_grid_study_table_heatmap_export_preset_and_reopen(win, services, qtbot,
     assert win.tabs.best_tabs.trades_model.rowCount() == win.best_run.metrics.trades
     shot(win, "optimize-best.png")
 
+    # Monte Carlo on the best trial's trades: the service's percentiles, the fan chart's bands
+    mc_tab = win.tabs.montecarlo
+    assert mc_tab.run_button.isEnabled() and len(mc_tab.trades.pnls) == win.best_run.metrics.trades
+    mc_tab.paths.setValue(200)
+    task = mc_tab.start()
+    qtbot.waitUntil(lambda: task.done() and mc_tab.result is not None, timeout=60_000)
+    want = montecarlo.run(mc_tab.trades, 200, "bootstrap", 0)
+    assert mc_tab.result.final_equity == want.final_equity
+    assert mc_tab.table.item(0, 1).text() == report.fmt_money(want.final_equity[50.0], "USD", unit=False)
+    assert mc_tab.table.item(1, 3).text() == report.fmt_pct(want.actual_max_drawdown)
+    assert "end below the starting equity" in mc_tab.note.text()
+    win.tabs.setCurrentWidget(mc_tab)
+    shot(win, "optimize-montecarlo.png")
+
     # reopen: a new window lists the study and loads it
     from cts_desktop.ui.research import OptimizeWindow
     w2 = OptimizeWindow(services)
@@ -156,7 +171,7 @@ def test_grid_study_table_heatmap_export_preset_and_reopen(win, services, qtbot,
     assert w2.preset_button.isEnabled() and w2.report_button.isEnabled()
     w2.resize(1280, 720)
     w2.show()
-    w2.tabs.setCurrentIndex(3)
+    w2.tabs.setCurrentIndex(4)
     shot(w2, "optimize-studies.png")
     w2.close()
 

@@ -6,13 +6,14 @@ import time
 from typing import List, Optional
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableView,
-                               QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QHeaderView, QLabel, QPushButton, QScrollArea,
+                               QTableView, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from ...services import research_view as view
 from ...services.optimize import StudyResult
 from ...store.studies import StudyRow
 from ..backtest.results import ResultTabs
+from .montecarlo_tab import MonteCarloTab
 from .trials import SORT_ROLE, HeatmapView, TrialsModel, fmt_metric
 
 STUDY_HEADERS = ["#", "Created (UTC)", "Strategy", "Data", "Method", "Objective", "Trials", "State"]
@@ -31,8 +32,8 @@ def best_text(result: StudyResult) -> str:
 
 
 class StudyTabs(QTabWidget):
-    """Trials (sortable), Heatmap, Best trial (equity, trades: the backtest window's result tabs)
-    and Studies (the stored studies, newest first; Open loads one)."""
+    """Trials (sortable), Heatmap, Best trial (equity, trades: the backtest window's result tabs),
+    Monte Carlo (on the best trial's trades) and Studies (the stored studies, newest first; Open loads one)."""
 
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
@@ -53,6 +54,8 @@ class StudyTabs(QTabWidget):
         self.heatmap = HeatmapView()
         self.addTab(self.heatmap, "Heatmap")
         self.addTab(self._best_tab(), "Best trial")
+        self.montecarlo = MonteCarloTab()
+        self.addTab(self.montecarlo, "Monte Carlo")
         self.addTab(self._studies_tab(), "Studies")
 
     def _best_tab(self) -> QWidget:
@@ -69,7 +72,11 @@ class StudyTabs(QTabWidget):
         bar.addWidget(self.best_note, 1)
         v.addLayout(bar)
         self.best_tabs = ResultTabs()
-        v.addWidget(self.best_tabs, 1)
+        scroll = QScrollArea()  # the result tabs ask for the backtest window's width; scroll instead
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self.best_tabs)
+        v.addWidget(scroll, 1)
         return box
 
     def _studies_tab(self) -> QWidget:
@@ -102,6 +109,7 @@ class StudyTabs(QTabWidget):
         self.trials_view.resizeColumnsToContents()
         self.heatmap.set_trials(result.trials, result.objective, result.direction)
         self.best_button.setEnabled(result.best is not None)
+        self.montecarlo.set_trades(None)
 
     def set_studies(self, rows: List[StudyRow]) -> None:
         self.studies.setRowCount(len(rows))

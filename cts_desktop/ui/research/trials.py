@@ -147,6 +147,7 @@ class HeatmapView(QWidget):
         bar.addWidget(QLabel("Rows (y):"))
         bar.addWidget(self.y_box)
         self.note = QLabel()
+        self.note.setWordWrap(True)
         bar.addWidget(self.note, 1)
         v.addLayout(bar)
         self.grid = QTableWidget(0, 0)

@@ -20,7 +20,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QSplitter,
                                QTabWidget, QVBoxLayout, QWidget)
 
-from ...services import backtests, optimize
+from ...services import backtests, montecarlo, optimize
 from ...services import research_view as view
 from ...services.research_data import DataSpec
 from ...services.research_job import ResearchJob
@@ -93,7 +93,10 @@ class OptimizeWindow(StudyOutputs, QWidget):
         self.eta = QLabel("")
         self.eta.setObjectName("StudyEta")
         self.eta.setMinimumWidth(110)
-        for w in (self.run_button, self.cancel_button):
+        self.settings_button = self._button("◀ Settings", "ToggleSettingsButton", lambda: self.show_settings(
+            not self.left.isVisible()))
+        self.settings_button.setToolTip("Hide or show the settings (the results take the whole width)")
+        for w in (self.settings_button, self.run_button, self.cancel_button):
             bar.addWidget(w)
         bar.addWidget(self.progress, 1)
         bar.addWidget(self.eta)
@@ -112,6 +115,11 @@ class OptimizeWindow(StudyOutputs, QWidget):
         self.tabs.studies.doubleClicked.connect(lambda *_a: self._open_selected())
         v.addWidget(self.tabs, 1)
         return box
+
+    def show_settings(self, visible: bool) -> None:
+        """Show or hide the settings on the left (hidden, the results take the whole width)."""
+        self.left.setVisible(visible)
+        self.settings_button.setText("◀ Settings" if visible else "▶ Settings")
 
     def _strategy_changed(self, *_a) -> None:
         self.search.set_strategy(self.form.strategy_box.currentData())
@@ -272,7 +280,10 @@ class OptimizeWindow(StudyOutputs, QWidget):
         def done(run: backtests.BacktestResult) -> None:
             self.best_run = run
             self.tabs.best_tabs.show_result(run)
+            self.tabs.montecarlo.set_trades(montecarlo.trades_from_result(
+                run, f"best trial #{self.study.best.number} (run #{run.run_id})"))
             self.tabs.setCurrentIndex(2)
+            self.show_settings(False)  # the run's summary needs the whole width
             where = f"; report written to {report}" if report else ""
             self._set_state("finished", f"Best trial #{self.study.best.number} run again as backtest run "
                                         f"#{run.run_id}: {run.metrics.trades} trades{where}.")
