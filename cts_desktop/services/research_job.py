@@ -7,7 +7,8 @@ the GUI for the interpreter. The child is started with ``spawn`` (safe under a G
 opens the database itself, and sends events back on a queue:
 
 * ``("progress", done, total, eta_s)``: after each chunk of trials (``eta_s`` None at first);
-* ``("done", result)``: the :class:`~.optimize.StudyResult` or the re-run's ``BacktestResult``;
+* ``("done", result)``: the :class:`~.optimize.StudyResult`, the ``WalkForwardResult`` or the
+  re-run's ``BacktestResult``;
 * ``("error", message, field)``: the service's message for bad input (``field`` names the setting)
   or ``"TypeName: text"`` for anything unexpected (also logged by the child).
 
@@ -35,6 +36,11 @@ def _child(kind: str, args: Tuple[Any, ...], data_dir: str, out: Any, stop: Any)
             (req,) = args
             result: Any = optimize.run_study(req, Path(data_dir), progress=lambda d, t, e: out.put(("progress", d, t, e)),
                                              cancelled=stop.is_set)
+        elif kind == "walkforward":
+            from . import walkforward
+            (wf,) = args
+            result = walkforward.run_walkforward(wf, Path(data_dir), progress=lambda d, t, e: out.put(
+                ("progress", d, t, e)), cancelled=stop.is_set)
         else:
             study, req, report = args
             result = optimize.rerun_best(study, req, Path(data_dir), Path(report) if report else None)
@@ -50,7 +56,8 @@ def _child(kind: str, args: Tuple[Any, ...], data_dir: str, out: Any, stop: Any)
 
 
 class ResearchJob:
-    """One job in a child process: ``kind`` ``study`` (``args`` = ``(StudyRequest,)``) or ``best``
+    """One job in a child process: ``kind`` ``study`` (``args`` = ``(StudyRequest,)``),
+    ``walkforward`` (``(WalkForwardRequest,)``) or ``best``
     (``args`` = ``(StudyResult, StudyRequest, report path or None)``). Poll :meth:`events` from
     the GUI's timer; :attr:`done` turns true after the last event."""
 

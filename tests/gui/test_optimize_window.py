@@ -171,7 +171,7 @@ def test_grid_study_table_heatmap_export_preset_and_reopen(win, services, qtbot,
     assert w2.preset_button.isEnabled() and w2.report_button.isEnabled()
     w2.resize(1280, 720)
     w2.show()
-    w2.tabs.setCurrentIndex(4)
+    w2.tabs.setCurrentIndex(w2.tabs.count() - 1)
     shot(w2, "optimize-studies.png")
     w2.close()
 
@@ -204,3 +204,30 @@ def test_cancel_keeps_the_finished_trials(win, services, qtbot):
     stored = optimize.load_study(services.data_dir, win.study.study_id)
     assert stored.state == "cancelled" and 2 <= len(stored.trials) < 400
     assert win.tabs.trials_model.rowCount() == len(stored.trials)
+
+
+def test_walkforward_windows_and_stitched_curve(win, services, qtbot):
+    tiny_grid(win)
+    win.set_span(T0, T0 + 3 * DAY)
+    wf = win.tabs.walkforward
+    wf.in_sample.setText("1d")
+    wf.out_of_sample.setText("1d")
+    wf.run_button.click()
+    assert win.state == "running"
+    wait_idle(win, qtbot)
+    assert win.state == "finished", win.state_label.text()
+    r = wf.result
+    assert [(w.window.oos_start - T0) // DAY for w in r.windows] == [1, 2]
+    assert wf.table.rowCount() == 2
+    for i, w in enumerate(r.windows):
+        assert wf.table.item(i, 4).text() == ("–" if w.ratio is None else f"{w.ratio:.2f}")
+        assert wf.table.item(i, 6).text() == str(w.oos_trades)
+    assert r.curve and wf.chart.equity_curve.getData()[1][-1] == r.curve[-1][1]
+    assert "stitched out-of-sample return" in wf.note.text()
+    assert win.tabs.studies.item(0, 0).text() == str(r.study_id)
+    shot(win, "optimize-walkforward.png")
+
+    wf.in_sample.setText("5d")  # longer than the data: the service's message, naming the field
+    wf.run_button.click()
+    wait_idle(win, qtbot)
+    assert win.state == "error" and "in_sample:" in win.state_label.text()

@@ -14,6 +14,7 @@ from ...services.optimize import StudyResult
 from ...store.studies import StudyRow
 from ..backtest.results import ResultTabs
 from .montecarlo_tab import MonteCarloTab
+from .walkforward_tab import WalkForwardTab
 from .trials import SORT_ROLE, HeatmapView, TrialsModel, fmt_metric
 
 STUDY_HEADERS = ["#", "Created (UTC)", "Strategy", "Data", "Method", "Objective", "Trials", "State"]
@@ -33,7 +34,7 @@ def best_text(result: StudyResult) -> str:
 
 class StudyTabs(QTabWidget):
     """Trials (sortable), Heatmap, Best trial (equity, trades: the backtest window's result tabs),
-    Monte Carlo (on the best trial's trades) and Studies (the stored studies, newest first; Open loads one)."""
+    Monte Carlo (on the best trial's trades), Walk-forward and Studies (the stored studies, newest first; Open loads one)."""
 
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
@@ -56,6 +57,8 @@ class StudyTabs(QTabWidget):
         self.addTab(self._best_tab(), "Best trial")
         self.montecarlo = MonteCarloTab()
         self.addTab(self.montecarlo, "Monte Carlo")
+        self.walkforward = WalkForwardTab()
+        self.addTab(self.walkforward, "Walk-forward")
         self.addTab(self._studies_tab(), "Studies")
 
     def _best_tab(self) -> QWidget:

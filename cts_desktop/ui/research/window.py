@@ -20,7 +20,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QSplitter,
                                QTabWidget, QVBoxLayout, QWidget)
 
-from ...services import backtests, montecarlo, optimize
+from ...services import backtests, montecarlo, optimize, walkforward
 from ...services import research_view as view
 from ...services.research_data import DataSpec
 from ...services.research_job import ResearchJob
@@ -112,6 +112,7 @@ class OptimizeWindow(StudyOutputs, QWidget):
         self.tabs.best_button.clicked.connect(self.show_best)
         self.tabs.open_button.clicked.connect(lambda: self._open_selected())
         self.tabs.refresh_button.clicked.connect(self.refresh_studies)
+        self.tabs.walkforward.run_button.clicked.connect(lambda: self.start(walk_forward=True))
         self.tabs.studies.doubleClicked.connect(lambda *_a: self._open_selected())
         v.addWidget(self.tabs, 1)
         return box
@@ -171,13 +172,15 @@ class OptimizeWindow(StudyOutputs, QWidget):
         return req
 
     # -- running ----------------------------------------------------------------------------------
-    def start(self) -> bool:
-        """Check the form and start the study in the background; False (with the service's message
-        in the state line) when the form is refused or a job is running."""
+    def start(self, walk_forward: bool = False) -> bool:
+        """Check the form and start the study (or, ``walk_forward``, the walk-forward analysis with
+        the Walk-forward tab's lengths) in the background; False (with the service's message in
+        the state line) when the form is refused or a job is running."""
         if self.job is not None and not self.job.done:
             return False
         try:
             req = self.build_request()
+            wf = walkforward.WalkForwardRequest(req, **self.tabs.walkforward.lengths()) if walk_forward else None
         except FormError as exc:
             self.form.show_error(exc.message)
             self._set_state("error", f"Not started: {exc.message}")
@@ -191,8 +194,12 @@ class OptimizeWindow(StudyOutputs, QWidget):
         self.progress.setFormat("%v / %m trials")
         self.eta.setText("")
         self._t0 = time.monotonic()
-        self._launch("study", (req,), lambda result: self._study_done(result, req))
-        self._set_state("running", f"Starting {req.method} search of {req.strategy} (workers: {req.workers})…")
+        if wf is not None:
+            self._launch("walkforward", (wf,), self._walkforward_done)
+        else:
+            self._launch("study", (req,), lambda result: self._study_done(result, req))
+        what = "walk-forward analysis" if wf is not None else f"{req.method} search"
+        self._set_state("running", f"Starting the {what} of {req.strategy} (workers: {req.workers})…")
         return True
 
     def _launch(self, kind: str, args: tuple, on_done: Callable[[Any], None]) -> None:
@@ -234,6 +241,15 @@ class OptimizeWindow(StudyOutputs, QWidget):
     def _study_done(self, result: optimize.StudyResult, req: optimize.StudyRequest) -> None:
         self.eta.setText(f"done in {result.elapsed_s:.2f} s")
         self.show_study(result, req)
+        self.refresh_studies()
+
+    def _walkforward_done(self, result: Any) -> None:
+        self.eta.setText(f"done in {result.elapsed_s:.2f} s")
+        self.tabs.walkforward.show_result(result, [r.name for r in self.search.rows() if r.vary])
+        self.tabs.setCurrentWidget(self.tabs.walkforward)
+        state = result.state if result.state in ("finished", "cancelled") else "error"
+        self._set_state(state, ("Cancelled: the finished windows are kept. " if state == "cancelled" else "")
+                        + f"Walk-forward study #{result.study_id}: {len(result.windows)} windows (Walk-forward tab).")
         self.refresh_studies()
 
     # -- results ----------------------------------------------------------------------------------
