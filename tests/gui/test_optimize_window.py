@@ -56,6 +56,7 @@ def tiny_grid(w, *, method: str = "grid", objective: str = "total_return") -> No
     w.form.data.select("dataset", "ftx-btc-perp-1m")
     w.form.select_strategy("ma_cross")
     w.set_span(T0, T0 + 2 * DAY)
+    assert w.search.span() == (T0, T0 + 2 * DAY) and w.search.use_span.isChecked()
     w.search.set_range("fast", 4, 8, 4)
     w.search.set_range("slow", 20, 40, 20)
     w.search.method.setCurrentIndex(w.search.method.findData(method))

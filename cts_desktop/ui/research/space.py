@@ -7,17 +7,19 @@ the service turns it into the study's space and says what is wrong (naming the p
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QDate, Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout,
-                               QHeaderView, QLabel, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDateEdit, QDoubleSpinBox, QFormLayout,
+                               QHBoxLayout, QHeaderView, QLabel, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ...services import research_view as view
 from ...services.optimize import METHODS
 from ...services.research_pool import default_workers
+from ..backtest.data_source import utc_ms
 
+DAY_MS = 86_400_000
 SPACE_HEADERS = ["Vary", "Parameter", "Min", "Max", "Step", "Values (a,b,…)"]
 _METHOD_TITLES = {"grid": "Grid (every point)", "random": "Random (seeded)", "tpe": "Bayesian (Optuna TPE)"}
 _OFF = QColor(128, 128, 128)
@@ -101,6 +103,19 @@ class SearchBox(QWidget):
         self.max_dd.setToolTip("A trial whose drawdown goes deeper is infeasible")
         self.use_max_dd.toggled.connect(self.max_dd.setEnabled)
         f.addRow(self.use_max_dd, self.max_dd)
+        self.use_span = QCheckBox("Only the dates (UTC):")
+        self.use_span.setToolTip("Search over part of the data only: from the first day's start to the last day's end")
+        span = QHBoxLayout()
+        self.span_from, self.span_to = QDateEdit(), QDateEdit()
+        for d in (self.span_from, self.span_to):
+            d.setCalendarPopup(True)
+            d.setDisplayFormat("yyyy-MM-dd")
+            d.setEnabled(False)
+            self.use_span.toggled.connect(d.setEnabled)
+        span.addWidget(self.span_from)
+        span.addWidget(QLabel("to"))
+        span.addWidget(self.span_to)
+        f.addRow(self.use_span, span)
         self._method_changed()
 
     def _method_changed(self, *_a) -> None:
@@ -142,6 +157,19 @@ class SearchBox(QWidget):
                                      self.space.item(i, 0).checkState() == Qt.CheckState.Checked))
         return out
 
+    def span(self) -> Tuple[Optional[int], Optional[int]]:
+        """``(start_ms, end_ms)`` UTC, half-open (the last day included), or ``(None, None)``."""
+        if not self.use_span.isChecked():
+            return None, None
+        return utc_ms(self.span_from.date()), utc_ms(self.span_to.date()) + DAY_MS
+
+    def set_span(self, start_ms: Optional[int], end_ms: Optional[int]) -> None:
+        """Tick and fill the dates from ms UTC (``end_ms`` exclusive); None for both: the whole data."""
+        self.use_span.setChecked(start_ms is not None)
+        if start_ms is not None and end_ms is not None:
+            self.span_from.setDate(QDate.fromJulianDay(2440588 + start_ms // DAY_MS))
+            self.span_to.setDate(QDate.fromJulianDay(2440588 + (end_ms - 1) // DAY_MS))
+
     def settings(self) -> Dict[str, Any]:
         """The search settings as :class:`~cts_desktop.services.optimize.StudyRequest` fields."""
         return {"method": self.method.currentData(), "objective": self.objective.currentData(),
@@ -150,7 +178,10 @@ class SearchBox(QWidget):
                 "max_drawdown": self.max_dd.value() / 100.0 if self.use_max_dd.isChecked() else None}
 
     def set_busy(self, busy: bool) -> None:
-        for w in (self.space, self.method, self.seed, self.workers, self.objective, self.min_trades, self.use_max_dd):
+        for w in (self.space, self.method, self.seed, self.workers, self.objective, self.min_trades, self.use_max_dd,
+                  self.use_span):
             w.setEnabled(not busy)
         self.trials.setEnabled(not busy and self.method.currentData() != "grid")
         self.max_dd.setEnabled(not busy and self.use_max_dd.isChecked())
+        for d in (self.span_from, self.span_to):
+            d.setEnabled(not busy and self.use_span.isChecked())

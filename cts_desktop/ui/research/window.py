@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Optional
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QSplitter,
@@ -51,7 +51,6 @@ class OptimizeWindow(StudyOutputs, QWidget):
         self.best_run: Optional[backtests.BacktestResult] = None
         self.job: Optional[ResearchJob] = None
         self._on_done: Optional[Callable[[Any], None]] = None
-        self._span: Tuple[Optional[int], Optional[int]] = (None, None)
         self._timer = QTimer(self)
         self._timer.setInterval(100)
         self._timer.timeout.connect(self._poll)
@@ -145,11 +144,11 @@ class OptimizeWindow(StudyOutputs, QWidget):
     # -- the request ------------------------------------------------------------------------------
     def set_span(self, start_ms: Optional[int], end_ms: Optional[int]) -> None:
         """Search over ``[start_ms, end_ms)`` (ms UTC) of the data only; None: unbounded."""
-        self._span = (start_ms, end_ms)
+        self.search.set_span(start_ms, end_ms)
 
     def _data_spec(self) -> DataSpec:
         spec = self.form.data.spec()
-        start, end = self._span
+        start, end = self.search.span()
         if spec["source"] == SOURCE_DATASET:
             return DataSpec(dataset=spec["dataset"], start_ms=start, end_ms=end)
         if spec["source"] == SOURCE_CSV:
