@@ -232,3 +232,35 @@ def test_walkforward_windows_and_stitched_curve(win, services, qtbot):
     wf.run_button.click()
     wait_idle(win, qtbot)
     assert win.state == "error" and "in_sample:" in win.state_label.text()
+
+
+def test_tools_optimize_opens_one_window(window, qtbot):
+    from cts_desktop.ui.research import OptimizeWindow
+
+    action = next(a for a in window.findChildren(type(window.actions["start"])) if a.objectName() == "action_optimize")
+    assert action.shortcut().toString() == "Ctrl+Shift+O"
+    assert action in window.menuBar().actions()[3].menu().actions()  # Tools
+    action.trigger()
+    w = window.findChild(OptimizeWindow)
+    assert w is not None and w.isVisible() and w.windowTitle() == "Optimize - CTS Desktop"
+    action.trigger()  # raised again, not a second one
+    assert len(window.findChildren(OptimizeWindow)) == 1
+    w.close()
+
+
+def test_closing_the_window_ends_a_running_study(services, qtbot):
+    from cts_desktop.ui.research import OptimizeWindow
+
+    w = OptimizeWindow(services)
+    qtbot.addWidget(w)
+    tiny_grid(w, method="random")
+    w.search.set_range("fast", 2, 30, 1)
+    w.search.set_range("slow", 31, 200, 1)
+    w.search.trials.setValue(5000)
+    assert w.start()
+    qtbot.waitUntil(lambda: w.progress.value() >= 1, timeout=120_000)
+    proc = w.job._proc
+    w.close()
+    assert not proc.is_alive()
+    stored = optimize.load_study(services.data_dir, optimize.list_studies(services.data_dir)[0].id)
+    assert stored.state == "cancelled" and 1 <= len(stored.trials) < 5000
