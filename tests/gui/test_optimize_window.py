@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt
 
 from cts_desktop.services import montecarlo, optimize
 from cts_desktop.services import reports as report
+from cts_desktop.store.db import proxy as proxy_db
 from cts_desktop.store.presets import PresetStore
 from cts_desktop.store.settings import BUILTIN_PAPER_NAME
 from cts_desktop.ui.research.trials import fmt_metric
@@ -170,6 +171,7 @@ def test_grid_study_table_heatmap_export_preset_and_reopen(win, services, qtbot,
     assert w2.study is not None and w2.study.study_id == stored.study_id
     assert w2.tabs.trials_model.rowCount() == 4 and w2.request is not None
     assert w2.preset_button.isEnabled() and w2.report_button.isEnabled()
+    assert proxy_db.obj is services.db  # reading the studies left the app's database bound
     w2.resize(1280, 720)
     w2.show()
     w2.tabs.setCurrentIndex(w2.tabs.count() - 1)
@@ -188,6 +190,7 @@ def test_refused_input_names_the_field_and_nothing_runs(win, qtbot):
     win.search.set_range("fast", vary=False)
     assert not win.start()
     assert "space: nothing varies" in win.state_label.text()
+    assert win.form.data.source_box.findData("history") == -1  # datasets and candle files only (for now)
     shot(win, "optimize-refused.png")
 
 
@@ -264,3 +267,21 @@ def test_closing_the_window_ends_a_running_study(services, qtbot):
     assert not proc.is_alive()
     stored = optimize.load_study(services.data_dir, optimize.list_studies(services.data_dir)[0].id)
     assert stored.state == "cancelled" and 1 <= len(stored.trials) < 5000
+
+
+def test_a_study_on_an_imported_candle_file(win, services, qtbot):
+    from tests.conftest import DATA
+
+    win.form.data.select("csv")
+    assert win.form.data.import_csv(DATA / "COINBASE_BTC-USD_1h_2017-2019.csv")
+    win.form.data.csv_symbol.setText("BTC/USD")
+    win.form.select_strategy("ma_cross")
+    win.search.set_range("fast", 5, 10, 5)
+    win.search.set_range("slow", 30, 60, 30)
+    win.search.workers.setValue(1)
+    req = win.build_request()
+    assert req.data.candles == (str(DATA / "COINBASE_BTC-USD_1h_2017-2019.csv"),) and req.data.symbols == ("BTC/USD",)
+    assert win.start()
+    wait_idle(win, qtbot)
+    assert win.state == "finished", win.state_label.text()
+    assert win.tabs.trials_model.rowCount() == 4 and "COINBASE_BTC-USD_1h" in win.study.data

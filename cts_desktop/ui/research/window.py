@@ -24,7 +24,7 @@ from ...services import backtests, montecarlo, optimize, walkforward
 from ...services import research_view as view
 from ...services.research_data import DataSpec
 from ...services.research_job import ResearchJob
-from ..backtest.data_source import SOURCE_CSV, SOURCE_DATASET, FormError
+from ..backtest.data_source import SOURCE_CSV, SOURCE_DATASET, SOURCE_HISTORY, FormError
 from ..backtest.form import SettingsForm
 from .outputs import StudyOutputs
 from .results import StudyTabs, best_text
@@ -55,6 +55,8 @@ class OptimizeWindow(StudyOutputs, QWidget):
         self._timer.setInterval(100)
         self._timer.timeout.connect(self._poll)
         self.form = SettingsForm(services)
+        # a study reloads its data by itself (child process, re-runs, reopening): datasets and files only
+        self.form.data.source_box.removeItem(self.form.data.source_box.findData(SOURCE_HISTORY))
         self.search = SearchBox()
         self.left = QTabWidget()
         self.left.setObjectName("OptimizeSettingsTabs")
@@ -155,8 +157,8 @@ class OptimizeWindow(StudyOutputs, QWidget):
             path = str(self.form.data.csv.path)
             return DataSpec(candles=(path,), symbols=(spec["symbol"],), market_type=spec["market_type"],
                             start_ms=start, end_ms=end)
-        raise FormError("Optimising on exchange history is not offered here yet: download it in the backtest "
-                        "window's history page, or import a candle file.", "exchange history is not offered yet.")
+        raise FormError("Optimising on exchange history is not offered yet: choose a shipped dataset or import "
+                        "a candle file.", "exchange history is not offered yet.")
 
     def build_request(self) -> optimize.StudyRequest:
         """The study the form describes, checked by the service. Raises :class:`FormError`,
