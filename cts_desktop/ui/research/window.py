@@ -265,7 +265,8 @@ class OptimizeWindow(StudyOutputs, QWidget):
 
     def refresh_studies(self) -> None:
         try:
-            self.tabs.set_studies(optimize.list_studies(Path(self.services.data_dir)))
+            rows = optimize.list_studies(Path(self.services.data_dir))
+            self.tabs.set_studies([r for r in rows if r.kind == "optimize"])  # walk-forward ones: not reopened yet
         except backtests.INPUT_ERRORS as exc:
             self.state_label.setText(f"Cannot list the studies: {backtests.error_message(exc) or exc}")
 
