@@ -191,6 +191,26 @@ def apply_defaults(conn: ConnectionConfig, defaults: AppSettingsService) -> None
         conn.rate_limit_per_second = defaults.rate_limit_for_new(rules.exchange_facts(conn.exchange).rate_limit_ms)
 
 
+def apply_strategy(settings: SettingsStore, name: str, strategy: str, params: Mapping[str, object],
+                   engine_state: str = "idle") -> ConnectionConfig:
+    """Make ``strategy`` with ``params`` the main strategy of connection ``name`` (an optimised
+    study's best, a preset); its symbols and additional strategies stay. Raises :class:`RuleError`
+    (unknown connection, engine running), ``KeyError`` (unknown strategy), ``ParamError`` (a value
+    the strategy refuses) or ``SettingsError`` (the file could not be written)."""
+    from ..engine import strategies
+
+    conn = find(settings, name)
+    if engine_state in BUSY_STATES:
+        raise RuleError(f"stop the engine of {name!r} before changing its strategy")
+    cls = strategies.get(strategy)
+    resolved = cls.resolve_params(dict(params))
+    cls(resolved)  # the strategy's own cross-checks (fast < slow...)
+    new = copy.deepcopy(conn)
+    new.strategy, new.strategy_params = strategy, resolved
+    store_connection(settings, new)
+    return new
+
+
 def duplicate(settings: SettingsStore, name: str) -> ConnectionConfig:
     """Save a copy of ``name``'s settings as ``"<name> (copy)"`` (or the next free name): never its
     credentials, test or live switch. Raises ``SettingsError``."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Union
+from typing import Any, List, Optional, Union
 
 from ..core import montecarlo as mc
 from ..store import repositories
@@ -50,6 +50,15 @@ def trades_from_run(data_dir: Path, run_id: Optional[int] = None) -> Trades:
         return Trades(pnls, run.starting_balance, run.currency, f"run {run.id} ({run.strategy} on {run.dataset})")
     finally:
         db.close()
+
+
+def trades_from_result(result: Any, source: str = "") -> Trades:
+    """The closed trades of a :class:`~cts_desktop.engine.backtest.BacktestResult` in memory (net
+    P&L, quote, closing order; its starting balance): a window that has the result needs no
+    database read."""
+    pnls = [p.net_pnl for p in result.positions if p.closed_at is not None]
+    return Trades(pnls, result.starting_balance, result.currency,
+                  source or (f"run {result.run_id}" if result.run_id is not None else "the last backtest"))
 
 
 def trades_from_csv(path: PathLike, cash: float) -> Trades:

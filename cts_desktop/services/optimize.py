@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from ..core.objectives import MAXIMIZE, Constraints, direction, is_better, objective_value
 from ..store import studies as repo
-from ..store.db import open_database
+from ..store.db import DB_FILENAME, open_database, proxy
 from ..store.presets import PresetStore
 from ..store.studies import StudyRow, TrialRow
 from . import backtests
@@ -255,16 +256,29 @@ def run_study(req: StudyRequest, data_dir: Path, *, progress: Optional[ProgressF
                        ex.workers, ex.engine, space.fixed)
 
 
-def load_study(data_dir: Path, study_id: int) -> StudyResult:
-    """A stored study with its trials. Raises :class:`BacktestInputError` (field ``study``)."""
+@contextmanager
+def _reading(data_dir: Path) -> Iterator[None]:
+    """The database of ``data_dir`` for a read: the one this thread already has open there (an
+    app's: used and left open, the models stay bound to it) or opened for the read and closed."""
+    bound = proxy.obj
+    path = getattr(bound, "database", None)
+    if bound is not None and path and not bound.is_closed() and Path(path) == Path(data_dir) / DB_FILENAME:
+        yield
+        return
     db = open_database(data_dir)
     try:
+        yield
+    finally:
+        db.close()
+
+
+def load_study(data_dir: Path, study_id: int) -> StudyResult:
+    """A stored study with its trials. Raises :class:`BacktestInputError` (field ``study``)."""
+    with _reading(data_dir):
         row = repo.get_study(study_id)
         if row is None:
             raise BacktestInputError(f"study: no study {study_id} in {Path(data_dir)}", "study")
         trials = repo.trials(study_id)
-    finally:
-        db.close()
     best = next((t for t in trials if t.number == row.best_trial and t.window is None), None)
     s = row.summary
     return StudyResult(row.id, row.strategy, row.objective, row.direction, row.method, row.data, trials, best,
@@ -274,11 +288,15 @@ def load_study(data_dir: Path, study_id: int) -> StudyResult:
 
 def list_studies(data_dir: Path, limit: int = 50) -> List[StudyRow]:
     """The newest studies first."""
-    db = open_database(data_dir)
-    try:
+    with _reading(data_dir):
         return repo.list_studies(limit)
-    finally:
-        db.close()
+
+
+def study_request(data_dir: Path, study_id: int) -> Optional[StudyRequest]:
+    """The request a stored study ran with (to re-run its best trial), or None when unknown."""
+    with _reading(data_dir):
+        row = repo.get_study(study_id)
+    return StudyRequest.from_json(row.request) if row is not None and row.request else None
 
 
 def best_params(result: StudyResult) -> Dict[str, Any]:
@@ -323,4 +341,4 @@ def save_preset(config_dir: Path, name: str, result: StudyResult, settings: Back
 
 
 __all__ = ["METHODS", "MAXIMIZE", "StudyRequest", "StudyResult", "run_study", "load_study", "list_studies",
-           "rerun_best", "export_trials", "save_preset", "best_params", "search"]
+           "rerun_best", "export_trials", "save_preset", "best_params", "search", "study_request"]

@@ -65,7 +65,7 @@ def make_actions(win) -> Dict[str, QAction]:
 
 
 def make_menus(win) -> None:
-    """File (Export, Quit), Engine, View (tabs, reset layout), Tools (Backtest, Settings), Help (shortcuts, tour,
+    """File (Export, Quit), Engine, View (tabs, reset layout), Tools (Backtest, Optimize, Settings), Help (shortcuts, tour,
     About)."""
     mb = win.menuBar()
     file_menu = mb.addMenu("&File")
@@ -93,6 +93,11 @@ def make_menus(win) -> None:
     backtest.setShortcut(QKeySequence("Ctrl+B"))
     backtest.triggered.connect(win.open_backtest)
     tools_menu.addAction(backtest)
+    optimize = QAction("&Optimize...", win)
+    optimize.setObjectName("action_optimize")
+    optimize.setShortcut(QKeySequence("Ctrl+Shift+O"))
+    optimize.triggered.connect(win.open_optimize)
+    tools_menu.addAction(optimize)
     settings = QAction("&Settings...", win)
     settings.setObjectName("action_settings")
     settings.setShortcut(QKeySequence("Ctrl+,"))

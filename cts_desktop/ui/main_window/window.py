@@ -132,6 +132,20 @@ class MainWindow(QMainWindow):
         win.raise_()
         win.activateWindow()
 
+    def open_optimize(self) -> None:
+        """Tools > Optimize: one optimise window per main window, raised if already open."""
+        from ..research import OptimizeWindow  # imported on first use: keeps start-up fast
+
+        win = getattr(self, "_optimize_window", None)
+        if win is None:
+            win = OptimizeWindow(self.services, parent=self)
+            win.setWindowFlag(Qt.WindowType.Window)
+            win.setWindowTitle("Optimize - CTS Desktop")
+            self._optimize_window = win
+        win.show()
+        win.raise_()
+        win.activateWindow()
+
     def open_settings(self) -> None:
         """Tools > Settings... (Ctrl+,)."""
         open_settings(self)
