@@ -252,8 +252,10 @@ class TradingCore:
                                         s.strategy, reduce_only=True)
         else:
             price = self.portfolio.last_prices.get(s.symbol, 0.0)
-            open_count = len(self.portfolio.open) + sum(
-                1 for sym, o in self._inflight.items() if not o.reduce_only and sym not in self.portfolio.open)
+            open_count = len(self.portfolio.open)
+            if self._inflight:  # entries in flight count as positions already
+                open_count += sum(1 for sym, o in self._inflight.items()
+                                  if not o.reduce_only and sym not in self.portfolio.open)
             verdict_obj = check_entry(
                 s, market, price, equity=self.portfolio.equity, available=self.portfolio.available,
                 open_positions=open_count, position=pos, limits=self.limits,

@@ -39,6 +39,9 @@ from .db import BaseModel, EquityChunkRec, EventRec, FillRec, OrderRec, Position
 log = logging.getLogger(__name__)
 
 _STOP = object()
+# json.dumps(x, default=str) with the encoder built once: dumps builds a new one per call when
+# given any option, and signal and position meta are encoded per record
+_to_json = json.JSONEncoder(default=str).encode
 
 
 def _now_ms() -> int:
@@ -114,7 +117,7 @@ class Recorder:
             "run": run_id, "connection": connection, "timestamp": s.timestamp, "symbol": s.symbol,
             "side": s.side, "intent": s.intent, "size": s.size, "confidence": s.confidence,
             "strategy": s.strategy, "reason": s.reason, "accepted": accepted, "verdict": verdict,
-            "meta": json.dumps(s.meta, default=str) if s.meta else "{}",
+            "meta": _to_json(s.meta) if s.meta else "{}",
         }))
 
     def equity(self, run_id: int, timestamp: int, balance: float, equity: float) -> None:
@@ -280,7 +283,7 @@ def _position_row(run_id: int, connection: str, p: Position) -> dict:
         "exit_price": p.exit_price, "realized_pnl": p.realized_pnl, "fees": p.fees,
         "last_price": p.last_price, "stop_loss": p.stop_loss, "take_profit": p.take_profit,
         "opened_at": p.opened_at, "closed_at": p.closed_at, "close_reason": p.close_reason,
-        "strategy": p.strategy, "meta": json.dumps(p.meta, default=str) if p.meta else "{}",
+        "strategy": p.strategy, "meta": _to_json(p.meta) if p.meta else "{}",
     }
 
 
