@@ -41,7 +41,20 @@ log = logging.getLogger(__name__)
 _STOP = object()
 # json.dumps(x, default=str) with the encoder built once: dumps builds a new one per call when
 # given any option, and signal and position meta are encoded per record
-_to_json = json.JSONEncoder(default=str).encode
+_encode = json.JSONEncoder(default=str).encode
+_key = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]  # json's own key quoting (C)
+
+
+def _to_json(meta: dict) -> str:
+    """``json.dumps(meta, default=str)``, the same text; a flat dict of finite floats and ints
+    (what strategies put in a signal's meta) is written directly, ~4x faster."""
+    parts = []
+    for k, v in meta.items():
+        t = type(v)
+        if type(k) is not str or not (t is int or (t is float and v - v == 0)):
+            return _encode(meta)
+        parts.append(f"{_key(k)}: {v!r}")
+    return "{" + ", ".join(parts) + "}"
 
 
 def _now_ms() -> int:
