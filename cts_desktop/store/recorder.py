@@ -42,7 +42,7 @@ _STOP = object()
 # json.dumps(x, default=str) with the encoder built once: dumps builds a new one per call when
 # given any option, and signal and position meta are encoded per record
 _encode = json.JSONEncoder(default=str).encode
-_key = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]  # json's own key quoting (C)
+_key = json.encoder.encode_basestring_ascii  # json's own key quoting (C)
 
 
 def _to_json(meta: dict) -> str:
