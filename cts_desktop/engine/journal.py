@@ -29,7 +29,8 @@ class RunJournal:
         self.recorder = recorder
         # None only for runs that are not stored: then there is no recorder either
         self.run_id = cast(int, run_id)
-        self.log_info = log_info
+        # info lines of a run that stores nothing reach only the bus: built only when it listens
+        self.log_info = log_info and recorder is not None
 
     @property
     def wants_info(self) -> bool:
