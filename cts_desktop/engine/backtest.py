@@ -99,8 +99,13 @@ class Backtest:
         core = self.core
         core.start()
         on_candle = core.on_candle
-        for symbol, candle in merge_streams(self.series):
-            on_candle(symbol, candle)
+        if len(self.series) == 1:  # one symbol: its candles as they are, no merge to tag them
+            ((symbol, candles),) = self.series.items()
+            for candle in candles:
+                on_candle(symbol, candle)
+        else:
+            for symbol, candle in merge_streams(self.series):
+                on_candle(symbol, candle)
         self._elapsed = time.perf_counter() - t0
         return self._finish(t0)
 

@@ -63,6 +63,7 @@ class TradingCore:
         self.paper = PaperExchange(markets, fee=fee, slippage=slippage, funds=lambda: self.portfolio.available,
                                    on_reduced=lambda o, msg, ts: self.log(ev.CAT_ORDER, msg, "warning", ts=ts),
                                    on_reject=self.external_reject)
+        self._paper_pending = self.paper.resting  # symbol -> resting orders (read on every candle)
         self.bus = bus or EventBus()
         self.recorder = recorder
         self.run_id = run_id
@@ -97,7 +98,8 @@ class TradingCore:
         return self.equity_curve.points
 
     def _rebuild_runner_lists(self) -> None:
-        self._direct = [(r, r.strategy.on_candle) for r in self.runners if r.active and not r.tf_ms]
+        # (runner, its on_candle, its symbols or None): looked up once here, not once a candle
+        self._direct = [(r, r.strategy.on_candle, r.symbols) for r in self.runners if r.active and not r.tf_ms]
         self._aggregating = [r for r in self.runners if r.active and r.tf_ms]
 
     # -- StrategyContext ------------------------------------------------------------------------
@@ -146,8 +148,8 @@ class TradingCore:
         indicators; any signal is dropped (it was acted on, or not, before the crash)."""
         self.warming = True
         try:
-            for runner, on_candle in self._direct:
-                if runner.symbols is None or symbol in runner.symbols:
+            for runner, on_candle, symbols in self._direct:
+                if symbols is None or symbol in symbols:
                     try:
                         on_candle(self, symbol, candle)
                     except Exception as exc:  # noqa: BLE001 - as on the live path
@@ -165,7 +167,7 @@ class TradingCore:
         """Process one closed candle of ``symbol`` (see the module docstring)."""
         ts = candle[0]
         self.candles_seen += 1
-        if self.paper.has_pending_on(symbol):
+        if self._paper_pending.get(symbol):  # the paper exchange's resting orders of symbol
             for order, fill in self.paper.on_candle(symbol, candle):
                 self._on_fill(order, fill)
         pf = self.portfolio
@@ -174,9 +176,8 @@ class TradingCore:
                 and symbol not in self._inflight:
             self._check_exits(pos, candle)
         equity = pf.mark(symbol, candle[4], False)
-        close_ts = ts + self.data_tf_ms
-        for runner, on_candle in self._direct:
-            if runner.symbols is not None and symbol not in runner.symbols:
+        for runner, on_candle, symbols in self._direct:
+            if symbols is not None and symbol not in symbols:
                 continue
             try:
                 signals = on_candle(self, symbol, candle)
@@ -184,11 +185,13 @@ class TradingCore:
                 self._strategy_failed(runner, exc)
                 continue
             if signals:
+                close_ts = ts + self.data_tf_ms
                 for sig in signals:
                     self.handle_signal(sig, close_ts)
-        for runner in self._aggregating:
-            if runner.active and (runner.symbols is None or symbol in runner.symbols):
-                self._aggregate(runner, symbol, candle)
+        if self._aggregating:
+            for runner in self._aggregating:
+                if runner.active and (runner.symbols is None or symbol in runner.symbols):
+                    self._aggregate(runner, symbol, candle)
         self.equity_curve.add(ts, equity, pf)
         self.last_ts = ts
         if self.bus.has_subscribers:
@@ -249,8 +252,10 @@ class TradingCore:
                                         s.strategy, reduce_only=True)
         else:
             price = self.portfolio.last_prices.get(s.symbol, 0.0)
-            open_count = len(self.portfolio.open) + sum(
-                1 for sym, o in self._inflight.items() if not o.reduce_only and sym not in self.portfolio.open)
+            open_count = len(self.portfolio.open)
+            if self._inflight:  # entries in flight count as positions already
+                open_count += sum(1 for sym, o in self._inflight.items()
+                                  if not o.reduce_only and sym not in self.portfolio.open)
             verdict_obj = check_entry(
                 s, market, price, equity=self.portfolio.equity, available=self.portfolio.available,
                 open_positions=open_count, position=pos, limits=self.limits,

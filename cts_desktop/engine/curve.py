@@ -17,7 +17,7 @@ class EquityCurve:
     """``points`` [(ts, equity)] and ``balances`` (same length) of run ``run_id``; ``published``:
     how many points the bus has seen."""
 
-    __slots__ = ("points", "balances", "published", "recorded_ts", "_sink", "record_rows")
+    __slots__ = ("points", "balances", "published", "recorded_ts", "_sink", "record_rows", "_ts", "_equity")
 
     def __init__(self, recorder: Optional[Recorder], run_id: Optional[int], record_rows: bool):
         self.points: List[Tuple[int, float]] = []
@@ -27,21 +27,26 @@ class EquityCurve:
         # where the points go: a stored run has both a recorder and an id
         self._sink = (recorder, run_id) if recorder is not None and run_id is not None else None
         self.record_rows = record_rows and self._sink is not None
+        # the last point, kept apart from ``points`` so a candle reads two attributes, not a tuple
+        self._ts: Optional[int] = None
+        self._equity = 0.0
 
     def add(self, ts: int, equity: float, pf: Portfolio) -> None:
         """The point of a candle at ``ts``: ``equity`` when ``ts`` begins a timestamp, else the
         portfolio's current equity replaces that timestamp's point."""
-        points = self.points
-        if points and points[-1][0] == ts:
-            points[-1] = (ts, pf.equity)
+        if ts == self._ts:
+            self._equity = now = pf.equity
+            self.points[-1] = (ts, now)
             self.balances[-1] = pf.balance
-        else:
-            if points:  # the previous timestamp is complete: its equity counts for the drawdown
-                pf.track_drawdown(points[-1][1])
-            if self.record_rows and points and points[-1][0] != self.recorded_ts:
+            return
+        if self._ts is not None:  # the previous timestamp is complete: its equity counts for the drawdown
+            pf.track_drawdown(self._equity)
+            if self.record_rows and self._ts != self.recorded_ts:
                 self.record_last()
-            points.append((ts, equity))
-            self.balances.append(pf.balance)
+        self._ts = ts
+        self._equity = equity
+        self.points.append((ts, equity))
+        self.balances.append(pf.balance)
 
     def record_last(self) -> None:
         """Write the last point as an equity row unless it was written already."""
@@ -56,6 +61,7 @@ class EquityCurve:
         self.points = list(points)
         self.balances = list(balances)
         self.recorded_ts = points[-1][0] if points else None
+        self._ts, self._equity = points[-1] if points else (None, 0.0)
         self.published = 0
 
     def unpublished(self) -> List[Tuple[int, float]]:

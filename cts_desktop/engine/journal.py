@@ -29,7 +29,8 @@ class RunJournal:
         self.recorder = recorder
         # None only for runs that are not stored: then there is no recorder either
         self.run_id = cast(int, run_id)
-        self.log_info = log_info
+        # info lines of a run that stores nothing reach only the bus: built only when it listens
+        self.log_info = log_info and recorder is not None
 
     @property
     def wants_info(self) -> bool:
@@ -50,13 +51,15 @@ class RunJournal:
         """A strategy's signal and the risk verdict on it (decided at ``ts``)."""
         if self.recorder is not None:
             self.recorder.signal(self.run_id, self.connection, s, accepted, verdict)
-        if self.bus.has_subscribers:
+        listened = self.bus.has_subscribers
+        if listened:
             self.bus.publish(ev.SignalEvent(self.connection, s, accepted, verdict))
-        conf = f", confidence {s.confidence:.2f}" if s.confidence < 1 else ""
-        if self.wants_info:
+        wants_info = self.log_info or listened
+        if wants_info:
+            conf = f", confidence {s.confidence:.2f}" if s.confidence < 1 else ""
             self.log(ev.CAT_SIGNAL, f"{s.strategy or 'strategy'}: {s.intent} {s.side} {s.symbol} ({s.reason}{conf})",
                      "info", ts)
-        if not accepted or self.wants_info:
+        if not accepted or wants_info:
             self.log(ev.CAT_RISK, f"{'accepted' if accepted else 'rejected'}: {verdict}",
                      "info" if accepted else "warning", ts)
 
@@ -91,7 +94,9 @@ class RunJournal:
 
     def filled(self, order: Order, fill: Fill, changed: List[Position], currency: str) -> None:
         """``fill`` of ``order`` was booked and changed the positions ``changed``."""
-        for p in changed if self.wants_info else ():
+        listened = self.bus.has_subscribers
+        wants_info = self.log_info or listened
+        for p in changed if wants_info else ():
             if p.closed_at is not None:
                 self.log(ev.CAT_POSITION, f"closed {p.side} {p.symbol} #{p.id} @ {p.exit_price:g}: net P&L "
                                           f"{p.net_pnl:+.6g} {currency} ({p.close_reason})", "info", p.closed_at)
@@ -102,9 +107,9 @@ class RunJournal:
         if self.recorder is not None:
             self.recorder.order(self.run_id, self.connection, order)
             self.recorder.fill(self.run_id, self.connection, fill, order.position_id)
-        self.order_changed(order)
-        if self.bus.has_subscribers:
+        if listened:
+            self.bus.publish(ev.OrderEvent(self.connection, order))
             self.bus.publish(ev.FillEvent(self.connection, fill, order.position_id))
-        if self.wants_info:
+        if wants_info:
             self.log(ev.CAT_FILL, f"filled {fill.side} {fill.amount:g} {fill.symbol} @ {fill.price:g} "
                                   f"fee {fill.fee:.6g} {fill.fee_currency} ({order.reason})", "info", fill.timestamp)

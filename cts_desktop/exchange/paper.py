@@ -81,6 +81,12 @@ class PaperExchange:
         return self.fee_override if self.fee_override is not None else self.markets[symbol].maker_fee
 
     @property
+    def resting(self) -> Dict[str, List[Order]]:
+        """symbol -> the orders resting here (the same dict for the exchange's life: a hot loop
+        may keep it and test ``resting.get(symbol)`` instead of calling :meth:`has_pending_on`)."""
+        return self._pending
+
+    @property
     def has_pending(self) -> bool:
         return any(self._pending.values())
 

@@ -39,6 +39,22 @@ from .db import BaseModel, EquityChunkRec, EventRec, FillRec, OrderRec, Position
 log = logging.getLogger(__name__)
 
 _STOP = object()
+# json.dumps(x, default=str) with the encoder built once: dumps builds a new one per call when
+# given any option, and signal and position meta are encoded per record
+_encode = json.JSONEncoder(default=str).encode
+_key = json.encoder.encode_basestring_ascii  # json's own key quoting (C)
+
+
+def _to_json(meta: dict) -> str:
+    """``json.dumps(meta, default=str)``, the same text; a flat dict of finite floats and ints
+    (what strategies put in a signal's meta) is written directly, ~4x faster."""
+    parts = []
+    for k, v in meta.items():
+        t = type(v)
+        if type(k) is not str or not (t is int or (t is float and v - v == 0)):
+            return _encode(meta)
+        parts.append(f"{_key(k)}: {v!r}")
+    return "{" + ", ".join(parts) + "}"
 
 
 def _now_ms() -> int:
@@ -114,7 +130,7 @@ class Recorder:
             "run": run_id, "connection": connection, "timestamp": s.timestamp, "symbol": s.symbol,
             "side": s.side, "intent": s.intent, "size": s.size, "confidence": s.confidence,
             "strategy": s.strategy, "reason": s.reason, "accepted": accepted, "verdict": verdict,
-            "meta": json.dumps(s.meta, default=str) if s.meta else "{}",
+            "meta": _to_json(s.meta) if s.meta else "{}",
         }))
 
     def equity(self, run_id: int, timestamp: int, balance: float, equity: float) -> None:
@@ -280,7 +296,7 @@ def _position_row(run_id: int, connection: str, p: Position) -> dict:
         "exit_price": p.exit_price, "realized_pnl": p.realized_pnl, "fees": p.fees,
         "last_price": p.last_price, "stop_loss": p.stop_loss, "take_profit": p.take_profit,
         "opened_at": p.opened_at, "closed_at": p.closed_at, "close_reason": p.close_reason,
-        "strategy": p.strategy, "meta": json.dumps(p.meta, default=str) if p.meta else "{}",
+        "strategy": p.strategy, "meta": _to_json(p.meta) if p.meta else "{}",
     }
 
 

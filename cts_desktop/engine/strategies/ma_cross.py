@@ -82,8 +82,10 @@ class MovingAverageCross(Strategy):
             if rel == 0:
                 return None
         prev = self._relation[symbol]
+        if prev == rel:  # no change: the usual candle
+            return None
         self._relation[symbol] = rel
-        if prev == 0 or prev == rel:
+        if prev == 0:  # the first relation after the warm-up is no crossover
             return None
         ts = candle[0]
         meta = {"fast": fast, "slow": slow}
