@@ -33,6 +33,7 @@ from typing import Any, Dict, List, Mapping, Optional, TextIO
 from cts_desktop.services import connection_rules as rules
 from cts_desktop.services import connection_tests
 from cts_desktop.services import connections as service
+from cts_desktop.core.live_gate import confirmation_record
 from cts_desktop.services.app_settings import AppSettingsService
 from cts_desktop.services.connection_rules import TEST_RELEVANT_FIELDS, required_credentials  # noqa: F401 - re-exported
 from cts_desktop.store.secrets import NoSecureKeyringError, SecretStore, mask
@@ -212,8 +213,11 @@ def _cmd_edit(args, store: SettingsStore, io: IO) -> int:
 
     # Live switch: judged on the state after this edit.
     if args.live:
-        _live_gate(edited, final, io)
+        typed = _live_gate(edited, final, io)
         edited.live = True
+        edited.live_confirmation = confirmation_record(edited, final, typed)  # the engine checks it at start
+    elif not edited.live:
+        edited.live_confirmation = {}
 
     # Keyring first (undone if the settings file cannot be written), then the file.
     if keyring is None and final:
@@ -243,8 +247,9 @@ _LIVE_HINTS = {
 }
 
 
-def _live_gate(conn: ConnectionConfig, secrets: Mapping[str, str], io: IO) -> None:
-    """Refuse (CliError, EXIT_FAILED) unless tested ok with these secrets and confirmed by name."""
+def _live_gate(conn: ConnectionConfig, secrets: Mapping[str, str], io: IO) -> str:
+    """Refuse (CliError, EXIT_FAILED) unless tested ok with these secrets and confirmed by name;
+    returns what was typed."""
     refusal = rules.live_refusal(conn, secrets)
     if refusal is not None:
         if refusal.kind == "paper":
@@ -258,6 +263,7 @@ def _live_gate(conn: ConnectionConfig, secrets: Mapping[str, str], io: IO) -> No
     io.out()
     if not rules.confirmed(conn, answer):
         raise CliError(EXIT_FAILED, "live trading NOT switched on: the confirmation did not match the connection name")
+    return answer.strip()
 
 
 def _cmd_remove(args, store: SettingsStore, io: IO) -> int:

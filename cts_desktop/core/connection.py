@@ -67,6 +67,8 @@ class ConnectionConfig:
     risk: Dict[str, Any] = field(default_factory=lambda: {"max_position_fraction": 0.5, "max_open_positions": 3})
     credential_fields: List[str] = field(default_factory=list)
     last_test: Dict[str, Any] = field(default_factory=dict)
+    # the typed confirmation of the live switch: {"at": ms, "typed": name, "credentials_fingerprint": ...}
+    live_confirmation: Dict[str, Any] = field(default_factory=dict)
     builtin: bool = False
 
     @property

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Dict, Optional, Tuple
 
+from ..core.live_gate import live_refusal
 from ..core.models import Market
 from ..exchange.ccxt_gateway import BINANCE_FAMILY, CcxtGateway
 from ..store.settings import ConnectionConfig
@@ -20,12 +21,19 @@ DOLLARS = frozenset({"USDT", "USD", "USDC", "BUSD", "FDUSD", "TUSD", "DAI"})
 async def open_gateway(conn: ConnectionConfig, tf: str, *, live: bool, secrets: Optional[Dict[str, str]],
                        timeout_ms: Optional[int], recv_window_ms: Optional[int]) -> Tuple[CcxtGateway, Tuple[str, ...]]:
     """``(gateway, the secret values to redact)``: live mode with ``secrets`` (None: read from the
-    keyring) and the credentials checked; candles at ``tf`` must be offered."""
+    keyring) and the credentials checked; candles at ``tf`` must be offered. Live mode is refused
+    (:class:`EngineError`, before any request) unless :func:`~cts_desktop.core.live_gate.live_refusal`
+    passes with the recorded confirmation: a passing test and the typed confirmation, both for
+    exactly these credentials."""
     creds: Dict[str, str] = {}
     if live:
         creds = secrets if secrets is not None else \
             await asyncio.get_running_loop().run_in_executor(None, _read_keyring, conn)
     secret_values = tuple(v for v in creds.values() if v)
+    if live:  # the live gate, judged here too: a hand-edited "live": true cannot send an order
+        refusal = live_refusal(conn, creds, require_confirmation=True)
+        if refusal is not None:
+            raise EngineError(refusal.message)
     gateway = CcxtGateway(conn, creds, timeout_ms=timeout_ms)
     ex = gateway.exchange
     if recv_window_ms is not None and ex.id in BINANCE_FAMILY:

@@ -25,6 +25,7 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tupl
 
 from ..exchange.replay import DATASETS
 from .datasets import dataset_symbols
+from ..core.live_gate import LiveRefusal, live_refusal  # noqa: F401 - the gate, for the screens and the CLI
 from ..store.secrets import CREDENTIAL_FIELDS, credentials_fingerprint
 from ..store.settings import PAPER_EXCHANGE, ConnectionConfig
 
@@ -177,44 +178,18 @@ test_summary.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
 # -- the stored test and the live gate -------------------------------------------------------------
 def invalidate_test(before: ConnectionConfig, edited: ConnectionConfig, creds_changed: bool) -> Optional[str]:
-    """Clear ``edited.last_test`` (and switch live off) when the credentials or a
+    """Clear ``edited.last_test`` and the live confirmation (and switch live off) when the credentials or a
     :data:`TEST_RELEVANT_FIELDS` field changed from ``before``; returns the note to show, or None."""
     venue_changed = [f for f in TEST_RELEVANT_FIELDS if getattr(before, f) != getattr(edited, f)]
     if not ((creds_changed or venue_changed) and (before.last_test or before.live)):
         return None
     why = "credentials" if creds_changed else ", ".join(f.replace("_", " ") for f in venue_changed)
     edited.last_test = {}
+    edited.live_confirmation = {}
     if edited.live:
         edited.live = False
         return f"live trading switched OFF: {why} changed; test the connection again before going live"
     return f"connection test cleared: {why} changed"
-
-
-@dataclass(frozen=True)
-class LiveRefusal:
-    """``kind``: ``paper``, ``no-credentials``, ``untested``, ``failed``, ``changed``."""
-
-    kind: str
-    message: str
-
-
-def live_refusal(conn: ConnectionConfig, secrets: Mapping[str, str]) -> Optional[LiveRefusal]:
-    """Why ``conn`` may not go live with ``secrets`` (its current credentials), or None when it may
-    (the caller must still get the typed confirmation, see :func:`confirmation_lines`)."""
-    if conn.exchange == PAPER_EXCHANGE:
-        return LiveRefusal("paper", f"{conn.name!r} replays a recorded market; it has no live mode")
-    if not secrets:
-        return LiveRefusal("no-credentials", f"live trading refused: {conn.name!r} has no credentials")
-    test = conn.last_test or {}
-    if not test:
-        return LiveRefusal("untested", f"live trading refused: {conn.name!r} has not been tested")
-    if not test.get("ok"):
-        kind = test.get("error_kind") or test.get("status") or "error"
-        return LiveRefusal("failed", f"live trading refused: the last test of {conn.name!r} failed ({kind})")
-    if test.get("credentials_fingerprint") != credentials_fingerprint(conn.name, secrets):
-        return LiveRefusal("changed", f"live trading refused: the credentials of {conn.name!r} changed since the "
-                           "last passing test")
-    return None
 
 
 def confirmation_lines(conn: ConnectionConfig) -> List[str]:

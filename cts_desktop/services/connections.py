@@ -17,8 +17,9 @@ import difflib
 from functools import partial
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
+from ..core.live_gate import confirmation_record
 from ..store.secrets import CREDENTIAL_FIELDS, NoSecureKeyringError, SecretStore, SecretStoreError
-from ..store.settings import PAPER_EXCHANGE, ConnectionConfig, SettingsStore
+from ..store.settings import PAPER_EXCHANGE, ConnectionConfig, SettingsError, SettingsStore
 from . import connection_rules as rules
 from .app_settings import AppSettingsService
 from .connection_rules import BUSY_STATES, RuleError
@@ -239,12 +240,21 @@ def remove(settings: SettingsStore, name: str, open_keyring: Callable[[], Secret
     return removed
 
 
-def set_live(settings: SettingsStore, name: str, live: bool) -> ConnectionConfig:
+def set_live(settings: SettingsStore, name: str, live: bool, *, secrets: Optional[Mapping[str, str]] = None,
+             typed: str = "") -> ConnectionConfig:
     """Save ``name`` with live trading on or off and return the saved copy. The caller has
-    judged the live gate (:func:`~cts_desktop.services.connection_rules.live_refusal`) and got
-    the typed confirmation. Raises ``SettingsError``."""
+    judged the live gate (:func:`~cts_desktop.core.live_gate.live_refusal`) and got the typed
+    confirmation ``typed``; switching on records it for ``secrets`` (the credentials that passed,
+    by fingerprint), which the engine checks at every live start. Switching off clears it.
+    Raises ``SettingsError``."""
     new = copy.deepcopy(settings.get(name))
     new.live = live
+    if live:
+        if not secrets:
+            raise SettingsError(f"{name!r}: live trading is switched on with the credentials that passed the test")
+        new.live_confirmation = confirmation_record(new, secrets, typed or name)
+    else:
+        new.live_confirmation = {}
     new.validate()
     settings.put(new)
     return new

@@ -213,6 +213,10 @@ def test_live_gate(qtbot, tab, services, venue, cname, window):
     d.live_dialog.typed.setText(cname)
     click(qtbot, d.live_dialog.ok_button)
     assert services.connection(cname).live
+    # the typed confirmation is recorded for these credentials: what the engine checks at a live start
+    confirmation = services.connection(cname).live_confirmation
+    assert confirmation["typed"] == cname and confirmation["at"] > 0
+    assert confirmation["credentials_fingerprint"] == services.connection(cname).last_test["credentials_fingerprint"]
     assert d.badge.text() == "LIVE" and "LIVE" in d.status.text()
     assert cname in window.live_tab.live_badge.text()
     # Changing the secret invalidates the test and switches live off.

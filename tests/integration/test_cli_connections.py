@@ -298,6 +298,8 @@ def test_live_switch_needs_a_passing_test_of_current_keys_and_confirmation(cli, 
 
     r = cli("edit", name, "--live", stdin=name + "\n")
     assert r.code == EXIT_OK, r
+    confirmation = settings(config).get(name).live_confirmation  # recorded for the engine's own gate
+    assert confirmation["typed"] == name and confirmation["credentials_fingerprint"] == credentials_fingerprint(name, secrets)
     assert "is LIVE" in r.out
     assert settings(config).get(name).live
     assert "LIVE" in cli("list").out

@@ -388,12 +388,33 @@ def test_unknown_symbol_gives_a_clear_error(services, venue):
 def test_live_without_credentials_and_unreachable_exchange(services, venue):
     eng = make_engine(services, venue, "venue nokeys", live=True, secrets={})
     asyncio.run(eng.start())
-    assert eng.state == ev.ERROR and "needs the API credentials" in eng.reason
+    assert eng.state == ev.ERROR and "live trading refused" in eng.reason and "has no credentials" in eng.reason
     venue.add_account(API_KEY, API_SECRET, {"USDT": 10_000})
     venue.stop()
     eng = make_engine(services, venue, "venue down", live=False)
     asyncio.run(eng.start())
     assert eng.state == ev.ERROR and "Cannot reach" in eng.reason and "Traceback" not in eng.reason
+
+
+@pytest.mark.parametrize("hand_edit, refused", [
+    ({"last_test": {}}, "has not been tested"),
+    ({"last_test": {"ok": False, "error_kind": "auth"}}, "failed (auth)"),
+    ({"live_confirmation": {}}, "never confirmed"),
+    ({"last_test": {"ok": True, "credentials_fingerprint": "0" * 64}}, "changed since the last passing test"),
+])
+def test_a_hand_edited_live_switch_cannot_send_an_order(services, venue, hand_edit, refused):
+    """`"live": true` written into connections.json without a passing test and the typed confirmation
+    for the current credentials: the engine refuses before it sends a single request."""
+    venue.add_account(API_KEY, API_SECRET, {"USDT": 10_000})
+    conn = connection_for(venue, "venue hand", live=True, strategy="test_scripted",
+                          strategy_params={"buy_on": "1,2", "sell_on": ""}, **hand_edit)
+    services.save_connection(conn)
+    seen = len(venue.requests)
+    eng = ExchangeEngine(services.connection("venue hand"), bus=services.bus, recorder=services.recorder,
+                         secrets=SECRETS, poll_interval=0.05, timeout_ms=3000)
+    asyncio.run(eng.start())
+    assert eng.state == ev.ERROR and "live trading refused" in eng.reason and refused in eng.reason
+    assert venue.requests[seen:] == []  # not even the markets were asked for
 
 
 # --------------------------------------------------------------------------- pause

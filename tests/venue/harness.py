@@ -126,12 +126,24 @@ READ_ONLY_KEY = "rOk3Lm8Nb2Vc7Xz1As6Df4Gh9Jk5Lq0Wp3Eo8Ri2Tu7Yy1Ss6Aa4Dd9Ff5Gg0Hh
 READ_ONLY_SECRET = "rOs9Hh0Gg5Ff9Dd4Aa6Ss1Yy7Tu2Ri8Eo3Wp0Lq5Jk9Gh4Df6As1Xz7Vc2Nb8Lm3"
 
 
-def connection_for(venue: Venue, name: str = "local venue", **overrides):
-    """A ``ConnectionConfig`` for binance pointed at ``venue`` (testnet on, base_url set)."""
+def connection_for(venue: Venue, name: str = "local venue", *, secrets=None, **overrides):
+    """A ``ConnectionConfig`` for binance pointed at ``venue`` (testnet on, base_url set).
+
+    With ``live=True`` it also carries what the live gate asks for (as the Connections tab records
+    it): a passing test and the typed confirmation, both for ``secrets`` (default: the venue's test
+    keys). Pass ``live_confirmation={}`` or ``last_test={}`` to leave one out."""
+    from cts_desktop.core.credentials import credentials_fingerprint
+    from cts_desktop.core.live_gate import confirmation_record
     from cts_desktop.store.settings import ConnectionConfig
 
     fields = {"name": name, "exchange": "binance", "market_type": "spot", "testnet": True, "base_url": venue.base_url,
               "symbols": ["BTC/USDT"], "credential_fields": ["apiKey", "secret"]}
     fields.update(overrides)
-    return ConnectionConfig(**fields)
-
+    conn = ConnectionConfig(**fields)
+    if conn.live:
+        creds = secrets if secrets is not None else {"apiKey": API_KEY, "secret": API_SECRET}
+        if "last_test" not in overrides:
+            conn.last_test = {"ok": True, "tested_at": 0, "credentials_fingerprint": credentials_fingerprint(name, creds)}
+        if "live_confirmation" not in overrides:
+            conn.live_confirmation = confirmation_record(conn, creds, name)
+    return conn

@@ -4,7 +4,7 @@ credentials) and the typed confirmation of :class:`~.dialogs.LiveConfirmDialog`,
 when the dialog is accepted."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Dict, Optional
 
 from ...services import connection_rules as rules
 from ...services import connections as conn_service
@@ -64,19 +64,20 @@ class LiveSwitch:
             d.say_error("Live trading NOT switched on: the typed name did not match the connection name.")
             return
         try:  # judged again: the credentials or the test may have changed while the dialog was open
-            refusal = rules.live_refusal(conn, d.keyring.stored(conn))
+            secrets = d.keyring.stored(conn)
+            refusal = rules.live_refusal(conn, secrets)
         except (NoSecureKeyringError, SecretStoreError) as exc:
             d.say_error("Live trading refused: " + str(exc))
             return
         if refusal is not None:
             d.say_error(_sentence(refusal.message))
             return
-        self._set(conn, True)
+        self._set(conn, True, secrets)
 
-    def _set(self, conn: ConnectionConfig, live: bool) -> None:
+    def _set(self, conn: ConnectionConfig, live: bool, secrets: Optional[Dict[str, str]] = None) -> None:
         d = self.details
-        try:
-            new = conn_service.set_live(d.services.settings, conn.name, live)
+        try:  # switching on records the typed confirmation for these credentials (the engine checks it)
+            new = conn_service.set_live(d.services.settings, conn.name, live, secrets=secrets, typed=conn.name)
         except SettingsError as exc:
             d.say_error(f"Not changed: {exc}")
             return
