@@ -61,3 +61,15 @@ def test_no_module_over_400_lines() -> None:
         if n > MAX_LINES:
             long[str(path.relative_to(ROOT))] = n
     assert not long, f"modules over {MAX_LINES} lines (split them by responsibility): {long}"
+
+
+def test_the_qt_binding_is_not_the_release_that_crashes_on_python_311() -> None:
+    """PySide6 6.12.0 crashes on Python 3.11 (Signal.emit drops a reference to True): pyproject pins
+    both PySide6-Essentials and shiboken6 below 6.12, and the installed ones must honour it."""
+    from importlib.metadata import version
+
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"PySide6-Essentials>=6.8,<6.12"' in text and '"shiboken6<6.12"' in text
+    for dist in ("PySide6-Essentials", "shiboken6"):
+        major_minor = tuple(int(p) for p in version(dist).split(".")[:2])
+        assert major_minor < (6, 12), f"{dist} {version(dist)} is installed; 6.12 crashes on Python 3.11"
