@@ -167,7 +167,20 @@ def test_grid_study_table_heatmap_export_preset_and_reopen(win, services, qtbot,
     w2 = OptimizeWindow(services)
     qtbot.addWidget(w2)
     assert w2.tabs.studies.rowCount() >= 1 and w2.tabs.selected_study() == stored.study_id
+    # a form set to something else first: reopening must put the study's own settings back
+    other = next(n for n in (w2.form.strategy_box.itemData(i) for i in range(w2.form.strategy_box.count()))
+                 if n != "ma_cross")
+    w2.form.select_strategy(other)
+    w2.form.cash.setValue(1234.0)
+    w2.search.method.setCurrentIndex(w2.search.method.findData("random"))
     w2.tabs.open_button.click()
+    asked = optimize.study_request(services.data_dir, stored.study_id)
+    again = w2.build_request()
+    assert w2.form.strategy_box.currentData() == "ma_cross"
+    assert (again.strategy, again.method, again.objective, again.data, again.settings) == \
+        (asked.strategy, asked.method, asked.objective, asked.data, asked.settings)
+    assert sorted(again.space) == sorted(asked.space)
+    assert [r.name for r in w2.search.rows() if r.vary] == ["fast", "slow"]
     assert w2.study is not None and w2.study.study_id == stored.study_id
     assert w2.tabs.trials_model.rowCount() == 4 and w2.request is not None
     assert w2.preset_button.isEnabled() and w2.report_button.isEnabled()

@@ -280,7 +280,40 @@ class OptimizeWindow(StudyOutputs, QWidget):
             self._set_state("error", f"Error: {backtests.error_message(exc) or exc}")
             return False
         self.show_study(result, req)
+        if req is not None:
+            self.fill_form(req)
         return True
+
+    def fill_form(self, req: optimize.StudyRequest) -> None:
+        """Put a stored study's request back into the form (data, strategy, account settings,
+        search space and search settings), so it can be changed and run again. What cannot be
+        restored (a candle file that moved) is said in the state line."""
+        f = self.form
+        try:
+            f.select_strategy(req.strategy)
+        except KeyError:
+            self.state_label.setText(self.state_label.text() + f" (strategy {req.strategy!r} is not known here)")
+            return
+        state = view.form_state(req.strategy, req.space)
+        f.param_form.set_values(state.fixed)
+        self.search.set_rows(state.rows)
+        self.search.set_settings({k: getattr(req, k) for k in ("method", "objective", "n_trials", "seed", "workers",
+                                                               "min_trades", "max_drawdown")})
+        self.search.set_span(req.data.start_ms, req.data.end_ms)
+        st = req.settings
+        for box, value in ((f.cash, st.cash), (f.fee, st.fee * 100.0), (f.slippage, st.slippage * 100.0),
+                           (f.max_position, st.max_position * 100.0)):
+            box.setValue(value)
+        d = f.data
+        if req.data.dataset:
+            d.select(SOURCE_DATASET, req.data.dataset)
+        elif req.data.candles:
+            d.select(SOURCE_CSV)
+            d.csv_symbol.setText(req.data.symbols[0] if req.data.symbols else "")
+            d.csv_type.setCurrentIndex(max(d.csv_type.findData(req.data.market_type), 0))
+            if not d.import_csv(req.data.candles[0]):
+                self.state_label.setText(self.state_label.text() + " The study's candle file could not be read "
+                                         "again: see the Data tab.")
 
     def _open_selected(self) -> None:
         sid = self.tabs.selected_study()
