@@ -203,7 +203,6 @@ def test_refused_input_names_the_field_and_nothing_runs(win, qtbot):
     win.search.set_range("fast", vary=False)
     assert not win.start()
     assert "space: nothing varies" in win.state_label.text()
-    assert win.form.data.source_box.findData("history") == -1  # datasets and candle files only (for now)
     shot(win, "optimize-refused.png")
 
 
@@ -311,3 +310,39 @@ def test_bayesian_search_through_the_window(win, services, qtbot):
     assert win.state == "finished", win.state_label.text()
     stored = optimize.load_study(services.data_dir, win.study.study_id)
     assert stored.method == "tpe" and len(stored.trials) == 6 == win.tabs.trials_model.rowCount()
+
+
+def test_a_study_on_exchange_history(win, services, qtbot, venue):
+    """Exchange history as the data: downloaded through the connection (the local venue, real
+    ccxt client), kept as a file, the study runs on it; Run study again asks the exchange for
+    nothing; a study reopened later names that file."""
+    from tests.venue.harness import connection_for
+
+    services.save_connection(connection_for(venue, name="venue", rate_limit_per_second=500))
+    d = win.form.data
+    d.select("history")
+    assert d.hist_conn.isEnabled() and d.hist_conn.currentText() == "venue"
+    d.hist_symbol.setText("BTC/USDT")
+    d.hist_tf.setCurrentText("5m")
+    d.hist_from.setDate(d.hist_to.date().addDays(-2))
+    win.form.select_strategy("ma_cross")
+    win.search.set_range("fast", 4, 8, 4)
+    win.search.set_range("slow", 20, 40, 20)
+    win.search.workers.setValue(1)
+    assert win.start()
+    qtbot.waitUntil(lambda: win.state == "error" or (win.job is not None and win.job.done), timeout=120_000)
+    assert win.state == "finished", win.state_label.text()
+    assert len(win.study.trials) == 4 and win.request.data.candles[0].endswith(".parquet")
+    klines = sum(1 for r in venue.requests if r == ("GET", "/api/v3/klines"))
+    assert klines >= 1
+    first_job = win.job
+    assert win.start()  # the same form: the kept file, no download
+    qtbot.waitUntil(lambda: win.job is not first_job and win.job is not None and win.job.done, timeout=120_000)
+    assert win.state == "finished", win.state_label.text()
+    assert sum(1 for r in venue.requests if r == ("GET", "/api/v3/klines")) == klines
+    shot(win, "optimize-history.png")
+
+    d.hist_symbol.setText("NOPE/USDT")
+    assert win.start()
+    qtbot.waitUntil(lambda: win._download is None and win.state == "error", timeout=60_000)
+    assert "no market NOPE/USDT" in win.state_label.text() and win.run_button.isEnabled()
