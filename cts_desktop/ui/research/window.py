@@ -361,7 +361,7 @@ class OptimizeWindow(StudyOutputs, QWidget):
 
         def done(run: backtests.BacktestResult) -> None:
             self.best_run = run
-            self.tabs.best_tabs.show_result(run)
+            self.tabs.best_tabs.show_result(run, (self.study.strategy, optimize.best_params(self.study)))
             self.tabs.montecarlo.set_trades(montecarlo.trades_from_result(
                 run, f"best trial #{self.study.best.number} (run #{run.run_id})"))
             self.tabs.setCurrentIndex(2)
