@@ -26,6 +26,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from ..core import events as ev
 from ..core.accounting import Portfolio
 from ..core.models import BUY, LONG, SELL, Candle, Fill, Market, Order, Position, Signal
+from ..core.order_state import is_terminal
 from ..core.risk import RiskLimits, check_entry
 from ..exchange.paper import PaperError, PaperExchange
 from ..store.recorder import Recorder
@@ -70,7 +71,7 @@ class TradingCore:
         self.runners = [StrategyRunner(s, data_timeframe_ms) for s in strategies]
         self._order_seq = 0
         self._entry_meta: Dict[str, Dict[str, Any]] = {}  # clientOrderId -> the entry signal's meta
-        self._inflight: Dict[str, Order] = {}  # symbol -> unfilled order
+        self._inflight: Dict[str, Order] = {}  # symbol -> its order until that order is terminal
         self.orders: List[Order] = []
         self.fills: List[Fill] = []
         self.candles_seen = 0
@@ -342,8 +343,17 @@ class TradingCore:
         self.log(ev.CAT_ORDER, f"order {order.clientOrderId} {order.status}: {reason}", "error")
 
     # -- fills -> accounting ----------------------------------------------------------------------
+    def order_settled(self, order: Order) -> None:
+        """``order`` reached a terminal state with every execution booked: its symbol may
+        take a new order."""
+        if self._inflight.get(order.symbol) is order:
+            del self._inflight[order.symbol]
+
     def _on_fill(self, order: Order, fill: Fill) -> None:
-        self._inflight.pop(order.symbol, None)
+        # One order in flight per symbol until it is terminal: a partly filled entry keeps its
+        # symbol busy, so no exit or stop goes out while it is still filling.
+        if not self.external_execution or is_terminal(order.state):
+            self.order_settled(order)
         self.fills.append(fill)
         meta = self._entry_meta.pop(order.clientOrderId, None)
         sl_price = tp_price = None
@@ -351,9 +361,18 @@ class TradingCore:
         if order.reason == "entry":
             sl_price, tp_price = protective_prices(order.side, fill.price, order.stop_loss, order.take_profit,
                                                    self.markets[order.symbol].price_step)
+        market = self.markets[order.symbol]
+        held_pos = self.portfolio.open.get(order.symbol)
+        held = held_pos.amount if held_pos is not None and held_pos.side == LONG else 0.0
         changed = self.portfolio.apply_fill(fill, reason=order.reason, strategy=strategy,
-                                            stop_loss=sl_price, take_profit=tp_price, meta=meta)
-        order.position_id = changed[-1].id
+                                            stop_loss=sl_price, take_profit=tp_price, meta=meta,
+                                            spot=not market.can_short)
+        if not market.can_short and fill.side == SELL and fill.amount > held * (1 + 1e-9):
+            self.log(ev.CAT_POSITION, f"sell {fill.amount:g} {order.symbol} (order {order.clientOrderId}) is more than "
+                                      f"the {held:g} held: a spot position is never short, "
+                                      "the excess is not booked", "error", ts=fill.timestamp)
+        if changed:
+            order.position_id = changed[-1].id
         self.journal.filled(order, fill, changed, self.portfolio.currency)
 
     # -- output ---------------------------------------------------------------------------------
