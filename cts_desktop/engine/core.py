@@ -34,6 +34,7 @@ from .bus import EventBus
 from .curve import EquityCurve
 from .exits import protective_prices, triggered_exit
 from .journal import RunJournal
+from .order_guard import held_long, spot_excess
 from .recovery import restore_portfolio
 from .runners import StrategyRunner
 from .strategies import Strategy
@@ -70,6 +71,9 @@ class TradingCore:
         self.run_id = run_id
         self.runners = [StrategyRunner(s, data_timeframe_ms) for s in strategies]
         self._order_seq = 0
+        #: clientOrderIds are ``<id_prefix><run>-<seq>``; live runs set the installation's
+        #: prefix (:func:`cts_desktop.store.installation.order_id_prefix`)
+        self.id_prefix = "cts-"
         self._entry_meta: Dict[str, Dict[str, Any]] = {}  # clientOrderId -> the entry signal's meta
         self._inflight: Dict[str, Order] = {}  # symbol -> its order until that order is terminal
         self.orders: List[Order] = []
@@ -279,7 +283,7 @@ class TradingCore:
     def _new_order(self, symbol: str, side: str, amount: float, ts: int, reason: str, strategy: str,
                    reduce_only: bool = False) -> Order:
         self._order_seq += 1
-        return Order(clientOrderId=f"cts-{self.run_id or 0}-{self._order_seq}", symbol=symbol, side=side,
+        return Order(clientOrderId=f"{self.id_prefix}{self.run_id or 0}-{self._order_seq}", symbol=symbol, side=side,
                      type="market", amount=amount, timestamp=ts, reason=reason, strategy=strategy,
                      reduce_only=reduce_only)
 
@@ -350,8 +354,7 @@ class TradingCore:
             del self._inflight[order.symbol]
 
     def _on_fill(self, order: Order, fill: Fill) -> None:
-        # One order in flight per symbol until it is terminal: a partly filled entry keeps its
-        # symbol busy, so no exit or stop goes out while it is still filling.
+        # in flight until terminal: no exit or stop goes out while an entry is still filling
         if not self.external_execution or is_terminal(order.state):
             self.order_settled(order)
         self.fills.append(fill)
@@ -361,16 +364,12 @@ class TradingCore:
         if order.reason == "entry":
             sl_price, tp_price = protective_prices(order.side, fill.price, order.stop_loss, order.take_profit,
                                                    self.markets[order.symbol].price_step)
-        market = self.markets[order.symbol]
-        held_pos = self.portfolio.open.get(order.symbol)
-        held = held_pos.amount if held_pos is not None and held_pos.side == LONG else 0.0
-        changed = self.portfolio.apply_fill(fill, reason=order.reason, strategy=strategy,
-                                            stop_loss=sl_price, take_profit=tp_price, meta=meta,
-                                            spot=not market.can_short)
-        if not market.can_short and fill.side == SELL and fill.amount > held * (1 + 1e-9):
-            self.log(ev.CAT_POSITION, f"sell {fill.amount:g} {order.symbol} (order {order.clientOrderId}) is more than "
-                                      f"the {held:g} held: a spot position is never short, "
-                                      "the excess is not booked", "error", ts=fill.timestamp)
+        market, held = self.markets[order.symbol], held_long(self.portfolio, order.symbol)
+        changed = self.portfolio.apply_fill(fill, reason=order.reason, strategy=strategy, stop_loss=sl_price,
+                                            take_profit=tp_price, meta=meta, spot=not market.can_short)
+        excess = spot_excess(market, held, order, fill)
+        if excess:
+            self.log(ev.CAT_POSITION, excess, "error", ts=fill.timestamp)
         if changed:
             order.position_id = changed[-1].id
         self.journal.filled(order, fill, changed, self.portfolio.currency)
