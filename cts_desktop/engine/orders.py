@@ -37,7 +37,7 @@ from ..exchange.errors import GatewayError, map_exception
 from ..store.recorder import Recorder
 from .bus import EventBus
 from .core import TradingCore
-from .fees import fill_of_trade, increment_fill
+from .fees import FeeRates, fill_of_trade, increment_fill
 from .lifecycle import LogFn, describe_error
 
 log = logging.getLogger(__name__)
@@ -325,6 +325,24 @@ class OrderSender:
             ledger.settled(order)
         return True
 
+    async def _fee_rates(self, trades: List[dict], market: Market) -> FeeRates:
+        """Prices of the third currencies (BNB) the ``trades`` paid fees in: ``FEE/QUOTE`` from
+        the gateway's last ticker, else ``FEE/BASE`` (see :mod:`.fees`)."""
+        rates: Dict[str, Tuple[float, bool]] = {}
+        for t in trades:
+            for f in t.get("fees") or ([t["fee"]] if t.get("fee") else []):
+                ccy = (f or {}).get("currency")
+                if not ccy or ccy in (market.base, market.quote) or ccy in rates:
+                    continue
+                price = await self.gateway.last_price(f"{ccy}/{market.quote}")
+                if price:
+                    rates[ccy] = (price, False)
+                    continue
+                price = await self.gateway.last_price(f"{ccy}/{market.base}")
+                if price:
+                    rates[ccy] = (price, True)
+        return rates
+
     async def _executions(self, order: Order, gross_before: float) -> Tuple[List[Tuple[Fill, float]], float]:
         """``([(fill, its gross amount in base)], gross amount executed)`` of ``order``, oldest
         first (fill id = trade id).
@@ -345,9 +363,10 @@ class OrderSender:
             raise map_exception(exc, secrets=self._secrets, exchange=ex,
                                 action="reading the order's executions") from None
         fills, gross = [], 0.0
-        for t in sorted((t for t in raws if str(t.get("order") or "") == str(order.id)),
-                        key=lambda t: (t.get("timestamp") or 0, str(t.get("id")))):
-            fill, amount = fill_of_trade(order, t, market, self._log)
+        mine = [t for t in raws if str(t.get("order") or "") == str(order.id)]
+        rates = await self._fee_rates(mine, market)
+        for t in sorted(mine, key=lambda t: (t.get("timestamp") or 0, str(t.get("id")))):
+            fill, amount = fill_of_trade(order, t, market, self._log, rates)
             fills.append((fill, amount))
             gross += amount
         return fills, gross

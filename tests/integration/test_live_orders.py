@@ -171,3 +171,32 @@ def test_an_order_found_by_client_id_with_another_side_or_amount_is_flagged_neve
     ours, ledger = asyncio.run(go())
     assert ours.flag.startswith(NOT_OURS) and "side sell" in ours.flag and "amount 0.02" in ours.flag
     assert ours.filled == 0 and ours.state == "failed" and ledger.booked == [] and ledger.rejected
+
+
+# --------------------------------------------------------------------------- fees in BNB
+
+
+def test_fees_paid_in_bnb_are_converted_to_the_quote_and_booked(services, venue):
+    venue.add_account(API_KEY, API_SECRET, {"USDT": 10_000, "BNB": 2})
+    venue.state.enable_bnb_fees(250.0)
+    eng = make_engine(services, venue, "venue bnb", live=True, params={"buy_on": "2", "sell_on": "", "size": 0.05})
+
+    async def go():
+        await eng.start()
+        assert eng.state == ev.RUNNING, eng.reason
+        await candle(venue, eng)
+        await candle(venue, eng)
+        order = eng.core.orders[0]
+        await until(lambda: order.state == FILLED and eng.core.fills, what="the buy booked")
+        await eng.stop()
+        return order
+
+    order = asyncio.run(go())
+    (vo,) = venue_orders(venue, order.clientOrderId)
+    trade = vo.fills[0]
+    assert trade.commission_asset == "BNB"
+    (fill,) = eng.core.fills
+    assert fill.fee_currency == "USDT" and fill.fee == pytest.approx(float(trade.commission) * 250.0, rel=1e-9)
+    assert fill.amount == float(trade.qty)  # no fee taken from the coins: the whole amount is held
+    assert eng.core.portfolio.fees == pytest.approx(fill.fee)
+    assert db_rows(services, "select fee, fee_currency from fills") == [(pytest.approx(fill.fee), "USDT")]
