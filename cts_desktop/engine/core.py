@@ -76,6 +76,7 @@ class TradingCore:
         self.id_prefix = "cts-"
         self._entry_meta: Dict[str, Dict[str, Any]] = {}  # clientOrderId -> the entry signal's meta
         self._inflight: Dict[str, Order] = {}  # symbol -> its order until that order is terminal
+        self.paused: Dict[str, str] = {}  # symbol -> why no entries nor automatic exits (refused_exits)
         self.orders: List[Order] = []
         self.fills: List[Fill] = []
         self.candles_seen = 0
@@ -178,7 +179,7 @@ class TradingCore:
         pf = self.portfolio
         pos = pf.open.get(symbol)
         if pos is not None and (pos.stop_loss is not None or pos.take_profit is not None) \
-                and symbol not in self._inflight:
+                and symbol not in self._inflight and symbol not in self.paused:
             self._check_exits(pos, candle)
         equity = pf.mark(symbol, candle[4], False)
         for runner, on_candle, symbols in self._direct:
@@ -244,8 +245,8 @@ class TradingCore:
         order: Optional[Order] = None
         if market is None:
             accepted, verdict = False, f"unknown symbol {s.symbol}"
-        elif s.symbol in self._inflight:
-            accepted, verdict = False, f"an order for {s.symbol} is already in flight"
+        elif s.symbol in self._inflight or s.symbol in self.paused:
+            accepted, verdict = False, self.paused.get(s.symbol) or f"an order for {s.symbol} is already in flight"
         elif s.intent == "exit":
             if pos is None:
                 accepted, verdict = False, f"no open position on {s.symbol} to exit"

@@ -143,6 +143,14 @@ class ExchangeEngine(EngineLifecycle):
         if self.feed is not None:
             self.feed.catch_up = True
 
+    def resume_symbol(self, symbol: str) -> None:
+        """Lift the pause of ``symbol`` (exits refused, see :mod:`.refused_exits`): entries and
+        automatic exits on it again."""
+        if self.core is not None and self.core.paused.pop(symbol, None) is not None:
+            if self.orders is not None:
+                self.orders.exits.counts.pop(symbol, None)
+            self._log(ev.CAT_ENGINE, f"{symbol} resumed: entries and exits allowed again")
+
     def unknown_order_window_ms(self) -> int:
         """W of the unknown-outcome rule (ms): see :func:`~cts_desktop.engine.orders.unknown_order_window_ms`."""
         return unknown_order_window_ms(self.gateway)

@@ -39,6 +39,7 @@ from .bus import EventBus
 from .core import TradingCore
 from .fees import FeeRates, fill_of_trade, increment_fill
 from .lifecycle import LogFn, describe_error
+from .refused_exits import RefusedExits, exit_order
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ class OrderSender:
         self.fatal: Optional[str] = None  # set by background order tasks: the run must end in error
         self.settlers: Dict[str, asyncio.Task[None]] = {}  # clientOrderId -> task following the order
         self.booked: Dict[str, Tuple[Set[str], float]] = {}  # clientOrderId -> (trade ids, gross amount booked)
+        self.exits = RefusedExits(gateway, log, delay=max(settle_interval * 4, 0.2))  # exits refused for lack of coins
 
     # -- sending --------------------------------------------------------------------------------
     async def drain(self, core: TradingCore) -> None:
@@ -170,6 +172,8 @@ class OrderSender:
                 live.reject(order, err.message)
                 if err.kind in FATAL_KINDS:
                     self.fatal = err.message
+                elif err.kind == "insufficient-funds" and order.reduce_only:
+                    await self.exits.refused(order, live.core, self._resend_exit)
                 return
             self._log(ev.CAT_ORDER, f"order {order.clientOrderId}: outcome unknown ({err.message}); querying it by "
                                     "client id, it will not be sent again", "warning")
@@ -203,8 +207,13 @@ class OrderSender:
             log.exception("following order %s failed", order.clientOrderId)
             self.fatal = f"cannot follow order {order.clientOrderId}: {describe_error(exc)}"
 
+    async def _resend_exit(self, symbol: str) -> None:
+        if self.live is not None and exit_order(self.live.core, symbol, "exit: sent again after a refusal"):
+            await self.drain(self.live.core)
+
     async def cancel_all(self) -> None:
         """Stop following orders (they stay as they are at the exchange)."""
+        self.exits.cancel()
         tasks = list(self.settlers.values())
         for t in tasks:
             t.cancel()
@@ -322,6 +331,7 @@ class OrderSender:
         if order.state in (STATE_CANCELED, FAILED):
             ledger.reject(order, f"{order.status} at the exchange after {order.filled:g} filled")
         else:
+            self.exits.filled(order)
             ledger.settled(order)
         return True
 

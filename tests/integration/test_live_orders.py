@@ -200,3 +200,94 @@ def test_fees_paid_in_bnb_are_converted_to_the_quote_and_booked(services, venue)
     assert fill.amount == float(trade.qty)  # no fee taken from the coins: the whole amount is held
     assert eng.core.portfolio.fees == pytest.approx(fill.fee)
     assert db_rows(services, "select fee, fee_currency from fills") == [(pytest.approx(fill.fee), "USDT")]
+
+
+# --------------------------------------------------------------------------- refused exits
+
+
+def _bought(services, venue, name, sell_on):
+    acct = venue.add_account(API_KEY, API_SECRET, {"USDT": 10_000})
+    eng = make_engine(services, venue, name, live=True, params={"buy_on": "2", "sell_on": sell_on, "size": 0.05})
+    return acct, eng
+
+
+async def _entry(venue, eng):
+    await eng.start()
+    assert eng.state == ev.RUNNING, eng.reason
+    await candle(venue, eng)
+    await candle(venue, eng)
+    entry = eng.core.orders[0]
+    await until(lambda: entry.state == FILLED and not eng.core._inflight, what="the entry")
+    return eng.core.portfolio.open[SYM]
+
+
+def test_exit_refused_after_coins_sold_by_hand_is_resized_to_the_wallet(services, venue):
+    acct, eng = _bought(services, venue, "venue hand part", "3")
+
+    async def go():
+        pos = await _entry(venue, eng)
+        held = pos.amount
+        acct.free["BTC"] -= type(acct.free["BTC"])(str(round(held / 2, 5)))  # half sold by hand
+        await candle(venue, eng)  # candle 3: the exit is refused, the wallet read, the exit resized and resent
+        await until(lambda: SYM not in eng.core.portfolio.open and not eng.core._inflight, what="the position closed")
+        await eng.stop()
+        return held
+
+    held = asyncio.run(go())
+    refused, resent = eng.core.orders[1], eng.core.orders[2]
+    assert refused.state == "failed" and "insufficient" in refused.error.lower()
+    assert resent.state == FILLED and resent.amount == pytest.approx(held - round(held / 2, 5), abs=1e-5)
+    (closed,) = eng.core.portfolio.closed
+    assert closed.exit_amount == pytest.approx(resent.amount)
+    assert venue.requests.count(("POST", "/api/v3/order")) == 3
+    assert wallet(venue, "BTC") < 1e-5
+    log = "\n".join(messages(services, "venue hand part"))
+    assert "adjusted from" in log and "outside the app" in log
+
+
+def test_exit_refused_with_less_than_the_minimum_left_closes_the_position_outside_the_app(services, venue):
+    acct, eng = _bought(services, venue, "venue hand all", "3")
+
+    async def go():
+        await _entry(venue, eng)
+        acct.free["BTC"] = type(acct.free["BTC"])("0.00001")  # nearly all sold by hand
+        await candle(venue, eng)
+        await until(lambda: SYM not in eng.core.portfolio.open and not eng.core._inflight, what="the position closed")
+        await candle(venue, eng)  # a later candle: nothing more is sent
+        await eng.stop()
+
+    asyncio.run(go())
+    (closed,) = eng.core.portfolio.closed
+    assert closed.close_reason == "closed outside the app"
+    assert len(eng.core.orders) == 2 and venue.requests.count(("POST", "/api/v3/order")) == 2
+    rows = db_rows(services, "select close_reason from positions where connection = ?", "venue hand all")
+    assert rows == [("closed outside the app",)]
+
+
+def test_exits_refused_again_and_again_stop_after_the_limit_and_pause_the_symbol(services, venue):
+    acct, eng = _bought(services, venue, "venue refused", "3")
+    paused = []
+    services.bus.subscribe(lambda e: paused.append(e) if isinstance(e, ev.SymbolPaused) else None)
+    insufficient = '{"code":-2010,"msg":"Account has insufficient balance for requested action."}'
+
+    async def go():
+        await _entry(venue, eng)
+        venue.faults.status(400, insufficient, path="/api/v3/order", method="POST")  # every order refused
+        await candle(venue, eng)
+        await until(lambda: SYM in eng.core.paused, what="the symbol paused")
+        posts = venue.requests.count(("POST", "/api/v3/order"))
+        eng.core.runners[0].strategy.buys.add(5)
+        await candle(venue, eng)
+        await candle(venue, eng)  # candle 5: an entry signal on the paused symbol is refused
+        assert venue.requests.count(("POST", "/api/v3/order")) == posts
+        venue.faults.clear()
+        eng.resume_symbol(SYM)
+        await eng.stop()
+        return posts
+
+    posts = asyncio.run(go())
+    assert posts == 1 + 3  # the entry, then the exit refused 3 times (2 re-sends with back-off)
+    assert [e.symbol for e in paused] == [SYM] and "3 exits in a row" in paused[0].reason
+    assert SYM in eng.core.portfolio.open  # the coins are still there: nothing was closed by guess
+    log = "\n".join(messages(services, "venue refused"))
+    assert "paused" in log and "resumed" in log
