@@ -189,6 +189,7 @@ class Position:
     close_reason: str = ""
     strategy: str = ""
     meta: dict = field(default_factory=dict)
+    run_id: Optional[int] = None  # the engine run it belongs to (set on what is published and read back)
 
     @property
     def is_open(self) -> bool:
