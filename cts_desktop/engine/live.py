@@ -59,6 +59,7 @@ from ..exchange.ccxt_gateway import CcxtGateway
 from ..exchange.errors import GatewayError
 from ..store.recorder import Recorder
 from ..store.settings import ConnectionConfig
+from .breakers import Breakers, latch_store_for
 from .bus import EventBus
 from .core import TradingCore
 from .feeds import MarketFeed
@@ -67,6 +68,7 @@ from .live_setup import load_markets, open_gateway, paper_balance
 from .orders import LiveLedger, OrderSender, Unsettled, unknown_order_window_ms
 from .reconcile import Reconciler
 from .strategies import Strategy, build_strategies
+from .watchdog import LoopBus, StepWorker, timed_step
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +102,8 @@ class ExchangeEngine(EngineLifecycle):
                  recv_window_ms: Optional[int] = None, settle_interval: float = 0.5, max_settle_interval: float = 10.0,
                  reconcile_timeout_s: float = 60.0, max_data_failures: int = 8, timeout_ms: Optional[int] = None,
                  default_timeframe: str = DEFAULT_TIMEFRAME, close_grace_ms: Optional[int] = CLOSE_GRACE_MS,
-                 ws_retry_interval: float = 1.0, max_ws_retry_interval: float = 60.0, ws_sync_timeout: float = 15.0):
+                 ws_retry_interval: float = 1.0, max_ws_retry_interval: float = 60.0, ws_sync_timeout: float = 15.0,
+                 strategy_budget_s: float = 10.0):
         super().__init__(conn, bus=bus, recorder=recorder, mode="live" if conn.live else "paper")
         self._given_secrets = dict(secrets) if secrets is not None else None
         self._secret_values: Tuple[str, ...] = ()
@@ -126,6 +129,8 @@ class ExchangeEngine(EngineLifecycle):
         self.feed: Optional[MarketFeed] = None  # market data, once the gateway is open
         self.orders: Optional[OrderSender] = None  # live mode: sends and follows the orders
         self.reconciled: List[Order] = []  # orders of earlier runs settled at start
+        self.strategy_budget_s = strategy_budget_s  # a candle's strategy step longer than this is reported (watchdog.py)
+        self.worker: Optional[StepWorker] = None
 
     @property
     def data_source(self) -> str:
@@ -177,6 +182,10 @@ class ExchangeEngine(EngineLifecycle):
             bus=self.bus, recorder=self.recorder, run_id=self.run_id,
         )
         core.external_execution = self.live
+        core.bus = core.journal.bus = LoopBus(self.bus, asyncio.get_running_loop())  # steps run off the loop
+        core.breakers = Breakers(conn.name, limits, quote=quote, store=latch_store_for(self.recorder),
+                                 publish=self.bus.publish, log=core.log)
+        self.worker = StepWorker(f"cts-strategy:{conn.name}")
         if self.orders is not None:
             self.orders.live = LiveLedger(core, recorder=self.recorder, run_id=self.run_id, name=self.name, bus=self.bus)
         self._log_start(gateway, strategy, balance, quote)
@@ -288,7 +297,7 @@ class ExchangeEngine(EngineLifecycle):
         """One batch of closed candles to the core (to the warm-up pass after a pause); live
         orders the core queued are sent after each candle."""
         core, feed = self.core, self.feed
-        assert core is not None and feed is not None
+        assert core is not None and feed is not None and self.worker is not None
         catch_up, feed.catch_up = feed.catch_up, False
         for sym, candle in batch:
             if self._stop_requested:
@@ -296,7 +305,9 @@ class ExchangeEngine(EngineLifecycle):
             if catch_up:
                 self._warm(sym, candle)
                 continue
-            core.on_candle(sym, candle)
+            if not await timed_step(self.worker, core, sym, candle, budget_s=self.strategy_budget_s,
+                                    stopped=lambda: self._stop_requested):
+                break
             self._check_health()
             if self.live and core.outbox and self.orders is not None:
                 await self.orders.drain(core)
@@ -321,6 +332,8 @@ class ExchangeEngine(EngineLifecycle):
         """Stop following orders (they stay as they are), list what is open, close the gateway."""
         if self.feed is not None:
             await self.feed.close()
+        if self.worker is not None:
+            self.worker.close()
         if self.orders is not None:
             await self.orders.cancel_all()
         core = self.core
