@@ -49,13 +49,17 @@ class KillReport:
 
     def line(self) -> str:
         """One human line (CLI, the GUI's message)."""
-        text = (f"{self.connection}: kill switch: {self.canceled} orders canceled, {self.flattened} positions "
-                f"closed, engine {self.state} ({self.seconds:.2f} s)")
+        text = (f"{self.connection}: kill switch: {_count(self.canceled, 'order')} canceled, "
+                f"{_count(self.flattened, 'position')} closed, engine {self.state} ({self.seconds:.2f} s)")
         if self.left_open:
             text += "; STILL OPEN: " + ", ".join(self.left_open)
         if self.errors:
             text += "; errors: " + "; ".join(self.errors)
         return text
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
 
 
 def _hold(core: TradingCore) -> None:

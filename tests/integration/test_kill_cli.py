@@ -113,3 +113,17 @@ def test_cli_risk_status_and_rearm(configured):
     assert res.returncode == 1 and "not latched" in res.stderr
     res = cts(configured, "risk", "rearm", "nope")
     assert res.returncode == 2 and "nope" in res.stderr
+
+
+def test_connections_edit_sets_the_breakers_and_refuses_bad_ones(configured):
+    res = cts(configured, "connections", "edit", NAME, "--max-order-notional", "500", "--min-free-balance", "100",
+              "--max-leverage", "2", "--daily-loss-limit", "0.03", "--max-drawdown", "0.1",
+              "--max-orders-per-minute", "4")
+    assert res.returncode == 0, res.stderr
+    risk = SettingsStore(configured[1]).load().get(NAME).risk
+    assert {k: risk[k] for k in ("max_order_notional", "min_free_balance", "max_leverage", "daily_loss_limit",
+                                 "max_drawdown", "max_orders_per_minute")} == {
+        "max_order_notional": 500.0, "min_free_balance": 100.0, "max_leverage": 2.0, "daily_loss_limit": 0.03,
+        "max_drawdown": 0.1, "max_orders_per_minute": 4}
+    res = cts(configured, "connections", "edit", NAME, "--max-drawdown", "1.5")
+    assert res.returncode == 2 and "max_drawdown must be a fraction in [0, 1)" in res.stderr
