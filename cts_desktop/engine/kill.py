@@ -3,7 +3,8 @@
 :func:`kill_engine` runs on the event loop and never calls a strategy, so a strategy stuck in
 ``on_candle`` (on the exchange engine's step thread, :mod:`.watchdog`) cannot delay it. In order:
 
-1. new entries are held (close-only) and the run is told to stop, so nothing new goes out;
+1. new entries are held (close-only), so nothing new goes out; the run itself is stopped only at
+   the end (stopping closes its exchange session, which the next steps need);
 2. queued entries that have not been sent are dropped;
 3. open orders are canceled: at the exchange every open order on the run's symbols (live; in
    parallel), at the paper exchange every resting order (paper, replays);
@@ -152,8 +153,7 @@ async def kill_engine(eng: EngineLifecycle, *, flatten: bool = True) -> KillRepo
         await eng.stop(KILL_REASON)
         report.state = eng.state
         return report
-    eng._stop_requested, eng._stop_reason = True, KILL_REASON
-    _hold(core)
+    _hold(core)  # the run goes on until the end (its gateway stays open for the kill's requests), close-only
     core.log(ev.CAT_ENGINE, "KILL SWITCH: canceling every open order" + (", closing every position" if flatten else "")
              + " and stopping", "warning")
     _drop_queued_entries(core)
