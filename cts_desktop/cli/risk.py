@@ -1,7 +1,7 @@
 """``cts-desktop kill NAME|--all`` and ``cts-desktop risk rearm NAME`` / ``risk status``.
 
-``kill`` reaches engines running in other processes on the same data dir (a headless run; the
-desktop app too) through a request file they poll (:mod:`cts_desktop.store.control` says why
+``kill`` reaches engines running headless in other processes on the same data dir through a
+request file they poll (:mod:`cts_desktop.store.control` says why
 files): each cancels every open order, closes every position when the ``kill_flattens`` setting
 is on, and stops; their answers are printed. ``risk rearm`` clears a latched max-drawdown
 breaker (a running engine takes entries again from its next signal); ``risk status`` lists the
@@ -18,8 +18,8 @@ from . import exit_codes
 
 def add_subparsers(sub) -> None:
     k = sub.add_parser("kill", help="kill switch: cancel all orders, close all positions, stop a running engine",
-                       description="Kill switch for engines running in other processes on this data dir "
-                                   "(a headless run, or the app): cancel every open order, close every position "
+                       description="Kill switch for engines running headless in other processes on this data "
+                                   "dir: cancel every open order, close every position "
                                    "at market (setting 'Kill switch flattens positions', on by default), stop.")
     target = k.add_mutually_exclusive_group(required=True)
     target.add_argument("name", nargs="?", metavar="NAME", help="the connection whose engine to kill")

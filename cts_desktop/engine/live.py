@@ -32,7 +32,12 @@ Live mode (``conn.live`` True)
 Stop
     Stopping leaves positions and exchange orders as they are: in-flight orders are logged (the
     next start reconciles them), open orders at the exchange and open positions are listed in the
-    log. Nothing is canceled or closed.
+    log. Nothing is canceled or closed. The kill switch (:mod:`.kill`) cancels and closes first.
+
+Breakers and the strategy's time budget
+    Every entry also passes :class:`~.breakers.Breakers` (cap per order, free balance, leverage,
+    daily loss, the latching max-drawdown breaker, order rate). Each candle's strategy step runs
+    on a worker thread (:mod:`.watchdog`), awaited for at most ``strategy_budget_s``.
 
 Errors
     Every failure ends in the engine's ``error`` state with a human ``reason`` (a

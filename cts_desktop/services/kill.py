@@ -143,8 +143,8 @@ def request_kill(data_dir: Path, target: str, *, timeout: float = 15.0, grace: f
         control.withdraw(rid)
     if not answers:
         who = "no running engine" if target == ALL else f"no running engine of {target}"
-        raise KillError(f"{who} answered within {timeout:g} s (is a headless run or the app running with this "
-                        "data dir?)")
+        raise KillError(f"{who} answered within {timeout:g} s (is a headless run using this data dir? In the "
+                        "app, use its KILL SWITCH button)")
     return [str(line) for a in answers for line in a.get("lines", [])]
 
 
