@@ -32,7 +32,12 @@ Live mode (``conn.live`` True)
 Stop
     Stopping leaves positions and exchange orders as they are: in-flight orders are logged (the
     next start reconciles them), open orders at the exchange and open positions are listed in the
-    log. Nothing is canceled or closed.
+    log. Nothing is canceled or closed. The kill switch (:mod:`.kill`) cancels and closes first.
+
+Breakers and the strategy's time budget
+    Every entry also passes :class:`~.breakers.Breakers` (cap per order, free balance, leverage,
+    daily loss, the latching max-drawdown breaker, order rate). Each candle's strategy step runs
+    on a worker thread (:mod:`.watchdog`), awaited for at most ``strategy_budget_s``.
 
 Errors
     Every failure ends in the engine's ``error`` state with a human ``reason`` (a
@@ -61,6 +66,7 @@ from ..exchange.errors import GatewayError
 from ..store.installation import order_id_prefix
 from ..store.recorder import Recorder
 from ..store.settings import ConnectionConfig
+from .breakers import Breakers, latch_store_for
 from .bus import EventBus
 from .core import TradingCore
 from .feeds import MarketFeed
@@ -69,6 +75,7 @@ from .live_setup import load_markets, open_gateway, paper_balance
 from .orders import LiveLedger, OrderSender, Unsettled, unknown_order_window_ms
 from .reconcile import Reconciler
 from .strategies import Strategy, build_strategies
+from .watchdog import LoopBus, StepWorker, timed_step
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +110,7 @@ class ExchangeEngine(EngineLifecycle):
                  reconcile_timeout_s: float = 60.0, max_data_failures: int = 8, timeout_ms: Optional[int] = None,
                  default_timeframe: str = DEFAULT_TIMEFRAME, close_grace_ms: Optional[int] = CLOSE_GRACE_MS,
                  ws_retry_interval: float = 1.0, max_ws_retry_interval: float = 60.0, ws_sync_timeout: float = 15.0,
-                 order_prefix: Optional[str] = None):
+                 order_prefix: Optional[str] = None, strategy_budget_s: float = 10.0):
         super().__init__(conn, bus=bus, recorder=recorder, mode="live" if conn.live else "paper")
         #: live clientOrderId prefix (store.installation.order_id_prefix); None: made from the database's folder
         self.order_prefix = order_prefix
@@ -131,6 +138,8 @@ class ExchangeEngine(EngineLifecycle):
         self.feed: Optional[MarketFeed] = None  # market data, once the gateway is open
         self.orders: Optional[OrderSender] = None  # live mode: sends and follows the orders
         self.reconciled: List[Order] = []  # orders of earlier runs settled at start
+        self.strategy_budget_s = strategy_budget_s  # a candle's strategy step longer than this is reported (watchdog.py)
+        self.worker: Optional[StepWorker] = None
 
     @property
     def data_source(self) -> str:
@@ -196,6 +205,10 @@ class ExchangeEngine(EngineLifecycle):
                 prefix = await asyncio.get_running_loop().run_in_executor(
                     None, order_id_prefix, Path(str(self.recorder.db.database)).parent)
             core.id_prefix = prefix
+        core.bus = core.journal.bus = LoopBus(self.bus, asyncio.get_running_loop())  # steps run off the loop
+        core.breakers = Breakers(conn.name, limits, quote=quote, store=latch_store_for(self.recorder),
+                                 publish=self.bus.publish, log=core.log)
+        self.worker = StepWorker(f"cts-strategy:{conn.name}")
         if self.orders is not None:
             self.orders.live = LiveLedger(core, recorder=self.recorder, run_id=self.run_id, name=self.name, bus=self.bus)
         self._log_start(gateway, strategy, balance, quote)
@@ -307,7 +320,7 @@ class ExchangeEngine(EngineLifecycle):
         """One batch of closed candles to the core (to the warm-up pass after a pause); live
         orders the core queued are sent after each candle."""
         core, feed = self.core, self.feed
-        assert core is not None and feed is not None
+        assert core is not None and feed is not None and self.worker is not None
         catch_up, feed.catch_up = feed.catch_up, False
         for sym, candle in batch:
             if self._stop_requested:
@@ -315,7 +328,9 @@ class ExchangeEngine(EngineLifecycle):
             if catch_up:
                 self._warm(sym, candle)
                 continue
-            core.on_candle(sym, candle)
+            if not await timed_step(self.worker, core, sym, candle, budget_s=self.strategy_budget_s,
+                                    stopped=lambda: self._stop_requested):
+                break
             self._check_health()
             if self.live and core.outbox and self.orders is not None:
                 await self.orders.drain(core)
@@ -340,6 +355,8 @@ class ExchangeEngine(EngineLifecycle):
         """Stop following orders (they stay as they are), list what is open, close the gateway."""
         if self.feed is not None:
             await self.feed.close()
+        if self.worker is not None:
+            self.worker.close()
         if self.orders is not None:
             await self.orders.cancel_all()
         core = self.core
