@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from PySide6.QtWidgets import QComboBox
+from PySide6.QtWidgets import QComboBox, QLabel
 
 from ...core.risk import RiskLimits
 from ...services.datasets import datasets as replay_datasets
@@ -29,8 +29,12 @@ class ReplaySection(DetailsSection):
         self.add_field("speed", "Replay speed", self.speed,
                        help="Candles are replayed at this multiple of real time; max is as fast as possible")
         self.balance = spin(1.0, 1e9, 2, 1000.0, 160)
-        self.add_field("starting_balance", "Starting balance", self.balance, "USDT equivalent",
-                       "Converted to the quote currency at the replay's first price where it is not a dollar")
+        self.add_field("starting_balance", "Starting balance", self.balance, "USD",
+                       "In dollars; converted to the quote currency at the replay's first price where the "
+                       "market is not quoted in a dollar (BTC-quoted markets)")
+        self.balance_unit = self.balance.parentWidget().findChild(QLabel, "Unit")
+        self.dataset.currentIndexChanged.connect(self._show_balance_unit)
+        self._show_balance_unit()
         self.fee = spin(-0.001, 5.0, 3, 0.01)
         self.fee.setSpecialValueText("market default")
         self.add_field("fee", "Taker fee", self.fee, "%", "Fee per fill as a percentage of notional; "
@@ -42,6 +46,14 @@ class ReplaySection(DetailsSection):
 
     def applies_to(self, conn):
         return conn.is_paper_replay
+
+    def _show_balance_unit(self, *_a) -> None:
+        """The balance's unit as the replayed market counts money: its dollar quote itself (USD,
+        USDT), or dollars converted to a coin quote."""
+        ds = replay_datasets().get(self.dataset.currentData())
+        quote = ds.quote if ds is not None else ""
+        dollar = quote in ("USD", "USDT", "USDC", "BUSD", "FDUSD", "TUSD", "DAI")
+        self.balance_unit.setText(quote if dollar else f"USD, converted to {quote or 'the quote'} at the first price")
 
     def load(self, conn):
         i = self.dataset.findData(conn.dataset)
