@@ -295,6 +295,16 @@ class ElidedLabel(QLabel):
         return hint
 
 
+def fit_height(dialog: QWidget, width: int) -> None:
+    """Give ``dialog`` ``width`` and the height its wrapped labels need at that width (a layout's
+    plain size hint ignores word wrap, so such a dialog opened clipped); it cannot be made smaller."""
+    lay = dialog.layout()
+    height = lay.totalHeightForWidth(width) if lay is not None and lay.hasHeightForWidth() else 0
+    height = max(height, dialog.sizeHint().height())
+    dialog.setMinimumSize(min(width, dialog.minimumSizeHint().width()), height)
+    dialog.resize(width, height)
+
+
 def section_title(text: str) -> QLabel:
     lbl = QLabel(text)
     lbl.setObjectName("SectionTitle")

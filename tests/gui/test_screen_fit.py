@@ -49,3 +49,20 @@ def test_positions_tab_fits_1280_without_sideways_scrolling(window, services, fa
         used = sum(header.sectionSize(i) for i in range(header.count()) if not header.isSectionHidden(i))
         assert used <= table.viewport().width() + 1, (table.objectName(), used, table.viewport().width())
         assert not table.horizontalScrollBar().isVisible(), table.objectName()
+
+
+def test_add_connection_and_live_confirm_dialogs_open_tall_enough(qtbot):
+    from cts_desktop.store.settings import ConnectionConfig
+    from cts_desktop.ui.connections.dialogs import AddConnectionDialog, LiveConfirmDialog
+
+    conn = ConnectionConfig(name="Binance main", exchange="binance", market_type="spot", symbols=["BTC/USDT"])
+    for d in (AddConnectionDialog(["a"], ["binance", "kraken"]), LiveConfirmDialog(conn)):
+        qtbot.addWidget(d)
+        d.show()
+        qtbot.waitExposed(d)
+        lay = d.layout()
+        assert d.height() >= lay.totalHeightForWidth(d.width()), (type(d).__name__, d.height())
+        from PySide6.QtWidgets import QLabel
+        for label in d.findChildren(QLabel):  # every wrapped text has the height it needs at its width
+            if label.wordWrap() and label.isVisible() and label.text():
+                assert label.height() >= label.heightForWidth(label.width()), label.text()[:40]
