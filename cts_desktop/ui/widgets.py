@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Dict, Optional
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QAction, QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QHeaderView, QLabel, QSizePolicy,
                                QTableView, QToolButton, QVBoxLayout, QWidget)
@@ -293,6 +293,30 @@ class ElidedLabel(QLabel):
         hint = super().sizeHint()
         hint.setWidth(self.fontMetrics().horizontalAdvance(self._full) + 8)
         return hint
+
+
+class WrapBody(QWidget):
+    """The content of a scroll area whose wrapped labels must get their whole height. A scroll
+    area sizes its widget from the plain size hint, which ignores word wrap, so a long warning or
+    a test result was squeezed into one line and overlapped its neighbours; this widget asks its
+    layout for the height it needs at its actual width whenever it is resized or re-laid out."""
+
+    def _fit(self) -> None:
+        lay = self.layout()
+        if lay is not None and lay.hasHeightForWidth():
+            need = lay.totalHeightForWidth(self.width())
+            if need != self.minimumHeight():
+                self.setMinimumHeight(need)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._fit()
+
+    def event(self, event) -> bool:
+        handled = super().event(event)
+        if event.type() == QEvent.Type.LayoutRequest:
+            self._fit()
+        return handled
 
 
 def fit_height(dialog: QWidget, width: int) -> None:

@@ -338,3 +338,25 @@ def test_paper_balance_unit_follows_the_replayed_market(services, qtbot):
     assert sec.balance_unit.text() == "USDT"
     sec.dataset.setCurrentIndex(sec.dataset.findData("bittrex-btc-5m"))
     assert sec.balance_unit.text() == "USD, converted to BTC at the first price"
+
+
+@keyring_test
+def test_test_results_are_readable_at_1280(qtbot, tab, services, venue, cname, window):
+    """After a passing test the result box (status, balances, capabilities, clock offset,
+    permissions) is shown whole at 1280x720: every wrapped line has the height it needs."""
+    venue.add_account(API_KEY, API_SECRET, {"USDT": 1000, "BTC": 0.5})
+    window.resize(1280, 720)
+    d = add_venue_connection(qtbot, tab, cname, venue)
+    run_test(qtbot, d)
+    sec = d.test_section
+    assert "passed" in sec.result.text().lower() or "ok" in sec.result.text().lower(), sec.result.text()
+    d.scroll.ensureWidgetVisible(sec.result)
+    body = d.scroll.widget()  # the layout settles (wrapped lines take their height) once events run
+    qtbot.waitUntil(lambda: body.height() >= body.layout().totalHeightForWidth(body.width()), timeout=5_000)
+    d.scroll.ensureWidgetVisible(sec.result)
+    if os.environ.get("CTS_SHOTS_DIR"):
+        window.grab().save(os.path.join(os.environ["CTS_SHOTS_DIR"], "conntest-1280.png"))
+    for label in sec.findChildren(QLabel):
+        if label.isVisible() and label.wordWrap() and label.text():
+            assert label.height() >= label.heightForWidth(label.width()), label.text()[:60]
+            assert label.width() <= d.width(), label.text()[:60]
