@@ -184,6 +184,9 @@ class Position:
     close_reason: str = ""
     strategy: str = ""
     meta: dict = field(default_factory=dict)
+    # where stop_loss / take_profit live: "exchange" (protective orders at the exchange),
+    # "app" (checked by the engine on every price update), "" (no stops, or not armed yet)
+    protection: str = ""
 
     @property
     def is_open(self) -> bool:

@@ -8,7 +8,9 @@ where orders go differ. It composes the rooms that do the work:
 * :mod:`.feeds` (and :mod:`.feeds_ws`): closed candles by REST polling or by websocket, with the
   warm-up fetch, fallback, backoff and gap fill;
 * :mod:`.orders`: live orders sent once and followed until settled (:mod:`.fees`: fee booking);
-* :mod:`.reconcile`: start-up reconciliation of orders earlier live runs left in flight.
+* :mod:`.reconcile`: start-up reconciliation of orders earlier live runs left in flight;
+* :mod:`.protection`: stop-loss / take-profit at the exchange (OCO) or held by the app and
+  checked on every price update (``protect_interval``: seconds between polls, default 1).
 
 Warm-up
     At start the last ``strategy.warmup`` closed candles go to the strategies without trading
@@ -65,6 +67,7 @@ from .feeds import MarketFeed
 from .lifecycle import EngineError, EngineLifecycle
 from .live_setup import load_markets, open_gateway, paper_balance
 from .orders import LiveLedger, OrderSender, Unsettled, unknown_order_window_ms
+from .protection import Protector, close_positions_of_stops
 from .reconcile import Reconciler
 from .strategies import Strategy, build_strategies
 
@@ -100,7 +103,8 @@ class ExchangeEngine(EngineLifecycle):
                  recv_window_ms: Optional[int] = None, settle_interval: float = 0.5, max_settle_interval: float = 10.0,
                  reconcile_timeout_s: float = 60.0, max_data_failures: int = 8, timeout_ms: Optional[int] = None,
                  default_timeframe: str = DEFAULT_TIMEFRAME, close_grace_ms: Optional[int] = CLOSE_GRACE_MS,
-                 ws_retry_interval: float = 1.0, max_ws_retry_interval: float = 60.0, ws_sync_timeout: float = 15.0):
+                 ws_retry_interval: float = 1.0, max_ws_retry_interval: float = 60.0, ws_sync_timeout: float = 15.0,
+                 protect_interval: float = 1.0, exchange_stops: bool = True):
         super().__init__(conn, bus=bus, recorder=recorder, mode="live" if conn.live else "paper")
         self._given_secrets = dict(secrets) if secrets is not None else None
         self._secret_values: Tuple[str, ...] = ()
@@ -126,6 +130,9 @@ class ExchangeEngine(EngineLifecycle):
         self.feed: Optional[MarketFeed] = None  # market data, once the gateway is open
         self.orders: Optional[OrderSender] = None  # live mode: sends and follows the orders
         self.reconciled: List[Order] = []  # orders of earlier runs settled at start
+        self.protect_interval, self.exchange_stops = protect_interval, exchange_stops
+        self.protector: Optional[Protector] = None  # stops of the open positions
+        self._leftover_stops: List[Order] = []  # protective orders of earlier runs still resting
 
     @property
     def data_source(self) -> str:
@@ -179,6 +186,9 @@ class ExchangeEngine(EngineLifecycle):
         core.external_execution = self.live
         if self.orders is not None:
             self.orders.live = LiveLedger(core, recorder=self.recorder, run_id=self.run_id, name=self.name, bus=self.bus)
+        self.protector = Protector(core, gateway, sender=self.orders, log=self._log, interval=self.protect_interval,
+                                   use_exchange=self.exchange_stops)
+        self.protector.adopt(self._leftover_stops)
         self._log_start(gateway, strategy, balance, quote)
         core.start()
         await self._warm_up_recent(max(int(getattr(strategy, "warmup", 0) or 0), 0))
@@ -203,8 +213,12 @@ class ExchangeEngine(EngineLifecycle):
         self.orders = OrderSender(gateway, self.markets, recorder=self.recorder, log=self._log,
                                   secrets=self._secret_values, settle_interval=self.settle_interval,
                                   max_settle_interval=self.max_settle_interval)
-        self.reconciled = await Reconciler(self.orders, gateway=gateway, recorder=self.recorder, name=self.name,
-                                           log=self._log, timeout_s=self.reconcile_timeout_s).run()
+        reconciler = Reconciler(self.orders, gateway=gateway, recorder=self.recorder, name=self.name,
+                                log=self._log, timeout_s=self.reconcile_timeout_s)
+        self.reconciled, self._leftover_stops = await reconciler.run(), reconciler.protective
+        for line in await asyncio.get_running_loop().run_in_executor(None, close_positions_of_stops, self.name,
+                                                                     self.reconciled):
+            self._log(ev.CAT_POSITION, line)
         balances = await gateway.fetch_balance()
         balance = (balances.get(quote) or {}).get("free", 0.0)
         if not balance > 0:
@@ -250,6 +264,8 @@ class ExchangeEngine(EngineLifecycle):
         failures = 0
         try:
             feed.start()
+            if self.protector is not None:
+                self.protector.start()
             while True:
                 if not self._resume.is_set():
                     await self._resume.wait()
@@ -298,8 +314,8 @@ class ExchangeEngine(EngineLifecycle):
                 continue
             core.on_candle(sym, candle)
             self._check_health()
-            if self.live and core.outbox and self.orders is not None:
-                await self.orders.drain(core)
+            if self.live and core.outbox and self.protector is not None:
+                await self.protector.drain()  # exits disarm their protection first
                 self._check_health()
         if catch_up and batch:
             self._log(ev.CAT_ENGINE, f"{len(batch)} candles closed during the pause: fed without trading")
@@ -321,6 +337,8 @@ class ExchangeEngine(EngineLifecycle):
         """Stop following orders (they stay as they are), list what is open, close the gateway."""
         if self.feed is not None:
             await self.feed.close()
+        if self.protector is not None:
+            await self.protector.close()  # protective orders stay at the exchange
         if self.orders is not None:
             await self.orders.cancel_all()
         core = self.core

@@ -24,6 +24,7 @@ from ..exchange.ccxt_gateway import CcxtGateway
 from ..store.recorder import Recorder
 from .lifecycle import LogFn
 from .orders import OrderSender, Unsettled
+from .protection import leftover_protection
 
 NON_TERMINAL = (PENDING_CREATE, STATE_OPEN, PARTIALLY_FILLED, PENDING_CANCEL)
 
@@ -69,6 +70,7 @@ class Reconciler:
         self.name = name
         self._log = log
         self.timeout_s = timeout_s
+        self.protective: List[Order] = []  # protective orders still resting at the exchange (left as they are)
 
     async def run(self) -> List[Order]:
         """The orders settled (module docstring); raises :class:`Unsettled` (fail closed)."""
@@ -87,6 +89,9 @@ class Reconciler:
             self.sender.booked[order.clientOrderId] = known
             ledger = _OldRunLedger(run_id, gateway=self.gateway, recorder=self.recorder, name=self.name,
                                    log=self._log)
+            if await leftover_protection(self.sender, order):  # a stop still protecting the coins
+                self.protective.append(order)
+                continue
             await self.sender.settle(order, ledger, deadline=deadline)
             if order.state not in TERMINAL_STATES:  # pragma: no cover - settle only returns settled
                 raise Unsettled(f"cannot reconcile order {order.clientOrderId}: still {order.state}")
