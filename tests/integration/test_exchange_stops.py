@@ -234,3 +234,27 @@ def test_an_app_held_stop_fires_on_a_ticker_price_before_the_candle_closes(servi
     assert [o.reason for o in eng.core.orders] == ["entry", "stop-loss"]
     assert not [o for o in venue.state.orders.values() if o.type.startswith(("STOP", "TAKE"))]
     assert ("GET", "/api/v3/ticker/24hr") in venue.requests or ("GET", "/api/v3/ticker/price") in venue.requests
+
+
+def test_a_restart_while_the_oco_rests_is_no_reconciliation_error_and_leaves_it_protecting(services, venue):
+    venue.add_account(API_KEY, API_SECRET, {"USDT": 10_000})
+    eng = make_engine(services, venue, "stops rest")
+
+    async def run(e, arm):
+        await e.start()
+        assert e.state == ev.RUNNING, e.reason
+        if arm:
+            await armed_position(venue, e)
+        else:
+            await step(venue, e, 1)
+        await e.stop()
+
+    asyncio.run(run(eng, True))
+    legs = open_legs(venue)
+    second = make_engine(services, venue, "stops rest")
+    asyncio.run(run(second, False))
+    assert second.state == ev.STOPPED, second.reason
+    assert open_legs(venue) == legs  # untouched: still protecting the coins
+    assert [o for o in venue.state.orders.values() if o.side == "SELL" and o.executed] == []
+    states = dict(rows(services, "select client_order_id, state from orders where connection = ?", "stops rest"))
+    assert [states[o.client_order_id] for o in legs] == ["open", "open"]
