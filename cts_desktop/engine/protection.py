@@ -114,6 +114,7 @@ class Protector:
         self.guards: Dict[str, Guard] = {}  # symbol -> the armed protection
         self.retired: List[Order] = []  # canceled legs whose end state is not known yet
         self.prices: Dict[str, float] = {}  # symbol -> last polled price
+        self.leftovers: List[Order] = []  # earlier runs' legs still resting (see adopt)
         self.lock = asyncio.Lock()
         self.ledger = _LegLedger(self)
         self._task: Optional[asyncio.Task[None]] = None
@@ -183,6 +184,9 @@ class Protector:
         """Arm every open position with stops that is not armed as it is now (re-arm after a
         change of size or stops); disarm the protection of positions that closed."""
         core = self.core
+        if self.leftovers:
+            self._adopt(self.leftovers)
+            self.leftovers = []
         for sym, pos in list(core.portfolio.open.items()):
             if (pos.stop_loss is None and pos.take_profit is None) or sym in core._inflight:
                 continue
@@ -267,8 +271,12 @@ class Protector:
         return True
 
     def adopt(self, leftovers: List[Order]) -> None:
-        """Protective legs of earlier runs still resting at the exchange: those of a symbol whose
-        open position has their size protect it now; the others are left as they are (logged)."""
+        """Protective legs of earlier runs still resting at the exchange, taken over at the first
+        :meth:`sync` (after the run carried its positions over): those of a symbol whose open
+        position has their size protect it now; the others are left as they are (logged)."""
+        self.leftovers = list(leftovers)
+
+    def _adopt(self, leftovers: List[Order]) -> None:
         by_symbol: Dict[str, List[Order]] = {}
         for leg in leftovers:
             by_symbol.setdefault(leg.symbol, []).append(leg)

@@ -7,7 +7,9 @@ while the app was down are recorded as fills of the order's own run (the ``(conn
 fill_id)`` key makes this idempotent) and the order's final state is recorded. An order that
 cannot be settled within ``timeout_s``, is still open at the exchange, or is on a market the
 exchange no longer lists raises :class:`~cts_desktop.engine.orders.Unsettled` (``cannot
-reconcile order X: ...``): the engine goes to error instead of trading. Positions of earlier
+reconcile order X: ...``): the engine goes to error instead of trading, except a protective
+(stop-loss / take-profit) order still resting untouched: it keeps protecting the coins and is
+listed in :attr:`Reconciler.protective` (see :mod:`.protection`). Positions of earlier
 runs are not carried into the new run: it starts flat with the free balance; what the wallet
 holds stays at the exchange.
 """

@@ -258,3 +258,26 @@ def test_a_restart_while_the_oco_rests_is_no_reconciliation_error_and_leaves_it_
     assert [o for o in venue.state.orders.values() if o.side == "SELL" and o.executed] == []
     states = dict(rows(services, "select client_order_id, state from orders where connection = ?", "stops rest"))
     assert [states[o.client_order_id] for o in legs] == ["open", "open"]
+
+
+
+def test_the_oco_is_replaced_when_the_position_changes_size(services, venue):
+    venue.add_account(API_KEY, API_SECRET, {"USDT": 10_000})
+    eng = make_engine(services, venue, "stops resize")
+
+    async def go():
+        await eng.start()
+        pos = await armed_position(venue, eng)
+        before = {o.order_id for o in open_legs(venue)}
+        # the position shrinks (as when an exit fills in part, or it is resized to the wallet)
+        pos.amount = round(pos.amount / 2, 5)
+        await until(lambda: len(open_legs(venue)) == 2 and {o.order_id for o in open_legs(venue)} != before,
+                    what="the OCO replaced")
+        await eng.stop()
+        return before, pos
+
+    before, pos = asyncio.run(go())
+    legs = open_legs(venue)
+    assert all(float(o.orig_qty) == pytest.approx(pos.amount) for o in legs)
+    assert all(venue.state.orders[i].status == "CANCELED" for i in before)
+    assert venue.balance(API_KEY, "BTC")[1] == pytest.approx(pos.amount)  # reserved once, for the new size
