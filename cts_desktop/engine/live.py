@@ -67,7 +67,8 @@ from .feeds import MarketFeed
 from .lifecycle import EngineError, EngineLifecycle
 from .live_setup import load_markets, open_gateway, paper_balance
 from .orders import LiveLedger, OrderSender, Unsettled, unknown_order_window_ms
-from .protection import Protector, close_positions_of_stops
+from .protection import Protector
+from .protection_restart import close_positions_of_stops
 from .reconcile import Reconciler
 from .strategies import Strategy, build_strategies
 

@@ -21,8 +21,8 @@ quote) is armed by :class:`Protector` as soon as no order of its symbol is in fl
 
 Restart: the position's stops and ``protection`` are in the positions table. Start-up
 reconciliation (:mod:`.reconcile`) leaves protective legs of earlier runs that still rest at the
-exchange untouched (:func:`leftover_protection`) and books those that executed while the app was
-down; :func:`close_positions_of_stops` then closes the earlier run's position such a leg
+exchange untouched (:func:`~.protection_restart.leftover_protection`) and books those that executed
+while the app was down; :func:`~.protection_restart.close_positions_of_stops` then closes the earlier run's position such a leg
 executed (once: only rows still open are changed). :meth:`Protector.adopt` takes the legs still
 resting over for a carried position of the same symbol and size; a carried position without them
 is armed again by the first :meth:`Protector.sync`.
@@ -33,7 +33,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Optional
 
 from ..core import events as ev
 from ..core.models import BUY, FAILED, LONG, REJECTED, SELL, TERMINAL_STATES, Fill, Order, Position
@@ -48,7 +48,6 @@ from .orders import OrderSender
 log = logging.getLogger(__name__)
 
 APP, EXCHANGE = "app", "exchange"
-PROTECTIVE_REASONS = ("stop-loss", "take-profit")
 PRICE_INTERVAL_S = 1.0
 """Default: seconds between price polls (app-held stops) and leg queries (exchange-held ones)."""
 
@@ -358,47 +357,3 @@ class Protector:
         core._check_exits(pos, tick)
         return True
 
-
-async def leftover_protection(sender: OrderSender, order: Order) -> bool:
-    """Start-up reconciliation of an earlier run's protective leg: True when it still rests at
-    the exchange untouched (it goes on protecting the coins; nothing to book), False when it
-    must be settled as any order (it executed, expired or was canceled)."""
-    if order.reason not in PROTECTIVE_REASONS:
-        return False
-    try:
-        await sender.gateway.fetch_order(order)
-    except GatewayError:
-        return False
-    return order.state not in TERMINAL_STATES and not order.filled
-
-
-def close_positions_of_stops(name: str, orders: List[Order]) -> List[str]:
-    """Close the earlier runs' positions that a protective leg among ``orders`` (settled by
-    start-up reconciliation) executed while the app was down. Only rows still open change, so
-    this books each once. Returns a line per position closed (for the log). Runs on a worker
-    thread (it reads and writes the database directly)."""
-    from ..store.db import OrderRec, PositionRec
-
-    rec: Any = OrderRec
-    prec: Any = PositionRec
-    lines = []
-    for o in orders:
-        if o.reason not in PROTECTIVE_REASONS or not o.filled or o.position_id is None:
-            continue
-        row = rec.get_or_none((rec.connection == name) & (rec.client_order_id == o.clientOrderId))
-        if row is None:
-            continue
-        pos = prec.get_or_none((prec.run == row.run_id) & (prec.position_id == o.position_id) & prec.closed_at.is_null())
-        if pos is None:
-            continue
-        price = o.average or o.price or 0.0
-        amount = min(o.filled, pos.amount)
-        pnl = (price - pos.entry_price) * amount if pos.side == LONG else (pos.entry_price - price) * amount
-        left = pos.amount - amount
-        closed = left <= 1e-9 * max(pos.max_amount, 1.0)
-        prec.update(amount=0.0 if closed else left, exit_price=price, realized_pnl=pos.realized_pnl + pnl,
-                    fees=pos.fees + (o.fee or 0.0), closed_at=(o.timestamp or int(time.time() * 1000)) if closed else None,
-                    close_reason=o.reason if closed else pos.close_reason).where(prec.id == pos.id).execute()
-        lines.append(f"position #{pos.position_id} {pos.symbol} (run #{row.run_id}) "
-                     f"{'closed' if closed else 'reduced'} by its {o.reason} at the exchange: {amount:g} @ {price:g}")
-    return lines

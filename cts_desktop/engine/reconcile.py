@@ -26,7 +26,7 @@ from ..exchange.ccxt_gateway import CcxtGateway
 from ..store.recorder import Recorder
 from .lifecycle import LogFn
 from .orders import OrderSender, Unsettled
-from .protection import leftover_protection
+from .protection_restart import leftover_protection
 
 NON_TERMINAL = (PENDING_CREATE, STATE_OPEN, PARTIALLY_FILLED, PENDING_CANCEL)
 

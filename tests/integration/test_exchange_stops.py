@@ -189,6 +189,9 @@ def test_the_stop_lives_at_the_venue_and_closes_the_position_once_after_a_restar
     assert row == (0.0, 1, "stop-loss")
     states = dict(rows(services, "select client_order_id, state from orders where connection = ?", "stops live"))
     assert states[sl.client_order_id] == "filled" and states[tp.client_order_id] == "canceled"
+    # recorded as orders with their reason, linked to the position
+    assert rows(services, "select reason, position_id from orders where connection = ? and reason != 'entry' "
+                          "order by id", "stops live") == [("take-profit", pos.id), ("stop-loss", pos.id)]
 
 
 def test_a_strategy_exit_cancels_the_oco_before_it_sells(services, venue):
