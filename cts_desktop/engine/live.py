@@ -9,8 +9,7 @@ where orders go differ. It composes the rooms that do the work:
   warm-up fetch, fallback, backoff and gap fill;
 * :mod:`.orders`: live orders sent once and followed until settled (:mod:`.fees`: fee booking);
 * :mod:`.reconcile`: start-up reconciliation of orders earlier live runs left in flight;
-* :mod:`.protection`: stop-loss / take-profit at the exchange (OCO) or held by the app and
-  checked on every price update (``protect_interval``: seconds between polls, default 1).
+* :mod:`.protection`: stop-loss / take-profit at the exchange (OCO), or checked by the app on every price.
 
 Warm-up
     At start the last ``strategy.warmup`` closed candles go to the strategies without trading
@@ -52,6 +51,7 @@ import asyncio
 import logging
 import time
 from typing import Dict, List, Mapping, Optional, Tuple
+from pathlib import Path
 
 from ..core import events as ev
 from ..core.accounting import Portfolio
@@ -59,6 +59,7 @@ from ..core.models import TERMINAL_STATES, Candle, Market, Order, timeframe_ms
 from ..core.risk import RiskLimits
 from ..exchange.ccxt_gateway import CcxtGateway
 from ..exchange.errors import GatewayError
+from ..store.installation import order_id_prefix
 from ..store.recorder import Recorder
 from ..store.settings import ConnectionConfig
 from .bus import EventBus
@@ -68,7 +69,7 @@ from .lifecycle import EngineError, EngineLifecycle
 from .live_setup import load_markets, open_gateway, paper_balance
 from .orders import LiveLedger, OrderSender, Unsettled, unknown_order_window_ms
 from .protection import Protector
-from .protection_restart import close_positions_of_stops
+from .protection_restart import reconcile_with_stops
 from .reconcile import Reconciler
 from .strategies import Strategy, build_strategies
 
@@ -105,8 +106,10 @@ class ExchangeEngine(EngineLifecycle):
                  reconcile_timeout_s: float = 60.0, max_data_failures: int = 8, timeout_ms: Optional[int] = None,
                  default_timeframe: str = DEFAULT_TIMEFRAME, close_grace_ms: Optional[int] = CLOSE_GRACE_MS,
                  ws_retry_interval: float = 1.0, max_ws_retry_interval: float = 60.0, ws_sync_timeout: float = 15.0,
-                 protect_interval: float = 1.0, exchange_stops: bool = True):
+                 order_prefix: Optional[str] = None, protect_interval: float = 1.0, exchange_stops: bool = True):
         super().__init__(conn, bus=bus, recorder=recorder, mode="live" if conn.live else "paper")
+        #: live clientOrderId prefix (store.installation.order_id_prefix); None: made from the database's folder
+        self.order_prefix = order_prefix
         self._given_secrets = dict(secrets) if secrets is not None else None
         self._secret_values: Tuple[str, ...] = ()
         self.poll_interval = poll_interval
@@ -131,8 +134,8 @@ class ExchangeEngine(EngineLifecycle):
         self.feed: Optional[MarketFeed] = None  # market data, once the gateway is open
         self.orders: Optional[OrderSender] = None  # live mode: sends and follows the orders
         self.reconciled: List[Order] = []  # orders of earlier runs settled at start
-        self.protect_interval, self.exchange_stops = protect_interval, exchange_stops
-        self.protector: Optional[Protector] = None  # stops of the open positions
+        self.protector: Optional[Protector] = None  # stops of the open positions (every protect_interval s)
+        self._protect = (protect_interval, exchange_stops)
         self._leftover_stops: List[Order] = []  # protective orders of earlier runs still resting
 
     @property
@@ -145,6 +148,14 @@ class ExchangeEngine(EngineLifecycle):
         super().resume()
         if self.feed is not None:
             self.feed.catch_up = True
+
+    def resume_symbol(self, symbol: str) -> None:
+        """Lift the pause of ``symbol`` (exits refused, see :mod:`.refused_exits`): entries and
+        automatic exits on it again."""
+        if self.core is not None and self.core.paused.pop(symbol, None) is not None:
+            if self.orders is not None:
+                self.orders.exits.counts.pop(symbol, None)
+            self._log(ev.CAT_ENGINE, f"{symbol} resumed: entries and exits allowed again")
 
     def unknown_order_window_ms(self) -> int:
         """W of the unknown-outcome rule (ms): see :func:`~cts_desktop.engine.orders.unknown_order_window_ms`."""
@@ -185,11 +196,16 @@ class ExchangeEngine(EngineLifecycle):
             bus=self.bus, recorder=self.recorder, run_id=self.run_id,
         )
         core.external_execution = self.live
+        if self.live and self.recorder is not None:
+            prefix = self.order_prefix
+            if prefix is None:
+                prefix = await asyncio.get_running_loop().run_in_executor(
+                    None, order_id_prefix, Path(str(self.recorder.db.database)).parent)
+            core.id_prefix = prefix
         if self.orders is not None:
             self.orders.live = LiveLedger(core, recorder=self.recorder, run_id=self.run_id, name=self.name, bus=self.bus)
-        self.protector = Protector(core, gateway, sender=self.orders, log=self._log, interval=self.protect_interval,
-                                   use_exchange=self.exchange_stops)
-        self.protector.adopt(self._leftover_stops)
+        self.protector = Protector(core, gateway, sender=self.orders, log=self._log, interval=self._protect[0],
+                                   use_exchange=self._protect[1], leftovers=self._leftover_stops)
         self._log_start(gateway, strategy, balance, quote)
         core.start()
         await self._warm_up_recent(max(int(getattr(strategy, "warmup", 0) or 0), 0))
@@ -214,12 +230,9 @@ class ExchangeEngine(EngineLifecycle):
         self.orders = OrderSender(gateway, self.markets, recorder=self.recorder, log=self._log,
                                   secrets=self._secret_values, settle_interval=self.settle_interval,
                                   max_settle_interval=self.max_settle_interval)
-        reconciler = Reconciler(self.orders, gateway=gateway, recorder=self.recorder, name=self.name,
-                                log=self._log, timeout_s=self.reconcile_timeout_s)
-        self.reconciled, self._leftover_stops = await reconciler.run(), reconciler.protective
-        for line in await asyncio.get_running_loop().run_in_executor(None, close_positions_of_stops, self.name,
-                                                                     self.reconciled):
-            self._log(ev.CAT_POSITION, line)
+        self.reconciled, self._leftover_stops = await reconcile_with_stops(Reconciler(
+            self.orders, gateway=gateway, recorder=self.recorder, name=self.name, log=self._log,
+            timeout_s=self.reconcile_timeout_s), self._log)
         balances = await gateway.fetch_balance()
         balance = (balances.get(quote) or {}).get("free", 0.0)
         if not balance > 0:

@@ -33,10 +33,11 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from ..core import events as ev
-from ..core.models import BUY, FAILED, LONG, REJECTED, SELL, TERMINAL_STATES, Fill, Order, Position
+from ..core.models import BUY, FAILED, LONG, REJECTED, SELL, Fill, Order, Position
+from ..core.order_state import OrderUpdate, apply, is_terminal
 from ..exchange.ccxt_gateway import CcxtGateway
 from ..exchange.errors import GatewayError
 from ..exchange.stops import cancel_protection, exchange_stop_kind, last_price, place_oco, place_stop
@@ -71,7 +72,7 @@ class Guard:
 
     @property
     def live_legs(self) -> List[Order]:
-        return [leg for leg in self.legs if leg.state not in TERMINAL_STATES]
+        return [leg for leg in self.legs if not is_terminal(leg.state)]
 
 
 class _LegLedger:
@@ -98,12 +99,13 @@ class Protector:
     """Arms, follows and disarms the protection of ``core``'s open positions (module docstring).
 
     ``sender``: the live run's :class:`OrderSender` (None: a paper run, stops held by the app).
+    ``leftovers``: protective orders of earlier runs still resting at the exchange (:meth:`adopt`).
     ``interval``: seconds between price polls and leg queries. ``use_exchange``: False keeps
     every stop in the app even where the exchange could hold it.
     """
 
     def __init__(self, core: TradingCore, gateway: CcxtGateway, *, sender: Optional[OrderSender], log: LogFn,
-                 interval: float = PRICE_INTERVAL_S, use_exchange: bool = True):
+                 interval: float = PRICE_INTERVAL_S, use_exchange: bool = True, leftovers: Sequence[Order] = ()):
         self.core = core
         self.gateway = gateway
         self.sender = sender
@@ -113,7 +115,7 @@ class Protector:
         self.guards: Dict[str, Guard] = {}  # symbol -> the armed protection
         self.retired: List[Order] = []  # canceled legs whose end state is not known yet
         self.prices: Dict[str, float] = {}  # symbol -> last polled price
-        self.leftovers: List[Order] = []  # earlier runs' legs still resting (see adopt)
+        self.leftovers: List[Order] = list(leftovers)  # earlier runs' legs still resting (see adopt)
         self.lock = asyncio.Lock()
         self.ledger = _LegLedger(self)
         self._task: Optional[asyncio.Task[None]] = None
@@ -168,7 +170,8 @@ class Protector:
             pos = core.portfolio.open.get(order.symbol)
             if pos is None:
                 core.outbox.remove(order)
-                order.state, order.status = FAILED, REJECTED
+                apply(order, OrderUpdate(state=FAILED, source="protection"))
+                order.status = REJECTED
                 core.external_reject(order, "not sent: the position was closed by its protective order at the exchange")
             elif pos.amount < order.amount:
                 order.amount = pos.amount
@@ -239,7 +242,8 @@ class Protector:
         except GatewayError as err:
             if not (err.transient and await self._found(legs)):
                 for leg in legs:
-                    leg.state, leg.status, leg.error = FAILED, REJECTED, err.message
+                    apply(leg, OrderUpdate(state=FAILED, source="exchange refusal"))
+                    leg.status, leg.error = REJECTED, err.message
                     self.record(leg, f"({leg.reason}) not placed: {err.message}")
                 self._log(ev.CAT_ORDER, f"protective orders for {pos.symbol} refused by the exchange ({err.message}): "
                                         "the app holds the stops", "warning")

@@ -2,12 +2,26 @@
 (stop-loss / take-profit legs, see :mod:`.protection`) that earlier runs left at the exchange."""
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Any, List
+from typing import Any, List, Protocol, Tuple
 
-from ..core.models import LONG, TERMINAL_STATES, Order
+from ..core import events as ev
+from ..core.models import LONG, Order
+from ..core.order_state import is_terminal
 from ..exchange.errors import GatewayError
 from .orders import OrderSender
+from .lifecycle import LogFn
+
+
+class Reconciling(Protocol):
+    """What :func:`reconcile_with_stops` needs of the :class:`~.reconcile.Reconciler`."""
+
+    name: str
+    protective: List[Order]
+
+    async def run(self) -> List[Order]:
+        """The orders settled."""
 
 PROTECTIVE_REASONS = ("stop-loss", "take-profit")
 
@@ -22,7 +36,7 @@ async def leftover_protection(sender: OrderSender, order: Order) -> bool:
         await sender.gateway.fetch_order(order)
     except GatewayError:
         return False
-    return order.state not in TERMINAL_STATES and not order.filled
+    return not is_terminal(order.state) and not order.filled
 
 
 def close_positions_of_stops(name: str, orders: List[Order]) -> List[str]:
@@ -55,3 +69,14 @@ def close_positions_of_stops(name: str, orders: List[Order]) -> List[str]:
         lines.append(f"position #{pos.position_id} {pos.symbol} (run #{row.run_id}) "
                      f"{'closed' if closed else 'reduced'} by its {o.reason} at the exchange: {amount:g} @ {price:g}")
     return lines
+
+
+async def reconcile_with_stops(reconciler: Reconciling, log: LogFn) -> Tuple[List[Order], List[Order]]:
+    """Run start-up reconciliation, then close the positions protective orders executed while
+    the app was down (:func:`close_positions_of_stops`, logged). Returns (the orders settled,
+    the protective orders still resting at the exchange)."""
+    settled = await reconciler.run()
+    lines = await asyncio.get_running_loop().run_in_executor(None, close_positions_of_stops, reconciler.name, settled)
+    for line in lines:
+        log(ev.CAT_POSITION, line)
+    return settled, reconciler.protective
