@@ -205,7 +205,7 @@ class ExchangeEngine(EngineLifecycle):
         if self.orders is not None:
             self.orders.live = LiveLedger(core, recorder=self.recorder, run_id=self.run_id, name=self.name, bus=self.bus)
         self.protector = Protector(core, gateway, sender=self.orders, log=self._log, interval=self._protect[0],
-                                   use_exchange=self._protect[1], leftovers=self._leftover_stops)
+                                   use_exchange=self._protect[1], leftovers=self._leftover_stops, feed=self.feed)
         self._log_start(gateway, strategy, balance, quote)
         core.start()
         await self._warm_up_recent(max(int(getattr(strategy, "warmup", 0) or 0), 0))

@@ -15,8 +15,9 @@ quote) is armed by :class:`Protector` as soon as no order of its symbol is in fl
   position's ``protection`` is ``"exchange"``; the core does not check its stops itself.
 * **In the app** (paper runs, other exchanges, or when the exchange refused the orders): the
   position's ``protection`` is ``"app"``; the stops are checked on every closed candle (as
-  before) **and** on every price update: the last price is polled from the ticker at most every
-  ``interval`` seconds (default 1 s) while such a position is open. A trigger queues the exit
+  before) **and** every ``interval`` seconds (default 1 s) against the newest price: the
+  websocket's forming candle while the feed streams, else the ticker's last price (one request
+  per symbol with such a position). A trigger queues the exit
   (live) or fills it (paper) at once.
 
 Restart: the position's stops and ``protection`` are in the positions table. Start-up
@@ -43,6 +44,7 @@ from ..exchange.errors import GatewayError
 from ..exchange.stops import cancel_protection, exchange_stop_kind, last_price, place_oco, place_stop
 from .core import TradingCore
 from .exits import triggered_exit
+from .feeds import MarketFeed
 from .lifecycle import LogFn
 from .orders import OrderSender
 
@@ -100,12 +102,15 @@ class Protector:
 
     ``sender``: the live run's :class:`OrderSender` (None: a paper run, stops held by the app).
     ``leftovers``: protective orders of earlier runs still resting at the exchange (:meth:`adopt`).
+    ``feed``: the run's market feed; while its websocket is up, app-held stops are checked
+    against the newest streamed price instead of a ticker request.
     ``interval``: seconds between price polls and leg queries. ``use_exchange``: False keeps
     every stop in the app even where the exchange could hold it.
     """
 
     def __init__(self, core: TradingCore, gateway: CcxtGateway, *, sender: Optional[OrderSender], log: LogFn,
-                 interval: float = PRICE_INTERVAL_S, use_exchange: bool = True, leftovers: Sequence[Order] = ()):
+                 interval: float = PRICE_INTERVAL_S, use_exchange: bool = True, leftovers: Sequence[Order] = (),
+                 feed: Optional[MarketFeed] = None):
         self.core = core
         self.gateway = gateway
         self.sender = sender
@@ -115,6 +120,7 @@ class Protector:
         self.guards: Dict[str, Guard] = {}  # symbol -> the armed protection
         self.retired: List[Order] = []  # canceled legs whose end state is not known yet
         self.prices: Dict[str, float] = {}  # symbol -> last polled price
+        self.feed = feed
         self.leftovers: List[Order] = list(leftovers)  # earlier runs' legs still resting (see adopt)
         self.lock = asyncio.Lock()
         self.ledger = _LegLedger(self)
@@ -342,11 +348,17 @@ class Protector:
         symbols = [s for s, p in core.portfolio.open.items() if p.protection == APP
                    and (p.stop_loss is not None or p.take_profit is not None) and s not in core._inflight]
         for sym in symbols:
-            price = await last_price(self.gateway, sym)
+            price = self._streamed(sym) or await last_price(self.gateway, sym)
             if price > 0:
                 self.prices[sym] = price
                 if self.on_price(sym, price, int(time.time() * 1000)) and self.sender is not None:
                     await self.drain()
+
+    def _streamed(self, symbol: str) -> Optional[float]:
+        """The close of ``symbol``'s newest streamed candle while the websocket is up, else None."""
+        ws = self.feed.ws if self.feed is not None else None
+        candle = ws.forming.get(symbol) if ws is not None and ws.up else None
+        return candle[4] if candle else None
 
     def on_price(self, symbol: str, price: float, ts: int) -> bool:
         """Check the app-held stops of ``symbol``'s position against ``price`` (quote) at ``ts``

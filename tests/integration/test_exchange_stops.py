@@ -61,12 +61,13 @@ def services(dirs):
     s.close()
 
 
-def make_engine(services, v, name, *, params=None, **kw):
+def make_engine(services, v, name, *, params=None, api_type="rest", **kw):
     conn = connection_for(v, name, live=True, strategy="test_protected", strategy_params=params or {},
-                          rate_limit_per_second=1000)
+                          rate_limit_per_second=1000, api_type=api_type)
     services.save_connection(conn)
     opts = dict(poll_interval=0.05, close_grace_ms=None, recv_window_ms=1000, settle_interval=0.05,
-                max_settle_interval=0.2, timeout_ms=3000, reconcile_timeout_s=5, protect_interval=0.05)
+                max_settle_interval=0.2, timeout_ms=3000, reconcile_timeout_s=5, protect_interval=0.05,
+                ws_retry_interval=0.1, max_ws_retry_interval=0.2, ws_sync_timeout=3.0)
     opts.update(kw)
     eng = ExchangeEngine(services.connection(name), bus=services.bus, recorder=services.recorder, secrets=SECRETS,
                          **opts)
@@ -215,9 +216,10 @@ def test_a_strategy_exit_cancels_the_oco_before_it_sells(services, venue):
     assert venue.balance(API_KEY, "BTC")[1] == 0.0  # nothing left reserved
 
 
-def test_an_app_held_stop_fires_on_a_ticker_price_before_the_candle_closes(services, venue):
+@pytest.mark.parametrize("api_type", ["rest", "websocket"])
+def test_an_app_held_stop_fires_on_a_price_update_before_the_candle_closes(services, venue, api_type):
     venue.add_account(API_KEY, API_SECRET, {"USDT": 10_000})
-    eng = make_engine(services, venue, "stops app", exchange_stops=False)
+    eng = make_engine(services, venue, "stops app", exchange_stops=False, api_type=api_type)
 
     async def go():
         await eng.start()
@@ -225,6 +227,7 @@ def test_an_app_held_stop_fires_on_a_ticker_price_before_the_candle_closes(servi
         await until(lambda: SYM in eng.core.portfolio.open, what="the entry")
         pos = eng.core.portfolio.open[SYM]
         await until(lambda: pos.protection == "app", what="the stops held by the app")
+        assert eng.data_source == api_type
         seen = eng.core.candles_seen
         venue.set_price(VSYM, pos.stop_loss * 0.995)  # the forming candle moves; none closes
         await until(lambda: SYM not in eng.core.portfolio.open, what="the stop-loss exit")
@@ -236,7 +239,11 @@ def test_an_app_held_stop_fires_on_a_ticker_price_before_the_candle_closes(servi
     assert pos.close_reason == "stop-loss"
     assert [o.reason for o in eng.core.orders] == ["entry", "stop-loss"]
     assert not [o for o in venue.state.orders.values() if o.type.startswith(("STOP", "TAKE"))]
-    assert ("GET", "/api/v3/ticker/24hr") in venue.requests or ("GET", "/api/v3/ticker/price") in venue.requests
+    tickers = [r for r in venue.requests if r[1].startswith("/api/v3/ticker")]
+    if api_type == "rest":
+        assert tickers  # polled from the ticker
+    else:
+        assert tickers == []  # the websocket's forming candle was the price
 
 
 def test_a_restart_while_the_oco_rests_is_no_reconciliation_error_and_leaves_it_protecting(services, venue):
