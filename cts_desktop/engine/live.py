@@ -8,8 +8,7 @@ where orders go differ. It composes the rooms that do the work:
 * :mod:`.feeds` (and :mod:`.feeds_ws`): closed candles by REST polling or by websocket, with the
   warm-up fetch, fallback, backoff and gap fill;
 * :mod:`.orders`: live orders sent once and followed until settled (:mod:`.fees`: fee booking);
-* :mod:`.reconcile`: start-up reconciliation of orders earlier live runs left in flight;
-* :mod:`.protection`: stop-loss / take-profit at the exchange (OCO), or checked by the app on every price.
+* :mod:`.reconcile`: start-up reconciliation of orders earlier live runs left in flight.
 
 Warm-up
     At start the last ``strategy.warmup`` closed candles go to the strategies without trading
@@ -33,7 +32,12 @@ Live mode (``conn.live`` True)
 Stop
     Stopping leaves positions and exchange orders as they are: in-flight orders are logged (the
     next start reconciles them), open orders at the exchange and open positions are listed in the
-    log. Nothing is canceled or closed.
+    log. Nothing is canceled or closed. The kill switch (:mod:`.kill`) cancels and closes first.
+
+Breakers and the strategy's time budget
+    Every entry also passes :class:`~.breakers.Breakers` (cap per order, free balance, leverage,
+    daily loss, the latching max-drawdown breaker, order rate). Each candle's strategy step runs
+    on a worker thread (:mod:`.watchdog`), awaited for at most ``strategy_budget_s``.
 
 Errors
     Every failure ends in the engine's ``error`` state with a human ``reason`` (a
@@ -62,16 +66,17 @@ from ..exchange.errors import GatewayError
 from ..store.installation import order_id_prefix
 from ..store.recorder import Recorder
 from ..store.settings import ConnectionConfig
+from .breakers import Breakers, latch_store_for
 from .bus import EventBus
 from .core import TradingCore
 from .feeds import MarketFeed
 from .lifecycle import EngineError, EngineLifecycle
 from .live_setup import load_markets, open_gateway, paper_balance
 from .orders import LiveLedger, OrderSender, Unsettled, unknown_order_window_ms
-from .protection import Protector
-from .protection_restart import reconcile_with_stops
+from .protection import Protector, reconcile_with_stops
 from .reconcile import Reconciler
 from .strategies import Strategy, build_strategies
+from .watchdog import LoopBus, StepWorker, timed_step
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +105,15 @@ class ExchangeEngine(EngineLifecycle):
     :meth:`set_speed` has no effect (real time is the only speed).
     """
 
+    protect_interval, exchange_stops = 1.0, True  # protection.py: s between price polls; stops at the exchange
+
     def __init__(self, conn: ConnectionConfig, *, bus: Optional[EventBus] = None, recorder: Optional[Recorder] = None,
                  secrets: Optional[Mapping[str, str]] = None, poll_interval: Optional[float] = None,
                  recv_window_ms: Optional[int] = None, settle_interval: float = 0.5, max_settle_interval: float = 10.0,
                  reconcile_timeout_s: float = 60.0, max_data_failures: int = 8, timeout_ms: Optional[int] = None,
                  default_timeframe: str = DEFAULT_TIMEFRAME, close_grace_ms: Optional[int] = CLOSE_GRACE_MS,
                  ws_retry_interval: float = 1.0, max_ws_retry_interval: float = 60.0, ws_sync_timeout: float = 15.0,
-                 order_prefix: Optional[str] = None, protect_interval: float = 1.0, exchange_stops: bool = True):
+                 order_prefix: Optional[str] = None, strategy_budget_s: float = 10.0):
         super().__init__(conn, bus=bus, recorder=recorder, mode="live" if conn.live else "paper")
         #: live clientOrderId prefix (store.installation.order_id_prefix); None: made from the database's folder
         self.order_prefix = order_prefix
@@ -134,8 +141,9 @@ class ExchangeEngine(EngineLifecycle):
         self.feed: Optional[MarketFeed] = None  # market data, once the gateway is open
         self.orders: Optional[OrderSender] = None  # live mode: sends and follows the orders
         self.reconciled: List[Order] = []  # orders of earlier runs settled at start
-        self.protector: Optional[Protector] = None  # stops of the open positions (every protect_interval s)
-        self._protect = (protect_interval, exchange_stops)
+        self.strategy_budget_s = strategy_budget_s  # a candle's strategy step longer than this is reported (watchdog.py)
+        self.worker: Optional[StepWorker] = None
+        self.protector: Optional[Protector] = None  # the open positions' stops (protection.py)
         self._leftover_stops: List[Order] = []  # protective orders of earlier runs still resting
 
     @property
@@ -202,10 +210,13 @@ class ExchangeEngine(EngineLifecycle):
                 prefix = await asyncio.get_running_loop().run_in_executor(
                     None, order_id_prefix, Path(str(self.recorder.db.database)).parent)
             core.id_prefix = prefix
+        core.bus = core.journal.bus = LoopBus(self.bus, asyncio.get_running_loop())  # steps run off the loop
+        core.breakers = Breakers(conn.name, limits, quote=quote, store=latch_store_for(self.recorder),
+                                 publish=self.bus.publish, log=core.log)
+        self.worker = StepWorker(f"cts-strategy:{conn.name}")
         if self.orders is not None:
             self.orders.live = LiveLedger(core, recorder=self.recorder, run_id=self.run_id, name=self.name, bus=self.bus)
-        self.protector = Protector(core, gateway, sender=self.orders, log=self._log, interval=self._protect[0],
-                                   use_exchange=self._protect[1], leftovers=self._leftover_stops, feed=self.feed)
+        self.protector = Protector.start_for(self, core, gateway)
         self._log_start(gateway, strategy, balance, quote)
         core.start()
         await self._warm_up_recent(max(int(getattr(strategy, "warmup", 0) or 0), 0))
@@ -278,8 +289,6 @@ class ExchangeEngine(EngineLifecycle):
         failures = 0
         try:
             feed.start()
-            if self.protector is not None:
-                self.protector.start()
             while True:
                 if not self._resume.is_set():
                     await self._resume.wait()
@@ -318,7 +327,7 @@ class ExchangeEngine(EngineLifecycle):
         """One batch of closed candles to the core (to the warm-up pass after a pause); live
         orders the core queued are sent after each candle."""
         core, feed = self.core, self.feed
-        assert core is not None and feed is not None
+        assert core is not None and feed is not None and self.worker is not None
         catch_up, feed.catch_up = feed.catch_up, False
         for sym, candle in batch:
             if self._stop_requested:
@@ -326,7 +335,9 @@ class ExchangeEngine(EngineLifecycle):
             if catch_up:
                 self._warm(sym, candle)
                 continue
-            core.on_candle(sym, candle)
+            if not await timed_step(self.worker, core, sym, candle, budget_s=self.strategy_budget_s,
+                                    stopped=lambda: self._stop_requested):
+                break
             self._check_health()
             if self.live and core.outbox and self.protector is not None:
                 await self.protector.drain()  # exits disarm their protection first
@@ -351,6 +362,8 @@ class ExchangeEngine(EngineLifecycle):
         """Stop following orders (they stay as they are), list what is open, close the gateway."""
         if self.feed is not None:
             await self.feed.close()
+        if self.worker is not None:
+            self.worker.close()
         if self.protector is not None:
             await self.protector.close()  # protective orders stay at the exchange
         if self.orders is not None:

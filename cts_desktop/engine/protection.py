@@ -34,7 +34,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from ..core import events as ev
 from ..core.models import BUY, FAILED, LONG, REJECTED, SELL, Fill, Order, Position
@@ -47,6 +47,7 @@ from .exits import triggered_exit
 from .feeds import MarketFeed
 from .lifecycle import LogFn
 from .orders import OrderSender
+from .protection_restart import reconcile_with_stops  # noqa: F401 - re-exported for the engine
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class Protector:
 
     def __init__(self, core: TradingCore, gateway: CcxtGateway, *, sender: Optional[OrderSender], log: LogFn,
                  interval: float = PRICE_INTERVAL_S, use_exchange: bool = True, leftovers: Sequence[Order] = (),
-                 feed: Optional[MarketFeed] = None):
+                 feed: Optional[MarketFeed] = None, busy: Callable[[], bool] = lambda: False):
         self.core = core
         self.gateway = gateway
         self.sender = sender
@@ -121,12 +122,24 @@ class Protector:
         self.retired: List[Order] = []  # canceled legs whose end state is not known yet
         self.prices: Dict[str, float] = {}  # symbol -> last polled price
         self.feed = feed
+        self.busy = busy  # a strategy step runs off the loop: the core is not touched meanwhile
         self.leftovers: List[Order] = list(leftovers)  # earlier runs' legs still resting (see adopt)
         self.lock = asyncio.Lock()
         self.ledger = _LegLedger(self)
         self._task: Optional[asyncio.Task[None]] = None
 
     # -- life cycle ----------------------------------------------------------------------------
+    @classmethod
+    def start_for(cls, engine: Any, core: TradingCore, gateway: CcxtGateway) -> "Protector":
+        """The running protector of an :class:`~.live.ExchangeEngine` (its ``orders``, ``_log``,
+        ``protect_interval``, ``exchange_stops``, ``_leftover_stops``, ``feed`` and ``worker``)."""
+        worker = engine.worker
+        p = cls(core, gateway, sender=engine.orders, log=engine._log, interval=engine.protect_interval,
+                use_exchange=engine.exchange_stops, leftovers=engine._leftover_stops, feed=engine.feed,
+                busy=lambda: bool(worker is not None and worker.busy))
+        p.start()
+        return p
+
     def start(self) -> None:
         """Start the background loop (price polls, leg queries, re-arming)."""
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="protection")
@@ -150,7 +163,10 @@ class Protector:
             await asyncio.sleep(self.interval)
 
     async def tick(self) -> None:
-        """One round: query the legs at the exchange, arm what needs it, check app-held stops."""
+        """One round: query the legs at the exchange, arm what needs it, check app-held stops
+        (skipped while a strategy step runs)."""
+        if self.busy():
+            return
         async with self.lock:
             await self._poll_legs()
             await self.sync()
@@ -365,8 +381,8 @@ class Protector:
         (ms); True when one triggered (live: the exit is queued; paper: filled at the trigger)."""
         core = self.core
         pos = core.portfolio.open.get(symbol)
-        if pos is None or pos.protection == EXCHANGE or symbol in core._inflight:
-            return False
+        if pos is None or pos.protection == EXCHANGE or symbol in core._inflight or self.busy():
+            return False  # (busy: the candle step holds the core; no await from here to the exit)
         tick = (ts, price, price, price, price, 0.0)
         if triggered_exit(pos, tick) is None:
             return False

@@ -48,3 +48,19 @@ def test_history_loaded_behind_another_tab_is_whole_when_shown(window, services,
     vb = chart.plot.getViewBox()
     x0, x1 = vb.viewRange()[0]
     assert x0 <= xs[0] and xs[-1] <= x1 and xs[0] == curve[0][0] / 1000.0 and xs[-1] == curve[-1][0] / 1000.0
+
+
+def test_identical_replays_each_keep_their_rows_in_the_position_history(window, services, fast_paper, qtbot):
+    """Identical runs produce identical positions; the history shows every run's rows."""
+    from cts_desktop.store import repositories as repo
+    window.select_connection(fast_paper)
+    for _ in range(2):
+        run(qtbot, services.start_engine(fast_paper))
+        qtbot.waitUntil(lambda: services.engine_state(fast_paper) == ev.STOPPED, timeout=120_000)
+    services.recorder.flush().result(10)
+    in_db = len(repo.closed_positions(fast_paper, limit=1_000_000))
+    window.feed.load_history()
+    model = window.positions_tab.closed_model
+    qtbot.waitUntil(lambda: model.rowCount() == min(in_db, 5000), timeout=10_000)
+    runs = {p.run_id for p in model.records()}
+    assert in_db > 1000 and len(runs) == 2

@@ -318,3 +318,18 @@ def test_ccxt_debug_log_does_not_leak_the_api_key(qtbot, tab, services, venue, c
     run_test(qtbot, d)
     assert "/api/v3/account" in caplog.text  # ccxt's request log was captured ...
     assert API_KEY not in caplog.text  # ... without the key
+
+
+def test_paper_balance_unit_follows_the_replayed_market(services, qtbot):
+    """A USD market's balance is in USD (not "USDT equivalent"); a BTC-quoted one says the dollars
+    are converted."""
+    from cts_desktop.ui.connections.sections import ReplaySection
+
+    sec = ReplaySection()
+    qtbot.addWidget(sec)
+    sec.dataset.setCurrentIndex(sec.dataset.findData("coinbase-btc-usd-1h"))
+    assert sec.balance_unit.text() == "USD"
+    sec.dataset.setCurrentIndex(sec.dataset.findData("binance-btc-usdt-perp-5m"))
+    assert sec.balance_unit.text() == "USDT"
+    sec.dataset.setCurrentIndex(sec.dataset.findData("bittrex-btc-5m"))
+    assert sec.balance_unit.text() == "USD, converted to BTC at the first price"

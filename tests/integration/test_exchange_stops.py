@@ -66,11 +66,13 @@ def make_engine(services, v, name, *, params=None, api_type="rest", **kw):
                           rate_limit_per_second=1000, api_type=api_type)
     services.save_connection(conn)
     opts = dict(poll_interval=0.05, close_grace_ms=None, recv_window_ms=1000, settle_interval=0.05,
-                max_settle_interval=0.2, timeout_ms=3000, reconcile_timeout_s=5, protect_interval=0.05,
+                max_settle_interval=0.2, timeout_ms=3000, reconcile_timeout_s=5,
                 ws_retry_interval=0.1, max_ws_retry_interval=0.2, ws_sync_timeout=3.0)
+    exchange_stops = kw.pop("exchange_stops", True)
     opts.update(kw)
     eng = ExchangeEngine(services.connection(name), bus=services.bus, recorder=services.recorder, secrets=SECRETS,
                          **opts)
+    eng.protect_interval, eng.exchange_stops = 0.05, exchange_stops
     services.engines[name] = eng
     return eng
 
