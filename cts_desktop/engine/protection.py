@@ -164,9 +164,10 @@ class Protector:
 
     async def tick(self) -> None:
         """One round: query the legs at the exchange, arm what needs it, check app-held stops
-        (skipped while a strategy step runs)."""
-        if self.busy():
-            return
+        (skipped while a strategy step runs, and once the kill switch is on)."""
+        breakers = self.core.breakers
+        if self.busy() or (breakers is not None and "kill" in breakers.holds):
+            return  # the kill switch cancels and flattens: nothing is armed again under it
         async with self.lock:
             await self._poll_legs()
             await self.sync()

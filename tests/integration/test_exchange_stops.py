@@ -293,3 +293,23 @@ def test_the_oco_is_replaced_when_the_position_changes_size(services, venue):
     assert all(float(o.orig_qty) == pytest.approx(pos.amount) for o in legs)
     assert all(venue.state.orders[i].status == "CANCELED" for i in before)
     assert venue.balance(API_KEY, "BTC")[1] == pytest.approx(pos.amount)  # reserved once, for the new size
+
+
+def test_the_kill_switch_cancels_the_oco_and_flattens_without_rearming(services, venue):
+    from cts_desktop.engine.kill import kill_engine
+
+    venue.add_account(API_KEY, API_SECRET, {"USDT": 10_000})
+    eng = make_engine(services, venue, "stops kill")
+
+    async def go():
+        await eng.start()
+        await armed_position(venue, eng)
+        report = await kill_engine(eng, flatten=True)
+        return report
+
+    report = asyncio.run(go())
+    assert eng.state == ev.STOPPED
+    assert report.flattened == 1 and not report.left_open and not report.errors, report.line()
+    assert not open_legs(venue)
+    assert venue.balance(API_KEY, "BTC") == (pytest.approx(0.0, abs=1e-5), 0.0)  # sold, nothing reserved
+    assert [o.reason for o in eng.core.orders if o.reason in ("stop-loss", "take-profit")] == ["take-profit", "stop-loss"]
