@@ -181,7 +181,7 @@ class TradingCore:
         pf = self.portfolio
         pos = pf.open.get(symbol)
         if pos is not None and (pos.stop_loss is not None or pos.take_profit is not None) \
-                and symbol not in self._inflight and symbol not in self.paused:
+                and symbol not in self._inflight and symbol not in self.paused and pos.protection != "exchange":
             self._check_exits(pos, candle)
         equity = pf.mark(symbol, candle[4], False)
         for runner, on_candle, symbols in self._direct:

@@ -73,6 +73,7 @@ from .feeds import MarketFeed
 from .lifecycle import EngineError, EngineLifecycle
 from .live_setup import load_markets, open_gateway, paper_balance
 from .orders import LiveLedger, OrderSender, Unsettled, unknown_order_window_ms
+from .protection import Protector, reconcile_with_stops
 from .reconcile import Reconciler
 from .strategies import Strategy, build_strategies
 from .watchdog import LoopBus, StepWorker, timed_step
@@ -103,6 +104,8 @@ class ExchangeEngine(EngineLifecycle):
     The state machine, commands and :meth:`summary` are :class:`EngineLifecycle`'s;
     :meth:`set_speed` has no effect (real time is the only speed).
     """
+
+    protect_interval, exchange_stops = 1.0, True  # protection.py: s between price polls; stops at the exchange
 
     def __init__(self, conn: ConnectionConfig, *, bus: Optional[EventBus] = None, recorder: Optional[Recorder] = None,
                  secrets: Optional[Mapping[str, str]] = None, poll_interval: Optional[float] = None,
@@ -140,6 +143,8 @@ class ExchangeEngine(EngineLifecycle):
         self.reconciled: List[Order] = []  # orders of earlier runs settled at start
         self.strategy_budget_s = strategy_budget_s  # a candle's strategy step longer than this is reported (watchdog.py)
         self.worker: Optional[StepWorker] = None
+        self.protector: Optional[Protector] = None  # the open positions' stops (protection.py)
+        self._leftover_stops: List[Order] = []  # protective orders of earlier runs still resting
 
     @property
     def data_source(self) -> str:
@@ -211,6 +216,7 @@ class ExchangeEngine(EngineLifecycle):
         self.worker = StepWorker(f"cts-strategy:{conn.name}")
         if self.orders is not None:
             self.orders.live = LiveLedger(core, recorder=self.recorder, run_id=self.run_id, name=self.name, bus=self.bus)
+        self.protector = Protector.start_for(self, core, gateway)
         self._log_start(gateway, strategy, balance, quote)
         core.start()
         await self._warm_up_recent(max(int(getattr(strategy, "warmup", 0) or 0), 0))
@@ -235,8 +241,9 @@ class ExchangeEngine(EngineLifecycle):
         self.orders = OrderSender(gateway, self.markets, recorder=self.recorder, log=self._log,
                                   secrets=self._secret_values, settle_interval=self.settle_interval,
                                   max_settle_interval=self.max_settle_interval)
-        self.reconciled = await Reconciler(self.orders, gateway=gateway, recorder=self.recorder, name=self.name,
-                                           log=self._log, timeout_s=self.reconcile_timeout_s).run()
+        self.reconciled, self._leftover_stops = await reconcile_with_stops(Reconciler(
+            self.orders, gateway=gateway, recorder=self.recorder, name=self.name, log=self._log,
+            timeout_s=self.reconcile_timeout_s), self._log)
         balances = await gateway.fetch_balance()
         balance = (balances.get(quote) or {}).get("free", 0.0)
         if not balance > 0:
@@ -332,8 +339,8 @@ class ExchangeEngine(EngineLifecycle):
                                     stopped=lambda: self._stop_requested):
                 break
             self._check_health()
-            if self.live and core.outbox and self.orders is not None:
-                await self.orders.drain(core)
+            if self.live and core.outbox and self.protector is not None:
+                await self.protector.drain()  # exits disarm their protection first
                 self._check_health()
         if catch_up and batch:
             self._log(ev.CAT_ENGINE, f"{len(batch)} candles closed during the pause: fed without trading")
@@ -357,6 +364,8 @@ class ExchangeEngine(EngineLifecycle):
             await self.feed.close()
         if self.worker is not None:
             self.worker.close()
+        if self.protector is not None:
+            await self.protector.close()  # protective orders stay at the exchange
         if self.orders is not None:
             await self.orders.cancel_all()
         core = self.core

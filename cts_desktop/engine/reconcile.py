@@ -7,7 +7,9 @@ while the app was down are recorded as fills of the order's own run (the ``(conn
 fill_id)`` key makes this idempotent) and the order's final state is recorded. An order that
 cannot be settled within ``timeout_s``, is still open at the exchange, or is on a market the
 exchange no longer lists raises :class:`~cts_desktop.engine.orders.Unsettled` (``cannot
-reconcile order X: ...``): the engine goes to error instead of trading. Positions of earlier
+reconcile order X: ...``): the engine goes to error instead of trading, except a protective
+(stop-loss / take-profit) order still resting untouched: it keeps protecting the coins and is
+listed in :attr:`Reconciler.protective` (see :mod:`.protection`). Positions of earlier
 runs are not carried into the new run: it starts flat with the free balance; what the wallet
 holds stays at the exchange.
 """
@@ -24,6 +26,7 @@ from ..exchange.ccxt_gateway import CcxtGateway
 from ..store.recorder import Recorder
 from .lifecycle import LogFn
 from .orders import OrderSender, Unsettled
+from .protection_restart import leftover_protection
 
 NON_TERMINAL = (PENDING_CREATE, STATE_OPEN, PARTIALLY_FILLED, PENDING_CANCEL)
 
@@ -69,6 +72,7 @@ class Reconciler:
         self.name = name
         self._log = log
         self.timeout_s = timeout_s
+        self.protective: List[Order] = []  # protective orders still resting at the exchange (left as they are)
 
     async def run(self) -> List[Order]:
         """The orders settled (module docstring); raises :class:`Unsettled` (fail closed)."""
@@ -87,6 +91,9 @@ class Reconciler:
             self.sender.booked[order.clientOrderId] = known
             ledger = _OldRunLedger(run_id, gateway=self.gateway, recorder=self.recorder, name=self.name,
                                    log=self._log)
+            if await leftover_protection(self.sender, order):  # a stop still protecting the coins
+                self.protective.append(order)
+                continue
             await self.sender.settle(order, ledger, deadline=deadline)
             if order.state not in TERMINAL_STATES:  # pragma: no cover - settle only returns settled
                 raise Unsettled(f"cannot reconcile order {order.clientOrderId}: still {order.state}")

@@ -13,6 +13,12 @@ Endpoints (all under the server's base URL)::
     GET  /api/v3/account                       (USER_DATA, signed)
     POST|GET|DELETE /api/v3/order              (POST/DELETE: TRADE, GET: USER_DATA)
     GET  /api/v3/openOrders  /api/v3/myTrades  (USER_DATA)
+    POST /api/v3/orderList/oco                 (TRADE: an OCO list, see tests.venue.stops)
+    GET|DELETE /api/v3/orderList               (GET: USER_DATA, DELETE: TRADE)
+
+Order types: LIMIT, MARKET, LIMIT_MAKER, and the stop orders STOP_LOSS_LIMIT, TAKE_PROFIT_LIMIT,
+STOP_LOSS, TAKE_PROFIT (``stopPrice``; triggered when the price path crosses it; see
+:mod:`tests.venue.stops`, which also holds the OCO rules).
     GET  /sapi/v1/account/apiRestrictions      (USER_DATA)
     GET  /sapi/v1/system/status                (public)
 
@@ -238,6 +244,9 @@ class VenueServer:
             ("DELETE", "/api/v3/order"): Endpoint(VenueServer.h_cancel_order, TRADE, 1),
             ("GET", "/api/v3/openOrders"): Endpoint(VenueServer.h_open_orders, USER_DATA, lambda p: 3 if p.get("symbol") else 40),
             ("GET", "/api/v3/myTrades"): Endpoint(VenueServer.h_my_trades, USER_DATA, 10),
+            ("POST", "/api/v3/orderList/oco"): Endpoint(VenueServer.h_new_oco, TRADE, 1),
+            ("GET", "/api/v3/orderList"): Endpoint(VenueServer.h_get_order_list, USER_DATA, 4),
+            ("DELETE", "/api/v3/orderList"): Endpoint(VenueServer.h_cancel_order_list, TRADE, 1),
             ("GET", "/sapi/v1/account/apiRestrictions"): Endpoint(VenueServer.h_api_restrictions, USER_DATA, 1),
             ("GET", "/sapi/v1/system/status"): Endpoint(VenueServer.h_system_status, PUBLIC, 1),
         }
@@ -567,3 +576,34 @@ class VenueServer:
 
     def h_my_trades(self, p: dict, key: Optional[str]) -> list:
         return [t.my_trade_json() for t in self.state.my_trades(key, p)]
+
+    # -- order lists (OCO) ---------------------------------------------------------------------
+    @staticmethod
+    def _list_json(legs: list, *, reports: bool) -> dict:
+        first = legs[0]
+        done = not any(o.is_open for o in legs)
+        out = {"orderListId": first.order_list_id, "contingencyType": "OCO",
+               "listStatusType": "ALL_DONE" if done else "EXEC_STARTED",
+               "listOrderStatus": "ALL_DONE" if done else "EXECUTING", "listClientOrderId": first.list_client_id,
+               "transactionTime": max(o.update_time for o in legs), "symbol": first.symbol,
+               "orders": [{"symbol": o.symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id} for o in legs]}
+        if reports:
+            out["orderReports"] = [{k: v for k, v in o.to_json().items() if k not in ("isWorking", "workingTime")}
+                                   for o in legs]
+        return out
+
+    def h_new_oco(self, p: dict, key: Optional[str]) -> dict:
+        return self._list_json(self.state.new_oco(key, p), reports=True)
+
+    def h_get_order_list(self, p: dict, key: Optional[str]) -> dict:
+        with self.state.lock:
+            legs = [o for o in self.state.orders.values() if o.account == key and o.order_list_id >= 0
+                    and (str(o.order_list_id) == p.get("orderListId") or o.list_client_id == p.get("origClientOrderId"))]
+        if not legs:
+            raise bad_request(-2018, "Order list does not exist.")
+        return self._list_json(legs, reports=False)
+
+    def h_cancel_order_list(self, p: dict, key: Optional[str]) -> dict:
+        rules = self.state.rules_for(p.get("symbol"))
+        legs = self.state.cancel_list(key, rules.symbol, p.get("orderListId"), p.get("listClientOrderId"))
+        return self._list_json(legs, reports=True)

@@ -48,6 +48,8 @@ from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
+from .stops import STOP_TYPES, StopOrders
+
 REPO = Path(__file__).resolve().parents[2]
 OHLCV_DIR = REPO / "resources" / "data"
 """Recorded candles shipped with the app; override with ``CTS_OHLCV_DIR``."""
@@ -223,6 +225,10 @@ class VenueOrder:
     locked_asset: str = ""
     locked_left: Decimal = ZERO
     fills: list = field(default_factory=list)
+    stop_price: Decimal = ZERO  # stop orders (tests.venue.stops): the trigger price
+    triggered: bool = True  # False while a stop order waits for its trigger
+    order_list_id: int = -1  # OCO legs: the list's id
+    list_client_id: str = ""
 
     @property
     def is_open(self) -> bool:
@@ -231,12 +237,12 @@ class VenueOrder:
     def to_json(self) -> dict:
         """GET /api/v3/order shape."""
         return {
-            "symbol": self.symbol, "orderId": self.order_id, "orderListId": -1,
+            "symbol": self.symbol, "orderId": self.order_id, "orderListId": self.order_list_id,
             "clientOrderId": self.client_order_id, "price": fmt(self.price), "origQty": fmt(self.orig_qty),
             "executedQty": fmt(self.executed), "cummulativeQuoteQty": fmt(self.quote_executed),
             "status": self.status, "timeInForce": self.time_in_force, "type": self.type, "side": self.side,
-            "stopPrice": fmt(ZERO), "icebergQty": fmt(ZERO), "time": self.time, "updateTime": self.update_time or self.time,
-            "isWorking": True, "workingTime": self.time, "origQuoteOrderQty": fmt(self.orig_quote_qty),
+            "stopPrice": fmt(self.stop_price), "icebergQty": fmt(ZERO), "time": self.time,
+            "updateTime": self.update_time or self.time, "isWorking": self.triggered, "workingTime": self.time, "origQuoteOrderQty": fmt(self.orig_quote_qty),
             "selfTradePreventionMode": "NONE",
         }
 
@@ -280,9 +286,10 @@ def _is_multiple(value: Decimal, step: Decimal, base: Decimal = ZERO) -> bool:
 # --------------------------------------------------------------------------- the state
 
 
-class VenueState:
+class VenueState(StopOrders):
     """Markets, prices, accounts and orders of one venue instance. All public methods are
-    thread-safe; the test thread and the server thread may call them concurrently."""
+    thread-safe; the test thread and the server thread may call them concurrently. Stop orders
+    and OCO lists: :mod:`tests.venue.stops`."""
 
     def __init__(self, *, start_index: int = START_INDEX, now_ms: Optional[int] = None):
         self.lock = threading.RLock()
@@ -397,11 +404,13 @@ class VenueState:
             otype = p.get("type", "")
             if not otype:
                 raise bad_request(-1102, "Mandatory parameter 'type' was not sent, was empty/null, or malformed.")
-            if otype not in ("LIMIT", "MARKET", "LIMIT_MAKER"):
+            if otype not in ("LIMIT", "MARKET", "LIMIT_MAKER") + STOP_TYPES:
                 raise bad_request(-1116, "Invalid orderType.")
             cid = p.get("newClientOrderId") or f"venue{next(self._order_ids)}"
             if any(o.client_order_id == cid and o.account == api_key and o.is_open for o in self.orders.values()):
                 raise bad_request(-2010, "Duplicate order sent.")
+            if otype in STOP_TYPES:
+                return self._stop_order(acct, rules, p, otype, cid, side=side)
             price_now = Decimal(repr(self.paths[rules.symbol].price))
             tif = ""
             qty = quote_qty = price = ZERO
@@ -584,10 +593,12 @@ class VenueState:
         self._release(order)
 
     def _match(self, symbol: str, *, low: float, high: float) -> None:
+        self._trigger_stops(symbol, low, high)
         for order in list(self.orders.values()):
-            if order.symbol != symbol or not order.is_open or order.order_id in self._filling:
-                continue  # an order filling in parts is not a resting limit order
+            if order.symbol != symbol or not order.is_open or order.order_id in self._filling or not order.triggered:
+                continue  # an order filling in parts is not a resting limit order, nor is an untriggered stop
             if (order.side == "BUY" and Decimal(repr(low)) <= order.price) or (order.side == "SELL" and Decimal(repr(high)) >= order.price):
+                self._expire_siblings(order)
                 self._fill(order, order.price, maker=True)
 
     def find_order(self, api_key: str, symbol: str, order_id: Optional[str], client_id: Optional[str]) -> Optional[VenueOrder]:
@@ -609,7 +620,9 @@ class VenueState:
             order = self.find_order(api_key, symbol, order_id, client_id)
             if order is None or not order.is_open:
                 raise bad_request(-2011, "Unknown order sent.")
-            self._cancel(order)
+            for leg in self.list_legs(order):  # an OCO leg cancels its whole list
+                if leg.is_open:
+                    self._cancel(leg)
             return order
 
     def open_orders(self, api_key: str, symbol: Optional[str]) -> List[VenueOrder]:
