@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from ..core import events as ev
 from ..core.accounting import Portfolio
@@ -83,6 +83,7 @@ class TradingCore:
         self.external_execution = False
         self.warming = False
         self.outbox: List[Order] = []
+        self.blocked_entries: Set[str] = set()  # symbols whose market data is stale: no new entries (.watchdog)
         # Equity points go to the database one row per timestamp as the run goes (replays), or
         # all at once as one curve at the end (backtests: see write_curve).
         self.equity_curve = EquityCurve(recorder, run_id, not getattr(recorder, "deferred", False))
@@ -241,6 +242,8 @@ class TradingCore:
             accepted, verdict = False, f"unknown symbol {s.symbol}"
         elif s.symbol in self._inflight:
             accepted, verdict = False, f"an order for {s.symbol} is already in flight"
+        elif s.intent != "exit" and s.symbol in self.blocked_entries:
+            accepted, verdict = False, f"market data for {s.symbol} is stale: no new entries until it resumes"
         elif s.intent == "exit":
             if pos is None:
                 accepted, verdict = False, f"no open position on {s.symbol} to exit"

@@ -19,6 +19,13 @@ Websocket (``conn.api_type == "websocket"``)
     While the stream is down, candles are polled over REST. An exchange without ccxt.pro
     support is polled over REST, with a log line saying so. :attr:`MarketFeed.data_source`
     tells which path is in use.
+
+Freshness and late candles
+    Every answer (REST) or stream update (websocket) whose newest candle moved calls
+    ``on_fresh(symbol)`` (the staleness watchdog, :mod:`.watchdog`). A closed candle that arrives
+    more than one timeframe after it closed (:meth:`MarketFeed.late`: by the exchange's clock, or
+    because a newer candle has closed since, as when candles pile up during a data outage) is
+    for the warm-up only, never a decision.
 """
 from __future__ import annotations
 
@@ -39,6 +46,12 @@ MAX_CANDLES_PER_REQUEST = 500
 WS_COALESCE_S = 0.02  # several symbols: wait this long after an update so siblings' updates join the round
 
 Batch = List[Tuple[str, Candle]]  # (symbol, closed candle), in time order
+
+
+def late_message(n: int) -> str:
+    """The log line for ``n`` late candles (:meth:`MarketFeed.late`) fed as warm-up."""
+    return (f"{n} candle{'s' if n != 1 else ''} arrived more than one timeframe after closing (piled up while "
+            "market data was late): fed as warm-up only, no decisions on them")
 
 
 class MarketFeed:
@@ -71,6 +84,26 @@ class MarketFeed:
         self.retry_interval = retry_interval
         self.max_retry_interval = max_retry_interval
         self.sync_timeout = sync_timeout
+        self.on_fresh: Callable[[str], None] = lambda symbol: None  # the watchdog's
+        self.now_ms: Callable[[], int] = lambda: int(time.time() * 1000)  # the exchange's clock (ms)
+        self.heads: Dict[str, Candle] = {}  # symbol -> newest candle the exchange showed (forming or closed)
+
+    def _saw(self, sym: str, newest: Optional[Candle]) -> None:
+        """The exchange showed ``newest`` as ``sym``'s newest candle: fresh data when it moved."""
+        if newest is None:
+            return
+        head = self.heads.get(sym)
+        if head is None or newest[0] > head[0] or (newest[0] == head[0] and newest != head):
+            self.heads[sym] = newest
+            self.on_fresh(sym)
+
+    def late(self, sym: str, candle: Candle) -> bool:
+        """True when closed ``candle`` of ``sym`` arrives more than one timeframe after its close
+        (by the exchange's clock, or a candle newer than the next one is already open): warm-up
+        only, never a decision."""
+        head = self.heads.get(sym)
+        now = max(self.now_ms(), head[0] if head is not None else 0)
+        return candle[0] + 2 * self.tf_ms <= now
 
     @property
     def data_source(self) -> str:
@@ -98,7 +131,7 @@ class MarketFeed:
         if not candles:
             return []
         last = candles[-1]
-        if self.close_grace_ms is not None and last[0] + self.tf_ms + self.close_grace_ms <= time.time() * 1000:
+        if self.close_grace_ms is not None and last[0] + self.tf_ms + self.close_grace_ms <= self.now_ms():
             return list(candles)
         return list(candles[:-1])
 
@@ -108,6 +141,7 @@ class MarketFeed:
         batch: Batch = []
         for sym in self.symbols:
             candles = await self.gateway.fetch_ohlcv(sym, self.timeframe, limit=min(n + 2, 1000))
+            self._saw(sym, candles[-1] if candles else None)
             closed = self.closed(candles)
             if closed:
                 self.last_ts[sym] = closed[-1][0]
@@ -162,6 +196,7 @@ class MarketFeed:
         """The closed candles of ``sym`` after open time ``last`` (REST, :meth:`closed`)."""
         candles = await self.gateway.fetch_ohlcv(sym, self.timeframe, since=None if last is None else last + 1,
                                                  limit=MAX_CANDLES_PER_REQUEST)
+        self._saw(sym, candles[-1] if candles else None)
         return [c for c in self.closed(candles) if last is None or c[0] > last]
 
     async def _rest_between(self, sym: str, last: Optional[int], newest: int) -> List[Candle]:
@@ -227,6 +262,7 @@ class MarketFeed:
                 continue
             newest = max(known)
             ws.forming[sym] = known[newest]
+            self._saw(sym, known[newest])
             last = self.last_ts.get(sym)
             closed = {t: c for t, c in known.items() if t < newest and (last is None or t > last)}
             found[sym] = closed
@@ -239,7 +275,7 @@ class MarketFeed:
         (at most one REST poll for them per poll interval)."""
         if self.close_grace_ms is None:
             return []
-        now = time.time() * 1000
+        now = self.now_ms()
         overdue = [s for s, f in ws.forming.items()
                    if f[0] + self.tf_ms + self.close_grace_ms <= now and s not in ws.gaps]
         if overdue and time.monotonic() - ws.last_rest >= self.interval():

@@ -61,12 +61,13 @@ from ..store.recorder import Recorder
 from ..store.settings import ConnectionConfig
 from .bus import EventBus
 from .core import TradingCore
-from .feeds import MarketFeed
+from .feeds import MarketFeed, late_message
 from .lifecycle import EngineError, EngineLifecycle
 from .live_setup import load_markets, open_gateway, paper_balance
 from .orders import LiveLedger, OrderSender, Unsettled, unknown_order_window_ms
 from .reconcile import Reconciler
 from .strategies import Strategy, build_strategies
+from .watchdog import FeedWatchdog, watch_feed
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,8 @@ class ExchangeEngine(EngineLifecycle):
                  recv_window_ms: Optional[int] = None, settle_interval: float = 0.5, max_settle_interval: float = 10.0,
                  reconcile_timeout_s: float = 60.0, max_data_failures: int = 8, timeout_ms: Optional[int] = None,
                  default_timeframe: str = DEFAULT_TIMEFRAME, close_grace_ms: Optional[int] = CLOSE_GRACE_MS,
-                 ws_retry_interval: float = 1.0, max_ws_retry_interval: float = 60.0, ws_sync_timeout: float = 15.0):
+                 ws_retry_interval: float = 1.0, max_ws_retry_interval: float = 60.0, ws_sync_timeout: float = 15.0,
+                 stale_after_s: Optional[float] = None):
         super().__init__(conn, bus=bus, recorder=recorder, mode="live" if conn.live else "paper")
         self._given_secrets = dict(secrets) if secrets is not None else None
         self._secret_values: Tuple[str, ...] = ()
@@ -126,6 +128,9 @@ class ExchangeEngine(EngineLifecycle):
         self.feed: Optional[MarketFeed] = None  # market data, once the gateway is open
         self.orders: Optional[OrderSender] = None  # live mode: sends and follows the orders
         self.reconciled: List[Order] = []  # orders of earlier runs settled at start
+        self.stale_after_s = stale_after_s if stale_after_s is not None else conn.stale_after_s  # None: default
+        self.watchdog: Optional[FeedWatchdog] = None  # market data staleness, per symbol (.watchdog)
+        self.late_candles = 0  # closed candles that arrived over a timeframe late: warm-up only
 
     @property
     def data_source(self) -> str:
@@ -137,6 +142,8 @@ class ExchangeEngine(EngineLifecycle):
         super().resume()
         if self.feed is not None:
             self.feed.catch_up = True
+        if self.watchdog is not None:
+            self.watchdog.restart()
 
     def unknown_order_window_ms(self) -> int:
         """W of the unknown-outcome rule (ms): see :func:`~cts_desktop.engine.orders.unknown_order_window_ms`."""
@@ -177,6 +184,9 @@ class ExchangeEngine(EngineLifecycle):
             bus=self.bus, recorder=self.recorder, run_id=self.run_id,
         )
         core.external_execution = self.live
+        assert self.feed is not None
+        self.watchdog = watch_feed(self.feed, core, gateway.clock.now_ms, self.stale_after_s, bus=self.bus,
+                                   log=self._log, paused=lambda: not self._resume.is_set())
         if self.orders is not None:
             self.orders.live = LiveLedger(core, recorder=self.recorder, run_id=self.run_id, name=self.name, bus=self.bus)
         self._log_start(gateway, strategy, balance, quote)
@@ -250,6 +260,8 @@ class ExchangeEngine(EngineLifecycle):
         failures = 0
         try:
             feed.start()
+            if self.watchdog is not None:
+                self.watchdog.start()
             while True:
                 if not self._resume.is_set():
                     await self._resume.wait()
@@ -290,10 +302,12 @@ class ExchangeEngine(EngineLifecycle):
         core, feed = self.core, self.feed
         assert core is not None and feed is not None
         catch_up, feed.catch_up = feed.catch_up, False
+        late = 0
         for sym, candle in batch:
             if self._stop_requested:
                 break
-            if catch_up:
+            if catch_up or feed.late(sym, candle):
+                late += 0 if catch_up else 1
                 self._warm(sym, candle)
                 continue
             core.on_candle(sym, candle)
@@ -303,6 +317,9 @@ class ExchangeEngine(EngineLifecycle):
                 self._check_health()
         if catch_up and batch:
             self._log(ev.CAT_ENGINE, f"{len(batch)} candles closed during the pause: fed without trading")
+        if late:
+            self.late_candles += late
+            self._log(ev.CAT_ENGINE, late_message(late), "warning")
         if batch:
             self._progress(0)
 
@@ -321,6 +338,8 @@ class ExchangeEngine(EngineLifecycle):
         """Stop following orders (they stay as they are), list what is open, close the gateway."""
         if self.feed is not None:
             await self.feed.close()
+        if self.watchdog is not None:
+            await self.watchdog.close()
         if self.orders is not None:
             await self.orders.cancel_all()
         core = self.core

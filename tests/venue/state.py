@@ -23,6 +23,8 @@ Data (all recorded, none synthetic except where said):
   price. Market orders fill in full at the current price (taker); limit orders that are
   marketable when placed fill at the current price (taker), otherwise rest and fill in full
   at their limit price (maker) when a later candle's low (buy) / high (sell) reaches it.
+* Data outages (:meth:`VenueState.data_outage` / :meth:`VenueState.end_outage`): a symbol's
+  klines and kline stream stop while its market moves on, then resume with the piled-up candles.
 * Fees: the account's commission (default 0.1 % maker and taker) is taken from the received
   asset, as Binance does without BNB: base on buys, quote on sells.
 """
@@ -293,6 +295,8 @@ class VenueState:
         self._trade_ids = itertools.count(1_840_000)
         self.clock_offset_ms = 0
         self.maintenance = False
+        #: data outages: symbol -> the cursor its klines (REST and stream) are frozen at
+        self.outages: Dict[str, int] = {}
         #: ``fn(symbol, closed_index)`` called (state lock held, caller's thread) after each
         #: ``advance()`` step (``closed_index``: the candle that just closed) and ``set_price()``
         #: (``None``: the forming candle changed); the websocket streams listen here
@@ -352,7 +356,26 @@ class VenueState:
                     self._match(sym, low=l, high=h)
                     self._notify(sym, p.cursor - 1)
 
+    # -- data outages --------------------------------------------------------------------------
+    def data_outage(self, symbol: Optional[str] = None) -> None:
+        """Market data of ``symbol`` (None: every symbol) stops: the klines endpoint serves the
+        candles as they are now and the kline stream sends nothing, while the market itself moves
+        on (``advance()``, matching). :meth:`end_outage` resumes it with the candles piled up."""
+        with self.lock:
+            for sym in ([symbol] if symbol else list(self.paths)):
+                self.outages.setdefault(sym, self.paths[sym].cursor)
+
+    def end_outage(self, symbol: Optional[str] = None) -> None:
+        """Market data of ``symbol`` (None: every symbol) flows again: REST serves every candle
+        up to now, and the stream sends the forming candle (a client sees the gap and fills it)."""
+        with self.lock:
+            for sym in ([symbol] if symbol else list(self.outages)):
+                if self.outages.pop(sym, None) is not None:
+                    self._notify(sym, None)
+
     def _notify(self, symbol: str, closed_index: Optional[int]) -> None:
+        if symbol in self.outages:
+            return  # the data feed is out: the stream says nothing
         for fn in list(self.listeners):
             fn(symbol, closed_index)
 
@@ -360,7 +383,7 @@ class VenueState:
         """Served candles of ``symbol``: recorded rows up to the cursor, shifted timestamps."""
         with self.lock:
             p = self.paths[symbol]
-            return p.candles[: p.cursor + 1]
+            return p.candles[: self.outages.get(symbol, p.cursor) + 1]
 
     def rules_for(self, symbol: Optional[str]) -> SymbolRules:
         if not symbol:
