@@ -141,7 +141,7 @@ class LiveTab(QWidget):
         """Show the badge for stale market data: connection -> its stale symbols (empty: hidden)."""
         parts = [f"{', '.join(sorted(syms))} ({name})" for name, syms in sorted(stale.items()) if syms]
         self.stale_badge.setVisible(bool(parts))
-        self.stale_badge.setText("⚠ Stale market data: " + "; ".join(parts) if parts else "")
+        self.stale_badge.setText(f"⚠ Stale market data: {'; '.join(parts)}: new entries blocked" if parts else "")
         self.stale_badge.setToolTip("No new market data within the connection's limit: new entries are blocked on "
                                     "these symbols, exits still go out. It clears when data flows again.")
 
