@@ -61,7 +61,6 @@ class LiveTab(QWidget):
         top.addWidget(self.speed)
         top.addSpacing(8)
         top.addWidget(self.state)
-        top.addWidget(self.stale_badge)
         top.addStretch(1)
 
         prog = QVBoxLayout()
@@ -69,6 +68,8 @@ class LiveTab(QWidget):
         prog.addWidget(self.progress)
         under = QHBoxLayout()
         under.addWidget(self.progress_text, 1)
+        under.addWidget(self.stale_badge)
+        under.addSpacing(8)
         under.addWidget(self.live_badge)
         prog.addLayout(under)
 
