@@ -65,6 +65,7 @@ from .feeds import MarketFeed, late_message
 from .lifecycle import EngineError, EngineLifecycle
 from .live_setup import load_markets, open_gateway, paper_balance
 from .orders import LiveLedger, OrderSender, Unsettled, unknown_order_window_ms
+from .order_stream import OrderStream, follow_orders
 from .reconcile import Reconciler
 from .strategies import Strategy, build_strategies
 from .watchdog import FeedWatchdog, watch_feed
@@ -130,6 +131,7 @@ class ExchangeEngine(EngineLifecycle):
         self.reconciled: List[Order] = []  # orders of earlier runs settled at start
         self.stale_after_s = stale_after_s if stale_after_s is not None else conn.stale_after_s  # None: default
         self.watchdog: Optional[FeedWatchdog] = None  # market data staleness, per symbol (.watchdog)
+        self.order_stream: Optional[OrderStream] = None  # live + websocket: order updates by stream (.order_stream)
         self.late_candles = 0  # closed candles that arrived over a timeframe late: warm-up only
 
     @property
@@ -262,6 +264,10 @@ class ExchangeEngine(EngineLifecycle):
             feed.start()
             if self.watchdog is not None:
                 self.watchdog.start()
+            self.order_stream = follow_orders(self.conn, self.gateway, self.orders, log=self._log,
+                                              stopped=lambda: self._stop_requested, timeout_ms=self.timeout_ms,
+                                              retry_interval=self.ws_retry_interval,
+                                              max_retry_interval=self.max_ws_retry_interval)
             while True:
                 if not self._resume.is_set():
                     await self._resume.wait()
@@ -338,8 +344,9 @@ class ExchangeEngine(EngineLifecycle):
         """Stop following orders (they stay as they are), list what is open, close the gateway."""
         if self.feed is not None:
             await self.feed.close()
-        if self.watchdog is not None:
-            await self.watchdog.close()
+        for part in (self.watchdog, self.order_stream):
+            if part is not None:
+                await part.close()
         if self.orders is not None:
             await self.orders.cancel_all()
         core = self.core

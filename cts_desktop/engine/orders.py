@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Dict, List, Optional, Protocol, Set, Tuple
+from typing import Any, Dict, List, Optional, Protocol, Set, Tuple
 
 from ..core import events as ev
 from ..core.models import FAILED, REJECTED, STATE_CANCELED, TERMINAL_STATES, Fill, Market, Order
@@ -211,6 +211,28 @@ class OrderSender:
                 pass  # what cancel() asked for
             except Exception:  # noqa: BLE001 - a follower's failure was already reported through fatal
                 log.debug("an order follower ended with an error", exc_info=True)
+
+    def book_stream_trade(self, raw: Dict[str, Any]) -> bool:
+        """An execution the order stream saw (a ccxt trade structure; :mod:`.order_stream`):
+        booked through the same path as REST's, once per trade id. False when it is not one of
+        the run's orders or was booked already."""
+        live = self.live
+        info = raw.get("info") or {}
+        cid, oid = str(info.get("c") or raw.get("clientOrderId") or ""), str(raw.get("order") or "")
+        order = None if live is None else next(
+            (o for o in reversed(live.core.orders) if (cid and o.clientOrderId == cid) or (oid and o.id == oid)), None)
+        market = None if order is None else self.markets.get(order.symbol)
+        if live is None or order is None or market is None:
+            return False
+        ids, gross = self.booked.setdefault(order.clientOrderId, (set(), 0.0))
+        order.id = order.id or oid or None
+        fill, amount = fill_of_trade(order, raw, market, self._log)
+        if not fill.id or fill.id in ids:
+            return False
+        ids.add(fill.id)
+        self.booked[order.clientOrderId] = (ids, gross + amount)
+        live.book(order, fill)
+        return True
 
     # -- settling -------------------------------------------------------------------------------
     async def settle(self, order: Order, ledger: Ledger, *, deadline: Optional[float]) -> None:

@@ -301,6 +301,9 @@ class VenueState:
         #: ``advance()`` step (``closed_index``: the candle that just closed) and ``set_price()``
         #: (``None``: the forming candle changed); the websocket streams listen here
         self.listeners: List[Callable[[str, Optional[int]], None]] = []
+        #: ``fn(order, exec_type, trade)`` after every order change (state lock held): ``"NEW"``,
+        #: ``"TRADE"`` (with the Trade), ``"CANCELED"`` / ``"EXPIRED"``; the user data stream listens
+        self.order_listeners: List[Callable[["VenueOrder", str, Optional["Trade"]], None]] = []
 
     # -- clock -------------------------------------------------------------------------------
     def now(self) -> int:
@@ -461,6 +464,7 @@ class VenueState:
             acct.add(need_asset, locked=need)
             order.locked_asset, order.locked_left = need_asset, need
             self.orders[order.order_id] = order
+            self._report(order, "NEW")
             if marketable:
                 self._fill(order, price_now, maker=False)  # at or better than the limit
             elif tif in ("IOC", "FOK"):
@@ -506,6 +510,11 @@ class VenueState:
         order.status = "FILLED"
         order.update_time = now
         self._release(order)
+        self._report(order, "TRADE", trade)
+
+    def _report(self, order: VenueOrder, exec_type: str, trade: Optional[Trade] = None) -> None:
+        for fn in list(self.order_listeners):
+            fn(order, exec_type, trade)
 
     def _release(self, order: VenueOrder) -> None:
         if order.locked_left:
@@ -518,6 +527,7 @@ class VenueState:
         order.status = status
         order.update_time = self.now()
         self._release(order)
+        self._report(order, status)
 
     def _match(self, symbol: str, *, low: float, high: float) -> None:
         for order in list(self.orders.values()):

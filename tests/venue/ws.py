@@ -139,6 +139,10 @@ class KlineStreams:
                              status=rule.params["status"])
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
+        account = self.server.user.account_of_listen_key(request.match_info.get("streams", ""))
+        if account is not None:  # /ws/<listenKey>: the account's user data stream
+            await self.server.user.serve(request, ws, account)
+            return ws
         combined = path == "/stream"
         conn = _Conn(request, ws, combined)
         if combined:
