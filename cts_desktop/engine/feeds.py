@@ -16,8 +16,10 @@ Websocket (``conn.api_type == "websocket"``)
     candles already fed do not join up (after a (re)connect, a missed update), the candles in
     between are fetched over REST first, so no candle is lost, and none is fed twice (only
     candles after the last one fed are). Candles of one update round are fed in time order.
-    While the stream is down, candles are polled over REST. An exchange without ccxt.pro
-    support is polled over REST, with a log line saying so. :attr:`MarketFeed.data_source`
+    While the stream is down, candles are polled over REST. Where ccxt.pro streams trades but
+    no candles (``watchTrades`` without ``watchOHLCV``), the candles are built from the trade
+    stream (:mod:`.trade_candles`). An exchange without either is polled over REST, with a log
+    line saying so. :attr:`MarketFeed.data_source`
     tells which path is in use.
 
 Freshness and late candles
@@ -156,17 +158,21 @@ class MarketFeed:
         if self.conn.api_type != "websocket":
             return
         name = self.gateway.exchange.name
-        if not pro_supports(self.conn.exchange):
+        from_trades = not pro_supports(self.conn.exchange) and pro_supports(self.conn.exchange, "watchTrades")
+        if not pro_supports(self.conn.exchange) and not from_trades:
             self._log(ev.CAT_ENGINE, f"market data: {name} has no websocket candles in ccxt.pro {ccxt.__version__} "
                                      f"(watchOHLCV); polling closed candles over REST every {self.interval():g} s "
                                      "instead", "warning")
             return
+        what = "trades (ccxt.pro watch_trades; candles built from them)" if from_trades else \
+            "candles (ccxt.pro watch_ohlcv)"
         self._log(ev.CAT_ENGINE, f"market data: connecting the websocket for {', '.join(self.symbols)} "
-                                 f"{self.timeframe} candles (ccxt.pro watch_ohlcv); polling over REST until it delivers")
+                                 f"{self.timeframe} {what}; polling over REST until it delivers")
         self.ws = WsStream(self.conn, self.gateway, self.symbols, self.timeframe, name=self.name, log=self._log,
                            stopped=self._stopped, sleep=self.sleep, interval=self.interval, secrets=self._secrets,
                            timeout_ms=self.timeout_ms, retry_interval=self.retry_interval,
-                           max_retry_interval=self.max_retry_interval, sync_timeout=self.sync_timeout)
+                           max_retry_interval=self.max_retry_interval, sync_timeout=self.sync_timeout,
+                           from_trades=from_trades)
         self.ws.start()
 
     async def close(self) -> None:

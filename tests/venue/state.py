@@ -23,6 +23,8 @@ Data (all recorded, none synthetic except where said):
   price. Market orders fill in full at the current price (taker); limit orders that are
   marketable when placed fill at the current price (taker), otherwise rest and fill in full
   at their limit price (maker) when a later candle's low (buy) / high (sell) reaches it.
+* Public trades: XRPETH has its recorded trade tape (``data/BINANCE_XRP-ETH_trades_2019-10.csv``,
+  the trades inside its candles): :meth:`VenueState.trades_at`, the ``xrpeth@trade`` stream.
 * Data outages (:meth:`VenueState.data_outage` / :meth:`VenueState.end_outage`): a symbol's
   klines and kline stream stop while its market moves on, then resume with the piled-up candles.
 * Fees: the account's commission (default 0.1 % maker and taker) is taken from the received
@@ -106,6 +108,24 @@ def exchange_info() -> dict:
         full = json.load(fh)
     keep = [s for s in full["symbols"] if s["symbol"] in SYMBOLS]
     return {**{k: v for k, v in full.items() if k != "symbols"}, "symbols": keep}
+
+
+TRADES_CSV = {"XRPETH": Path(__file__).resolve().parent / "data" / "BINANCE_XRP-ETH_trades_2019-10.csv"}
+"""Recorded public trades of a path (the same span as its candles): its ``<symbol>@trade`` stream."""
+
+
+@functools.lru_cache(maxsize=None)
+def recorded_trades(symbol: str) -> Dict[int, tuple]:
+    """Candle open time (recorded, ms) -> ((ts, id, taker side, price, amount), ...) of
+    ``symbol``'s recorded trades at 1m (empty for a symbol without a trade tape)."""
+    path = TRADES_CSV.get(symbol)
+    out: Dict[int, list] = {}
+    if path is not None:
+        with open(path, newline="", encoding="utf-8") as fh:
+            for r in csv.DictReader(fh):
+                ts = int(r["timestamp"])
+                out.setdefault(ts - ts % 60_000, []).append((ts, int(r["id"]), r["side"], r["price"], r["amount"]))
+    return {k: tuple(v) for k, v in out.items()}
 
 
 @functools.lru_cache(maxsize=None)
@@ -284,9 +304,10 @@ class VenueState:
         self.rules: Dict[str, SymbolRules] = {s["symbol"]: SymbolRules.from_info(s) for s in info["symbols"]}
         now = int(time.time() * 1000) if now_ms is None else now_ms
         self.paths: Dict[str, PricePath] = {}
+        self.shifts: Dict[str, int] = {}  # symbol -> ms added to every recorded timestamp
         for sym, (tf, rows) in recorded_paths().items():
             idx = min(start_index, len(rows) - 1)
-            shift = (now - now % tf) - rows[idx][0]
+            shift = self.shifts[sym] = (now - now % tf) - rows[idx][0]
             self.paths[sym] = PricePath(tf, [(r[0] + shift, *r[1:]) for r in rows], idx)
         self.accounts: Dict[str, Account] = {}
         self.orders: Dict[int, VenueOrder] = {}
@@ -387,6 +408,16 @@ class VenueState:
         with self.lock:
             p = self.paths[symbol]
             return p.candles[: self.outages.get(symbol, p.cursor) + 1]
+
+    def trades_at(self, symbol: str, index: int) -> list:
+        """The recorded public trades inside ``symbol``'s candle ``index`` (shifted like the
+        candles): ``[(ts, id, taker side, price str, amount str)]``; empty without a trade tape."""
+        with self.lock:
+            p, shift = self.paths[symbol], self.shifts[symbol]
+            if not 0 <= index < len(p.candles):
+                return []
+            rows = recorded_trades(symbol).get(p.candles[index][0] - shift, ())
+        return [(ts + shift, tid, side, price, amount) for ts, tid, side, price, amount in rows]
 
     def rules_for(self, symbol: Optional[str]) -> SymbolRules:
         if not symbol:
