@@ -273,9 +273,10 @@ class _Probe:
         except Exception as exc:  # noqa: BLE001 - not fatal: the key works, only its rights are unknown
             err = map_exception(exc, secrets=self.secret_values, exchange=ex, action="reading the API key permissions")
             result.withdrawal_checked = False
-            result.warnings.insert(0, "WITHDRAWAL CHECK NOT DONE: the API key's permissions could not be read "
-                                      f"({err.message}), so this test cannot tell whether the key can withdraw funds. "
-                                      "Run the test again, or check the key's permissions on the exchange's website.")
+            result.warnings.insert(0, "WITHDRAWAL CHECK NOT DONE: the API key's permissions could not be read, so "
+                                      "this test cannot tell whether the key can withdraw funds. Run the test again, "
+                                      "or check the key's permissions on the exchange's website. Reason: "
+                                      + err.message)
         else:
             result.withdrawal_checked = True
             result.permissions = {k: v for k, v in perms.items() if k != "info"}
