@@ -139,6 +139,17 @@ class CircuitBreakerTripped:
 
 
 @dataclass(slots=True)
+class SymbolPaused:
+    """``symbol`` on ``connection`` takes no entries nor automatic exits until resumed:
+    ``reason`` says why (e.g. exits refused by the exchange for lack of coins, see
+    ``engine/refused_exits.py``)."""
+
+    connection: str
+    symbol: str
+    reason: str
+
+
+@dataclass(slots=True)
 class FeedStale:
     """No market data for ``symbol`` on ``connection`` for ``silent_s`` seconds (wall clock)."""
 

@@ -21,18 +21,21 @@ from __future__ import annotations
 
 import time
 import traceback
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..core import events as ev
 from ..core.accounting import Portfolio
 from ..core.models import BUY, LONG, SELL, Candle, Fill, Market, Order, Position, Signal
+from ..core.order_state import is_terminal
 from ..core.risk import RiskLimits, check_entry
 from ..exchange.paper import PaperError, PaperExchange
 from ..store.recorder import Recorder
+from .breakers import Breakers
 from .bus import EventBus
 from .curve import EquityCurve
 from .exits import protective_prices, triggered_exit
 from .journal import RunJournal
+from .order_guard import held_long, spot_excess
 from .recovery import restore_portfolio
 from .runners import StrategyRunner
 from .strategies import Strategy
@@ -69,8 +72,12 @@ class TradingCore:
         self.run_id = run_id
         self.runners = [StrategyRunner(s, data_timeframe_ms) for s in strategies]
         self._order_seq = 0
+        #: clientOrderIds are ``<id_prefix><run>-<seq>``; live runs set the installation's
+        #: prefix (:func:`cts_desktop.store.installation.order_id_prefix`)
+        self.id_prefix = "cts-"
         self._entry_meta: Dict[str, Dict[str, Any]] = {}  # clientOrderId -> the entry signal's meta
-        self._inflight: Dict[str, Order] = {}  # symbol -> unfilled order
+        self._inflight: Dict[str, Order] = {}  # symbol -> its order until that order is terminal
+        self.paused: Dict[str, str] = {}  # symbol -> why no entries nor automatic exits (refused_exits)
         self.orders: List[Order] = []
         self.fills: List[Fill] = []
         self.candles_seen = 0
@@ -83,13 +90,13 @@ class TradingCore:
         self.external_execution = False
         self.warming = False
         self.outbox: List[Order] = []
-        self.blocked_entries: Set[str] = set()  # symbols whose market data is stale: no new entries (.watchdog)
         # Equity points go to the database one row per timestamp as the run goes (replays), or
         # all at once as one curve at the end (backtests: see write_curve).
         self.equity_curve = EquityCurve(recorder, run_id, not getattr(recorder, "deferred", False))
         # Info-level log lines cost a string each; backtests keep only warnings and errors.
         self.log_info = not getattr(recorder, "deferred", False)
         self.journal = RunJournal(connection, self.bus, recorder, run_id, self.log_info)
+        self.breakers: Optional[Breakers] = None  # exchange engines install theirs (engine/breakers.py)
         self.portfolio._on_position = self.journal.position_changed
         self._rebuild_runner_lists()
 
@@ -174,7 +181,7 @@ class TradingCore:
         pf = self.portfolio
         pos = pf.open.get(symbol)
         if pos is not None and (pos.stop_loss is not None or pos.take_profit is not None) \
-                and symbol not in self._inflight:
+                and symbol not in self._inflight and symbol not in self.paused:
             self._check_exits(pos, candle)
         equity = pf.mark(symbol, candle[4], False)
         for runner, on_candle, symbols in self._direct:
@@ -240,10 +247,8 @@ class TradingCore:
         order: Optional[Order] = None
         if market is None:
             accepted, verdict = False, f"unknown symbol {s.symbol}"
-        elif s.symbol in self._inflight:
-            accepted, verdict = False, f"an order for {s.symbol} is already in flight"
-        elif s.intent != "exit" and s.symbol in self.blocked_entries:
-            accepted, verdict = False, f"market data for {s.symbol} is stale: no new entries until it resumes"
+        elif s.symbol in self._inflight or s.symbol in self.paused:
+            accepted, verdict = False, self.paused.get(s.symbol) or f"an order for {s.symbol} is already in flight"
         elif s.intent == "exit":
             if pos is None:
                 accepted, verdict = False, f"no open position on {s.symbol} to exit"
@@ -265,6 +270,10 @@ class TradingCore:
                 default_size=self.default_size, fee=self.paper.taker_fee(s.symbol),
             )
             accepted, verdict = verdict_obj.accepted, verdict_obj.reason
+            if accepted and self.breakers is not None:
+                refused = self.breakers.entry_refusal(self.portfolio, s.symbol, verdict_obj.amount * price,
+                                                      self.paper.taker_fee(s.symbol), ts)
+                accepted, verdict = refused is None, refused or verdict
             if accepted:
                 amount = verdict_obj.amount
                 if pos is not None:  # reverse: close the opposite position in the same order
@@ -281,7 +290,7 @@ class TradingCore:
     def _new_order(self, symbol: str, side: str, amount: float, ts: int, reason: str, strategy: str,
                    reduce_only: bool = False) -> Order:
         self._order_seq += 1
-        return Order(clientOrderId=f"cts-{self.run_id or 0}-{self._order_seq}", symbol=symbol, side=side,
+        return Order(clientOrderId=f"{self.id_prefix}{self.run_id or 0}-{self._order_seq}", symbol=symbol, side=side,
                      type="market", amount=amount, timestamp=ts, reason=reason, strategy=strategy,
                      reduce_only=reduce_only)
 
@@ -345,8 +354,16 @@ class TradingCore:
         self.log(ev.CAT_ORDER, f"order {order.clientOrderId} {order.status}: {reason}", "error")
 
     # -- fills -> accounting ----------------------------------------------------------------------
+    def order_settled(self, order: Order) -> None:
+        """``order`` reached a terminal state with every execution booked: its symbol may
+        take a new order."""
+        if self._inflight.get(order.symbol) is order:
+            del self._inflight[order.symbol]
+
     def _on_fill(self, order: Order, fill: Fill) -> None:
-        self._inflight.pop(order.symbol, None)
+        # in flight until terminal: no exit or stop goes out while an entry is still filling
+        if not self.external_execution or is_terminal(order.state):
+            self.order_settled(order)
         self.fills.append(fill)
         meta = self._entry_meta.pop(order.clientOrderId, None)
         sl_price = tp_price = None
@@ -354,9 +371,14 @@ class TradingCore:
         if order.reason == "entry":
             sl_price, tp_price = protective_prices(order.side, fill.price, order.stop_loss, order.take_profit,
                                                    self.markets[order.symbol].price_step)
-        changed = self.portfolio.apply_fill(fill, reason=order.reason, strategy=strategy,
-                                            stop_loss=sl_price, take_profit=tp_price, meta=meta)
-        order.position_id = changed[-1].id
+        market, held = self.markets[order.symbol], held_long(self.portfolio, order.symbol)
+        changed = self.portfolio.apply_fill(fill, reason=order.reason, strategy=strategy, stop_loss=sl_price,
+                                            take_profit=tp_price, meta=meta, spot=not market.can_short)
+        excess = spot_excess(market, held, order, fill)
+        if excess:
+            self.log(ev.CAT_POSITION, excess, "error", ts=fill.timestamp)
+        if changed:
+            order.position_id = changed[-1].id
         self.journal.filled(order, fill, changed, self.portfolio.currency)
 
     # -- output ---------------------------------------------------------------------------------

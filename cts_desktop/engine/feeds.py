@@ -24,7 +24,7 @@ Websocket (``conn.api_type == "websocket"``)
 
 Freshness and late candles
     Every answer (REST) or stream update (websocket) whose newest candle moved calls
-    ``on_fresh(symbol)`` (the staleness watchdog, :mod:`.watchdog`). A closed candle that arrives
+    ``on_fresh(symbol)`` (the staleness watchdog, :mod:`.staleness`). A closed candle that arrives
     more than one timeframe after it closed (:meth:`MarketFeed.late`: by the exchange's clock, or
     because a newer candle has closed since, as when candles pile up during a data outage) is
     for the warm-up only, never a decision.
@@ -41,8 +41,11 @@ from ..core import events as ev
 from ..core.models import Candle
 from ..exchange.ccxt_gateway import CcxtGateway, pro_supports
 from ..store.settings import ConnectionConfig
+from .bus import EventBus
+from .core import TradingCore
 from .feeds_ws import WsStream
 from .lifecycle import LogFn
+from .staleness import FeedWatchdog, default_stale_after
 
 MAX_CANDLES_PER_REQUEST = 500
 WS_COALESCE_S = 0.02  # several symbols: wait this long after an update so siblings' updates join the round
@@ -89,6 +92,32 @@ class MarketFeed:
         self.on_fresh: Callable[[str], None] = lambda symbol: None  # the watchdog's
         self.now_ms: Callable[[], int] = lambda: int(time.time() * 1000)  # the exchange's clock (ms)
         self.heads: Dict[str, Candle] = {}  # symbol -> newest candle the exchange showed (forming or closed)
+        self.staleness: Optional[FeedWatchdog] = None  # see watch()
+        self.late_candles = 0  # closed candles that arrived over a timeframe late (warm-up only)
+        self._late_now = 0  # of them, since the last report_late()
+
+    def watch(self, core: TradingCore, now_ms: Callable[[], int], stale_after_s: Optional[float], *, bus: EventBus,
+              paused: Callable[[], bool]) -> None:
+        """Watch the symbols' freshness (:mod:`.staleness`; ``stale_after_s`` None: two
+        timeframes, at least three polls): entries on stale symbols are refused by the core's
+        breakers. Late candles are judged by ``now_ms()`` (the exchange's clock, ms)."""
+        limit = stale_after_s or default_stale_after(self.tf_ms, self.interval())
+        self.staleness = FeedWatchdog(core.connection, self.symbols, limit, bus=bus, log=self._log, paused=paused)
+        if core.breakers is not None:
+            core.breakers.symbol_holds = self.staleness.blocked
+        self.on_fresh, self.now_ms = self.staleness.fresh, now_ms
+
+    def resume(self) -> None:
+        """After a pause: the candles closed meanwhile are warm-up only, silence then was no staleness."""
+        self.catch_up = True
+        if self.staleness is not None:
+            self.staleness.restart()
+
+    def report_late(self) -> None:
+        """Log the late candles (:meth:`late`) seen since the last report, if any."""
+        if self._late_now:
+            self._log(ev.CAT_ENGINE, late_message(self._late_now), "warning")
+            self._late_now = 0
 
     def _saw(self, sym: str, newest: Optional[Candle]) -> None:
         """The exchange showed ``newest`` as ``sym``'s newest candle: fresh data when it moved."""
@@ -104,8 +133,10 @@ class MarketFeed:
         (by the exchange's clock, or a candle newer than the next one is already open): warm-up
         only, never a decision."""
         head = self.heads.get(sym)
-        now = max(self.now_ms(), head[0] if head is not None else 0)
-        return candle[0] + 2 * self.tf_ms <= now
+        late = candle[0] + 2 * self.tf_ms <= max(self.now_ms(), head[0] if head is not None else 0)
+        self.late_candles += late
+        self._late_now += late
+        return late
 
     @property
     def data_source(self) -> str:
@@ -153,8 +184,10 @@ class MarketFeed:
 
     # -- the running feed ------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the websocket supervisor when the connection asks for websocket data and
-        ccxt.pro supports the exchange; otherwise say that REST polling is used."""
+        """Start the staleness watchdog, and the websocket supervisor when the connection asks
+        for websocket data and ccxt.pro supports the exchange; otherwise say that REST polling is used."""
+        if self.staleness is not None:
+            self.staleness.start()
         if self.conn.api_type != "websocket":
             return
         name = self.gateway.exchange.name
@@ -176,9 +209,11 @@ class MarketFeed:
         self.ws.start()
 
     async def close(self) -> None:
-        """Stop the websocket, if any."""
+        """Stop the websocket and the watchdog, if any."""
         if self.ws is not None:
             await self.ws.close()
+        if self.staleness is not None:
+            await self.staleness.close()
 
     async def batch(self) -> Tuple[Batch, bool]:
         """(newly closed candles of every symbol in time order, True when the websocket

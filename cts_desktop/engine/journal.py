@@ -7,12 +7,15 @@ when ``log_info`` is off (backtests) and nobody listens.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import time
 from typing import List, Optional, Tuple, cast
 
 from ..core import events as ev
 from ..core.accounting import Portfolio
 from ..core.models import Fill, Order, Position, Signal
+from ..core.order_state import snapshot
 from ..store.recorder import Recorder
 from .bus import EventBus
 
@@ -70,13 +73,14 @@ class RunJournal:
 
     def order_changed(self, order: Order) -> None:
         if self.bus.has_subscribers:
-            self.bus.publish(ev.OrderEvent(self.connection, order))
+            self.bus.publish(ev.OrderEvent(self.connection, snapshot(order)))
 
     def position_changed(self, p: Position) -> None:
         if self.recorder is not None:
             self.recorder.position(self.run_id, self.connection, p)
         if self.bus.has_subscribers:
-            self.bus.publish(ev.PositionEvent(self.connection, p))
+            # a copy: the screen never holds the engine's live object; the run tells runs apart
+            self.bus.publish(ev.PositionEvent(self.connection, replace(p, meta=dict(p.meta), run_id=self.run_id)))
 
     def snapshot(self, pf: Portfolio, curve: List[Tuple[int, float]], ts: int) -> ev.AccountSnapshot:
         """The account of ``pf`` at market time ``ts``; the drawdown includes the last point of
@@ -108,7 +112,7 @@ class RunJournal:
             self.recorder.order(self.run_id, self.connection, order)
             self.recorder.fill(self.run_id, self.connection, fill, order.position_id)
         if listened:
-            self.bus.publish(ev.OrderEvent(self.connection, order))
+            self.bus.publish(ev.OrderEvent(self.connection, snapshot(order)))
             self.bus.publish(ev.FillEvent(self.connection, fill, order.position_id))
         if wants_info:
             self.log(ev.CAT_FILL, f"filled {fill.side} {fill.amount:g} {fill.symbol} @ {fill.price:g} "

@@ -5,44 +5,34 @@
 :class:`~cts_desktop.engine.core.TradingCore` as a replay; only where candles come from and
 where orders go differ. It composes the rooms that do the work:
 
-* :mod:`.feeds` (and :mod:`.feeds_ws`): closed candles by REST polling or by websocket, with the
-  warm-up fetch, fallback, backoff and gap fill;
-* :mod:`.orders`: live orders sent once and followed until settled (:mod:`.fees`: fee booking);
-* :mod:`.reconcile`: start-up reconciliation of orders earlier live runs left in flight.
+* :mod:`.feeds` (:mod:`.feeds_ws`, :mod:`.trade_candles`, :mod:`.staleness`): closed candles by
+  REST or websocket (warm-up fetch, fallback, backoff, gap fill), stale feeds, late candles;
+* :mod:`.orders` (:mod:`.fees`, :mod:`.order_stream`): live orders sent once, followed until
+  settled, executions booked once; :mod:`.reconcile`: orders earlier live runs left in flight.
 
 Warm-up
-    At start the last ``strategy.warmup`` closed candles go to the strategies without trading
-    (their signals are discarded), so the first live decision is taken on a warmed-up
-    indicator; only candles closing after that are traded. After a pause, the candles that
-    closed meanwhile also go through the warm-up pass (a decision on them would act on stale
-    prices).
+    At start the last ``strategy.warmup`` closed candles go to the strategies without trading;
+    only later ones trade. Candles that closed during a pause, or arrived over a timeframe late,
+    also only warm up (a decision on them would act on stale prices).
 
-Paper mode (``conn.live`` False)
-    No keys are read. The core's own paper exchange fills orders at the next candle's open, as in
-    a replay, but the candles are the exchange's real ones. Starting balance:
-    ``conn.starting_balance`` (USDT-equivalent; converted at the last ``QUOTE/USDT`` close when
-    the quote currency is not a dollar).
+Paper mode (``conn.live`` False): no keys are read; the core's paper exchange fills orders at
+the next candle's open, on the exchange's real candles, from ``conn.starting_balance``
+(USDT-equivalent; converted at the last ``QUOTE/USDT`` close when the quote is not a dollar).
 
-Live mode (``conn.live`` True)
-    ``core.external_execution`` is on. After each candle the engine drains ``core.outbox``
-    through the :class:`~cts_desktop.engine.orders.OrderSender`. Starting balance: the
-    exchange's *free* balance of the quote currency at start (money locked in open orders or
-    held in other assets is not counted). Before trading, earlier runs' orders are reconciled.
+Live mode (``conn.live`` True): ``core.external_execution`` is on; after each candle the engine
+drains ``core.outbox`` through the :class:`~cts_desktop.engine.orders.OrderSender`. Earlier runs'
+orders are reconciled first; the starting balance is the exchange's *free* quote balance.
 
-Stop
-    Stopping leaves positions and exchange orders as they are: in-flight orders are logged (the
-    next start reconciles them), open orders at the exchange and open positions are listed in the
-    log. Nothing is canceled or closed.
+Stop leaves positions and exchange orders as they are (listed in the log; the next start
+reconciles); the kill switch (:mod:`.kill`) cancels and closes first. Every entry also passes
+:class:`~.breakers.Breakers`; each candle's strategy step runs on a worker thread
+(:mod:`.watchdog`), awaited for at most ``strategy_budget_s``.
 
-Errors
-    Every failure ends in the engine's ``error`` state with a human ``reason`` (a
-    :class:`~cts_desktop.exchange.errors.GatewayError` message: no traceback, no secret). Market
-    data errors that may pass (network, rate limit) are retried with backoff up to
-    ``max_data_failures`` consecutive attempts.
-
-Secrets are read from the OS keyring (:class:`~cts_desktop.store.secrets.SecretStore`) at start,
-only in live mode, unless the caller passed ``secrets``. Nothing here imports Qt, and nothing
-blocks the loop (keyring and database reads run in the default executor).
+Errors end in the ``error`` state with a human ``reason`` (a
+:class:`~cts_desktop.exchange.errors.GatewayError` message: no traceback, no secret); market
+data errors that may pass are retried with backoff up to ``max_data_failures`` times. Secrets
+come from the OS keyring at start, live only, unless the caller passed ``secrets``. Nothing here
+imports Qt or blocks the loop (keyring and database reads run in the default executor).
 """
 from __future__ import annotations
 
@@ -50,6 +40,7 @@ import asyncio
 import logging
 import time
 from typing import Dict, List, Mapping, Optional, Tuple
+from pathlib import Path
 
 from ..core import events as ev
 from ..core.accounting import Portfolio
@@ -57,18 +48,20 @@ from ..core.models import TERMINAL_STATES, Candle, Market, Order, timeframe_ms
 from ..core.risk import RiskLimits
 from ..exchange.ccxt_gateway import CcxtGateway
 from ..exchange.errors import GatewayError
+from ..store.installation import order_id_prefix
 from ..store.recorder import Recorder
 from ..store.settings import ConnectionConfig
+from .breakers import Breakers, latch_store_for
 from .bus import EventBus
 from .core import TradingCore
-from .feeds import MarketFeed, late_message
+from .feeds import MarketFeed
 from .lifecycle import EngineError, EngineLifecycle
 from .live_setup import load_markets, open_gateway, paper_balance
 from .orders import LiveLedger, OrderSender, Unsettled, unknown_order_window_ms
 from .order_stream import OrderStream, follow_orders
 from .reconcile import Reconciler
 from .strategies import Strategy, build_strategies
-from .watchdog import FeedWatchdog, watch_feed
+from .watchdog import LoopBus, StepWorker, timed_step
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +96,10 @@ class ExchangeEngine(EngineLifecycle):
                  reconcile_timeout_s: float = 60.0, max_data_failures: int = 8, timeout_ms: Optional[int] = None,
                  default_timeframe: str = DEFAULT_TIMEFRAME, close_grace_ms: Optional[int] = CLOSE_GRACE_MS,
                  ws_retry_interval: float = 1.0, max_ws_retry_interval: float = 60.0, ws_sync_timeout: float = 15.0,
-                 stale_after_s: Optional[float] = None):
+                 order_prefix: Optional[str] = None, strategy_budget_s: float = 10.0):
         super().__init__(conn, bus=bus, recorder=recorder, mode="live" if conn.live else "paper")
+        #: live clientOrderId prefix (store.installation.order_id_prefix); None: made from the database's folder
+        self.order_prefix = order_prefix
         self._given_secrets = dict(secrets) if secrets is not None else None
         self._secret_values: Tuple[str, ...] = ()
         self.poll_interval = poll_interval
@@ -129,10 +124,9 @@ class ExchangeEngine(EngineLifecycle):
         self.feed: Optional[MarketFeed] = None  # market data, once the gateway is open
         self.orders: Optional[OrderSender] = None  # live mode: sends and follows the orders
         self.reconciled: List[Order] = []  # orders of earlier runs settled at start
-        self.stale_after_s = stale_after_s if stale_after_s is not None else conn.stale_after_s  # None: default
-        self.watchdog: Optional[FeedWatchdog] = None  # market data staleness, per symbol (.watchdog)
+        self.strategy_budget_s = strategy_budget_s  # a candle's strategy step longer than this is reported (watchdog.py)
+        self.worker: Optional[StepWorker] = None
         self.order_stream: Optional[OrderStream] = None  # live + websocket: order updates by stream (.order_stream)
-        self.late_candles = 0  # closed candles that arrived over a timeframe late: warm-up only
 
     @property
     def data_source(self) -> str:
@@ -143,9 +137,15 @@ class ExchangeEngine(EngineLifecycle):
     def resume(self) -> None:
         super().resume()
         if self.feed is not None:
-            self.feed.catch_up = True
-        if self.watchdog is not None:
-            self.watchdog.restart()
+            self.feed.resume()
+
+    def resume_symbol(self, symbol: str) -> None:
+        """Lift the pause of ``symbol`` (exits refused, see :mod:`.refused_exits`): entries and
+        automatic exits on it again."""
+        if self.core is not None and self.core.paused.pop(symbol, None) is not None:
+            if self.orders is not None:
+                self.orders.exits.counts.pop(symbol, None)
+            self._log(ev.CAT_ENGINE, f"{symbol} resumed: entries and exits allowed again")
 
     def unknown_order_window_ms(self) -> int:
         """W of the unknown-outcome rule (ms): see :func:`~cts_desktop.engine.orders.unknown_order_window_ms`."""
@@ -186,9 +186,19 @@ class ExchangeEngine(EngineLifecycle):
             bus=self.bus, recorder=self.recorder, run_id=self.run_id,
         )
         core.external_execution = self.live
+        if self.live and self.recorder is not None:
+            prefix = self.order_prefix
+            if prefix is None:
+                prefix = await asyncio.get_running_loop().run_in_executor(
+                    None, order_id_prefix, Path(str(self.recorder.db.database)).parent)
+            core.id_prefix = prefix
+        core.bus = core.journal.bus = LoopBus(self.bus, asyncio.get_running_loop())  # steps run off the loop
+        core.breakers = Breakers(conn.name, limits, quote=quote, store=latch_store_for(self.recorder),
+                                 publish=self.bus.publish, log=core.log)
+        self.worker = StepWorker(f"cts-strategy:{conn.name}")
         assert self.feed is not None
-        self.watchdog = watch_feed(self.feed, core, gateway.clock.now_ms, self.stale_after_s, bus=self.bus,
-                                   log=self._log, paused=lambda: not self._resume.is_set())
+        self.feed.watch(core, gateway.clock.now_ms, conn.stale_after_s, bus=self.bus,
+                        paused=lambda: not self._resume.is_set())
         if self.orders is not None:
             self.orders.live = LiveLedger(core, recorder=self.recorder, run_id=self.run_id, name=self.name, bus=self.bus)
         self._log_start(gateway, strategy, balance, quote)
@@ -262,12 +272,9 @@ class ExchangeEngine(EngineLifecycle):
         failures = 0
         try:
             feed.start()
-            if self.watchdog is not None:
-                self.watchdog.start()
             self.order_stream = follow_orders(self.conn, self.gateway, self.orders, log=self._log,
-                                              stopped=lambda: self._stop_requested, timeout_ms=self.timeout_ms,
-                                              retry_interval=self.ws_retry_interval,
-                                              max_retry_interval=self.max_ws_retry_interval)
+                                              timeout_ms=self.timeout_ms, stopped=lambda: self._stop_requested,
+                                              retry=(self.ws_retry_interval, self.max_ws_retry_interval))
             while True:
                 if not self._resume.is_set():
                     await self._resume.wait()
@@ -306,26 +313,24 @@ class ExchangeEngine(EngineLifecycle):
         """One batch of closed candles to the core (to the warm-up pass after a pause); live
         orders the core queued are sent after each candle."""
         core, feed = self.core, self.feed
-        assert core is not None and feed is not None
+        assert core is not None and feed is not None and self.worker is not None
         catch_up, feed.catch_up = feed.catch_up, False
-        late = 0
         for sym, candle in batch:
             if self._stop_requested:
                 break
-            if catch_up or feed.late(sym, candle):
-                late += 0 if catch_up else 1
+            if catch_up or feed.late(sym, candle):  # late: piled up while data was late (.feeds)
                 self._warm(sym, candle)
                 continue
-            core.on_candle(sym, candle)
+            if not await timed_step(self.worker, core, sym, candle, budget_s=self.strategy_budget_s,
+                                    stopped=lambda: self._stop_requested):
+                break
             self._check_health()
             if self.live and core.outbox and self.orders is not None:
                 await self.orders.drain(core)
                 self._check_health()
         if catch_up and batch:
             self._log(ev.CAT_ENGINE, f"{len(batch)} candles closed during the pause: fed without trading")
-        if late:
-            self.late_candles += late
-            self._log(ev.CAT_ENGINE, late_message(late), "warning")
+        feed.report_late()
         if batch:
             self._progress(0)
 
@@ -344,9 +349,10 @@ class ExchangeEngine(EngineLifecycle):
         """Stop following orders (they stay as they are), list what is open, close the gateway."""
         if self.feed is not None:
             await self.feed.close()
-        for part in (self.watchdog, self.order_stream):
-            if part is not None:
-                await part.close()
+        if self.worker is not None:
+            self.worker.close()
+        if self.order_stream is not None:
+            await self.order_stream.close()
         if self.orders is not None:
             await self.orders.cancel_all()
         core = self.core

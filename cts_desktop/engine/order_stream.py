@@ -4,8 +4,9 @@ Where ccxt.pro offers them for the exchange (``has['watchMyTrades']``; for Binan
 user data stream of its WebSocket API) and the connection asks for websocket data
 (``conn.api_type == "websocket"``), :class:`OrderStream` follows the account's executions as
 they happen and hands each one to the same booking path as REST polling
-(:meth:`~cts_desktop.engine.orders.OrderSender.book_stream_trade`): the trade id is the key, so
-a fill is booked once, whichever path sees it first. REST stays on as before: every order is
+(:func:`book_stream_trade`: the order state table's ``apply`` and the sender's record of booked
+trade ids): the trade id is the key, so a fill is booked once, whichever path sees it first. A
+trade whose fee is paid in a third currency (BNB) is left to REST, which prices that fee. REST stays on as before: every order is
 still read after it is sent and polled until it is settled (the periodic cross-check, and the
 fallback while the stream is down: it needs nothing from the stream).
 
@@ -23,9 +24,11 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import ccxt
 
 from ..core import events as ev
+from ..core.order_state import OrderUpdate, apply, excess
 from ..exchange.ccxt_gateway import CREDENTIAL_ALIASES, CcxtGateway, create_pro_exchange, pro_supports
 from ..exchange.errors import map_exception, redact
 from ..store.settings import ConnectionConfig
+from .fees import fill_of_trade
 from .lifecycle import LogFn
 from .orders import OrderSender
 
@@ -123,7 +126,7 @@ class OrderStream:
             trades = await pro.watch_my_trades()
             self.up = True
             for t in trades:
-                if self.sender.book_stream_trade(t):
+                if book_stream_trade(self.sender, t, self._log):
                     self.booked += 1
 
     async def _orders(self, pro: Any) -> None:
@@ -142,14 +145,52 @@ class OrderStream:
         return map_exception(exc, secrets=self._secret_values, exchange=pro, action="reading the order stream").message
 
 
+def book_stream_trade(sender: OrderSender, raw: Dict[str, Any], log: LogFn) -> bool:
+    """Book an execution the stream saw (a ccxt trade structure) for one of the run's orders,
+    through the path REST uses (``apply`` refuses a trade id seen before; nothing past the
+    order's amount). False when it is not ours, was booked already, or is left to REST."""
+    live = sender.live
+    info = raw.get("info") or {}
+    cid, oid = str(info.get("c") or raw.get("clientOrderId") or ""), str(raw.get("order") or "")
+    order = None if live is None else next(
+        (o for o in reversed(live.core.orders) if (cid and o.clientOrderId == cid) or (oid and o.id == oid)), None)
+    market = None if order is None else sender.markets.get(order.symbol)
+    if live is None or order is None or market is None:
+        return False
+    fee_ccys = {(f or {}).get("currency") for f in (raw.get("fees") or [raw.get("fee")])} - {None}
+    if fee_ccys - {market.base, market.quote}:
+        return False  # a third-currency fee: REST books it with its price
+    ids, gross = sender.booked.setdefault(order.clientOrderId, (set(), 0.0))
+    order.id = order.id or oid or None
+    fill, amount = fill_of_trade(order, raw, market, log)
+    if not fill.id or fill.id in ids:
+        return False
+    over = excess(order, amount)
+    if apply(order, OrderUpdate(trade_id=fill.id, trade_amount=amount, source="order stream")).duplicate:
+        return False
+    ids.add(fill.id)
+    sender.booked[order.clientOrderId] = (ids, gross + amount)
+    if over > 0:
+        log(ev.CAT_ORDER, f"order {order.clientOrderId}: trade {fill.id} of {amount:g} goes {over:g} past the "
+                          f"order's {order.amount:g}: only the rest is booked", "error")
+    if over >= amount:
+        return False
+    if over > 0:
+        fill.fee *= (amount - over) / amount
+        fill.amount *= (amount - over) / amount
+    live.book(order, fill)
+    return True
+
+
 def follow_orders(conn: ConnectionConfig, gateway: Optional[CcxtGateway], sender: Optional[OrderSender], *,
-                  log: LogFn, stopped: Callable[[], bool], timeout_ms: Optional[int], retry_interval: float,
-                  max_retry_interval: float) -> Optional[OrderStream]:
+                  log: LogFn, stopped: Callable[[], bool], timeout_ms: Optional[int],
+                  retry: Tuple[float, float]) -> Optional[OrderStream]:
     """A started :class:`OrderStream` for a live run (``sender`` not None) whose connection
-    wants one (:meth:`OrderStream.wanted`); None otherwise (REST polling alone)."""
+    wants one (:meth:`OrderStream.wanted`); None otherwise (REST polling alone). ``retry``: the
+    first and the longest delay (s) before reconnecting."""
     if gateway is None or sender is None or not OrderStream.wanted(conn):
         return None
     stream = OrderStream(conn, gateway, sender, log=log, stopped=stopped, timeout_ms=timeout_ms,
-                         retry_interval=retry_interval, max_retry_interval=max_retry_interval)
+                         retry_interval=retry[0], max_retry_interval=retry[1])
     stream.start()
     return stream

@@ -27,17 +27,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Dict, List, Optional, Protocol, Set, Tuple
+from typing import Dict, List, Optional, Protocol, Set, Tuple
 
 from ..core import events as ev
 from ..core.models import FAILED, REJECTED, STATE_CANCELED, TERMINAL_STATES, Fill, Market, Order
+from ..core.order_state import NOT_OURS, OrderUpdate, apply, excess, snapshot
 from ..exchange.ccxt_gateway import BINANCE_FAMILY, CcxtGateway
 from ..exchange.errors import GatewayError, map_exception
 from ..store.recorder import Recorder
 from .bus import EventBus
 from .core import TradingCore
-from .fees import fill_of_trade, increment_fill
+from .fees import FeeRates, fill_of_trade, increment_fill
 from .lifecycle import LogFn, describe_error
+from .refused_exits import RefusedExits, exit_order
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +111,7 @@ class LiveLedger:
             self.updated(order, f"is {order.state} ({order.filled:g} of {order.amount:g} filled)")
 
     def settled(self, order: Order) -> None:
+        self.core.order_settled(order)
         self.updated(order, f"{order.state} ({order.filled:g} @ {order.average or 0:g})")
 
     def updated(self, order: Order, what: str) -> None:
@@ -116,7 +119,7 @@ class LiveLedger:
         if self.recorder is not None and self.run_id is not None:  # live runs always have both
             self.recorder.order(self.run_id, self.name, order)
         if self.bus.has_subscribers:
-            self.bus.publish(ev.OrderEvent(self.name, order))
+            self.bus.publish(ev.OrderEvent(self.name, snapshot(order)))
         self.core.log(ev.CAT_ORDER, f"order {order.clientOrderId} {what}")
 
 
@@ -139,6 +142,7 @@ class OrderSender:
         self.fatal: Optional[str] = None  # set by background order tasks: the run must end in error
         self.settlers: Dict[str, asyncio.Task[None]] = {}  # clientOrderId -> task following the order
         self.booked: Dict[str, Tuple[Set[str], float]] = {}  # clientOrderId -> (trade ids, gross amount booked)
+        self.exits = RefusedExits(gateway, log, delay=max(settle_interval * 4, 0.2))  # exits refused for lack of coins
 
     # -- sending --------------------------------------------------------------------------------
     async def drain(self, core: TradingCore) -> None:
@@ -154,7 +158,8 @@ class OrderSender:
         try:
             await asyncio.wrap_future(self.recorder.flush())
         except Exception as exc:  # noqa: BLE001 - whatever the database raised: not durable, must not be sent
-            order.state, order.status = FAILED, REJECTED
+            apply(order, OrderUpdate(state=FAILED, source="recorder"))
+            order.status = REJECTED
             live.reject(order, "not sent: the order could not be recorded first")
             self.fatal = f"the trade database cannot be written: {exc}"
             return
@@ -162,10 +167,13 @@ class OrderSender:
             await self.gateway.create_order(order)
         except GatewayError as err:
             if err.kind in REFUSED_KINDS:
-                order.state, order.status = FAILED, REJECTED
+                apply(order, OrderUpdate(state=FAILED, source="exchange refusal"))
+                order.status = REJECTED
                 live.reject(order, err.message)
                 if err.kind in FATAL_KINDS:
                     self.fatal = err.message
+                elif err.kind == "insufficient-funds" and order.reduce_only:
+                    await self.exits.refused(order, live.core, self._resend_exit)
                 return
             self._log(ev.CAT_ORDER, f"order {order.clientOrderId}: outcome unknown ({err.message}); querying it by "
                                     "client id, it will not be sent again", "warning")
@@ -199,8 +207,13 @@ class OrderSender:
             log.exception("following order %s failed", order.clientOrderId)
             self.fatal = f"cannot follow order {order.clientOrderId}: {describe_error(exc)}"
 
+    async def _resend_exit(self, symbol: str) -> None:
+        if self.live is not None and exit_order(self.live.core, symbol, "exit: sent again after a refusal"):
+            await self.drain(self.live.core)
+
     async def cancel_all(self) -> None:
         """Stop following orders (they stay as they are at the exchange)."""
+        self.exits.cancel()
         tasks = list(self.settlers.values())
         for t in tasks:
             t.cancel()
@@ -211,28 +224,6 @@ class OrderSender:
                 pass  # what cancel() asked for
             except Exception:  # noqa: BLE001 - a follower's failure was already reported through fatal
                 log.debug("an order follower ended with an error", exc_info=True)
-
-    def book_stream_trade(self, raw: Dict[str, Any]) -> bool:
-        """An execution the order stream saw (a ccxt trade structure; :mod:`.order_stream`):
-        booked through the same path as REST's, once per trade id. False when it is not one of
-        the run's orders or was booked already."""
-        live = self.live
-        info = raw.get("info") or {}
-        cid, oid = str(info.get("c") or raw.get("clientOrderId") or ""), str(raw.get("order") or "")
-        order = None if live is None else next(
-            (o for o in reversed(live.core.orders) if (cid and o.clientOrderId == cid) or (oid and o.id == oid)), None)
-        market = None if order is None else self.markets.get(order.symbol)
-        if live is None or order is None or market is None:
-            return False
-        ids, gross = self.booked.setdefault(order.clientOrderId, (set(), 0.0))
-        order.id = order.id or oid or None
-        fill, amount = fill_of_trade(order, raw, market, self._log)
-        if not fill.id or fill.id in ids:
-            return False
-        ids.add(fill.id)
-        self.booked[order.clientOrderId] = (ids, gross + amount)
-        live.book(order, fill)
-        return True
 
     # -- settling -------------------------------------------------------------------------------
     async def settle(self, order: Order, ledger: Ledger, *, deadline: Optional[float]) -> None:
@@ -256,7 +247,8 @@ class OrderSender:
                     if first_not_found is None:
                         first_not_found = now
                     elif now - first_not_found >= window:
-                        order.state, order.status = FAILED, REJECTED
+                        apply(order, OrderUpdate(state=FAILED, source="not found"))
+                        order.status = REJECTED
                         ledger.reject(order, f"the exchange never received it (not found {window / 1000:g} s "
                                              "after the request expired)")
                         return
@@ -269,6 +261,12 @@ class OrderSender:
                 last_error = self._query_error(order, err)
             else:
                 first_not_found = None
+                if order.flag.startswith(NOT_OURS):  # never booked: another client's order
+                    apply(order, OrderUpdate(state=FAILED, source="adoption check"))
+                    order.status = REJECTED
+                    self._log(ev.CAT_ORDER, f"order {order.clientOrderId}: {order.flag}", "error")
+                    ledger.reject(order, order.flag)
+                    return
                 try:
                     if await self.advance(order, ledger):
                         return
@@ -304,13 +302,26 @@ class OrderSender:
 
     async def _advance(self, order: Order, ledger: Ledger) -> bool:
         ids, gross = self.booked.setdefault(order.clientOrderId, (set(), 0.0))
+        order.trade_ids |= ids  # executions recorded before (start-up reconciliation)
         if order.filled > gross + 1e-12:
             executions, gross = await self._executions(order, gross)
             self.booked[order.clientOrderId] = (ids, gross)
-            for fill in executions:
+            for fill, amount in executions:
                 if fill.id in ids:
                     continue
                 ids.add(fill.id)
+                over = excess(order, amount)
+                if apply(order, OrderUpdate(trade_id=fill.id, trade_amount=amount, source="trades")).duplicate:
+                    continue
+                if over > 0:  # never book more than the order's amount
+                    self._log(ev.CAT_ORDER, f"order {order.clientOrderId}: trade {fill.id} of {amount:g} goes "
+                                            f"{over:g} past the order's {order.amount:g}: only the rest is booked",
+                                            "error")
+                    order.error = order.error or order.flag
+                    if over >= amount:
+                        continue
+                    fill.fee *= (amount - over) / amount
+                    fill.amount *= (amount - over) / amount
                 ledger.book(order, fill)
         if order.state not in TERMINAL_STATES:
             ledger.working(order)
@@ -320,18 +331,38 @@ class OrderSender:
         if order.state in (STATE_CANCELED, FAILED):
             ledger.reject(order, f"{order.status} at the exchange after {order.filled:g} filled")
         else:
+            self.exits.filled(order)
             ledger.settled(order)
         return True
 
-    async def _executions(self, order: Order, gross_before: float) -> Tuple[List[Fill], float]:
-        """``(fills, gross amount executed)`` of ``order``, oldest first (fill id = trade id).
+    async def _fee_rates(self, trades: List[dict], market: Market) -> FeeRates:
+        """Prices of the third currencies (BNB) the ``trades`` paid fees in: ``FEE/QUOTE`` from
+        the gateway's last ticker, else ``FEE/BASE`` (see :mod:`.fees`)."""
+        rates: Dict[str, Tuple[float, bool]] = {}
+        for t in trades:
+            for f in t.get("fees") or ([t["fee"]] if t.get("fee") else []):
+                ccy = (f or {}).get("currency")
+                if not ccy or ccy in (market.base, market.quote) or ccy in rates:
+                    continue
+                price = await self.gateway.last_price(f"{ccy}/{market.quote}")
+                if price:
+                    rates[ccy] = (price, False)
+                    continue
+                price = await self.gateway.last_price(f"{ccy}/{market.base}")
+                if price:
+                    rates[ccy] = (price, True)
+        return rates
+
+    async def _executions(self, order: Order, gross_before: float) -> Tuple[List[Tuple[Fill, float]], float]:
+        """``([(fill, its gross amount in base)], gross amount executed)`` of ``order``, oldest
+        first (fill id = trade id).
         Exchanges without ``fetchMyTrades``: one fill per observed increase of ``filled`` over
         ``gross_before``."""
         ex = self.gateway.exchange
         market = self.markets.get(order.symbol) or self.gateway.markets().get(order.symbol)
         assert market is not None, "orders are only followed on listed markets"
         if not ex.has.get("fetchMyTrades"):
-            return increment_fill(order, market, gross_before), max(order.filled, gross_before)
+            return [(f, f.amount) for f in increment_fill(order, market, gross_before)], max(order.filled, gross_before)
         try:
             if ex.id in BINANCE_FAMILY and order.id:
                 raws = await ex.fetch_my_trades(order.symbol, None, None, {"orderId": order.id})
@@ -342,9 +373,10 @@ class OrderSender:
             raise map_exception(exc, secrets=self._secrets, exchange=ex,
                                 action="reading the order's executions") from None
         fills, gross = [], 0.0
-        for t in sorted((t for t in raws if str(t.get("order") or "") == str(order.id)),
-                        key=lambda t: (t.get("timestamp") or 0, str(t.get("id")))):
-            fill, amount = fill_of_trade(order, t, market, self._log)
-            fills.append(fill)
+        mine = [t for t in raws if str(t.get("order") or "") == str(order.id)]
+        rates = await self._fee_rates(mine, market)
+        for t in sorted(mine, key=lambda t: (t.get("timestamp") or 0, str(t.get("id")))):
+            fill, amount = fill_of_trade(order, t, market, self._log, rates)
+            fills.append((fill, amount))
             gross += amount
         return fills, gross

@@ -1,131 +1,141 @@
-"""The staleness watchdog of an exchange engine's market data, per symbol.
+"""Strategy steps off the event loop, with a time budget, for the exchange engines.
 
-Every symbol's feed reports fresh data (:meth:`FeedWatchdog.fresh`: a candle update that moved,
-by REST or websocket). When a symbol has had none for ``stale_after_s`` seconds (wall clock,
-monotonic), its feed is *stale*:
+A strategy's ``on_candle`` is plain synchronous Python: if it hangs (an endless loop, a blocking
+call), nothing can interrupt it. On the asyncio thread that would freeze every engine, the GUI and
+the kill switch. So an exchange engine runs each candle's step (:meth:`TradingCore.on_candle`) on
+its own :class:`StepWorker` thread and awaits it on the loop; the loop stays free. A step that
+outlives its budget is reported, the engine holds new entries (a late signal would act on an old
+price) and stops feeding candles until it returns; the kill path runs on the loop and never waits
+for it. The worker is a daemon thread, so a strategy that never returns cannot keep the process
+from exiting.
 
-* a :class:`~cts_desktop.core.events.FeedStale` event goes on the bus (the tray notifies it, the
-  Live tab shows a badge) and a warning goes to the activity log;
-* the symbol joins :attr:`FeedWatchdog.blocked`, the set the trading core consults before an
-  entry (``TradingCore.blocked_entries``): new entries are refused with the reason, exits and
-  protective orders still go out;
-* when fresh data comes again, a :class:`~cts_desktop.core.events.FeedResumed` event and a log
-  line say so and entries are allowed again.
-
-The default limit (:func:`default_stale_after`) is twice the candle timeframe, at least three
-poll intervals: a new candle opens once a timeframe, so a feed that moved in neither of two
-timeframes is not delivering. A connection may set its own (``stale_after_s``).
+While a step runs off the loop, what the core publishes is handed to the loop thread
+(:class:`LoopBus`), so bus handlers (the GUI bridge, headless printing) keep running on the loop
+as before. The recorded-replay hot path does not use any of this (no thread hop per candle).
 """
 from __future__ import annotations
 
 import asyncio
+import queue
+import threading
 import time
-from typing import Callable, Dict, Iterable, List, Optional, Set
+from typing import Any, Callable, Optional, Tuple
 
 from ..core import events as ev
-from .bus import EventBus
+from ..core.models import Candle
+from .bus import EventBus, Handler
 from .core import TradingCore
-from .feeds import MarketFeed
-from .lifecycle import LogFn
 
-CHECK_EVERY_S = 1.0  # at most this long between two checks
+Job = Tuple[Callable[..., Any], Tuple[Any, ...], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
 
 
-def default_stale_after(tf_ms: int, poll_interval_s: float) -> float:
-    """Seconds without fresh data before a feed counts as stale: 2 timeframes, at least 3 polls."""
-    return max(2.0 * tf_ms / 1000.0, 3.0 * poll_interval_s)
+class LoopBus(EventBus):
+    """An :class:`EventBus` front for ``bus`` that publishes on ``loop``'s thread: called from
+    another thread, the event is queued to the loop (in order); on the loop, it goes at once."""
 
+    __slots__ = ("bus", "loop", "loop_thread")
 
-class FeedWatchdog:
-    """Watches ``symbols`` of ``connection`` (see the module docstring).
-
-    ``stale_after_s``: seconds (wall clock) without fresh data before a symbol is stale.
-    ``clock``: monotonic seconds (tests may pass their own). ``paused()``: true while the engine
-    is paused (nothing is polled then, so nothing is judged). ``blocked``: the symbols whose
-    entries are blocked now (shared with the trading core; the watchdog adds and removes).
-    """
-
-    def __init__(self, connection: str, symbols: Iterable[str], stale_after_s: float, *, bus: EventBus,
-                 log: LogFn, clock: Callable[[], float] = time.monotonic,
-                 paused: Callable[[], bool] = lambda: False):
-        self.connection = connection
-        self.stale_after_s = max(float(stale_after_s), 0.01)
+    def __init__(self, bus: EventBus, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
         self.bus = bus
-        self._log = log
-        self._clock = clock
-        self._paused = paused
-        now = clock()
-        self.last_fresh: Dict[str, float] = {s: now for s in symbols}  # symbol -> monotonic s
-        self.stale: Dict[str, float] = {}  # symbol -> monotonic s when it was marked stale
-        self.blocked: Set[str] = set()
-        self.task: Optional["asyncio.Task[None]"] = None
+        self.loop = loop
+        self.loop_thread = threading.get_ident()
 
-    def fresh(self, symbol: str) -> None:
-        """Fresh data for ``symbol`` arrived: a stale feed resumes (event, log line, entries allowed)."""
-        now = self._clock()
-        self.last_fresh[symbol] = now
-        if symbol in self.stale:
-            silent = now - self.stale.pop(symbol) + self.stale_after_s
-            self.blocked.discard(symbol)
-            self._log(ev.CAT_ENGINE, f"market data for {symbol} resumed after {silent:.1f} s: "
-                                     "new entries allowed again")
-            self.bus.publish(ev.FeedResumed(self.connection, symbol, round(silent, 1)))
+    def subscribe(self, handler: Handler) -> Callable[[], None]:
+        return self.bus.subscribe(handler)
 
-    def check(self) -> List[str]:
-        """Mark the symbols silent for ``stale_after_s`` as stale; returns the newly stale ones."""
-        now = self._clock()
-        newly: List[str] = []
-        if self._paused():
-            return newly
-        for sym, last in self.last_fresh.items():
-            silent = now - last
-            if sym in self.stale or silent < self.stale_after_s:
-                continue
-            self.stale[sym] = now
-            self.blocked.add(sym)
-            newly.append(sym)
-            self._log(ev.CAT_ENGINE, f"market data for {sym} is stale: nothing new for {silent:.1f} s "
-                                     f"(limit {self.stale_after_s:g} s); new entries blocked, exits still allowed",
-                      "warning")
-            self.bus.publish(ev.FeedStale(self.connection, sym, round(silent, 1)))
-        return newly
+    @property
+    def has_subscribers(self) -> bool:
+        return self.bus.has_subscribers
 
-    def restart(self) -> None:
-        """Start the clock afresh for every symbol (after a pause: silence then is not staleness)."""
-        now = self._clock()
-        for sym in self.last_fresh:
-            self.last_fresh[sym] = now
+    def publish(self, event: Any) -> None:
+        if threading.get_ident() == self.loop_thread:
+            self.bus.publish(event)
+        elif not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.bus.publish, event)
 
-    # -- the checking task ------------------------------------------------------------------------
-    def start(self) -> None:
-        """Check in a task on the running loop, about four times per ``stale_after_s`` (at most
-        every :data:`CHECK_EVERY_S`), until :meth:`close`."""
-        self.task = asyncio.get_running_loop().create_task(self._run(), name=f"watchdog:{self.connection}")
 
-    async def _run(self) -> None:
+class StepWorker:
+    """One daemon thread that runs steps one at a time (``name``: the thread's name)."""
+
+    def __init__(self, name: str) -> None:
+        self._jobs: "queue.SimpleQueue[Optional[Job]]" = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
+        self._thread.start()
+        self.busy = False  # a step is running (or queued)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> "asyncio.Future[Any]":
+        """Run ``fn(*args)`` on the worker; the future resolves on the calling loop."""
+        loop = asyncio.get_running_loop()
+        fut: "asyncio.Future[Any]" = loop.create_future()
+        self.busy = True
+        self._jobs.put((fn, args, fut, loop))
+        return fut
+
+    def close(self) -> None:
+        """Let the thread end after its current step (if that step ever returns)."""
+        self._jobs.put(None)
+
+    def _work(self) -> None:
         while True:
-            await asyncio.sleep(min(self.stale_after_s / 4.0, CHECK_EVERY_S))
-            self.check()
+            job = self._jobs.get()
+            if job is None:
+                return
+            fn, args, fut, loop = job
+            try:
+                result = fn(*args)
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+                self._resolve(loop, fut, None, exc)
+            else:
+                self._resolve(loop, fut, result, None)
 
-    async def close(self) -> None:
-        """Stop the checking task."""
-        if self.task is None:
-            return
-        self.task.cancel()
-        try:
-            await self.task
-        except asyncio.CancelledError:
-            pass  # what cancel() asked for
-        self.task = None
+    def _resolve(self, loop: asyncio.AbstractEventLoop, fut: "asyncio.Future[Any]", result: Any,
+                 exc: Optional[BaseException]) -> None:
+        def done() -> None:
+            self.busy = False
+            if fut.done():
+                return
+            if exc is not None:
+                fut.set_exception(exc)
+            else:
+                fut.set_result(result)
+
+        if not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(done)
+            except RuntimeError:  # the loop closed meanwhile: nobody awaits the step any more
+                self.busy = False
+        else:
+            self.busy = False
 
 
-def watch_feed(feed: MarketFeed, core: TradingCore, now_ms: Callable[[], int], stale_after_s: Optional[float], *,
-               bus: EventBus, log: LogFn, paused: Callable[[], bool]) -> FeedWatchdog:
-    """A watchdog over ``feed``'s symbols, wired up: the feed reports fresh data to it and judges
-    late candles by ``now_ms()`` (the exchange's clock, ms), and the core refuses entries on its
-    stale symbols. ``stale_after_s`` None: :func:`default_stale_after`."""
-    limit = stale_after_s or default_stale_after(feed.tf_ms, feed.interval())
-    dog = FeedWatchdog(core.connection, feed.symbols, limit, bus=bus, log=log, paused=paused)
-    core.blocked_entries = dog.blocked
-    feed.on_fresh, feed.now_ms = dog.fresh, now_ms
-    return dog
+async def timed_step(worker: StepWorker, core: TradingCore, symbol: str, candle: Candle, *, budget_s: float,
+                     stopped: Callable[[], bool]) -> bool:
+    """Run ``core.on_candle(symbol, candle)`` on ``worker`` and wait for it without blocking the
+    loop. True once it finished; False when the engine was stopped while the step still ran over
+    its ``budget_s`` (s): its strategies are then deactivated, so nothing calls into them again.
+    Exceptions of the step (not a strategy's: the core catches those) are raised here."""
+    fut = worker.submit(core.on_candle, symbol, candle)
+    done, _ = await asyncio.wait({fut}, timeout=budget_s)
+    if not done:
+        started = time.monotonic() - budget_s
+        names = ", ".join(r.name for r in core.runners if r.active) or "strategy"
+        core.log(ev.CAT_ERROR, f"{names} is over its time budget of {budget_s:g} s on a {symbol} candle: new entries "
+                               "are held and candles wait until it returns; the kill switch does not wait for it",
+                 "error")
+        if core.breakers is not None:
+            core.breakers.hold("budget", f"{names} went over its time budget: its late signals are refused")
+        while not fut.done():
+            if stopped():
+                for r in core.runners:
+                    r.active = False
+                return False
+            await asyncio.wait({fut}, timeout=0.05)
+        core.log(ev.CAT_ENGINE, f"{names} returned after {time.monotonic() - started:.1f} s; entries allowed again",
+                 "warning")
+        if core.breakers is not None:
+            core.breakers.release("budget")
+    fut.result()
+    if core.breakers is not None:
+        core.breakers.observe(core.portfolio.equity, candle[0])
+    return True

@@ -20,6 +20,8 @@ from cts_desktop.core.models import (
     CANCELED, CLOSED, FAILED, FILLED, OPEN, PARTIALLY_FILLED, REJECTED, STATE_CANCELED, STATE_OPEN,
     Candle, Fill, Market, Order,
 )
+from cts_desktop.core.order_state import OrderUpdate, adoption_problem
+from cts_desktop.core.order_state import apply as apply_update
 from cts_desktop.exchange.ccxt_factory import (  # noqa: F401 - re-exported: the gateway's importers use them
     BINANCE_FAMILY, CREDENTIAL_ALIASES, DEFAULT_TIMEOUT_MS, ccxt_credentials, create_exchange, create_pro_exchange,
     pro_supports,
@@ -202,18 +204,23 @@ class CcxtGateway:
 
     # -- orders ------------------------------------------------------------------------------
     def _apply(self, order: Order, raw: dict) -> Order:
-        """Copy a ccxt order structure onto ``order``."""
+        """Copy a ccxt order structure onto ``order`` through the order state table
+        (:func:`cts_desktop.core.order_state.apply`). An order found by client id whose symbol,
+        side or amount differ from ours is not applied: ``order.flag`` says why."""
+        problem = adoption_problem(order, raw.get("symbol"), raw.get("side"),
+                                   _num(raw["amount"]) if raw.get("amount") is not None else None)
+        if problem:
+            order.flag = problem
+            log.error("order %s: %s", order.clientOrderId, problem)
+            return order
         if raw.get("id") is not None:
             order.id = str(raw["id"])
         status = _status(raw.get("status"))
         if raw.get("timestamp"):
             order.timestamp = int(raw["timestamp"])
-        if raw.get("filled") is not None:
-            order.filled = _num(raw["filled"])
-        if raw.get("remaining") is not None:
+        filled = _num(raw["filled"]) if raw.get("filled") is not None else None
+        if raw.get("remaining") is not None and filled is None:
             order.remaining = _num(raw["remaining"])
-        elif raw.get("filled") is not None:
-            order.remaining = max(order.amount - order.filled, 0.0)
         if raw.get("average") is not None:
             order.average = _num(raw["average"])
         if raw.get("cost") is not None:
@@ -222,11 +229,14 @@ class CcxtGateway:
         if fees:
             market = (self.exchange.markets or {}).get(order.symbol)
             order.fee, order.fee_currency = fee_in_quote(fees, market, order.average)
-        if status is not None:
+        known = order.filled if filled is None else filled
+        state = _state_for(status, known) if status is not None else \
+            (PARTIALLY_FILLED if known > 0 else STATE_OPEN) if order.id is not None else None
+        outcome = apply_update(order, OrderUpdate(state=state, filled=filled, source=self.exchange.id))
+        if status is not None and order.state == state:
             order.status = status
-            order.state = _state_for(status, order.filled)
-        elif order.id is not None:
-            order.state = PARTIALLY_FILLED if order.filled > 0 else STATE_OPEN
+        if outcome.refused:
+            log.warning("order %s: %s answer not applied: %s", order.clientOrderId, self.exchange.id, outcome.refused)
         return order
 
     def _order_from(self, raw: dict) -> Order:
@@ -304,6 +314,25 @@ class CcxtGateway:
                 if raw.get("clientOrderId") == order.clientOrderId:
                     return raw
         raise GatewayError("order-not-found", f"{ex.name} has no order with client id {order.clientOrderId} on {order.symbol}.")
+
+    async def last_price(self, symbol: str, max_age_ms: int = 60_000) -> Optional[float]:
+        """The last traded price of ``symbol`` (quote): ccxt's last ticker when younger than
+        ``max_age_ms``, else a fresh one; None when the exchange does not list ``symbol`` or the
+        ticker cannot be read (fee conversion falls back then)."""
+        await self._ensure_markets()
+        ex = self.exchange
+        if symbol not in (ex.markets or {}):
+            return None
+        cached = (ex.tickers or {}).get(symbol) or {}
+        if cached.get("last") and (ex.milliseconds() - int(cached.get("timestamp") or 0)) < max_age_ms:
+            return float(cached["last"])
+        try:
+            ticker = await self._call("reading the ticker", ex.fetch_ticker, symbol)
+        except GatewayError as err:
+            log.warning("no %s price for a fee conversion: %s", symbol, err.message)
+            return None
+        last = ticker.get("last") or ticker.get("close")
+        return float(last) if last else None
 
     async def fetch_open_orders(self, symbol: Optional[str] = None) -> List[Order]:
         """Open orders (of ``symbol``, or all) as :class:`Order` objects."""

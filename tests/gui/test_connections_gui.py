@@ -342,3 +342,18 @@ def test_unread_permissions_and_missing_status_endpoint_are_said_plainly(qtbot, 
         d.findChild(QScrollArea).ensureWidgetVisible(sec.danger)
         qtbot.waitUntil(lambda: not sec.danger.visibleRegion().isEmpty(), timeout=5_000)
         win.grab().save(os.path.join(os.environ["CTS_SHOTS"], "conntest_withdrawal_check_not_done.png"))
+
+
+def test_paper_balance_unit_follows_the_replayed_market(services, qtbot):
+    """A USD market's balance is in USD (not "USDT equivalent"); a BTC-quoted one says the dollars
+    are converted."""
+    from cts_desktop.ui.connections.sections import ReplaySection
+
+    sec = ReplaySection()
+    qtbot.addWidget(sec)
+    sec.dataset.setCurrentIndex(sec.dataset.findData("coinbase-btc-usd-1h"))
+    assert sec.balance_unit.text() == "USD"
+    sec.dataset.setCurrentIndex(sec.dataset.findData("binance-btc-usdt-perp-5m"))
+    assert sec.balance_unit.text() == "USDT"
+    sec.dataset.setCurrentIndex(sec.dataset.findData("bittrex-btc-5m"))
+    assert sec.balance_unit.text() == "USD, converted to BTC at the first price"

@@ -72,7 +72,7 @@ def test_candles_piled_up_during_an_outage_are_not_traded(services, venue):
         venue.end_outage(VSYM)
         await until(lambda: len(strategy.seen) == 7, what="the piled-up candles")
         await until(lambda: round_trips_over(eng), what="the order round trip")
-        assert eng.late_candles == 4
+        assert eng.feed.late_candles == 4
         (order,) = eng.core.orders  # one order, from candle 7; none from 3..6
         await until(lambda: order.state == FILLED, what="the fill")
         await eng.stop()
@@ -88,12 +88,12 @@ def test_candles_piled_up_during_an_outage_are_not_traded(services, venue):
 def test_stale_feed_blocks_entries_allows_exits_and_resumes(services, venue):
     venue.add_account(API_KEY, API_SECRET, {"USDT": 10_000})
     conn = connection_for(venue, "venue stale", live=True, symbols=[SYM, ETH], strategy="test_cross_trader",
-                          strategy_params={"plan": "1:buy,2:exit,3:buy,4:buy"}, rate_limit_per_second=1000)
+                          strategy_params={"plan": "1:buy,2:exit,3:buy,4:buy"}, rate_limit_per_second=1000,
+                          stale_after_s=2.0)  # the connection's own limit
     services.save_connection(conn)
     eng = ExchangeEngine(services.connection("venue stale"), bus=services.bus, recorder=services.recorder,
                          secrets=SECRETS, poll_interval=0.05, close_grace_ms=None, recv_window_ms=1000,
-                         settle_interval=0.05, max_settle_interval=0.2, timeout_ms=3000, reconcile_timeout_s=5,
-                         stale_after_s=2.0)
+                         settle_interval=0.05, max_settle_interval=0.2, timeout_ms=3000, reconcile_timeout_s=5)
     services.engines["venue stale"] = eng
     seen = []
     services.bus.subscribe(lambda e: seen.append(e) if e.__class__ in (ev.FeedStale, ev.FeedResumed, ev.SignalEvent)
@@ -123,7 +123,7 @@ def test_stale_feed_blocks_entries_allows_exits_and_resumes(services, venue):
         await until(lambda: buy.state == FILLED, what="the buy fill")
         venue.data_outage(VSYM)
         await until(lambda: SYM in stale_events(ev.FeedStale), what="BTC/USDT marked stale")
-        assert SYM in eng.core.blocked_entries
+        assert SYM in eng.core.breakers.symbol_holds
         await eth_candle()  # 2: exit BTC: allowed on a stale feed
         await until(lambda: SYM not in eng.core.portfolio.open, what="the exit fill")
         await eth_candle()  # 3: buy BTC: refused, the feed is stale
@@ -131,7 +131,7 @@ def test_stale_feed_blocks_entries_allows_exits_and_resumes(services, venue):
         venue.end_outage(VSYM)
         await btc_candle()  # BTC data flows again
         await until(lambda: SYM in stale_events(ev.FeedResumed), what="BTC/USDT resumed")
-        assert SYM not in eng.core.blocked_entries
+        assert SYM not in eng.core.breakers.symbol_holds
         await eth_candle()  # 4: buy BTC: allowed again
         assert len(eng.core.orders) == 3 and eng.core.orders[2].side == BUY
         await eng.stop()

@@ -205,14 +205,15 @@ class ResultTabs(QTabWidget):
         view.horizontalHeader().setStretchLastSection(True)
         return view
 
-    def show_result(self, result) -> None:
-        """Show every part of ``result`` (a :class:`~cts_desktop.engine.backtest.BacktestResult`)."""
+    def show_result(self, result, strategy=None) -> None:
+        """Show every part of ``result`` (a :class:`~cts_desktop.engine.backtest.BacktestResult`);
+        ``strategy`` ``(name, params)`` draws its indicators on the price chart."""
         cur = result.currency
         m = result.metrics
         self.metrics_panel.set_metrics(m, cur)
         fill_table(self.by_symbol, report.breakdown_rows(m.by_symbol, cur))
         fill_table(self.by_strategy, report.breakdown_rows(m.by_strategy, cur))
         self.curve_charts.set_curve(result.curve, result.starting_balance, cur)
-        self.price_chart.set_result(result.candles_by_symbol, result.positions, cur)
+        self.price_chart.set_result(result.candles_by_symbol, result.positions, cur, strategy)
         self.trades_model.set_rows(trades_rows(result.positions), cur)
         self.trades_view.resizeColumnsToContents()

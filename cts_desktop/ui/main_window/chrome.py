@@ -11,6 +11,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QToolBar, QToolButton
 
 from .. import help as help_ui
+from .. import kill_switch
 from ..tour import show_tour
 from ..widgets import repolish
 from . import exporting
@@ -139,6 +140,7 @@ def make_toolbar(win) -> None:
     tb.addWidget(win.toolbar_info)
     win.addToolBar(tb)
     win.toolbar = tb
+    kill_switch.install(win)  # the kill switch button (Ctrl+Shift+K) and the breaker re-arm
 
 
 def make_status_bar(win) -> None:

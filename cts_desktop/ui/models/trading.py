@@ -115,8 +115,8 @@ class ClosedPositionsModel(StoredTableModel):
     )
 
     def __init__(self, parent=None, max_rows: int = 50_000):
-        # Ids restart with each run, so the key adds the opening time and symbol.
-        super().__init__(parent, key=lambda p: (p.id, p.opened_at, p.symbol), max_rows=max_rows)
+        # Ids restart with each run, and identical replays give identical positions: the run is in the key.
+        super().__init__(parent, key=lambda p: (p.run_id, p.id, p.opened_at, p.symbol), max_rows=max_rows)
 
     def apply(self, positions: Iterable[Any]) -> None:
         closed = [p for p in positions if p.closed_at is not None]
