@@ -84,7 +84,9 @@ class CandleChart(QWidget):
         lay.setRowStretchFactor(0, 5)
         lay.setRowStretchFactor(1, 1)
         self.glw.removeItem(self.lower)  # added back when a strategy draws in a pane of its own
-        self.legend = self.price.addLegend(offset=(8, 8), labelTextColor=fg, brush=pg.mkBrush(QColor(22, 26, 34, 170)))
+        shade = QColor(bg)
+        shade.setAlpha(170)
+        self.legend = self.price.addLegend(offset=(8, 8), labelTextColor=fg, brush=pg.mkBrush(shade))
         self.up_wicks = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(UP))
         self.down_wicks = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(DOWN))
         self.up_bodies = pg.BarGraphItem(x=[], height=[], width=1, brush=UP, pen=pg.mkPen(None))

@@ -219,11 +219,16 @@ def test_live_gate(qtbot, tab, services, venue, cname, window):
     assert confirmation["credentials_fingerprint"] == services.connection(cname).last_test["credentials_fingerprint"]
     assert d.badge.text() == "LIVE" and "LIVE" in d.status.text()
     assert cname in window.live_tab.live_badge.text()
+    if window.current == cname:  # the toolbar says LIVE at once, not at the next selection
+        assert window.mode_badge.text() == "LIVE"
+    window.select_connection(cname)
+    assert window.mode_badge.text() == "LIVE"
     # Changing the secret invalidates the test and switches live off.
     d.credentials_section.edits["secret"].setText(API_SECRET[::-1])
     click(qtbot, d.save_button)
     conn = services.connection(cname)
     assert not conn.live and conn.last_test == {}
+    assert window.mode_badge.text() == "PAPER"  # switched off: the toolbar follows without reselecting
     assert "live trading switched off" in d.status.text().lower()
     assert cname not in window.live_tab.live_badge.text()
     click(qtbot, d.live_button)

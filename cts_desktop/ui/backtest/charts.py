@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from ...core.models import Candle
 from ...services import charting
 from ..candle_chart import CandleChart
-from .palette import BG, DOWN, EQUITY_PEN, FG
+from .palette import bg, DOWN, EQUITY_PEN, fg
 
 def _style_plot(p: pg.PlotItem, left: str) -> None:
     p.showGrid(x=True, y=True, alpha=0.15)
@@ -25,11 +25,11 @@ def _style_plot(p: pg.PlotItem, left: str) -> None:
     p.setAutoVisible(y=True)
     for ax in ("left", "bottom"):
         axis = p.getAxis(ax)
-        axis.setPen(pg.mkPen(FG))
-        axis.setTextPen(pg.mkPen(FG))
+        axis.setPen(pg.mkPen(fg()))
+        axis.setTextPen(pg.mkPen(fg()))
     p.getAxis("left").setWidth(78)
     p.getAxis("left").enableAutoSIPrefix(False)  # BTC-quoted prices stay in BTC, not "x0.001"
-    p.setLabel("left", left, color=FG)
+    p.setLabel("left", left, color=fg())
 
 
 class CurveCharts(QWidget):
@@ -38,7 +38,7 @@ class CurveCharts(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.glw = pg.GraphicsLayoutWidget(self)
-        self.glw.setBackground(BG)
+        self.glw.setBackground(bg())
         self.equity_plot = self.glw.addPlot(row=0, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
         self.dd_plot = self.glw.addPlot(row=1, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
         self.glw.ci.layout.setRowStretchFactor(0, 3)
@@ -49,7 +49,7 @@ class CurveCharts(QWidget):
         self.equity_curve = self.equity_plot.plot(pen=pg.mkPen(EQUITY_PEN, width=1.5))
         self.dd_curve = self.dd_plot.plot(pen=pg.mkPen(DOWN, width=1.0), fillLevel=0.0,
                                           brush=pg.mkBrush(QColor(239, 83, 80, 70)))
-        self.start_line = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(FG, width=1, style=Qt.PenStyle.DashLine))
+        self.start_line = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(fg(), width=1, style=Qt.PenStyle.DashLine))
         self.equity_plot.addItem(self.start_line)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -68,7 +68,7 @@ class CurveCharts(QWidget):
         self.equity_curve.setData(x, eq)
         self.dd_curve.setData(x, dd)
         self.start_line.setValue(starting)
-        self.equity_plot.setLabel("left", f"Equity ({currency})", color=FG)
+        self.equity_plot.setLabel("left", f"Equity ({currency})", color=fg())
         self.equity_plot.enableAutoRange()
         self.dd_plot.enableAutoRange()
 
@@ -84,12 +84,12 @@ class PriceChart(QWidget):
         self.symbol_box.setObjectName("PriceSymbol")
         self.symbol_box.currentTextChanged.connect(self._show_symbol)
         self.info = QLabel("")
-        self.info.setStyleSheet(f"color:{FG};")
+        self.info.setStyleSheet(f"color:{fg()};")
         top = QHBoxLayout()
         top.addWidget(QLabel("Symbol:"))
         top.addWidget(self.symbol_box)
         top.addWidget(self.info, 1)
-        self.chart = CandleChart(bg=BG, fg=FG)
+        self.chart = CandleChart(bg=bg(), fg=fg())
         self.chart.follow.setChecked(False)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)

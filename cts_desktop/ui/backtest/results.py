@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHeaderVi
 from ...engine.backtest import trades_rows
 from ...services import reports as report
 from .charts import CurveCharts, PriceChart
-from .palette import DOWN, FG, UP
+from .palette import DOWN, fg, UP
 
 TRADE_HEADERS = ["#", "Symbol", "Side", "Entry (UTC)", "Entry price", "Exit (UTC)", "Exit price", "Amount",
                  "P&L", "Fees", "Net P&L", "Exit reason", "Strategy"]
@@ -119,7 +119,7 @@ class MetricsPanel(QFrame):
             col, row = divmod(i, per_col)
             name = QLabel(label + ":")
             name.setToolTip(help_)
-            name.setStyleSheet(f"color:{FG};")
+            name.setStyleSheet(f"color:{fg()};")
             val = QLabel("–")
             val.setObjectName(f"metric_{field}")
             val.setToolTip(help_)
@@ -183,7 +183,7 @@ class ResultTabs(QTabWidget):
                       "daily (UTC) returns, annualised with sqrt(365), risk-free rate 0. Fills at the next candle's "
                       "open, taker fee; stop-loss first when a candle touches both stop and target.")
         note.setWordWrap(True)
-        note.setStyleSheet(f"color:{FG};")
+        note.setStyleSheet(f"color:{fg()};")
         sv.addWidget(note)
         sv.addStretch(1)
         return summary
