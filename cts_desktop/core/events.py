@@ -159,6 +159,16 @@ class FeedStale:
 
 
 @dataclass(slots=True)
+class FeedResumed:
+    """Market data for ``symbol`` on ``connection`` flows again after ``silent_s`` seconds
+    without (the stale badge goes, entries are allowed again)."""
+
+    connection: str
+    symbol: str
+    silent_s: float
+
+
+@dataclass(slots=True)
 class ReconciliationResult:
     """Orders of earlier runs checked with the exchange at start: ``settled`` reached a final
     state, ``unsettled`` could not be settled (the run then refuses to trade); ``detail`` is a

@@ -51,6 +51,7 @@ class Breakers:
         self.peak = 0.0
         self.sent: Deque[int] = deque()
         self.holds: Dict[str, str] = {}  # key -> reason
+        self.symbol_holds: Dict[str, str] = {}  # symbol -> reason its entries are refused (stale data: .staleness)
         self.latched: Optional[str] = None
         self._daily_tripped_day = -1
         if store is not None:
@@ -142,6 +143,8 @@ class Breakers:
     def entry_refusal(self, portfolio: Portfolio, symbol: str, notional: float, fee: float, ts: int) -> Optional[str]:
         """:meth:`refusal` for an entry on ``symbol`` of ``notional`` (quote) with the account as
         ``portfolio`` holds it (the other open positions count as exposure at their last price)."""
+        if symbol in self.symbol_holds:
+            return self.symbol_holds[symbol]
         exposure = sum(p.amount * portfolio.last_prices.get(sym, p.entry_price)
                        for sym, p in portfolio.open.items() if sym != symbol)
         return self.refusal(notional=notional, fee=fee, available=portfolio.available, equity=portfolio.equity,

@@ -5,49 +5,34 @@
 :class:`~cts_desktop.engine.core.TradingCore` as a replay; only where candles come from and
 where orders go differ. It composes the rooms that do the work:
 
-* :mod:`.feeds` (and :mod:`.feeds_ws`): closed candles by REST polling or by websocket, with the
-  warm-up fetch, fallback, backoff and gap fill;
-* :mod:`.orders`: live orders sent once and followed until settled (:mod:`.fees`: fee booking);
-* :mod:`.reconcile`: start-up reconciliation of orders earlier live runs left in flight.
+* :mod:`.feeds` (:mod:`.feeds_ws`, :mod:`.trade_candles`, :mod:`.staleness`): closed candles by
+  REST or websocket (warm-up fetch, fallback, backoff, gap fill), stale feeds, late candles;
+* :mod:`.orders` (:mod:`.fees`, :mod:`.order_stream`): live orders sent once, followed until
+  settled, executions booked once; :mod:`.reconcile`: orders earlier live runs left in flight.
 
 Warm-up
-    At start the last ``strategy.warmup`` closed candles go to the strategies without trading
-    (their signals are discarded), so the first live decision is taken on a warmed-up
-    indicator; only candles closing after that are traded. After a pause, the candles that
-    closed meanwhile also go through the warm-up pass (a decision on them would act on stale
-    prices).
+    At start the last ``strategy.warmup`` closed candles go to the strategies without trading;
+    only later ones trade. Candles that closed during a pause, or arrived over a timeframe late,
+    also only warm up (a decision on them would act on stale prices).
 
-Paper mode (``conn.live`` False)
-    No keys are read. The core's own paper exchange fills orders at the next candle's open, as in
-    a replay, but the candles are the exchange's real ones. Starting balance:
-    ``conn.starting_balance`` (USDT-equivalent; converted at the last ``QUOTE/USDT`` close when
-    the quote currency is not a dollar).
+Paper mode (``conn.live`` False): no keys are read; the core's paper exchange fills orders at
+the next candle's open, on the exchange's real candles, from ``conn.starting_balance``
+(USDT-equivalent; converted at the last ``QUOTE/USDT`` close when the quote is not a dollar).
 
-Live mode (``conn.live`` True)
-    ``core.external_execution`` is on. After each candle the engine drains ``core.outbox``
-    through the :class:`~cts_desktop.engine.orders.OrderSender`. Starting balance: the
-    exchange's *free* balance of the quote currency at start (money locked in open orders or
-    held in other assets is not counted). Before trading, earlier runs' orders are reconciled.
+Live mode (``conn.live`` True): ``core.external_execution`` is on; after each candle the engine
+drains ``core.outbox`` through the :class:`~cts_desktop.engine.orders.OrderSender`. Earlier runs'
+orders are reconciled first; the starting balance is the exchange's *free* quote balance.
 
-Stop
-    Stopping leaves positions and exchange orders as they are: in-flight orders are logged (the
-    next start reconciles them), open orders at the exchange and open positions are listed in the
-    log. Nothing is canceled or closed. The kill switch (:mod:`.kill`) cancels and closes first.
+Stop leaves positions and exchange orders as they are (listed in the log; the next start
+reconciles); the kill switch (:mod:`.kill`) cancels and closes first. Every entry also passes
+:class:`~.breakers.Breakers`; each candle's strategy step runs on a worker thread
+(:mod:`.watchdog`), awaited for at most ``strategy_budget_s``.
 
-Breakers and the strategy's time budget
-    Every entry also passes :class:`~.breakers.Breakers` (cap per order, free balance, leverage,
-    daily loss, the latching max-drawdown breaker, order rate). Each candle's strategy step runs
-    on a worker thread (:mod:`.watchdog`), awaited for at most ``strategy_budget_s``.
-
-Errors
-    Every failure ends in the engine's ``error`` state with a human ``reason`` (a
-    :class:`~cts_desktop.exchange.errors.GatewayError` message: no traceback, no secret). Market
-    data errors that may pass (network, rate limit) are retried with backoff up to
-    ``max_data_failures`` consecutive attempts.
-
-Secrets are read from the OS keyring (:class:`~cts_desktop.store.secrets.SecretStore`) at start,
-only in live mode, unless the caller passed ``secrets``. Nothing here imports Qt, and nothing
-blocks the loop (keyring and database reads run in the default executor).
+Errors end in the ``error`` state with a human ``reason`` (a
+:class:`~cts_desktop.exchange.errors.GatewayError` message: no traceback, no secret); market
+data errors that may pass are retried with backoff up to ``max_data_failures`` times. Secrets
+come from the OS keyring at start, live only, unless the caller passed ``secrets``. Nothing here
+imports Qt or blocks the loop (keyring and database reads run in the default executor).
 """
 from __future__ import annotations
 
@@ -73,6 +58,7 @@ from .feeds import MarketFeed
 from .lifecycle import EngineError, EngineLifecycle
 from .live_setup import load_markets, open_gateway, paper_balance
 from .orders import LiveLedger, OrderSender, Unsettled, unknown_order_window_ms
+from .order_stream import OrderStream, follow_orders
 from .protection import Protector, reconcile_with_stops
 from .reconcile import Reconciler
 from .strategies import Strategy, build_strategies
@@ -145,6 +131,7 @@ class ExchangeEngine(EngineLifecycle):
         self.worker: Optional[StepWorker] = None
         self.protector: Optional[Protector] = None  # the open positions' stops (protection.py)
         self._leftover_stops: List[Order] = []  # protective orders of earlier runs still resting
+        self.order_stream: Optional[OrderStream] = None  # live + websocket: order updates by stream (.order_stream)
 
     @property
     def data_source(self) -> str:
@@ -155,7 +142,7 @@ class ExchangeEngine(EngineLifecycle):
     def resume(self) -> None:
         super().resume()
         if self.feed is not None:
-            self.feed.catch_up = True
+            self.feed.resume()
 
     def resume_symbol(self, symbol: str) -> None:
         """Lift the pause of ``symbol`` (exits refused, see :mod:`.refused_exits`): entries and
@@ -214,6 +201,9 @@ class ExchangeEngine(EngineLifecycle):
         core.breakers = Breakers(conn.name, limits, quote=quote, store=latch_store_for(self.recorder),
                                  publish=self.bus.publish, log=core.log)
         self.worker = StepWorker(f"cts-strategy:{conn.name}")
+        assert self.feed is not None
+        self.feed.watch(core, gateway.clock.now_ms, conn.stale_after_s, bus=self.bus,
+                        paused=lambda: not self._resume.is_set())
         if self.orders is not None:
             self.orders.live = LiveLedger(core, recorder=self.recorder, run_id=self.run_id, name=self.name, bus=self.bus)
         self.protector = Protector.start_for(self, core, gateway)
@@ -289,6 +279,9 @@ class ExchangeEngine(EngineLifecycle):
         failures = 0
         try:
             feed.start()
+            self.order_stream = follow_orders(self.conn, self.gateway, self.orders, log=self._log,
+                                              timeout_ms=self.timeout_ms, stopped=lambda: self._stop_requested,
+                                              retry=(self.ws_retry_interval, self.max_ws_retry_interval))
             while True:
                 if not self._resume.is_set():
                     await self._resume.wait()
@@ -332,7 +325,7 @@ class ExchangeEngine(EngineLifecycle):
         for sym, candle in batch:
             if self._stop_requested:
                 break
-            if catch_up:
+            if catch_up or feed.late(sym, candle):  # late: piled up while data was late (.feeds)
                 self._warm(sym, candle)
                 continue
             if not await timed_step(self.worker, core, sym, candle, budget_s=self.strategy_budget_s,
@@ -344,6 +337,7 @@ class ExchangeEngine(EngineLifecycle):
                 self._check_health()
         if catch_up and batch:
             self._log(ev.CAT_ENGINE, f"{len(batch)} candles closed during the pause: fed without trading")
+        feed.report_late()
         if batch:
             self._progress(0)
 
@@ -366,6 +360,8 @@ class ExchangeEngine(EngineLifecycle):
             self.worker.close()
         if self.protector is not None:
             await self.protector.close()  # protective orders stay at the exchange
+        if self.order_stream is not None:
+            await self.order_stream.close()
         if self.orders is not None:
             await self.orders.cancel_all()
         core = self.core

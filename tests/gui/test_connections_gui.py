@@ -325,6 +325,30 @@ def test_ccxt_debug_log_does_not_leak_the_api_key(qtbot, tab, services, venue, c
     assert API_KEY not in caplog.text  # ... without the key
 
 
+@keyring_test
+def test_unread_permissions_and_missing_status_endpoint_are_said_plainly(qtbot, tab, services, venue, cname):
+    """A proxy without /sapi/v1/system/status (404) and a 429 on the permissions read: the test
+    passes, the status is unknown (not "server error"), and the panel says loudly that the
+    withdrawal check could not be done."""
+    venue.add_account(API_KEY, API_SECRET, {"USDT": 1000}, permissions=("read", "trade", "withdraw"))
+    venue.faults.status(404, body="<html>404</html>", path="/sapi/v1/system/status")
+    venue.faults.rate_limit(retry_after=30, path="/sapi/v1/account/apiRestrictions")
+    d = add_venue_connection(qtbot, tab, cname, venue)
+    run_test(qtbot, d)
+    t = services.connection(cname).last_test
+    assert t["ok"] and t["system_status"] == "unknown" and t["withdrawal_checked"] is False
+    sec = d.test_section
+    assert sec.danger.text().startswith("⚠  WITHDRAWAL CHECK NOT DONE") and not sec.danger.isHidden()
+    assert "no system status endpoint (HTTP 404)" in sec.warnings.text()
+    assert "server error" not in widget_texts(tab.window()).lower()
+    if os.environ.get("CTS_SHOTS"):
+        win = tab.window()
+        win.resize(1280, 720)
+        d.findChild(QScrollArea).ensureWidgetVisible(sec.danger)
+        qtbot.waitUntil(lambda: not sec.danger.visibleRegion().isEmpty(), timeout=5_000)
+        win.grab().save(os.path.join(os.environ["CTS_SHOTS"], "conntest_withdrawal_check_not_done.png"))
+
+
 def test_paper_balance_unit_follows_the_replayed_market(services, qtbot):
     """A USD market's balance is in USD (not "USDT equivalent"); a BTC-quoted one says the dollars
     are converted."""

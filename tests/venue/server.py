@@ -21,6 +21,10 @@ STOP_LOSS, TAKE_PROFIT (``stopPrice``; triggered when the price path crosses it;
 :mod:`tests.venue.stops`, which also holds the OCO rules).
     GET  /sapi/v1/account/apiRestrictions      (USER_DATA)
     GET  /sapi/v1/system/status                (public)
+    POST|PUT|DELETE /api/v3/userDataStream     (USER_STREAM: API key only; listenKey)
+
+User data (``executionReport`` events): the WebSocket API ``/ws-api/v3`` and ``/ws/<listenKey>``;
+see :mod:`tests.venue.user_stream`.
 
 Errors: ``-2014`` malformed API key and ``-2015`` unknown key / key without the permission
 (HTTP 401), ``-1022`` bad signature, ``-1021`` timestamp outside ``recvWindow``, ``-1102``
@@ -55,9 +59,10 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from .state import VenueError, VenueState, bad_request, fmt
+from .user_stream import UserDataStreams
 from .ws import KlineStreams
 
-PUBLIC, USER_DATA, TRADE = "public", "user-data", "trade"
+PUBLIC, USER_DATA, TRADE, USER_STREAM = "public", "user-data", "trade", "user-stream"
 API_KEY_RE = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
 WEIGHT_LIMIT_1M = 1200
 
@@ -228,6 +233,7 @@ class VenueServer:
         self._runner: Optional[web.AppRunner] = None
         self.base_url = ""
         self.ws = KlineStreams(self)  # websocket kline streams (tests.venue.ws)
+        self.user = UserDataStreams(self)  # user data stream: executionReport events (tests.venue.user_stream)
         self.endpoints: Dict[Tuple[str, str], Endpoint] = {
             ("GET", "/api/v3/ping"): Endpoint(VenueServer.h_ping, PUBLIC, 1),
             ("GET", "/api/v3/time"): Endpoint(VenueServer.h_time, PUBLIC, 1),
@@ -249,12 +255,17 @@ class VenueServer:
             ("DELETE", "/api/v3/orderList"): Endpoint(VenueServer.h_cancel_order_list, TRADE, 1),
             ("GET", "/sapi/v1/account/apiRestrictions"): Endpoint(VenueServer.h_api_restrictions, USER_DATA, 1),
             ("GET", "/sapi/v1/system/status"): Endpoint(VenueServer.h_system_status, PUBLIC, 1),
+            ("POST", "/api/v3/userDataStream"): Endpoint(lambda s, p, k: s.user.new_listen_key(k), USER_STREAM, 2),
+            ("PUT", "/api/v3/userDataStream"): Endpoint(lambda s, p, k: s.user.keep_alive(k, p.get("listenKey")), USER_STREAM, 2),
+            ("DELETE", "/api/v3/userDataStream"): Endpoint(lambda s, p, k: s.user.keep_alive(k, p.get("listenKey"), close=True),
+                                                           USER_STREAM, 2),
         }
 
     # -- lifecycle ---------------------------------------------------------------------------
     def app(self) -> web.Application:
         app = web.Application()
         self.ws.install(app)  # before the catch-all REST route
+        self.user.install(app)
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
         return app
 
@@ -269,6 +280,7 @@ class VenueServer:
         self.port = port
         self.base_url = f"http://{host}:{port}"
         self.ws.start(asyncio.get_running_loop())
+        self.user.start(asyncio.get_running_loop())
         return self.base_url
 
     @property
@@ -278,6 +290,7 @@ class VenueServer:
 
     async def stop(self) -> None:
         await self.ws.stop()
+        await self.user.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -333,7 +346,9 @@ class VenueServer:
                          status=429, headers={**headers, "Retry-After": str(60 - int(time.time()) % 60)})
         try:
             api_key = None
-            if endpoint.security != PUBLIC:
+            if endpoint.security == USER_STREAM:  # the API key header only, no signature (as Binance)
+                api_key = self.api_key_only(request)
+            elif endpoint.security != PUBLIC:
                 api_key = self.authenticate(request, raw_query, body, params, endpoint.security)
             data = endpoint.handler(self, params, api_key)
         except VenueError as err:
@@ -343,6 +358,15 @@ class VenueServer:
         if lose:
             return _drop(request)
         return _json(data, headers=headers)
+
+    def api_key_only(self, request: web.Request) -> str:
+        """The request's known API key (``USER_STREAM`` endpoints). Raises VenueError."""
+        api_key = request.headers.get("X-MBX-APIKEY", "")
+        if not api_key or not API_KEY_RE.match(api_key):
+            raise VenueError(401, -2014, "API-key format invalid.")
+        if api_key not in self.state.accounts:
+            raise VenueError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+        return api_key
 
     def authenticate(self, request: web.Request, raw_query: str, body: str, params: dict, security: str) -> str:
         """Check API key, signature and timestamp; return the API key. Raises VenueError."""
