@@ -24,6 +24,7 @@ from ..store.installation import order_id_prefix
 from ..store.recorder import Recorder
 from ..store.settings import ConnectionConfig, SettingsStore
 from .app_settings import AppSettingsService
+from .formatting import fmt_time
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,25 @@ class AppServices:
     def engine_state(self, name: str) -> str:
         eng = self.engines.get(name)
         return eng.state if eng is not None else "idle"
+
+    def feed_status(self, name: str) -> str:
+        """What a running exchange engine (paper or live on real market data) is doing, in words:
+        where its candles come from, how many it has traded on, the last closed candle and when
+        the next decision falls (a candle's close, UTC). Empty for replays and idle engines."""
+        eng = self.engines.get(name)
+        tf_ms = getattr(eng, "tf_ms", 0)
+        core = getattr(eng, "core", None)
+        if eng is None or not tf_ms or core is None:
+            return ""
+        conn = self.connection(name)
+        where = f"{conn.exchange}{' testnet' if conn.testnet else ''}, {getattr(eng, 'data_source', 'rest')}"
+        n = core.candles_seen
+        text = f"{'LIVE' if conn.live else 'Paper'} on {where} market data  ·  {n:,} candle{'' if n == 1 else 's'}"
+        if core.last_ts:
+            nxt = core.last_ts + 2 * tf_ms  # the candle after the last closed one closes then
+            text += (f"  ·  last candle {fmt_time(core.last_ts)} UTC  ·  next decision at "
+                     f"{fmt_time(nxt)[-5:]} UTC")
+        return text
 
     async def start_engine(self, name: str) -> EngineLifecycle:
         """Start (or restart after a stop/error) the engine of ``name``; returns it once running

@@ -55,7 +55,7 @@ class LiveTab(QWidget):
         top.setSpacing(10)
         top.addWidget(self.controls)
         top.addSpacing(8)
-        sp = QLabel("Speed")
+        sp = self.speed_label = QLabel("Speed")
         sp.setObjectName("FieldLabel")
         top.addWidget(sp)
         top.addWidget(self.speed)
@@ -145,6 +145,13 @@ class LiveTab(QWidget):
         self.stale_badge.setText(f"⚠ Stale market data: {'; '.join(parts)}: new entries blocked" if parts else "")
         self.stale_badge.setToolTip("No new market data within the connection's limit: new entries are blocked on "
                                     "these symbols, exits still go out. It clears when data flows again.")
+
+    def set_mode(self, replay: bool) -> None:
+        """A replay shows its speed and how far it got; a connection on real market data (paper or
+        live) shows its feed instead (:meth:`set_progress_text` with the service's words)."""
+        for w in (self.speed_label, self.speed, self.progress):
+            w.setVisible(replay)
+        self.replay = replay
 
     def set_progress(self, done: int, total: int, market_ts: int = 0) -> None:
         frac = done / total if total else 0.0

@@ -66,3 +66,31 @@ def test_add_connection_and_live_confirm_dialogs_open_tall_enough(qtbot):
         for label in d.findChildren(QLabel):  # every wrapped text has the height it needs at its width
             if label.wordWrap() and label.isVisible() and label.text():
                 assert label.height() >= label.heightForWidth(label.width()), label.text()[:40]
+
+
+def test_a_run_on_exchange_data_shows_its_feed_not_a_replay(window, services, qtbot, venue):
+    """A paper connection on the exchange's market data: no replay speed, no replay bar; the line
+    under the buttons names the feed, the candles traded, the last candle and the next decision."""
+    from cts_desktop.core import events as ev
+    from tests.gui.conftest import run
+    from tests.venue.harness import connection_for
+
+    services.save_connection(connection_for(venue, name="venue paper", rate_limit_per_second=500,
+                                            starting_balance=1000.0, strategy_params={"timeframe": "5m"}))
+    window._fill_connection_combo()
+    window.select_connection("venue paper")
+    live = window.live_tab
+    window.tabs.setCurrentWidget(live)
+    assert not live.speed.isVisible() and not live.progress.isVisible()
+    assert "press Start to trade on the exchange's market data" in live.progress_text.text()
+    run(qtbot, services.start_engine("venue paper"), timeout=60_000)
+    assert services.engine_state("venue paper") == ev.RUNNING, services.engine("venue paper").reason
+    services.engine("venue paper").poll_interval = 0.1
+    venue.state.advance(2)
+    qtbot.waitUntil(lambda: "candles" in live.progress_text.text(), timeout=30_000)
+    text = live.progress_text.text()
+    assert text.startswith("Paper on binance testnet, rest market data") and "next decision at" in text
+    assert "replayed" not in text
+    if os.environ.get("CTS_SHOTS_DIR"):
+        window.grab().save(os.path.join(os.environ["CTS_SHOTS_DIR"], "live-exchange-feed.png"))
+    run(qtbot, services.stop_engine("venue paper"), timeout=30_000)

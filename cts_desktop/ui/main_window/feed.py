@@ -109,16 +109,19 @@ class ConnectionFeed:
             run = self.services.latest_run(name)
         except Exception:  # noqa: BLE001 - a store read for display must not break the window
             log.warning("reading the latest run of %s failed", name, exc_info=True)
+        replay = getattr(win.live_tab, "replay", True)
         if run is None:
             win.toolbar_info.setText("no runs yet")
-            win.live_tab.set_progress_text("No replay yet: press Start.")
+            win.live_tab.set_progress_text("No replay yet: press Start." if replay else
+                                           "Not running: press Start to trade on the exchange's market data.")
             win.live_tab.progress.setValue(0)
             return
         reason = run.reason
         when = fmt.utc_ms(run.started_at)
         win.toolbar_info.setText(f"last run #{run.id}: {run.dataset or run.mode}, {run.state}"
                                  f"{' (' + reason + ')' if reason else ''}, started {when}")
-        replayed = f"  ·  replayed to {fmt.utc_ms(run.last_candle_ts)} UTC" if run.last_candle_ts else ""
+        upto = "replayed to" if replay else "last candle"
+        replayed = f"  ·  {upto} {fmt.utc_ms(run.last_candle_ts)} UTC" if run.last_candle_ts else ""
         win.live_tab.set_progress_text(f"Last run #{run.id} {run.state}{': ' + reason if reason else ''}{replayed}")
         win.live_tab.progress.setValue(1000 if reason == "end of data" else 0)
 
@@ -160,10 +163,14 @@ class ConnectionFeed:
         win = self.win
         if name != win.current:
             return
+        if not total:  # an exchange engine: no end to replay towards, its feed instead
+            win.live_tab.set_progress_text(self.services.feed_status(name))
+            win.status_progress.setText("")
+            return
         eng = self.services.engine(name)
         ts = eng.core.last_ts if getattr(eng, "core", None) is not None else 0
         win.live_tab.set_progress(done, total, ts)
-        win.status_progress.setText(f"{done / total:.0%} replayed" if total else "")
+        win.status_progress.setText(f"{done / total:.0%} replayed")
         win.activity_tab.set_last_update(eng.last_update_wall)
 
     def on_positions(self, name: str, positions: list) -> None:

@@ -197,6 +197,7 @@ class MainWindow(QMainWindow):
             self.notify(str(exc.args[0] if exc.args else exc))
             return
         self._show_mode(conn)
+        self.live_tab.set_mode(conn.is_paper_replay)
         self.live_tab.set_speed(conn.speed)
         self.live_tab.set_live_connections(c.name for c in self.services.connections() if c.live)
         self.load_history()
