@@ -121,7 +121,7 @@ class MarketFeed:
         ccxt.pro supports the exchange; otherwise say that REST polling is used."""
         if self.conn.api_type != "websocket":
             return
-        name = self.gateway.exchange.name
+        name = self.gateway.name
         if not pro_supports(self.conn.exchange):
             self._log(ev.CAT_ENGINE, f"market data: {name} has no websocket candles in ccxt.pro {ccxt.__version__} "
                                      f"(watchOHLCV); polling closed candles over REST every {self.interval():g} s "

@@ -23,7 +23,7 @@ import ccxt
 
 from ..core import events as ev
 from ..core.models import Candle
-from ..exchange.ccxt_gateway import CcxtGateway, create_pro_exchange
+from ..exchange.ccxt_gateway import CcxtGateway
 from ..exchange.errors import map_exception, redact
 from ..store.settings import ConnectionConfig
 from .lifecycle import LogFn
@@ -100,9 +100,7 @@ class WsStream:
             gen = self.gen
             self.synced = set()
             try:
-                pro = create_pro_exchange(self.conn, {}, timeout_ms=self.timeout_ms)
-                ex = self.gateway.exchange
-                pro.set_markets(ex.markets, ex.currencies)
+                pro = self.gateway.stream_client(timeout_ms=self.timeout_ms, fresh=True)
                 loop = asyncio.get_running_loop()
                 tasks = [loop.create_task(self._watch(pro, sym, gen), name=f"ws:{self.name}:{sym}")
                          for sym in self.symbols]

@@ -208,13 +208,13 @@ class ExchangeEngine(EngineLifecycle):
         balances = await gateway.fetch_balance()
         balance = (balances.get(quote) or {}).get("free", 0.0)
         if not balance > 0:
-            raise EngineError(f"no free {quote} at {gateway.exchange.name}: live trading starts from the account's "
+            raise EngineError(f"no free {quote} at {gateway.name}: live trading starts from the account's "
                               f"free {quote} balance")
         return balance
 
     def _log_start(self, gateway: CcxtGateway, strategy: Strategy, balance: float, quote: str) -> None:
         conn = self.conn
-        where = f"{gateway.exchange.name}{' testnet' if conn.testnet else ''}"
+        where = f"{gateway.name}{' testnet' if conn.testnet else ''}"
         self._log(ev.CAT_ENGINE, f"started {'LIVE' if self.live else 'paper'} run #{self.run_id or '-'} on {where}: "
                                  f"{', '.join(conn.symbols)} {self.timeframe}, strategy {conn.strategy} {strategy.p}, "
                                  f"balance {balance:.8g} {quote}")

@@ -24,6 +24,8 @@ from cts_desktop.exchange.ccxt_factory import (  # noqa: F401 - re-exported: the
     BINANCE_FAMILY, CREDENTIAL_ALIASES, DEFAULT_TIMEOUT_MS, ccxt_credentials, create_exchange, create_pro_exchange,
     pro_supports,
 )
+from cts_desktop.exchange.budget import Budget, budgets_for
+from cts_desktop.exchange.ccxt_more import CcxtMore
 from cts_desktop.exchange.errors import GatewayError, map_exception
 from cts_desktop.exchange.request_log import install_request_log  # noqa: F401 - re-exported
 
@@ -87,7 +89,7 @@ def _fees_of(raw: dict) -> list:
     return [raw["fee"]] if raw.get("fee") else []
 
 
-class CcxtGateway:
+class CcxtGateway(CcxtMore):
     """One ccxt async exchange used for trading, with our types in and out.
 
     Every method raises :class:`GatewayError` on failure (never a ccxt exception). Orders are
@@ -103,6 +105,8 @@ class CcxtGateway:
         self._secrets = tuple(v for v in (secrets or {}).values() if v)
         self.exchange = exchange or create_exchange(conn, secrets, timeout_ms=timeout_ms)
         self._markets: Dict[str, Market] = {}
+        self._creds = dict(secrets or {})
+        self.budgets: List[Budget] = budgets_for(self.exchange, conn, self._creds)
 
     async def __aenter__(self) -> "CcxtGateway":
         return self
@@ -115,12 +119,29 @@ class CcxtGateway:
                              timeout_s=getattr(self.exchange, "timeout", 0) / 1000 or None)
 
     async def _call(self, action: str, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args)`` within the shared request budgets (:mod:`cts_desktop.exchange.budget`):
+        refused at once while banned, delayed while backing off; the answer's headers and a 429 /
+        418 are reported to every budget of this gateway."""
         try:
-            return await fn(*args, **kwargs)
+            for b in self.budgets:
+                await b.acquire(self.name)
+        except GatewayError as err:
+            raise err from None  # a ban of the shared budget: no request leaves
+        try:
+            result = await fn(*args, **kwargs)
         except GatewayError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure leaves as a GatewayError (non-ccxt ones as "internal")
-            raise self._error(exc, action) from None
+            err = self._error(exc, action)
+            for b in self.budgets:
+                b.observe(self._headers(), err.http_status, err.retry_after)
+            raise err from None
+        for b in self.budgets:
+            b.observe(self._headers(), 200, None)
+        return result
+
+    def _headers(self) -> Dict[str, Any]:
+        return dict(getattr(self.exchange, "last_response_headers", None) or {})
 
     async def _trade_call(self, action: str, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         """Like :meth:`_call`; a Binance ``-2015`` on a trade endpoint is ambiguous (unknown key,
@@ -328,8 +349,9 @@ class CcxtGateway:
         return [(int(r[0]), _num(r[1]), _num(r[2]), _num(r[3]), _num(r[4]), _num(r[5])) for r in rows]
 
     async def close(self) -> None:
-        """Close the HTTP session. Safe to call twice."""
+        """Close the HTTP session (and the stream client). Safe to call twice."""
         try:
+            await self._close_stream()
             await self.exchange.close()
         except Exception as exc:  # noqa: BLE001  # pragma: no cover - closing must not raise
             log.debug("closing %s failed: %s", self.exchange.id, type(exc).__name__)
