@@ -125,8 +125,8 @@ class CcxtGateway(CcxtMore):
         try:
             for b in self.budgets:
                 await b.acquire(self.name)
-        except GatewayError as err:
-            raise err from None  # a ban of the shared budget: no request leaves
+        except GatewayError as refused:
+            raise refused from None  # a ban of the shared budget: no request leaves
         try:
             result = await fn(*args, **kwargs)
         except GatewayError:
