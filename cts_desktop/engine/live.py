@@ -63,6 +63,7 @@ from .bus import EventBus
 from .core import TradingCore
 from .feeds import MarketFeed
 from .lifecycle import EngineError, EngineLifecycle
+from .budget_feed import watch_budgets
 from .live_setup import load_markets, open_gateway, paper_balance
 from .orders import LiveLedger, OrderSender, Unsettled, unknown_order_window_ms
 from .reconcile import Reconciler
@@ -164,6 +165,7 @@ class ExchangeEngine(EngineLifecycle):
                                                                timeout_ms=self.timeout_ms,
                                                                recv_window_ms=self.recv_window_ms)
         gateway = self.gateway
+        self._unwatch_budgets = watch_budgets(gateway, self.name, self.bus)  # the Activity tab's gauge
         all_markets = await self._load_markets(gateway)
         quote = next(iter(self.markets.values())).quote
         balance = await self._starting_balance(gateway, quote, all_markets)
@@ -337,6 +339,7 @@ class ExchangeEngine(EngineLifecycle):
                                            f"entry {p.entry_price:g}")
         if self.gateway is not None:
             await self.gateway.close()
+            getattr(self, "_unwatch_budgets", lambda: None)()
 
     async def _report_open_orders(self, gateway: CcxtGateway) -> None:
         """List the orders open at the exchange on the run's symbols (only a report)."""
