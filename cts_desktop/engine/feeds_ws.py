@@ -26,6 +26,7 @@ from ..core.models import Candle
 from ..exchange.ccxt_gateway import CcxtGateway
 from ..exchange.errors import map_exception, redact
 from ..store.settings import ConnectionConfig
+from . import priority
 from .lifecycle import LogFn
 
 log = logging.getLogger(__name__)
@@ -167,6 +168,7 @@ class WsStream:
         clients = None
         while True:
             rows = await pro.watch_ohlcv(sym, self.timeframe)
+            priority.data_arrived()  # replays hold back while this update is handled
             now = frozenset(id(c) for c in (getattr(pro, "clients", None) or {}).values())
             if clients is not None and now != clients:
                 raise WsLost("the connection was lost and reopened")

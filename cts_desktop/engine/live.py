@@ -63,6 +63,7 @@ from .bus import EventBus
 from .core import TradingCore
 from .feeds import MarketFeed
 from .lifecycle import EngineError, EngineLifecycle
+from . import priority
 from .budget_feed import watch_budgets
 from .live_setup import load_markets, open_gateway, paper_balance
 from .orders import LiveLedger, OrderSender, Unsettled, unknown_order_window_ms
@@ -250,6 +251,7 @@ class ExchangeEngine(EngineLifecycle):
         feed = self.feed
         assert feed is not None
         failures = 0
+        priority.exchange_engine_started()  # replays yield the loop sooner while this runs
         try:
             feed.start()
             while True:
@@ -270,7 +272,8 @@ class ExchangeEngine(EngineLifecycle):
                     await feed.sleep(min(feed.interval() * 2 ** failures, 60.0, err.retry_after or 60.0))
                     continue
                 failures = 0
-                await self._feed(batch)
+                with priority.live_work():  # replays hold back until this batch's orders are out
+                    await self._feed(batch)
                 if not streamed:
                     await feed.sleep(feed.interval())
             self._check_health()
@@ -285,6 +288,8 @@ class ExchangeEngine(EngineLifecycle):
         except Exception as exc:  # noqa: BLE001 - whatever ends the run becomes the error state
             log.exception("engine %s failed", self.name)
             await self._fail(self._describe(exc))
+        finally:
+            priority.exchange_engine_stopped()
 
     async def _feed(self, batch: List[Tuple[str, Candle]]) -> None:
         """One batch of closed candles to the core (to the warm-up pass after a pause); live

@@ -13,7 +13,9 @@ connection test, history download, several connections on one key) draws on the 
 * on HTTP 418 refuses every request until the ban ends ("banned"; the IP's budget where the
   exchange counts by IP, as Binance bans IP addresses): :meth:`Budget.acquire` raises
   ``GatewayError('banned')`` saying until when (UTC), and the ban is logged once;
-* shares one ccxt throttler (token bucket) between the clients of one key with the same rate.
+* shares one ccxt throttler (token bucket) between the clients of one key with the same rate,
+  and lets it burst up to one second of that rate (ccxt's bucket holds one request: a live order
+  would otherwise wait behind the refill after a heavy read).
 
 Listeners (:func:`subscribe`) get a :class:`BudgetStatus` when the state changes and at most
 every :data:`REPORT_EVERY_S` seconds while weight is used. Times are wall-clock seconds (time.time()).
@@ -198,15 +200,30 @@ def budgets_for(exchange: Any, conn: ConnectionConfig, secrets: Dict[str, str]) 
 
 
 def _hook_throttle(exchange: Any, budgets: List[Budget]) -> None:
+    if exchange.throttler is not None:
+        # ccxt's leaky bucket holds one request's worth of tokens: an order sent right after a
+        # heavy read (Binance myTrades: cost 20) waits for the bucket to refill. Let it burst up to
+        # one second of the configured rate; the per-minute weight stays guarded by the budget.
+        burst = max(1.0, 1000.0 / float(exchange.rateLimit or 1000.0))
+        exchange.throttler.config["capacity"] = burst
     original = exchange.throttle
     keyed = [b for b in budgets if " key " in b.label]
+    idle_since = [time.time() * 1000]
 
     async def throttle(cost: Optional[float] = None) -> Any:
         for b in budgets:
             b.spend(cost)
-        if keyed and exchange.throttler is not None:
-            exchange.throttler = keyed[0].throttler(exchange)
-        return await original(cost)
+        th = exchange.throttler
+        if keyed and th is not None:
+            th = exchange.throttler = keyed[0].throttler(exchange)
+        if th is not None and not th.running:
+            # ccxt refills its bucket only while requests queue: credit the idle time since the last one
+            now, cfg = time.time() * 1000, th.config
+            cfg["tokens"] = min(cfg["capacity"], cfg["tokens"] + (now - idle_since[0]) * cfg["refillRate"])
+        try:
+            return await original(cost)
+        finally:
+            idle_since[0] = time.time() * 1000
 
     exchange.throttle = throttle
 
