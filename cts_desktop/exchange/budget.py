@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from cts_desktop.core.connection import ConnectionConfig
 from cts_desktop.exchange.capabilities import capabilities_of
-from cts_desktop.exchange.errors import GatewayError
+from cts_desktop.exchange.errors import GatewayError, map_exception
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,27 @@ def budgets_for(exchange: Any, conn: ConnectionConfig, secrets: Dict[str, str]) 
                                         per_cost, bans=not by_ip)
             out.append(_registry[key])
     _hook_throttle(exchange, out)
+    _hook_fetch(exchange, out)
     return out
+
+
+def _hook_fetch(exchange: Any, budgets: List[Budget]) -> None:
+    """Every HTTP answer of ``exchange`` reports its weight header and its 429 / 418 to ``budgets``."""
+    original = exchange.fetch
+
+    async def fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+        try:
+            result = await original(url, method, headers, body)
+        except Exception as exc:
+            err = map_exception(exc, exchange=exchange)
+            for b in budgets:
+                b.observe(dict(exchange.last_response_headers or {}), err.http_status, err.retry_after)
+            raise
+        for b in budgets:
+            b.observe(dict(exchange.last_response_headers or {}), 200, None)
+        return result
+
+    exchange.fetch = fetch
 
 
 def _hook_throttle(exchange: Any, budgets: List[Budget]) -> None:
@@ -211,6 +231,8 @@ def _hook_throttle(exchange: Any, budgets: List[Budget]) -> None:
     idle_since = [time.time() * 1000]
 
     async def throttle(cost: Optional[float] = None) -> Any:
+        for b in budgets:  # banned: raise before anything leaves; backing off: wait
+            await b.acquire(exchange.name)
         for b in budgets:
             b.spend(cost)
         th = exchange.throttler

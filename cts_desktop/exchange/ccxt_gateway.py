@@ -120,28 +120,19 @@ class CcxtGateway(CcxtMore):
 
     async def _call(self, action: str, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
         """``fn(*args)`` within the shared request budgets (:mod:`cts_desktop.exchange.budget`):
-        refused at once while banned, delayed while backing off; the answer's headers and a 429 /
-        418 are reported to every budget of this gateway."""
+        refused at once while banned, delayed while backing off (the budgets' hooks on the ccxt
+        client check every request it makes and read every answer's weight, 429 and 418)."""
         try:
             for b in self.budgets:
                 await b.acquire(self.name)
         except GatewayError as refused:
             raise refused from None  # a ban of the shared budget: no request leaves
         try:
-            result = await fn(*args, **kwargs)
-        except GatewayError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - every failure leaves as a GatewayError (non-ccxt ones as "internal")
-            err = self._error(exc, action)
-            for b in self.budgets:
-                b.observe(self._headers(), err.http_status, err.retry_after)
+            return await fn(*args, **kwargs)
+        except GatewayError as err:
             raise err from None
-        for b in self.budgets:
-            b.observe(self._headers(), 200, None)
-        return result
-
-    def _headers(self) -> Dict[str, Any]:
-        return dict(getattr(self.exchange, "last_response_headers", None) or {})
+        except Exception as exc:  # noqa: BLE001 - every failure leaves as a GatewayError (non-ccxt ones as "internal")
+            raise self._error(exc, action) from None
 
     async def _trade_call(self, action: str, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         """Like :meth:`_call`; a Binance ``-2015`` on a trade endpoint is ambiguous (unknown key,

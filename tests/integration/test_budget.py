@@ -110,3 +110,22 @@ def test_a_418_stops_every_request_until_the_ban_ends_and_says_until_when(venue)
     finally:
         unsubscribe()
     assert any(s.state == budget.BANNED and s.until > 0 for s in seen)
+
+
+def test_the_connection_test_draws_on_the_same_budget(venue):
+    """A ban seen by an engine's gateway also holds the connection test back: nothing is sent."""
+    from cts_desktop.exchange.conntest import test_connection
+
+    a, b = two_gateways(venue)
+    venue.faults.ban(retry_after=300, path="/api/v3/klines", count=1)
+
+    async def body(a, b):
+        with pytest.raises(GatewayError):
+            await a.fetch_ohlcv("BTC/USDT", "5m", limit=5)
+        sent = len(venue.requests)
+        result = await test_connection(connection_for(venue, "tested", rate_limit_per_second=500), SECRETS, timeout=10)
+        return sent, result
+
+    sent, result = run((a, b), body)
+    assert not result.ok and len(venue.requests) == sent
+    assert result.error_kind == "banned" and "until" in result.status, (result.error_kind, result.status)
