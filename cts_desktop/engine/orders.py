@@ -152,7 +152,8 @@ class OrderSender:
         live = self.live
         assert live is not None, "the live ledger is attached before any order is sent"
         try:
-            await asyncio.wrap_future(self.recorder.flush())
+            if not (live.run_id is not None and self.recorder.commit_order_now(live.run_id, live.name, order)):
+                await asyncio.wrap_future(self.recorder.flush())  # the priority lane was busy: behind the queue
         except Exception as exc:  # noqa: BLE001 - whatever the database raised: not durable, must not be sent
             order.state, order.status = FAILED, REJECTED
             live.reject(order, "not sent: the order could not be recorded first")

@@ -310,6 +310,9 @@ MIGRATIONS: Dict[int, Callable[[SqliteDatabase], None]] = {
 }
 
 
+BUSY_TIMEOUT_MS = 5000  # how long a connection waits for another writer (SQLite busy_timeout)
+
+
 def open_database(data_dir: Path) -> SqliteDatabase:
     """Open (creating or upgrading) the database in ``data_dir`` and bind the models to it.
 
@@ -333,7 +336,7 @@ def open_database(data_dir: Path) -> SqliteDatabase:
         raise DatabaseDamaged(path, detail)
     db = SqliteDatabase(
         str(path), check_same_thread=False,
-        pragmas={"journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal", "busy_timeout": 5000},
+        pragmas={"journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal", "busy_timeout": BUSY_TIMEOUT_MS},
     )
     try:
         db.connect(reuse_if_open=True)

@@ -34,7 +34,7 @@ from typing import Any, Callable, Dict, List, Optional, Type
 from peewee import Database
 
 from ..core.models import Fill, Order, Position, Signal
-from .db import BaseModel, EquityChunkRec, EventRec, FillRec, OrderRec, PositionRec, Run, SignalRec
+from .db import BUSY_TIMEOUT_MS, BaseModel, EquityChunkRec, EventRec, FillRec, OrderRec, PositionRec, Run, SignalRec
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,24 @@ class Recorder:
             self._pending.append(("order_obj", (run_id, connection, o)))
         else:
             self._q.put(("order", _order_row(run_id, connection, o)))
+
+    def commit_order_now(self, run_id: int, connection: str, o: Order, busy_ms: int = 5) -> bool:
+        """The priority lane of a live order: commit ``o``'s row on the calling thread at once,
+        not behind the records queued for the writer (they follow at the next :meth:`flush`; the
+        row is written again then, with the order's state at that time). Waits at most
+        ``busy_ms`` (ms) for another writer's transaction; False when the row could not be
+        committed (busy, or any database error): then :meth:`flush` and await it instead."""
+        con = self.db.connection()
+        try:
+            con.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+            with self.db.atomic():
+                self._insert(OrderRec, [_order_row(run_id, connection, o)], replace=True)
+            return True
+        except Exception as exc:  # noqa: BLE001 - busy or broken: the caller falls back to flush(), which reports it
+            log.debug("recorder: order %s not committed at once (%s); flushing instead", o.clientOrderId, exc)
+            return False
+        finally:
+            con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     def fill(self, run_id: int, connection: str, f: Fill, position_id: Optional[int]) -> None:
         self._put(("fill", {
