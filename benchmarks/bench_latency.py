@@ -7,7 +7,7 @@ A live ExchangeEngine (real ccxt + ccxt.pro binance client, websocket candles) t
 local venue (tests/venue) with a strategy that sends one market order on every closed candle.
 Each sample closes one candle at the venue and times:
 
-* ``venue -> wire``: from the venue closing the candle (before its kline event is pushed) to
+* ``venue -> wire``: from the venue (another process, as an exchange is) closing the candle to
   the order's POST leaving ccxt (the HTTP call starting): websocket transport, ccxt.pro parsing,
   waiting for the shared asyncio loop, the strategy, the order row's commit, ccxt signing;
 * ``event -> wire``: from the engine receiving the candle (``core.on_candle``) to the same point.
@@ -15,15 +15,16 @@ Each sample closes one candle at the venue and times:
 Scenarios: the live engine alone; then with a paper replay (another connection, same process,
 same loop, same database) at maximum speed, restarted whenever it ends. ``--old`` measures
 the previous design for comparison: the replay's 5 ms slices that never wait for a live engine,
-Python's 5 ms switch interval, and one recorder shared by every engine (the request-budget
+Python's 5 ms switch interval, one recorder shared by every engine, and the order row committed
+by the writer thread behind everything queued (the request-budget
 throttler's burst, which removed ~5 ms of ccxt leaky-bucket wait per order, stays on in both).
-The venue runs in this process (a thread), so it competes for the interpreter too.
 Prints p50 / p99 / max in ms.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import random
 import statistics
@@ -31,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -41,6 +43,7 @@ from cts_desktop.engine import priority, strategies  # noqa: E402
 from cts_desktop.engine.live import ExchangeEngine  # noqa: E402
 from cts_desktop.engine.strategies.base import Param, Strategy  # noqa: E402
 from cts_desktop.services import AppServices  # noqa: E402
+from cts_desktop.store.recorder import Recorder  # noqa: E402
 from cts_desktop.store.settings import ConnectionConfig  # noqa: E402
 from tests.venue.harness import API_KEY, API_SECRET, Venue, connection_for  # noqa: E402
 
@@ -117,12 +120,12 @@ async def measure(services, v, eng, samples):
     wire, event = [], []
     for i in range(samples + 10):
         n_sent, n_recv = len(sent), len(received)
-        t0 = time.perf_counter()
-        v.advance(1, VSYM)
+        v.send("advance")  # the venue closes the candle (in its own process) and notes when
         await wait_for(lambda n_sent=n_sent, n_recv=n_recv: len(sent) > n_sent and len(received) > n_recv
                        or eng.state == ev.ERROR)
         if eng.state == ev.ERROR:
             raise RuntimeError(eng.reason)
+        t0 = v.recv()  # perf_counter is CLOCK_MONOTONIC: one clock for both processes
         if i >= 10:  # the first ones warm the connections up
             wire.append((sent[n_sent] - t0) * 1000)
             event.append((sent[n_sent] - received[n_recv]) * 1000)
@@ -133,11 +136,34 @@ async def measure(services, v, eng, samples):
     return wire, event
 
 
-async def run(samples, old):
-    with tempfile.TemporaryDirectory() as tmp, Venue(weight_limit=10_000_000) as v:  # no 429 in a benchmark
+def venue_process(pipe):
+    """The exchange, in its own process as a real one would be: closes a candle on "advance" and
+    answers when it did (perf_counter s)."""
+    with Venue(weight_limit=10_000_000) as v:  # no 429 in a benchmark
         v.add_account(API_KEY, API_SECRET, {"USDT": 1_000_000, "BTC": 10})
+        pipe.send(v.base_url)
+        while pipe.recv() == "advance":
+            t0 = time.perf_counter()
+            v.advance(1, VSYM)
+            pipe.send(t0)
+
+
+async def run(samples, old):
+    here, there = multiprocessing.Pipe()
+    child = multiprocessing.Process(target=venue_process, args=(there,), daemon=True)
+    child.start()
+    try:
+        return await _run(here, samples, old)
+    finally:
+        here.send("stop")
+        child.join(10)
+
+
+async def _run(v, samples, old):
+    base_url = v.recv()
+    with tempfile.TemporaryDirectory() as tmp:
         services = AppServices(Path(tmp) / "data", Path(tmp) / "config")
-        conn = connection_for(v, "live", live=True, api_type="websocket", strategy="bench_every_candle",
+        conn = connection_for(SimpleNamespace(base_url=base_url), "live", live=True, api_type="websocket", strategy="bench_every_candle",
                               rate_limit_per_second=1000, starting_balance=10_000)
         services.save_connection(conn)
         services.save_connection(ConnectionConfig(name="replay", dataset="bittrex-btc-5m", speed="max"))
@@ -177,6 +203,7 @@ def main():
         priority.LIVE_SWITCH_S = sys.getswitchinterval()
         priority.yield_to_live = no_wait
         priority.data_arrived = lambda: None
+        Recorder.commit_order_now = lambda *a, **k: False  # the order row waits for the writer thread
     results, replayed = asyncio.run(run(args.samples, args.old))
     design = "previous design (--old)" if args.old else "this design"
     print(f"live order latency, {args.samples} samples per scenario, {design}; ms")

@@ -101,7 +101,8 @@ class WsStream:
             gen = self.gen
             self.synced = set()
             try:
-                pro = self.gateway.stream_client(timeout_ms=self.timeout_ms, fresh=True)
+                pro = self.gateway.stream_client(timeout_ms=self.timeout_ms, fresh=True,
+                                                 on_candle_close=priority.data_arrived)  # replays hold back
                 loop = asyncio.get_running_loop()
                 tasks = [loop.create_task(self._watch(pro, sym, gen), name=f"ws:{self.name}:{sym}")
                          for sym in self.symbols]
@@ -168,7 +169,6 @@ class WsStream:
         clients = None
         while True:
             rows = await pro.watch_ohlcv(sym, self.timeframe)
-            priority.data_arrived()  # replays hold back while this update is handled
             now = frozenset(id(c) for c in (getattr(pro, "clients", None) or {}).values())
             if clients is not None and now != clients:
                 raise WsLost("the connection was lost and reopened")
@@ -180,6 +180,7 @@ class WsStream:
                 if r and r[0] is not None:
                     c = cast(Candle, (int(r[0]), *(float(x) if x is not None else 0.0 for x in r[1:6])))
                     store[c[0]] = c
+            priority.candle_update((id(self), sym), max(store) if store else None)  # replays hold back at a close
             self.synced.add(sym)
             self.changed.set()
 

@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Dict, Iterator, Optional, Tuple
 
 LIVE_SLICE_S = 0.0005
 LIVE_SWITCH_S = 0.0002
@@ -82,8 +82,28 @@ def live_work() -> Iterator[None]:
 
 async def yield_to_live() -> None:
     """Return once no exchange engine is in :func:`live_work` (at once when none is)."""
-    while _live_work or _pending_until > time.perf_counter():
+    while live_busy():
         await asyncio.sleep(LIVE_WAIT_STEP_S)
+
+
+_newest: Dict[Tuple[int, str], int] = {}
+
+
+def candle_update(key: Tuple[int, str], newest_open_ms: Optional[int]) -> None:
+    """A stream's update of one symbol (``key``: the stream's id and the symbol) whose newest
+    candle opens at ``newest_open_ms``: a newer one than before means a candle closed, so
+    :func:`data_arrived`."""
+    if newest_open_ms is None:
+        return
+    last = _newest.get(key)
+    _newest[key] = newest_open_ms if last is None else max(last, newest_open_ms)
+    if last is not None and newest_open_ms > last:
+        data_arrived()
+
+
+def live_busy() -> bool:
+    """True while an exchange engine handles fresh market data or sends its orders."""
+    return bool(_live_work) or _pending_until > time.perf_counter()
 
 
 def data_arrived() -> None:

@@ -72,3 +72,14 @@ def capabilities_of(exchange: Any) -> Capabilities:
         recv_window=bool(quirks.get("recv_window")), recv_window_ms=rw, counts_by_ip=bool(quirks.get("counts_by_ip")),
         weight_limit_1m=quirks.get("weight_limit_1m"), timeframes=tuple(tfs),
     )
+
+
+def closes_candle(exchange_id: str, message: Any) -> bool:
+    """Whether a raw websocket ``message`` of ``exchange_id`` reports a candle that just closed
+    (Binance: a kline event with ``"x": true``, alone or in a combined stream's ``data``); False
+    where the exchange does not say (the candle's close is then seen when the next one opens)."""
+    if exchange_id not in BINANCE_FAMILY or not isinstance(message, dict):
+        return False
+    data = message.get("data", message)
+    k = data.get("k") if isinstance(data, dict) else None
+    return isinstance(k, dict) and k.get("x") is True

@@ -7,11 +7,11 @@ and sharing its markets: no second ``exchangeInfo``).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from cts_desktop.core.connection import ConnectionConfig
 from cts_desktop.core.models import Candle, Order
-from cts_desktop.exchange.capabilities import Capabilities, capabilities_of
+from cts_desktop.exchange.capabilities import Capabilities, capabilities_of, closes_candle
 from cts_desktop.exchange.ccxt_factory import create_pro_exchange, pro_supports
 
 
@@ -76,15 +76,26 @@ class CcxtMore:
         """Whether ccxt.pro streams ``capability`` for this exchange."""
         return pro_supports(self.conn.exchange, capability)
 
-    def stream_client(self, *, timeout_ms: Optional[int] = None, fresh: bool = False) -> Any:
+    def stream_client(self, *, timeout_ms: Optional[int] = None, fresh: bool = False,
+                      on_candle_close: Optional[Callable[[], None]] = None) -> Any:
         """A ccxt.pro client for this connection with the REST client's markets (``fresh``: a new
         one the caller owns and closes; else the gateway's own, closed with it). Raises
-        ``GatewayError('not-supported')`` when ccxt.pro has none."""
+        ``GatewayError('not-supported')`` when ccxt.pro has none. ``on_candle_close()`` is called
+        as soon as a message saying a candle closed arrives, before ccxt parses it
+        (:func:`~cts_desktop.exchange.capabilities.closes_candle`)."""
         if self._pro is not None and not fresh:
             return self._pro
         pro = create_pro_exchange(self.conn, {} if fresh else self._creds, timeout_ms=timeout_ms)
         if self.exchange.markets:
             pro.set_markets(self.exchange.markets, self.exchange.currencies)
+        if on_candle_close is not None:
+            handle, ex_id = pro.handle_message, self.conn.exchange
+
+            def handle_message(client: Any, message: Any) -> Any:
+                if closes_candle(ex_id, message):
+                    on_candle_close()
+                return handle(client, message)
+            pro.handle_message = handle_message
         if not fresh:
             self._pro = pro
         return pro

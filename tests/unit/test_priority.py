@@ -50,3 +50,26 @@ def test_a_replay_waits_until_the_live_work_is_done():
         await asyncio.wait_for(priority.yield_to_live(), 10)  # nothing live: no wait
 
     asyncio.run(main())
+
+
+def test_a_closing_candle_holds_replays_back_only_when_a_newer_candle_opens(monkeypatch):
+    monkeypatch.setattr(priority, "PENDING_S", 3600.0)  # no expiry within the test, however slow the machine
+    key = (12345, "BTC/USDT")
+    priority.candle_update(key, 60_000)  # first sight: nothing closed yet
+    assert not priority.live_busy()
+    priority.candle_update(key, 60_000)  # the forming candle changed
+    assert not priority.live_busy()
+    priority.candle_update(key, 120_000)  # a newer candle opened: the previous one closed
+    assert priority.live_busy()
+    with priority.live_work():
+        pass
+    assert not priority.live_busy()  # the engine handled it
+
+
+def test_binance_closed_kline_messages_are_recognised():
+    from cts_desktop.exchange.capabilities import closes_candle
+
+    closed = {"e": "kline", "s": "BTCUSDT", "k": {"t": 0, "x": True}}
+    assert closes_candle("binance", closed) and closes_candle("binance", {"stream": "btcusdt@kline_5m", "data": closed})
+    assert not closes_candle("binance", {"e": "kline", "k": {"x": False}})
+    assert not closes_candle("kraken", closed) and not closes_candle("binance", [1, 2])
