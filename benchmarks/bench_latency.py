@@ -42,6 +42,7 @@ from cts_desktop.core.models import BUY, SELL, Signal  # noqa: E402
 from cts_desktop.engine import priority, strategies  # noqa: E402
 from cts_desktop.engine.live import ExchangeEngine  # noqa: E402
 from cts_desktop.engine.strategies.base import Param, Strategy  # noqa: E402
+from cts_desktop.exchange import capabilities  # noqa: E402
 from cts_desktop.services import AppServices  # noqa: E402
 from cts_desktop.store.recorder import Recorder  # noqa: E402
 from cts_desktop.store.settings import ConnectionConfig  # noqa: E402
@@ -161,6 +162,9 @@ async def run(samples, old):
 
 async def _run(v, samples, old):
     base_url = v.recv()
+    # the venue allows 10,000,000 weight a minute: so does the budget here (Binance's 6,000 would
+    # make the budget back off within the first minute of one order per candle at this pace)
+    capabilities._QUIRKS["binance"]["weight_limit_1m"] = 10_000_000
     with tempfile.TemporaryDirectory() as tmp:
         services = AppServices(Path(tmp) / "data", Path(tmp) / "config")
         conn = connection_for(SimpleNamespace(base_url=base_url), "live", live=True, api_type="websocket", strategy="bench_every_candle",
