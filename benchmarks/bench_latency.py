@@ -12,7 +12,8 @@ Each sample closes one candle at the venue and times:
   waiting for the shared asyncio loop, the strategy, the order row's commit, ccxt signing;
 * ``event -> wire``: from the engine receiving the candle (``core.on_candle``) to the same point.
 
-Scenarios: the live engine alone; then with a paper replay (another connection, same process,
+``--paper``: the same with a paper run on the venue's candles (the order goes to the simulated
+exchange; "wire" is that moment). Scenarios: the engine alone; then with a paper replay (another connection, same process,
 same loop, same database) at maximum speed, restarted whenever it ends. ``--old`` measures
 the previous design for comparison: the replay's 5 ms slices that never wait for a live engine,
 Python's 5 ms switch interval, one recorder shared by every engine, and the order row committed
@@ -55,7 +56,7 @@ class EveryCandle(Strategy):
     """Buys on odd candles, exits on even ones: one order per closed candle."""
 
     name = "bench_every_candle"
-    params = (Param("size", float, 0.001), Param("timeframe", str, "5m"))
+    params = (Param("size", float, 0.01), Param("timeframe", str, "5m"))
 
     def __init__(self, params=None):
         super().__init__(params)
@@ -103,14 +104,22 @@ async def measure(services, v, eng, samples):
     received = []
     ex = eng.gateway.exchange
     fetch = ex.fetch
+    core = eng.core
+    submit = core.paper.submit
 
     async def timed_fetch(url, method="GET", headers=None, body=None):
         if method == "POST" and "/order" in url:
             sent.append(time.perf_counter())
         return await fetch(url, method, headers, body)
 
-    ex.fetch = timed_fetch
-    core = eng.core
+    def timed_submit(order, ts):  # paper: the simulated exchange takes the order
+        sent.append(time.perf_counter())
+        return submit(order, ts)
+
+    if eng.live:
+        ex.fetch = timed_fetch
+    else:
+        core.paper.submit = timed_submit
     on_candle = core.on_candle
 
     def timed_on_candle(sym, candle):
@@ -130,9 +139,11 @@ async def measure(services, v, eng, samples):
         if i >= 10:  # the first ones warm the connections up
             wire.append((sent[n_sent] - t0) * 1000)
             event.append((sent[n_sent] - received[n_recv]) * 1000)
-        await wait_for(lambda: not core._inflight)
+        if eng.live:
+            await wait_for(lambda: not core._inflight)
         await asyncio.sleep(random.uniform(0.005, 0.03))
     ex.fetch = fetch
+    core.paper.submit = submit
     core.on_candle = on_candle
     return wire, event
 
@@ -149,31 +160,32 @@ def venue_process(pipe):
             pipe.send(t0)
 
 
-async def run(samples, old):
+async def run(samples, old, paper=False):
     here, there = multiprocessing.Pipe()
     child = multiprocessing.Process(target=venue_process, args=(there,), daemon=True)
     child.start()
     try:
-        return await _run(here, samples, old)
+        return await _run(here, samples, old, paper)
     finally:
         here.send("stop")
         child.join(10)
 
 
-async def _run(v, samples, old):
+async def _run(v, samples, old, paper):
     base_url = v.recv()
     # the venue allows 10,000,000 weight a minute: so does the budget here (Binance's 6,000 would
     # make the budget back off within the first minute of one order per candle at this pace)
     capabilities._QUIRKS["binance"]["weight_limit_1m"] = 10_000_000
     with tempfile.TemporaryDirectory() as tmp:
         services = AppServices(Path(tmp) / "data", Path(tmp) / "config")
-        conn = connection_for(SimpleNamespace(base_url=base_url), "live", live=True, api_type="websocket", strategy="bench_every_candle",
+        conn = connection_for(SimpleNamespace(base_url=base_url), "live", live=not paper, api_type="websocket",
+                              strategy="bench_every_candle",
                               rate_limit_per_second=1000, starting_balance=10_000)
         services.save_connection(conn)
         services.save_connection(ConnectionConfig(name="replay", dataset="bittrex-btc-5m", speed="max"))
         recorder = services.recorder if old else services.lanes.setdefault("live", type(services.recorder)(services.db, batched=True))
         eng = ExchangeEngine(services.connection("live"), bus=services.bus, recorder=recorder,
-                             secrets={"apiKey": API_KEY, "secret": API_SECRET}, poll_interval=0.5, close_grace_ms=None,
+                             secrets=None if paper else {"apiKey": API_KEY, "secret": API_SECRET}, poll_interval=0.5, close_grace_ms=None,
                              recv_window_ms=5000, settle_interval=0.05, max_settle_interval=0.2, timeout_ms=5000)
         services.engines["live"] = eng
         await eng.start()
@@ -199,6 +211,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--old", action="store_true", help="the previous design: 5 ms slices, shared recorder")
+    ap.add_argument("--paper", action="store_true", help="a paper run on the venue's candles: the order goes to the "
+                    "simulated exchange instead of the wire")
     args = ap.parse_args()
     if args.old:
         async def no_wait():
@@ -208,9 +222,10 @@ def main():
         priority.yield_to_live = no_wait
         priority.data_arrived = lambda: None
         Recorder.commit_order_now = lambda *a, **k: False  # the order row waits for the writer thread
-    results, replayed = asyncio.run(run(args.samples, args.old))
+    results, replayed = asyncio.run(run(args.samples, args.old, args.paper))
     design = "previous design (--old)" if args.old else "this design"
-    print(f"live order latency, {args.samples} samples per scenario, {design}; ms")
+    print(f"{'paper' if args.paper else 'live'} order latency, {args.samples} samples per scenario, {design}; ms"
+          + ("; 'wire' = the paper exchange takes the order" if args.paper else ""))
     print(f"{'scenario':28} {'path':14} {'p50':>7} {'p99':>7} {'max':>7}")
     for scenario, (wire, event) in results.items():
         for label, xs in (("venue -> wire", wire), ("event -> wire", event)):
