@@ -10,9 +10,11 @@ replay at maximum speed must not hold the shared asyncio loop or the interpreter
   default is 5 ms): a database writer thread busy with a replay's records then hands the GIL
   back to the loop within that time.
 
-The other half is in the services: each exchange connection gets its own recorder (writer
-thread and SQLite connection), so a live order row is committed without waiting behind a
-replay's records (``services/engines.py``). Process-wide; call :func:`exchange_engine_started`
+The other half is in the store and the services: each exchange connection gets its own recorder
+(writer thread and SQLite connection), a live order row is committed at once on the loop thread
+(``Recorder.commit_order_now``), and the replays' recorder starts no commit while
+:func:`live_busy` (at most 20 ms a batch), so that row does not wait for SQLite's write lock
+(``services/engines.py``). Process-wide; call :func:`exchange_engine_started`
 and :func:`exchange_engine_stopped` in pairs.
 """
 from __future__ import annotations

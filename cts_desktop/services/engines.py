@@ -16,6 +16,7 @@ from ..core.events import LogEvent
 from ..core.models import Position
 from ..engine.backtest import BacktestResult
 from ..engine.bus import EventBus
+from ..engine import priority
 from ..engine.engine import TradeEngine
 from ..engine.lifecycle import EngineLifecycle
 from ..store import repositories as repo
@@ -40,6 +41,7 @@ class AppServices:
         self.db = open_database(self.data_dir)
         self.bus = EventBus()
         self.recorder = Recorder(self.db, batched=True)
+        self.recorder.hold = priority.live_busy  # replays' commits wait while a live order is committed and sent
         # one recorder (writer thread, SQLite connection) per exchange connection: a live order row
         # is committed before sending without queueing behind a replay's records
         self.lanes: Dict[str, Recorder] = {}

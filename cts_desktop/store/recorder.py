@@ -81,6 +81,9 @@ class Recorder:
         self._thread.start()
         self.written = 0
         self.error: Optional[BaseException] = None
+        # while hold() is true the writer starts no commit, for at most HOLD_MAX_S a batch (the
+        # replays' records wait while a live engine commits and sends an order: services/engines.py)
+        self.hold: Optional[Callable[[], bool]] = None
 
     # -- runs (synchronous: once per run) ------------------------------------------------------
     def begin_run(self, connection: str, mode: str, **kw: Any) -> int:
@@ -232,6 +235,9 @@ class Recorder:
                     batch.append(nxt)
             except queue.Empty:
                 pass
+            hold, until = self.hold, time.perf_counter() + HOLD_MAX_S
+            while hold is not None and hold() and time.perf_counter() < until:
+                time.sleep(0.0002)
             self._commit(batch)
 
     def _commit(self, batch: List[tuple]) -> None:
@@ -294,6 +300,9 @@ class Recorder:
 
 def _column(model: Type[BaseModel], field_name: str) -> str:
     return '"%s"' % model._meta.fields[field_name].column_name
+
+
+HOLD_MAX_S = 0.02  # longest a batch waits for Recorder.hold (s): bounded, so a flush the holder awaits still comes
 
 
 def _order_row(run_id: int, connection: str, o: Order) -> dict:

@@ -45,3 +45,20 @@ def test_a_live_order_row_is_committed_at_once_ahead_of_the_queue(dirs):
     finally:
         rec.close()
         db.close()
+
+
+def test_a_held_writer_still_commits_a_flush(dirs):
+    """Recorder.hold (a live engine busy) delays the writer's commits by a bounded time only, so a
+    flush someone awaits while the hold lasts still completes."""
+    data, _ = dirs
+    db = open_database(data)
+    rec = Recorder(db, batched=True)
+    rec.hold = lambda: True  # a live engine that is busy for ever
+    try:
+        run = rec.begin_run("held", "paper", currency="USDT", starting_balance=1000)
+        rec.event(run, "held", 0, "engine", "info", "written despite the hold", 0.0)
+        rec.flush().result(30)
+        assert rows(data, "select message from events") == [("written despite the hold",)]
+    finally:
+        rec.close()
+        db.close()
