@@ -226,8 +226,11 @@ class Recorder:
             if item is _STOP:
                 return
             batch = [item]
+            # with a hold (the replays' recorder) commits stay small, so a live order row never
+            # waits long for SQLite's write lock
+            most = HOLD_BATCH if self.hold is not None else 20000
             try:
-                while len(batch) < 20000:
+                while len(batch) < most:
                     nxt = q.get_nowait()
                     if nxt is _STOP:
                         self._commit(batch)
@@ -303,6 +306,7 @@ def _column(model: Type[BaseModel], field_name: str) -> str:
 
 
 HOLD_MAX_S = 0.02  # longest a batch waits for Recorder.hold (s): bounded, so a flush the holder awaits still comes
+HOLD_BATCH = 4  # queue items (a replay slice's records each) per commit when a hold is set
 
 
 def _order_row(run_id: int, connection: str, o: Order) -> dict:
