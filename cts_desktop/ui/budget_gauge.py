@@ -26,7 +26,7 @@ class BudgetGauge(QWidget):
         self.text = QLabel()
         self.text.setObjectName("InfoLabel")
         # room for the longest text, so the gauge neither jitters nor clips when the state changes
-        self.text.setMinimumWidth(self.text.fontMetrics().horizontalAdvance("88,888 / 88,888 weight · banned until 88:88:88 UTC") + 4)
+        self.text.setMinimumWidth(self.text.fontMetrics().horizontalAdvance("88,888 / 88,888 weight · banned until 88:88:88 UTC") + 12)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(8)
