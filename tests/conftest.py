@@ -23,8 +23,10 @@ def dirs(tmp_path):
 def venue():
     """A fresh running local venue per test (:class:`tests.venue.harness.Venue`), stopped after it.
     Test credentials and :func:`~tests.venue.harness.connection_for` are in ``tests.venue.harness``."""
+    from cts_desktop.exchange import budget
     from tests.venue.harness import Venue
 
+    budget.reset()  # request budgets are process-wide: a test's 429/418 must not reach the next test
     v = Venue().start()
     try:
         yield v

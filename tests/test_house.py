@@ -73,3 +73,18 @@ def test_the_qt_binding_is_not_the_release_that_crashes_on_python_311() -> None:
     for dist in ("PySide6-Essentials", "shiboken6"):
         major_minor = tuple(int(p) for p in version(dist).split(".")[:2])
         assert major_minor < (6, 12), f"{dist} {version(dist)} is installed; 6.12 crashes on Python 3.11"
+
+
+def test_the_engine_never_reaches_the_raw_exchange_client() -> None:
+    """The engine talks to exchanges through the gateway protocol (``core/gateway.py``): no
+    ``gateway.exchange`` (the ccxt client), no ``.has[...]`` / ``.options`` lookups, no exchange-id
+    checks such as ``BINANCE_FAMILY``; quirks come from ``gateway.capabilities()``."""
+    import re
+
+    raw = re.compile(r"gateway\.exchange\b|\bex\.(has|options|id)\b|BINANCE_FAMILY|\.exchange\.(has|options|markets|name)\b")
+    hits = []
+    for path in sorted((ROOT / "cts_desktop" / "engine").rglob("*.py")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if raw.search(line):
+                hits.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert not hits, "the engine reaches the raw exchange client:\n" + "\n".join(hits)

@@ -178,3 +178,18 @@ class ReconciliationResult:
     settled: int
     unsettled: int = 0
     detail: str = ""
+
+
+@dataclass(slots=True)
+class RequestBudgetChanged:
+    """The shared request budget a connection draws on (``exchange/budget.py``): ``label`` (e.g.
+    ``"Binance IP api.binance.com"``), ``used`` / ``limit`` request weight this minute (limit None:
+    not published), ``state`` ``"ok"`` / ``"backing off"`` / ``"banned"``, ``until`` wall-clock
+    seconds (time.time()) when a back-off or ban ends (0: none)."""
+
+    connection: str
+    label: str
+    used: int
+    limit: Optional[int]
+    state: str
+    until: float = 0.0

@@ -28,6 +28,7 @@ from ..core.models import Candle
 from ..core.risk import RiskLimits
 from ..store.recorder import Recorder
 from ..store.settings import SPEEDS, ConnectionConfig
+from . import priority
 from .bus import EventBus
 from .core import TradingCore
 from .lifecycle import EngineError, EngineLifecycle, format_summary
@@ -207,7 +208,7 @@ class TradeEngine(EngineLifecycle):
             if self.recorder is not None and self.recorder.error is not None:
                 raise self.recorder.error
             if self.speed <= 0:  # as fast as possible, in time slices
-                deadline = time.perf_counter() + SLICE_S
+                deadline = time.perf_counter() + priority.slice_s(SLICE_S)  # shorter while a live engine runs
                 if pending is not None:
                     core.on_candle(*pending)
                     pending = None
@@ -216,6 +217,7 @@ class TradeEngine(EngineLifecycle):
                 if finished:
                     return
                 await _yield_to_loop()
+                await priority.yield_to_live()
             else:  # paced: candles of one timestamp, then wait for the next
                 ts, pending = self._paced_step(core, stream, pending)
                 if ts is None:

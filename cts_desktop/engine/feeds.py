@@ -190,7 +190,7 @@ class MarketFeed:
             self.staleness.start()
         if self.conn.api_type != "websocket":
             return
-        name = self.gateway.exchange.name
+        name = self.gateway.name
         from_trades = not pro_supports(self.conn.exchange) and pro_supports(self.conn.exchange, "watchTrades")
         if not pro_supports(self.conn.exchange) and not from_trades:
             self._log(ev.CAT_ENGINE, f"market data: {name} has no websocket candles in ccxt.pro {ccxt.__version__} "

@@ -25,9 +25,10 @@ import ccxt
 
 from ..core import events as ev
 from ..core.models import Candle, timeframe_ms
-from ..exchange.ccxt_gateway import CcxtGateway, create_pro_exchange
+from ..exchange.ccxt_gateway import CcxtGateway
 from ..exchange.errors import map_exception, redact
 from ..store.settings import ConnectionConfig
+from . import priority
 from .lifecycle import LogFn
 from .trade_candles import TradeCandles
 
@@ -104,9 +105,8 @@ class WsStream:
             gen = self.gen
             self.synced = set()
             try:
-                pro = create_pro_exchange(self.conn, {}, timeout_ms=self.timeout_ms)
-                ex = self.gateway.exchange
-                pro.set_markets(ex.markets, ex.currencies)
+                pro = self.gateway.stream_client(timeout_ms=self.timeout_ms, fresh=True,
+                                                 on_candle_close=priority.data_arrived)  # replays hold back
                 loop = asyncio.get_running_loop()
                 tasks = [loop.create_task(self._watch(pro, sym, gen), name=f"ws:{self.name}:{sym}")
                          for sym in self.symbols]
@@ -189,6 +189,7 @@ class WsStream:
                 if r and r[0] is not None:
                     c = cast(Candle, (int(r[0]), *(float(x) if x is not None else 0.0 for x in r[1:6])))
                     store[c[0]] = c
+            priority.candle_update((id(self), sym), max(store) if store else None)  # replays hold back at a close
             self.synced.add(sym)
             self.changed.set()
 

@@ -56,6 +56,8 @@ from .bus import EventBus
 from .core import TradingCore
 from .feeds import MarketFeed
 from .lifecycle import EngineError, EngineLifecycle
+from . import priority
+from .budget_feed import watch_budgets
 from .live_setup import load_markets, open_gateway, paper_balance
 from .orders import LiveLedger, OrderSender, Unsettled, unknown_order_window_ms
 from .order_stream import OrderStream, follow_orders
@@ -178,6 +180,7 @@ class ExchangeEngine(EngineLifecycle):
                                                                timeout_ms=self.timeout_ms,
                                                                recv_window_ms=self.recv_window_ms)
         gateway = self.gateway
+        self._unwatch_budgets = watch_budgets(gateway, self.name, self.bus)  # the Activity tab's gauge
         all_markets = await self._load_markets(gateway)
         quote = next(iter(self.markets.values())).quote
         balance = await self._starting_balance(gateway, quote, all_markets)
@@ -237,13 +240,13 @@ class ExchangeEngine(EngineLifecycle):
         balances = await gateway.fetch_balance()
         balance = (balances.get(quote) or {}).get("free", 0.0)
         if not balance > 0:
-            raise EngineError(f"no free {quote} at {gateway.exchange.name}: live trading starts from the account's "
+            raise EngineError(f"no free {quote} at {gateway.name}: live trading starts from the account's "
                               f"free {quote} balance")
         return balance
 
     def _log_start(self, gateway: CcxtGateway, strategy: Strategy, balance: float, quote: str) -> None:
         conn = self.conn
-        where = f"{gateway.exchange.name}{' testnet' if conn.testnet else ''}"
+        where = f"{gateway.name}{' testnet' if conn.testnet else ''}"
         self._log(ev.CAT_ENGINE, f"started {'LIVE' if self.live else 'paper'} run #{self.run_id or '-'} on {where}: "
                                  f"{', '.join(conn.symbols)} {self.timeframe}, strategy {conn.strategy} {strategy.p}, "
                                  f"balance {balance:.8g} {quote}")
@@ -277,6 +280,7 @@ class ExchangeEngine(EngineLifecycle):
         feed = self.feed
         assert feed is not None
         failures = 0
+        priority.exchange_engine_started()  # replays yield the loop sooner while this runs
         try:
             feed.start()
             self.order_stream = follow_orders(self.conn, self.gateway, self.orders, log=self._log,
@@ -300,7 +304,8 @@ class ExchangeEngine(EngineLifecycle):
                     await feed.sleep(min(feed.interval() * 2 ** failures, 60.0, err.retry_after or 60.0))
                     continue
                 failures = 0
-                await self._feed(batch)
+                with priority.live_work():  # replays hold back until this batch's orders are out
+                    await self._feed(batch)
                 if not streamed:
                     await feed.sleep(feed.interval())
             self._check_health()
@@ -315,6 +320,8 @@ class ExchangeEngine(EngineLifecycle):
         except Exception as exc:  # noqa: BLE001 - whatever ends the run becomes the error state
             log.exception("engine %s failed", self.name)
             await self._fail(self._describe(exc))
+        finally:
+            priority.exchange_engine_stopped()
 
     async def _feed(self, batch: List[Tuple[str, Candle]]) -> None:
         """One batch of closed candles to the core (to the warm-up pass after a pause); live
@@ -378,6 +385,7 @@ class ExchangeEngine(EngineLifecycle):
                                            f"entry {p.entry_price:g}")
         if self.gateway is not None:
             await self.gateway.close()
+            getattr(self, "_unwatch_budgets", lambda: None)()
 
     async def _report_open_orders(self, gateway: CcxtGateway) -> None:
         """List the orders open at the exchange on the run's symbols (only a report)."""

@@ -11,7 +11,7 @@ from typing import Dict, Optional, Tuple
 
 from ..core.live_gate import live_refusal
 from ..core.models import Market
-from ..exchange.ccxt_gateway import BINANCE_FAMILY, CcxtGateway
+from ..exchange.ccxt_gateway import CcxtGateway
 from ..store.settings import ConnectionConfig
 from .lifecycle import EngineError
 
@@ -35,17 +35,17 @@ async def open_gateway(conn: ConnectionConfig, tf: str, *, live: bool, secrets: 
         if refusal is not None:
             raise EngineError(refusal.message)
     gateway = CcxtGateway(conn, creds, timeout_ms=timeout_ms)
-    ex = gateway.exchange
-    if recv_window_ms is not None and ex.id in BINANCE_FAMILY:
-        ex.options["recvWindow"] = int(recv_window_ms)
-    if live and not ex.check_required_credentials(False):
-        missing = [k for k, need in (ex.requiredCredentials or {}).items() if need and not getattr(ex, k, None)]
+    if recv_window_ms is not None:
+        gateway.set_recv_window(recv_window_ms)
+    caps = gateway.capabilities()
+    missing = gateway.missing_credentials() if live else []
+    if missing:
         raise EngineError(f"{conn.name}: live trading needs the API credentials ({', '.join(missing)}); "
                           "none are stored in the keyring for this connection")
-    if not ex.has.get("fetchOHLCV"):
-        raise EngineError(f"{ex.name} does not provide candles (OHLCV) through ccxt")
-    if isinstance(ex.timeframes, dict) and ex.timeframes and tf not in ex.timeframes:
-        raise EngineError(f"{ex.name} has no {tf} candles; it offers {', '.join(ex.timeframes)}")
+    if not caps.fetch_ohlcv:
+        raise EngineError(f"{caps.name} does not provide candles (OHLCV) through ccxt")
+    if not caps.offers_timeframe(tf):
+        raise EngineError(f"{caps.name} has no {tf} candles; it offers {', '.join(caps.timeframes)}")
     return gateway, secret_values
 
 
@@ -59,11 +59,10 @@ def _read_keyring(conn: ConnectionConfig) -> Dict[str, str]:
 async def load_markets(gateway: CcxtGateway, conn: ConnectionConfig) -> Tuple[Dict[str, Market], Dict[str, Market]]:
     """``(every market of the exchange, the configured symbols' markets)``; the symbols must be
     listed and share one quote currency."""
-    ex = gateway.exchange
     all_markets = await gateway.load_markets()
     for sym in conn.symbols:
         if sym not in all_markets:
-            raise EngineError(f"{ex.name} does not list {sym} ({conn.market_type} markets); "
+            raise EngineError(f"{gateway.name} does not list {sym} ({conn.market_type} markets); "
                               "check the symbol (unified form, e.g. BTC/USDT)")
     markets = {s: all_markets[s] for s in conn.symbols}
     quotes = sorted({m.quote for m in markets.values()})

@@ -31,9 +31,9 @@ from typing import Dict, List, Optional, Protocol, Set, Tuple
 
 from ..core import events as ev
 from ..core.models import FAILED, REJECTED, STATE_CANCELED, TERMINAL_STATES, Fill, Market, Order
+from ..core.gateway import Gateway
 from ..core.order_state import NOT_OURS, OrderUpdate, apply, excess, snapshot
-from ..exchange.ccxt_gateway import BINANCE_FAMILY, CcxtGateway
-from ..exchange.errors import GatewayError, map_exception
+from ..exchange.errors import GatewayError
 from ..store.recorder import Recorder
 from .bus import EventBus
 from .core import TradingCore
@@ -57,14 +57,14 @@ class Unsettled(Exception):
     """An order's state cannot be established (message: why)."""
 
 
-def unknown_order_window_ms(gateway: Optional[CcxtGateway]) -> int:
+def unknown_order_window_ms(gateway: Optional[Gateway]) -> int:
     """W of the unknown-outcome rule (ms): an order whose creation had an unknown outcome is
     failed only after two ``order-not-found`` answers at least W apart. W = the ``recvWindow``
     the requests are signed with + :data:`CLOCK_MARGIN_MS`."""
     rw = DEFAULT_RECV_WINDOW_MS
     if gateway is not None:
         try:
-            rw = int(gateway.exchange.options.get("recvWindow") or DEFAULT_RECV_WINDOW_MS)
+            rw = int(gateway.capabilities().recv_window_ms or DEFAULT_RECV_WINDOW_MS)
         except (TypeError, ValueError):
             rw = DEFAULT_RECV_WINDOW_MS
     return rw + CLOCK_MARGIN_MS
@@ -129,7 +129,7 @@ class OrderSender:
     up to ``max_settle_interval``). ``live``: the ledger of the running run, set once its core
     exists."""
 
-    def __init__(self, gateway: CcxtGateway, markets: Dict[str, Market], *, recorder: Recorder, log: LogFn,
+    def __init__(self, gateway: Gateway, markets: Dict[str, Market], *, recorder: Recorder, log: LogFn,
                  secrets: Tuple[str, ...], settle_interval: float, max_settle_interval: float):
         self.gateway = gateway
         self.markets = markets
@@ -156,7 +156,8 @@ class OrderSender:
         live = self.live
         assert live is not None, "the live ledger is attached before any order is sent"
         try:
-            await asyncio.wrap_future(self.recorder.flush())
+            if not (live.run_id is not None and self.recorder.commit_order_now(live.run_id, live.name, order)):
+                await asyncio.wrap_future(self.recorder.flush())  # the priority lane was busy: behind the queue
         except Exception as exc:  # noqa: BLE001 - whatever the database raised: not durable, must not be sent
             apply(order, OrderUpdate(state=FAILED, source="recorder"))
             order.status = REJECTED
@@ -358,20 +359,11 @@ class OrderSender:
         first (fill id = trade id).
         Exchanges without ``fetchMyTrades``: one fill per observed increase of ``filled`` over
         ``gross_before``."""
-        ex = self.gateway.exchange
         market = self.markets.get(order.symbol) or self.gateway.markets().get(order.symbol)
         assert market is not None, "orders are only followed on listed markets"
-        if not ex.has.get("fetchMyTrades"):
+        if not self.gateway.capabilities().fetch_my_trades:
             return [(f, f.amount) for f in increment_fill(order, market, gross_before)], max(order.filled, gross_before)
-        try:
-            if ex.id in BINANCE_FAMILY and order.id:
-                raws = await ex.fetch_my_trades(order.symbol, None, None, {"orderId": order.id})
-            else:
-                since = order.timestamp - 60_000 if order.timestamp else None
-                raws = await ex.fetch_my_trades(order.symbol, since)
-        except Exception as exc:  # noqa: BLE001 - any ccxt or transport error: mapped, secrets redacted
-            raise map_exception(exc, secrets=self._secrets, exchange=ex,
-                                action="reading the order's executions") from None
+        raws = await self.gateway.fetch_order_trades(order)  # errors leave mapped, secrets redacted
         fills, gross = [], 0.0
         mine = [t for t in raws if str(t.get("order") or "") == str(order.id)]
         rates = await self._fee_rates(mine, market)

@@ -22,7 +22,7 @@ from typing import Any, List, Set, Tuple
 from ..core import events as ev
 from ..core.models import (PARTIALLY_FILLED, PENDING_CANCEL, PENDING_CREATE, STATE_OPEN, TERMINAL_STATES, Fill,
                            Order)
-from ..exchange.ccxt_gateway import CcxtGateway
+from ..core.gateway import Gateway
 from ..store.recorder import Recorder
 from .lifecycle import LogFn
 from .orders import OrderSender, Unsettled
@@ -34,7 +34,7 @@ NON_TERMINAL = (PENDING_CREATE, STATE_OPEN, PARTIALLY_FILLED, PENDING_CANCEL)
 class _OldRunLedger:
     """Orders of an earlier run (``run_id``): fills and final states go to that run's records."""
 
-    def __init__(self, run_id: int, *, gateway: CcxtGateway, recorder: Recorder, name: str, log: LogFn):
+    def __init__(self, run_id: int, *, gateway: Gateway, recorder: Recorder, name: str, log: LogFn):
         self.run_id = run_id
         self.gateway = gateway
         self.recorder = recorder
@@ -53,7 +53,7 @@ class _OldRunLedger:
 
     def working(self, order: Order) -> None:
         raise Unsettled(f"cannot reconcile order {order.clientOrderId}: it is still {order.state} at "
-                        f"{self.gateway.exchange.name} ({order.filled:g} of {order.amount:g} filled); cancel "
+                        f"{self.gateway.name} ({order.filled:g} of {order.amount:g} filled); cancel "
                         "it there or let it finish, then start again")
 
     def settled(self, order: Order) -> None:
@@ -64,7 +64,7 @@ class Reconciler:
     """Settles connection ``name``'s orders left in flight by earlier live runs, through
     ``sender``'s settle loop, within ``timeout_s`` seconds in all."""
 
-    def __init__(self, sender: OrderSender, *, gateway: CcxtGateway, recorder: Recorder, name: str, log: LogFn,
+    def __init__(self, sender: OrderSender, *, gateway: Gateway, recorder: Recorder, name: str, log: LogFn,
                  timeout_s: float):
         self.sender = sender
         self.gateway = gateway
@@ -85,7 +85,7 @@ class Reconciler:
         done: List[Order] = []
         for run_id, order in rows:
             if order.symbol not in self.gateway.markets():
-                raise Unsettled(f"cannot reconcile order {order.clientOrderId}: {self.gateway.exchange.name} "
+                raise Unsettled(f"cannot reconcile order {order.clientOrderId}: {self.gateway.name} "
                                 f"no longer lists {order.symbol}")
             known = await loop.run_in_executor(None, self._known_fills, order.clientOrderId)
             self.sender.booked[order.clientOrderId] = known

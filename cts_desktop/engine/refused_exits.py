@@ -23,7 +23,7 @@ from typing import Awaitable, Callable, Dict, Optional
 from ..core import events as ev
 from ..core.models import LONG, SELL, Fill, Order
 from ..core.risk import truncate_amount
-from ..exchange.ccxt_gateway import CcxtGateway
+from ..core.gateway import Gateway
 from ..exchange.errors import GatewayError
 from .core import TradingCore
 from .lifecycle import LogFn
@@ -36,7 +36,7 @@ class RefusedExits:
     """The refused-exit rule of one live run (module docstring). ``resend(symbol)``: queue and
     send a new exit of the symbol's position (the order sender's drain)."""
 
-    def __init__(self, gateway: CcxtGateway, log: LogFn, *, delay: float, limit: int = DEFAULT_LIMIT):
+    def __init__(self, gateway: Gateway, log: LogFn, *, delay: float, limit: int = DEFAULT_LIMIT):
         self.gateway = gateway
         self._log = log
         self.delay = delay

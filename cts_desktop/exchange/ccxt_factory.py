@@ -19,6 +19,7 @@ import ccxt
 import ccxt.async_support as ccxt_async
 
 from cts_desktop.core.connection import PAPER_EXCHANGE, ConnectionConfig
+from cts_desktop.exchange.capabilities import BINANCE_FAMILY
 from cts_desktop.exchange.errors import GatewayError
 from cts_desktop.exchange.request_log import remember_secrets
 
@@ -28,7 +29,6 @@ CREDENTIAL_ALIASES = {
     "password": "password", "passphrase": "password",
     "uid": "uid", "privateKey": "privateKey", "walletAddress": "walletAddress", "token": "token",
 }
-BINANCE_FAMILY = frozenset({"binance", "binanceus", "binanceusdm", "binancecoinm"})
 DEFAULT_TIMEOUT_MS = 10_000
 
 

@@ -27,6 +27,8 @@ from cts_desktop.exchange.ccxt_factory import (  # noqa: F401 - re-exported: the
     pro_supports,
 )
 from cts_desktop.exchange.clock import ExchangeClock
+from cts_desktop.exchange.budget import Budget, budgets_for
+from cts_desktop.exchange.ccxt_more import CcxtMore
 from cts_desktop.exchange.errors import GatewayError, map_exception
 from cts_desktop.exchange.request_log import install_request_log  # noqa: F401 - re-exported
 
@@ -90,7 +92,7 @@ def _fees_of(raw: dict) -> list:
     return [raw["fee"]] if raw.get("fee") else []
 
 
-class CcxtGateway:
+class CcxtGateway(CcxtMore):
     """One ccxt async exchange used for trading, with our types in and out.
 
     Every method raises :class:`GatewayError` on failure (never a ccxt exception). Orders are
@@ -107,6 +109,8 @@ class CcxtGateway:
         self.exchange = exchange or create_exchange(conn, secrets, timeout_ms=timeout_ms)
         self._markets: Dict[str, Market] = {}
         self.clock = ExchangeClock(self.exchange)  # the offset to the exchange's clock, corrected (exchange/clock.py)
+        self._creds = dict(secrets or {})
+        self.budgets: List[Budget] = budgets_for(self.exchange, conn, self._creds)
 
     async def __aenter__(self) -> "CcxtGateway":
         return self
@@ -119,18 +123,26 @@ class CcxtGateway:
                              timeout_s=getattr(self.exchange, "timeout", 0) / 1000 or None)
 
     async def _call(self, action: str, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
-        """``fn(*args, **kwargs)``; a timestamp refusal (-1021: a clock jumped) re-measures the
-        clock offset and retries once (the exchange refused the request unprocessed)."""
+        """``fn(*args, **kwargs)`` within the shared request budgets (:mod:`cts_desktop.exchange.budget`:
+        refused at once while banned, delayed while backing off; the budgets' hooks on the ccxt client
+        check every request it makes and read every answer's weight, 429 and 418). A timestamp
+        refusal (-1021: a clock jumped) re-measures the clock offset and retries once (the exchange
+        refused the request unprocessed)."""
         for attempt in (1, 2):
             try:
+                for b in self.budgets:
+                    await b.acquire(self.name)
+            except GatewayError as refused:
+                raise refused from None  # a ban of the shared budget: no request leaves
+            try:
                 return await fn(*args, **kwargs)
-            except GatewayError:
-                raise
+            except GatewayError as given:
+                raise given from None
             except Exception as exc:  # noqa: BLE001 - every failure leaves as a GatewayError (non-ccxt ones as "internal")
-                err = self._error(exc, action)
-                if attempt == 1 and err.kind == "clock" and self.clock.enabled and await self._resync(action):
+                mapped = self._error(exc, action)
+                if attempt == 1 and mapped.kind == "clock" and self.clock.enabled and await self._resync(action):
                     continue
-                raise err from None
+                raise mapped from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _resync(self, action: str) -> bool:
@@ -377,8 +389,9 @@ class CcxtGateway:
         return [(int(r[0]), _num(r[1]), _num(r[2]), _num(r[3]), _num(r[4]), _num(r[5])) for r in rows]
 
     async def close(self) -> None:
-        """Close the HTTP session. Safe to call twice."""
+        """Close the HTTP session (and the stream client). Safe to call twice."""
         try:
+            await self._close_stream()
             await self.exchange.close()
         except Exception as exc:  # noqa: BLE001  # pragma: no cover - closing must not raise
             log.debug("closing %s failed: %s", self.exchange.id, type(exc).__name__)

@@ -17,6 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from cts_desktop.exchange.budget import budgets_for
 from cts_desktop.exchange.ccxt_gateway import BINANCE_FAMILY, create_exchange, install_request_log
 from cts_desktop.exchange.errors import GatewayError, map_exception, redact
 from cts_desktop.core.credentials import credentials_fingerprint
@@ -111,6 +112,7 @@ async def test_connection(conn: ConnectionConfig, secrets: Dict[str, str], *, ti
                                   credentials_fingerprint=credentials_fingerprint(conn.name, secrets))
     try:
         exchange = create_exchange(conn, secrets, timeout_ms=int(min(10.0, timeout) * 1000))
+        budgets_for(exchange, conn, secrets)  # the test draws on the key's / IP's shared request budget
     except GatewayError as err:
         result.status, result.error_kind = err.message, err.kind
         return result

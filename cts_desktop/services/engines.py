@@ -16,6 +16,7 @@ from ..core.events import LogEvent
 from ..core.models import Position
 from ..engine.backtest import BacktestResult
 from ..engine.bus import EventBus
+from ..engine import priority
 from ..engine.engine import TradeEngine
 from ..engine.lifecycle import EngineLifecycle
 from ..store import repositories as repo
@@ -42,6 +43,10 @@ class AppServices:
         self.db = open_database(self.data_dir)
         self.bus = EventBus()
         self.recorder = Recorder(self.db, batched=True)
+        self.recorder.hold = priority.live_busy  # replays' commits wait while a live order is committed and sent
+        # one recorder (writer thread, SQLite connection) per exchange connection: a live order row
+        # is committed before sending without queueing behind a replay's records
+        self.lanes: Dict[str, Recorder] = {}
         self.engines: Dict[str, EngineLifecycle] = {}
         self.replay_data_dir: Optional[Path] = None  # tests point replays at other candle files
 
@@ -87,7 +92,8 @@ class AppServices:
             return TradeEngine(conn, bus=self.bus, recorder=self.recorder, data_dir=self.replay_data_dir)
         from ..engine.live import ExchangeEngine
 
-        return ExchangeEngine(conn, bus=self.bus, recorder=self.recorder, poll_interval=self.app_settings.poll_interval(),
+        lane = self.lanes.get(name) or self.lanes.setdefault(name, Recorder(self.db, batched=True))
+        return ExchangeEngine(conn, bus=self.bus, recorder=lane, poll_interval=self.app_settings.poll_interval(),
                               order_prefix=order_id_prefix(self.data_dir, self.config_dir))
 
     def _app_settings_changed(self, _values: dict, changed: List[str]) -> None:
@@ -230,6 +236,8 @@ class AppServices:
     def close(self) -> None:
         """Flush and close the database (after the engines have stopped)."""
         try:
+            for lane in self.lanes.values():
+                lane.close()
             self.recorder.close()
         finally:
             self.db.close()

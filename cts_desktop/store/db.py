@@ -313,6 +313,9 @@ MIGRATIONS: Dict[int, Callable[[SqliteDatabase], None]] = {
 }
 
 
+BUSY_TIMEOUT_MS = 5000  # how long a connection waits for another writer (SQLite busy_timeout)
+
+
 def _add_column(db: SqliteDatabase, table: str, name: str, fld: CharField) -> None:
     """Add column ``name`` to ``table`` unless it is there (a table created by a later version)."""
     if name not in {c.name for c in db.get_columns(table)}:
@@ -342,7 +345,7 @@ def open_database(data_dir: Path) -> SqliteDatabase:
         raise DatabaseDamaged(path, detail)
     db = SqliteDatabase(
         str(path), check_same_thread=False,
-        pragmas={"journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal", "busy_timeout": 5000},
+        pragmas={"journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal", "busy_timeout": BUSY_TIMEOUT_MS},
     )
     try:
         db.connect(reuse_if_open=True)

@@ -34,7 +34,7 @@ from typing import Any, Callable, Dict, List, Optional, Type
 from peewee import Database
 
 from ..core.models import Fill, Order, Position, Signal
-from .db import BaseModel, EquityChunkRec, EventRec, FillRec, OrderRec, PositionRec, Run, SignalRec
+from .db import BUSY_TIMEOUT_MS, BaseModel, EquityChunkRec, EventRec, FillRec, OrderRec, PositionRec, Run, SignalRec
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,9 @@ class Recorder:
         self._thread.start()
         self.written = 0
         self.error: Optional[BaseException] = None
+        # while hold() is true the writer starts no commit, for at most HOLD_MAX_S a batch (the
+        # replays' records wait while a live engine commits and sends an order: services/engines.py)
+        self.hold: Optional[Callable[[], bool]] = None
 
     # -- runs (synchronous: once per run) ------------------------------------------------------
     def begin_run(self, connection: str, mode: str, **kw: Any) -> int:
@@ -110,6 +113,24 @@ class Recorder:
             self._pending.append(("order_obj", (run_id, connection, o)))
         else:
             self._q.put(("order", _order_row(run_id, connection, o)))
+
+    def commit_order_now(self, run_id: int, connection: str, o: Order, busy_ms: int = 5) -> bool:
+        """The priority lane of a live order: commit ``o``'s row on the calling thread at once,
+        not behind the records queued for the writer (they follow at the next :meth:`flush`; the
+        row is written again then, with the order's state at that time). Waits at most
+        ``busy_ms`` (ms) for another writer's transaction; False when the row could not be
+        committed (busy, or any database error): then :meth:`flush` and await it instead."""
+        con = self.db.connection()
+        try:
+            con.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+            with self.db.atomic():
+                self._insert(OrderRec, [_order_row(run_id, connection, o)], replace=True)
+            return True
+        except Exception as exc:  # noqa: BLE001 - busy or broken: the caller falls back to flush(), which reports it
+            log.debug("recorder: order %s not committed at once (%s); flushing instead", o.clientOrderId, exc)
+            return False
+        finally:
+            con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     def fill(self, run_id: int, connection: str, f: Fill, position_id: Optional[int]) -> None:
         self._put(("fill", {
@@ -205,8 +226,11 @@ class Recorder:
             if item is _STOP:
                 return
             batch = [item]
+            # with a hold (the replays' recorder) commits stay small, so a live order row never
+            # waits long for SQLite's write lock
+            most = HOLD_BATCH if self.hold is not None else 20000
             try:
-                while len(batch) < 20000:
+                while len(batch) < most:
                     nxt = q.get_nowait()
                     if nxt is _STOP:
                         self._commit(batch)
@@ -214,6 +238,9 @@ class Recorder:
                     batch.append(nxt)
             except queue.Empty:
                 pass
+            hold, until = self.hold, time.perf_counter() + HOLD_MAX_S
+            while hold is not None and hold() and time.perf_counter() < until:
+                time.sleep(0.0002)
             self._commit(batch)
 
     def _commit(self, batch: List[tuple]) -> None:
@@ -276,6 +303,10 @@ class Recorder:
 
 def _column(model: Type[BaseModel], field_name: str) -> str:
     return '"%s"' % model._meta.fields[field_name].column_name
+
+
+HOLD_MAX_S = 0.02  # longest a batch waits for Recorder.hold (s): bounded, so a flush the holder awaits still comes
+HOLD_BATCH = 4  # queue items (a replay slice's records each) per commit when a hold is set
 
 
 def _order_row(run_id: int, connection: str, o: Order) -> dict:

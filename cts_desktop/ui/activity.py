@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineE
 
 from ..core.events import LOG_CATEGORIES
 from . import fmt, heap
+from .budget_gauge import BudgetGauge
 from .models import LogFilter, LogModel
 from .widgets import EngineControls, StatePill, fit_columns, make_table
 
@@ -55,7 +56,10 @@ class ActivityTab(QWidget):
         line1.addWidget(self.market_time)
         info.addLayout(line1)
         line2 = QHBoxLayout()
+        line2.setSpacing(16)
         line2.addStretch(1)
+        self.budget = BudgetGauge()
+        line2.addWidget(self.budget)
         line2.addWidget(self.last_update)
         info.addLayout(line2)
         head.addLayout(info)

@@ -68,6 +68,7 @@ class EventBridge(QObject):
     equity_points = Signal(str, list)
     run_started = Signal(str, int)
     alerts = Signal(list)
+    request_budget = Signal(str, object)  # connection, the latest RequestBudgetChanged
 
     def __init__(self, bus, parent: Optional[QObject] = None, interval_ms: int = REFRESH_MS):
         super().__init__(parent)
@@ -80,6 +81,7 @@ class EventBridge(QObject):
         self._logs: Dict[str, List[ev.LogEvent]] = {}
         self._equity: Dict[str, List[tuple]] = {}
         self._alerts: List[object] = []
+        self._budgets: Dict[Tuple[str, str], ev.RequestBudgetChanged] = {}
         self._dirty = False
         self._starting: set = set()  # connections between initializing and running
         self._dispatch: Dict[type, Callable] = {
@@ -95,6 +97,7 @@ class EventBridge(QObject):
             ev.FeedStale: self._alerts.append,
             ev.FeedResumed: self._alerts.append,
             ev.ReconciliationResult: self._alerts.append,
+            ev.RequestBudgetChanged: self._on_budget,
         }
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
@@ -114,6 +117,9 @@ class EventBridge(QObject):
 
     def _on_log(self, e: ev.LogEvent) -> None:
         self._logs.setdefault(e.connection, []).append(e)
+
+    def _on_budget(self, e: ev.RequestBudgetChanged) -> None:
+        self._budgets[(e.connection, e.label)] = e
 
     def _on_snapshot(self, e: ev.AccountSnapshot) -> None:
         self._snapshots[e.connection] = e
@@ -209,6 +215,10 @@ class EventBridge(QObject):
             equity, self._equity = self._equity, {}
             for conn, points in equity.items():
                 self.equity_points.emit(conn, points)
+        if self._budgets:
+            budgets, self._budgets = self._budgets, {}
+            for (conn, _label), b in budgets.items():
+                self.request_budget.emit(conn, b)
         if self._snapshots:
             snaps, self._snapshots = self._snapshots, {}
             for snap in snaps.values():

@@ -8,6 +8,7 @@ import ccxt
 import pytest
 
 from cts_desktop.core.models import CANCELED, CLOSED, FILLED, OPEN, STATE_CANCELED, STATE_OPEN, Order
+from cts_desktop.exchange import budget
 from cts_desktop.exchange.ccxt_gateway import CcxtGateway, create_exchange
 from cts_desktop.exchange.errors import GatewayError, map_exception, redact
 from tests.venue.harness import API_KEY, API_SECRET, READ_ONLY_KEY, READ_ONLY_SECRET, connection_for
@@ -273,10 +274,15 @@ def test_transport_errors(funded):
     err = gateway_error(funded, lambda gw: gw.fetch_ohlcv("BTC/USDT", "5m"))
     assert err.kind == "rate-limit" and err.retry_after == 5 and "5 s" in err.message
     funded.faults.clear()
+    budget.reset()  # skip the 5 s back-off (tests/integration/test_budget.py covers it)
     funded.faults.ban(retry_after=90, path="/api/v3/klines")
     err = gateway_error(funded, lambda gw: gw.fetch_ohlcv("BTC/USDT", "5m"))
     assert err.kind == "banned" and err.retry_after == 90
     funded.faults.clear()
+    sent = len(funded.requests)  # banned: the next request is refused here, never sent, and says until when
+    err = gateway_error(funded, lambda gw: gw.fetch_balance())
+    assert err.kind == "banned" and "until" in err.message and len(funded.requests) == sent
+    budget.reset()  # the ban has ended (the shared budgets forget it)
     funded.faults.maintenance()
     assert gateway_error(funded, lambda gw: gw.fetch_balance()).kind == "maintenance"
     funded.faults.clear()

@@ -45,6 +45,7 @@ class ConnectionFeed:
         bridge.log_lines.connect(self.on_log)
         bridge.equity_points.connect(self.on_equity)
         bridge.alerts.connect(self.on_alerts)
+        bridge.request_budget.connect(self.on_budget)
         bridge.state_changed.connect(self._stale_on_state)
 
     def on_alerts(self, events: list) -> None:
@@ -86,6 +87,7 @@ class ConnectionFeed:
         win.refresh_analytics()
         win.bridge.flush()  # whatever was buffered is older than what we load now
         self._prices.clear()
+        win.activity_tab.budget.clear()  # the next connection's budget comes with its next request
         try:
             summary = self.services.last_summary(name) or {}
             win.positions_tab.load(self.services.open_positions(name), self.services.closed_positions(name))
@@ -180,6 +182,10 @@ class ConnectionFeed:
     def on_orders(self, name: str, orders: list) -> None:
         if name == self.win.current:
             self.win.positions_tab.apply_orders(orders)
+
+    def on_budget(self, name: str, b) -> None:
+        if name == self.win.current:
+            self.win.activity_tab.budget.set_budget(b.used, b.limit, b.state, b.until, b.label)
 
     def on_log(self, name: str, lines: list) -> None:
         if name == self.win.current:

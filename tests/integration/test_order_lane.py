@@ -1,0 +1,64 @@
+"""The priority lane of a live order (Recorder.commit_order_now): the row is committed at once on
+the caller's thread, ahead of records still queued; a busy database falls back to flush()."""
+from __future__ import annotations
+
+import sqlite3
+
+from cts_desktop.core.models import Order
+from cts_desktop.store.db import DB_FILENAME, open_database
+from cts_desktop.store.recorder import Recorder
+
+
+def rows(data_dir, sql):
+    con = sqlite3.connect(data_dir / DB_FILENAME)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_a_live_order_row_is_committed_at_once_ahead_of_the_queue(dirs):
+    data, _ = dirs
+    db = open_database(data)
+    rec = Recorder(db, batched=True)
+    try:
+        run = rec.begin_run("lane", "live", currency="USDT", starting_balance=1000)
+        rec.event(run, "lane", 0, "engine", "info", "held back until the next flush", 0.0)
+        order = Order(clientOrderId="lane-1", symbol="BTC/USDT", side="buy", type="market", amount=0.01)
+        assert rec.commit_order_now(run, "lane", order)
+        assert rows(data, "select client_order_id, state from orders") == [("lane-1", "pending-create")]
+        assert rows(data, "select count(*) from events") == [(0,)]  # the queue follows later
+        rec.flush().result(10)
+        assert rows(data, "select count(*) from events") == [(1,)]
+
+        blocker = sqlite3.connect(data / DB_FILENAME, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # another writer holds the database
+        try:
+            second = Order(clientOrderId="lane-2", symbol="BTC/USDT", side="sell", type="market", amount=0.01)
+            assert not rec.commit_order_now(run, "lane", second)  # busy: the caller flushes instead
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        rec.order(run, "lane", second)
+        rec.flush().result(10)
+        assert rows(data, "select client_order_id from orders order by client_order_id") == [("lane-1",), ("lane-2",)]
+    finally:
+        rec.close()
+        db.close()
+
+
+def test_a_held_writer_still_commits_a_flush(dirs):
+    """Recorder.hold (a live engine busy) delays the writer's commits by a bounded time only, so a
+    flush someone awaits while the hold lasts still completes."""
+    data, _ = dirs
+    db = open_database(data)
+    rec = Recorder(db, batched=True)
+    rec.hold = lambda: True  # a live engine that is busy for ever
+    try:
+        run = rec.begin_run("held", "paper", currency="USDT", starting_balance=1000)
+        rec.event(run, "held", 0, "engine", "info", "written despite the hold", 0.0)
+        rec.flush().result(30)
+        assert rows(data, "select message from events") == [("written despite the hold",)]
+    finally:
+        rec.close()
+        db.close()
