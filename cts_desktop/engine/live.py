@@ -65,7 +65,8 @@ from .feeds import MarketFeed
 from .lifecycle import EngineError, EngineLifecycle
 from .live_setup import load_markets, open_gateway, paper_balance
 from .orders import LiveLedger, OrderSender, Unsettled, unknown_order_window_ms
-from .reconcile import Reconciler
+from .carryover import ReconcileReport, carried_notional, start_run
+from .reconcile import Reconciler, reconcile_start
 from .strategies import Strategy, build_strategies
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,8 @@ class ExchangeEngine(EngineLifecycle):
         self.feed: Optional[MarketFeed] = None  # market data, once the gateway is open
         self.orders: Optional[OrderSender] = None  # live mode: sends and follows the orders
         self.reconciled: List[Order] = []  # orders of earlier runs settled at start
+        self.reconciliation: Optional[ReconcileReport] = None  # what the start found (carryover.py)
+        self._adopt: List[Order] = []  # orders at the exchange this run follows from its start
 
     @property
     def data_source(self) -> str:
@@ -180,6 +183,7 @@ class ExchangeEngine(EngineLifecycle):
         if self.orders is not None:
             self.orders.live = LiveLedger(core, recorder=self.recorder, run_id=self.run_id, name=self.name, bus=self.bus)
         self._log_start(gateway, strategy, balance, quote)
+        await self._install_reconciliation(core)
         core.start()
         await self._warm_up_recent(max(int(getattr(strategy, "warmup", 0) or 0), 0))
         self.started_wall = time.time()
@@ -196,21 +200,38 @@ class ExchangeEngine(EngineLifecycle):
         return all_markets
 
     async def _starting_balance(self, gateway: CcxtGateway, quote: str, all_markets: Dict[str, Market]) -> float:
-        """Live: reconcile, then the free ``quote`` balance; paper: the configured one."""
+        """Live: reconcile (:func:`~.reconcile.reconcile_start`), then the free ``quote`` balance
+        plus the entry notional of the positions carried in; paper: the configured one (runs of
+        the connection left ``running`` are marked interrupted first)."""
         if not self.live:
+            if self.recorder is not None:
+                from ..store.reconciliations import mark_interrupted
+
+                ids = await asyncio.get_running_loop().run_in_executor(
+                    None, lambda: mark_interrupted(self.name, modes=("live", "paper")))
+                self.reconciliation = ReconcileReport(interrupted=ids)
             return await paper_balance(gateway, self.conn, quote, all_markets, self.timeframe)
         assert self.recorder is not None
         self.orders = OrderSender(gateway, self.markets, recorder=self.recorder, log=self._log,
                                   secrets=self._secret_values, settle_interval=self.settle_interval,
                                   max_settle_interval=self.max_settle_interval)
-        self.reconciled = await Reconciler(self.orders, gateway=gateway, recorder=self.recorder, name=self.name,
-                                           log=self._log, timeout_s=self.reconcile_timeout_s).run()
-        balances = await gateway.fetch_balance()
+        reconciler = Reconciler(self.orders, gateway=gateway, recorder=self.recorder, name=self.name, log=self._log,
+                                timeout_s=self.reconcile_timeout_s)
+        report, balances = await reconcile_start(reconciler, self.markets)
+        self.reconciliation, self.reconciled, self._adopt = report, reconciler.done, reconciler.adopt
         balance = (balances.get(quote) or {}).get("free", 0.0)
-        if not balance > 0:
+        carried = carried_notional(report.positions)
+        if not balance + carried > 0:
             raise EngineError(f"no free {quote} at {gateway.exchange.name}: live trading starts from the account's "
                               f"free {quote} balance")
-        return balance
+        return balance + carried
+
+    async def _install_reconciliation(self, core: TradingCore) -> None:
+        """Carried positions into the core, the report stored and published before anything
+        trades, then the adopted orders followed (:func:`~.carryover.start_run`)."""
+        if self.reconciliation is not None:
+            await start_run(core, self.reconciliation, self._adopt, self.orders.follow if self.orders else None,
+                            recorder=self.recorder, run_id=self.run_id, name=self.name, log=self._log)
 
     def _log_start(self, gateway: CcxtGateway, strategy: Strategy, balance: float, quote: str) -> None:
         conn = self.conn
