@@ -285,3 +285,26 @@ async def start_run(core: Any, report: ReconcileReport, adopt: List[Order],
     if adopt and follow is not None:
         adopt_orders(core, adopt, follow)
 
+
+def note_replay_start(connection: str, run_id: int, *, resumed: bool,
+                      state: Optional[Dict[str, Any]] = None) -> ReconcileReport:
+    """Mark ``connection``'s other runs left ``running`` interrupted and, when the replay run
+    ``run_id`` resumes (``state``: its ``resume_state``), store a record saying so (with its
+    open positions as ``carried`` and its orders in flight as ``adopted``). Returns the report
+    (empty when there was nothing to note; then nothing is stored). Worker thread only."""
+    report = ReconcileReport(interrupted=store.mark_interrupted(
+        connection, modes=("paper-replay", "paper", "live"), keep=run_id))
+    if resumed:
+        report.resumed = run_id
+        st = state or {}
+        report.positions = [{"id": p.id, "symbol": p.symbol, "side": p.side, "amount": p.amount,
+                             "entry_price": p.entry_price, "stop_loss": p.stop_loss, "take_profit": p.take_profit,
+                             "strategy": p.strategy, "from_run": run_id, "recorded_amount": p.amount,
+                             "wallet_amount": None, "action": "carried", "note": "resumed"}
+                            for p in st.get("positions", []) if p.closed_at is None and p.amount > 0]
+        report.adopted = [{"client_order_id": o.clientOrderId, "symbol": o.symbol, "side": o.side,
+                           "amount": o.amount, "filled": o.filled, "state": o.state, "run_id": run_id}
+                          for o in st.get("open_orders", [])]
+    if not report.empty():
+        store.save(run_id, connection, report.to_dict(), ok=True, detail=report.detail())
+    return report
