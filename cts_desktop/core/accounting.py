@@ -29,6 +29,7 @@ updates (amortized O(1)), so rounding never drifts.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Callable, Dict, List, Optional, Tuple
 
 from .models import BUY, LONG, SHORT, Fill, Position
@@ -138,13 +139,22 @@ class Portfolio:
 
     def apply_fill(self, fill: Fill, *, reason: str = "", strategy: str = "",
                    stop_loss: Optional[float] = None, take_profit: Optional[float] = None,
-                   meta: Optional[dict] = None) -> List[Position]:
+                   meta: Optional[dict] = None, spot: bool = False) -> List[Position]:
         """Book one fill; return the positions it changed (the closed one first on a flip).
 
         ``stop_loss`` / ``take_profit`` are prices (quote) set on a position the fill opens.
         ``reason`` becomes the ``close_reason`` of a position the fill closes.
+        ``spot``: the market cannot be short: a sell never opens or grows a short position (the
+        part of a sell beyond the long position is not booked; the result may then be empty).
         Raises ``ValueError`` for a non-positive amount or price.
         """
+        if spot and fill.side != BUY:
+            pos = self.open.get(fill.symbol)
+            held = pos.amount if pos is not None and pos.side == LONG else 0.0
+            if held <= 0:
+                return []
+            if fill.amount > held:
+                fill = replace(fill, amount=held, fee=fill.fee * held / fill.amount)
         if fill.amount <= 0 or fill.price <= 0:
             raise ValueError(f"fill amount and price must be > 0, got {fill.amount} @ {fill.price}")
         changed: List[Position] = []

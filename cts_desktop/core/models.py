@@ -18,7 +18,7 @@ This module imports nothing of ours.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Tuple
+from typing import Optional, Set, Tuple
 
 Candle = Tuple[int, float, float, float, float, float]
 """``(timestamp_ms, open, high, low, close, volume)``; prices in quote, volume as recorded."""
@@ -129,6 +129,11 @@ class Order:
     # (0.02 = 2 %), turned into prices on the position when the order fills.
     stop_loss: Optional[float] = None
     take_profit: Optional[float] = None
+    # Kept by core.order_state.apply: trade ids booked, their gross amount (base), and why the
+    # order is suspect ("" when it is not: amounts over the order's, not our order...).
+    trade_ids: Set[str] = field(default_factory=set)
+    booked: float = 0.0
+    flag: str = ""
 
     def __post_init__(self) -> None:
         if not self.remaining:

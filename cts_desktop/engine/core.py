@@ -26,6 +26,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from ..core import events as ev
 from ..core.accounting import Portfolio
 from ..core.models import BUY, LONG, SELL, Candle, Fill, Market, Order, Position, Signal
+from ..core.order_state import is_terminal
 from ..core.risk import RiskLimits, check_entry
 from ..exchange.paper import PaperError, PaperExchange
 from ..store.recorder import Recorder
@@ -33,6 +34,7 @@ from .bus import EventBus
 from .curve import EquityCurve
 from .exits import protective_prices, triggered_exit
 from .journal import RunJournal
+from .order_guard import held_long, spot_excess
 from .recovery import restore_portfolio
 from .runners import StrategyRunner
 from .strategies import Strategy
@@ -69,8 +71,11 @@ class TradingCore:
         self.run_id = run_id
         self.runners = [StrategyRunner(s, data_timeframe_ms) for s in strategies]
         self._order_seq = 0
+        #: clientOrderIds are ``<id_prefix><run>-<seq>``; live runs set the installation's
+        #: prefix (:func:`cts_desktop.store.installation.order_id_prefix`)
+        self.id_prefix = "cts-"
         self._entry_meta: Dict[str, Dict[str, Any]] = {}  # clientOrderId -> the entry signal's meta
-        self._inflight: Dict[str, Order] = {}  # symbol -> unfilled order
+        self._inflight: Dict[str, Order] = {}  # symbol -> its order until that order is terminal
         self.orders: List[Order] = []
         self.fills: List[Fill] = []
         self.candles_seen = 0
@@ -281,7 +286,7 @@ class TradingCore:
     def _new_order(self, symbol: str, side: str, amount: float, ts: int, reason: str, strategy: str,
                    reduce_only: bool = False) -> Order:
         self._order_seq += 1
-        return Order(clientOrderId=f"cts-{self.run_id or 0}-{self._order_seq}", symbol=symbol, side=side,
+        return Order(clientOrderId=f"{self.id_prefix}{self.run_id or 0}-{self._order_seq}", symbol=symbol, side=side,
                      type="market", amount=amount, timestamp=ts, reason=reason, strategy=strategy,
                      reduce_only=reduce_only)
 
@@ -345,8 +350,16 @@ class TradingCore:
         self.log(ev.CAT_ORDER, f"order {order.clientOrderId} {order.status}: {reason}", "error")
 
     # -- fills -> accounting ----------------------------------------------------------------------
+    def order_settled(self, order: Order) -> None:
+        """``order`` reached a terminal state with every execution booked: its symbol may
+        take a new order."""
+        if self._inflight.get(order.symbol) is order:
+            del self._inflight[order.symbol]
+
     def _on_fill(self, order: Order, fill: Fill) -> None:
-        self._inflight.pop(order.symbol, None)
+        # in flight until terminal: no exit or stop goes out while an entry is still filling
+        if not self.external_execution or is_terminal(order.state):
+            self.order_settled(order)
         self.fills.append(fill)
         meta = self._entry_meta.pop(order.clientOrderId, None)
         sl_price = tp_price = None
@@ -354,9 +367,14 @@ class TradingCore:
         if order.reason == "entry":
             sl_price, tp_price = protective_prices(order.side, fill.price, order.stop_loss, order.take_profit,
                                                    self.markets[order.symbol].price_step)
-        changed = self.portfolio.apply_fill(fill, reason=order.reason, strategy=strategy,
-                                            stop_loss=sl_price, take_profit=tp_price, meta=meta)
-        order.position_id = changed[-1].id
+        market, held = self.markets[order.symbol], held_long(self.portfolio, order.symbol)
+        changed = self.portfolio.apply_fill(fill, reason=order.reason, strategy=strategy, stop_loss=sl_price,
+                                            take_profit=tp_price, meta=meta, spot=not market.can_short)
+        excess = spot_excess(market, held, order, fill)
+        if excess:
+            self.log(ev.CAT_POSITION, excess, "error", ts=fill.timestamp)
+        if changed:
+            order.position_id = changed[-1].id
         self.journal.filled(order, fill, changed, self.portfolio.currency)
 
     # -- output ---------------------------------------------------------------------------------

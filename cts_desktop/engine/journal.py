@@ -13,6 +13,7 @@ from typing import List, Optional, Tuple, cast
 from ..core import events as ev
 from ..core.accounting import Portfolio
 from ..core.models import Fill, Order, Position, Signal
+from ..core.order_state import snapshot
 from ..store.recorder import Recorder
 from .bus import EventBus
 
@@ -70,7 +71,7 @@ class RunJournal:
 
     def order_changed(self, order: Order) -> None:
         if self.bus.has_subscribers:
-            self.bus.publish(ev.OrderEvent(self.connection, order))
+            self.bus.publish(ev.OrderEvent(self.connection, snapshot(order)))
 
     def position_changed(self, p: Position) -> None:
         if self.recorder is not None:
@@ -108,7 +109,7 @@ class RunJournal:
             self.recorder.order(self.run_id, self.connection, order)
             self.recorder.fill(self.run_id, self.connection, fill, order.position_id)
         if listened:
-            self.bus.publish(ev.OrderEvent(self.connection, order))
+            self.bus.publish(ev.OrderEvent(self.connection, snapshot(order)))
             self.bus.publish(ev.FillEvent(self.connection, fill, order.position_id))
         if wants_info:
             self.log(ev.CAT_FILL, f"filled {fill.side} {fill.amount:g} {fill.symbol} @ {fill.price:g} "

@@ -50,6 +50,7 @@ import asyncio
 import logging
 import time
 from typing import Dict, List, Mapping, Optional, Tuple
+from pathlib import Path
 
 from ..core import events as ev
 from ..core.accounting import Portfolio
@@ -57,6 +58,7 @@ from ..core.models import TERMINAL_STATES, Candle, Market, Order, timeframe_ms
 from ..core.risk import RiskLimits
 from ..exchange.ccxt_gateway import CcxtGateway
 from ..exchange.errors import GatewayError
+from ..store.installation import order_id_prefix
 from ..store.recorder import Recorder
 from ..store.settings import ConnectionConfig
 from .bus import EventBus
@@ -101,8 +103,11 @@ class ExchangeEngine(EngineLifecycle):
                  recv_window_ms: Optional[int] = None, settle_interval: float = 0.5, max_settle_interval: float = 10.0,
                  reconcile_timeout_s: float = 60.0, max_data_failures: int = 8, timeout_ms: Optional[int] = None,
                  default_timeframe: str = DEFAULT_TIMEFRAME, close_grace_ms: Optional[int] = CLOSE_GRACE_MS,
-                 ws_retry_interval: float = 1.0, max_ws_retry_interval: float = 60.0, ws_sync_timeout: float = 15.0):
+                 ws_retry_interval: float = 1.0, max_ws_retry_interval: float = 60.0, ws_sync_timeout: float = 15.0,
+                 order_prefix: Optional[str] = None):
         super().__init__(conn, bus=bus, recorder=recorder, mode="live" if conn.live else "paper")
+        #: live clientOrderId prefix (store.installation.order_id_prefix); None: made from the database's folder
+        self.order_prefix = order_prefix
         self._given_secrets = dict(secrets) if secrets is not None else None
         self._secret_values: Tuple[str, ...] = ()
         self.poll_interval = poll_interval
@@ -180,6 +185,12 @@ class ExchangeEngine(EngineLifecycle):
             bus=self.bus, recorder=self.recorder, run_id=self.run_id,
         )
         core.external_execution = self.live
+        if self.live and self.recorder is not None:
+            prefix = self.order_prefix
+            if prefix is None:
+                prefix = await asyncio.get_running_loop().run_in_executor(
+                    None, order_id_prefix, Path(str(self.recorder.db.database)).parent)
+            core.id_prefix = prefix
         if self.orders is not None:
             self.orders.live = LiveLedger(core, recorder=self.recorder, run_id=self.run_id, name=self.name, bus=self.bus)
         self._log_start(gateway, strategy, balance, quote)

@@ -31,6 +31,7 @@ from typing import Dict, List, Optional, Protocol, Set, Tuple
 
 from ..core import events as ev
 from ..core.models import FAILED, REJECTED, STATE_CANCELED, TERMINAL_STATES, Fill, Market, Order
+from ..core.order_state import NOT_OURS, OrderUpdate, apply, excess, snapshot
 from ..exchange.ccxt_gateway import BINANCE_FAMILY, CcxtGateway
 from ..exchange.errors import GatewayError, map_exception
 from ..store.recorder import Recorder
@@ -109,6 +110,7 @@ class LiveLedger:
             self.updated(order, f"is {order.state} ({order.filled:g} of {order.amount:g} filled)")
 
     def settled(self, order: Order) -> None:
+        self.core.order_settled(order)
         self.updated(order, f"{order.state} ({order.filled:g} @ {order.average or 0:g})")
 
     def updated(self, order: Order, what: str) -> None:
@@ -116,7 +118,7 @@ class LiveLedger:
         if self.recorder is not None and self.run_id is not None:  # live runs always have both
             self.recorder.order(self.run_id, self.name, order)
         if self.bus.has_subscribers:
-            self.bus.publish(ev.OrderEvent(self.name, order))
+            self.bus.publish(ev.OrderEvent(self.name, snapshot(order)))
         self.core.log(ev.CAT_ORDER, f"order {order.clientOrderId} {what}")
 
 
@@ -154,7 +156,8 @@ class OrderSender:
         try:
             await asyncio.wrap_future(self.recorder.flush())
         except Exception as exc:  # noqa: BLE001 - whatever the database raised: not durable, must not be sent
-            order.state, order.status = FAILED, REJECTED
+            apply(order, OrderUpdate(state=FAILED, source="recorder"))
+            order.status = REJECTED
             live.reject(order, "not sent: the order could not be recorded first")
             self.fatal = f"the trade database cannot be written: {exc}"
             return
@@ -162,7 +165,8 @@ class OrderSender:
             await self.gateway.create_order(order)
         except GatewayError as err:
             if err.kind in REFUSED_KINDS:
-                order.state, order.status = FAILED, REJECTED
+                apply(order, OrderUpdate(state=FAILED, source="exchange refusal"))
+                order.status = REJECTED
                 live.reject(order, err.message)
                 if err.kind in FATAL_KINDS:
                     self.fatal = err.message
@@ -234,7 +238,8 @@ class OrderSender:
                     if first_not_found is None:
                         first_not_found = now
                     elif now - first_not_found >= window:
-                        order.state, order.status = FAILED, REJECTED
+                        apply(order, OrderUpdate(state=FAILED, source="not found"))
+                        order.status = REJECTED
                         ledger.reject(order, f"the exchange never received it (not found {window / 1000:g} s "
                                              "after the request expired)")
                         return
@@ -247,6 +252,12 @@ class OrderSender:
                 last_error = self._query_error(order, err)
             else:
                 first_not_found = None
+                if order.flag.startswith(NOT_OURS):  # never booked: another client's order
+                    apply(order, OrderUpdate(state=FAILED, source="adoption check"))
+                    order.status = REJECTED
+                    self._log(ev.CAT_ORDER, f"order {order.clientOrderId}: {order.flag}", "error")
+                    ledger.reject(order, order.flag)
+                    return
                 try:
                     if await self.advance(order, ledger):
                         return
@@ -282,13 +293,26 @@ class OrderSender:
 
     async def _advance(self, order: Order, ledger: Ledger) -> bool:
         ids, gross = self.booked.setdefault(order.clientOrderId, (set(), 0.0))
+        order.trade_ids |= ids  # executions recorded before (start-up reconciliation)
         if order.filled > gross + 1e-12:
             executions, gross = await self._executions(order, gross)
             self.booked[order.clientOrderId] = (ids, gross)
-            for fill in executions:
+            for fill, amount in executions:
                 if fill.id in ids:
                     continue
                 ids.add(fill.id)
+                over = excess(order, amount)
+                if apply(order, OrderUpdate(trade_id=fill.id, trade_amount=amount, source="trades")).duplicate:
+                    continue
+                if over > 0:  # never book more than the order's amount
+                    self._log(ev.CAT_ORDER, f"order {order.clientOrderId}: trade {fill.id} of {amount:g} goes "
+                                            f"{over:g} past the order's {order.amount:g}: only the rest is booked",
+                                            "error")
+                    order.error = order.error or order.flag
+                    if over >= amount:
+                        continue
+                    fill.fee *= (amount - over) / amount
+                    fill.amount *= (amount - over) / amount
                 ledger.book(order, fill)
         if order.state not in TERMINAL_STATES:
             ledger.working(order)
@@ -301,15 +325,16 @@ class OrderSender:
             ledger.settled(order)
         return True
 
-    async def _executions(self, order: Order, gross_before: float) -> Tuple[List[Fill], float]:
-        """``(fills, gross amount executed)`` of ``order``, oldest first (fill id = trade id).
+    async def _executions(self, order: Order, gross_before: float) -> Tuple[List[Tuple[Fill, float]], float]:
+        """``([(fill, its gross amount in base)], gross amount executed)`` of ``order``, oldest
+        first (fill id = trade id).
         Exchanges without ``fetchMyTrades``: one fill per observed increase of ``filled`` over
         ``gross_before``."""
         ex = self.gateway.exchange
         market = self.markets.get(order.symbol) or self.gateway.markets().get(order.symbol)
         assert market is not None, "orders are only followed on listed markets"
         if not ex.has.get("fetchMyTrades"):
-            return increment_fill(order, market, gross_before), max(order.filled, gross_before)
+            return [(f, f.amount) for f in increment_fill(order, market, gross_before)], max(order.filled, gross_before)
         try:
             if ex.id in BINANCE_FAMILY and order.id:
                 raws = await ex.fetch_my_trades(order.symbol, None, None, {"orderId": order.id})
@@ -323,6 +348,6 @@ class OrderSender:
         for t in sorted((t for t in raws if str(t.get("order") or "") == str(order.id)),
                         key=lambda t: (t.get("timestamp") or 0, str(t.get("id")))):
             fill, amount = fill_of_trade(order, t, market, self._log)
-            fills.append(fill)
+            fills.append((fill, amount))
             gross += amount
         return fills, gross

@@ -20,6 +20,8 @@ from cts_desktop.core.models import (
     CANCELED, CLOSED, FAILED, FILLED, OPEN, PARTIALLY_FILLED, REJECTED, STATE_CANCELED, STATE_OPEN,
     Candle, Fill, Market, Order,
 )
+from cts_desktop.core.order_state import OrderUpdate, adoption_problem
+from cts_desktop.core.order_state import apply as apply_update
 from cts_desktop.exchange.ccxt_factory import (  # noqa: F401 - re-exported: the gateway's importers use them
     BINANCE_FAMILY, CREDENTIAL_ALIASES, DEFAULT_TIMEOUT_MS, ccxt_credentials, create_exchange, create_pro_exchange,
     pro_supports,
@@ -182,18 +184,23 @@ class CcxtGateway:
 
     # -- orders ------------------------------------------------------------------------------
     def _apply(self, order: Order, raw: dict) -> Order:
-        """Copy a ccxt order structure onto ``order``."""
+        """Copy a ccxt order structure onto ``order`` through the order state table
+        (:func:`cts_desktop.core.order_state.apply`). An order found by client id whose symbol,
+        side or amount differ from ours is not applied: ``order.flag`` says why."""
+        problem = adoption_problem(order, raw.get("symbol"), raw.get("side"),
+                                   _num(raw["amount"]) if raw.get("amount") is not None else None)
+        if problem:
+            order.flag = problem
+            log.error("order %s: %s", order.clientOrderId, problem)
+            return order
         if raw.get("id") is not None:
             order.id = str(raw["id"])
         status = _status(raw.get("status"))
         if raw.get("timestamp"):
             order.timestamp = int(raw["timestamp"])
-        if raw.get("filled") is not None:
-            order.filled = _num(raw["filled"])
-        if raw.get("remaining") is not None:
+        filled = _num(raw["filled"]) if raw.get("filled") is not None else None
+        if raw.get("remaining") is not None and filled is None:
             order.remaining = _num(raw["remaining"])
-        elif raw.get("filled") is not None:
-            order.remaining = max(order.amount - order.filled, 0.0)
         if raw.get("average") is not None:
             order.average = _num(raw["average"])
         if raw.get("cost") is not None:
@@ -202,11 +209,14 @@ class CcxtGateway:
         if fees:
             market = (self.exchange.markets or {}).get(order.symbol)
             order.fee, order.fee_currency = fee_in_quote(fees, market, order.average)
-        if status is not None:
+        known = order.filled if filled is None else filled
+        state = _state_for(status, known) if status is not None else \
+            (PARTIALLY_FILLED if known > 0 else STATE_OPEN) if order.id is not None else None
+        outcome = apply_update(order, OrderUpdate(state=state, filled=filled, source=self.exchange.id))
+        if status is not None and order.state == state:
             order.status = status
-            order.state = _state_for(status, order.filled)
-        elif order.id is not None:
-            order.state = PARTIALLY_FILLED if order.filled > 0 else STATE_OPEN
+        if outcome.refused:
+            log.warning("order %s: %s answer not applied: %s", order.clientOrderId, self.exchange.id, outcome.refused)
         return order
 
     def _order_from(self, raw: dict) -> Order:

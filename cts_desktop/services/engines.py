@@ -20,6 +20,7 @@ from ..engine.engine import TradeEngine
 from ..engine.lifecycle import EngineLifecycle
 from ..store import repositories as repo
 from ..store.db import Run, open_database
+from ..store.installation import order_id_prefix
 from ..store.recorder import Recorder
 from ..store.settings import ConnectionConfig, SettingsStore
 from .app_settings import AppSettingsService
@@ -86,7 +87,8 @@ class AppServices:
             return TradeEngine(conn, bus=self.bus, recorder=self.recorder, data_dir=self.replay_data_dir)
         from ..engine.live import ExchangeEngine
 
-        return ExchangeEngine(conn, bus=self.bus, recorder=self.recorder, poll_interval=self.app_settings.poll_interval())
+        return ExchangeEngine(conn, bus=self.bus, recorder=self.recorder, poll_interval=self.app_settings.poll_interval(),
+                              order_prefix=order_id_prefix(self.data_dir, self.config_dir))
 
     def _app_settings_changed(self, _values: dict, changed: List[str]) -> None:
         """A new REST polling interval reaches running exchange engines (used from their next poll)."""

@@ -24,7 +24,15 @@ Data (all recorded, none synthetic except where said):
   marketable when placed fill at the current price (taker), otherwise rest and fill in full
   at their limit price (maker) when a later candle's low (buy) / high (sell) reaches it.
 * Fees: the account's commission (default 0.1 % maker and taker) is taken from the received
-  asset, as Binance does without BNB: base on buys, quote on sells.
+  asset, as Binance does without BNB: base on buys, quote on sells. With
+  :meth:`VenueState.enable_bnb_fees` an account holding BNB pays them in BNB instead (Binance's
+  "use BNB to pay fees"), valued at the BNB price in the trade's quote (*synthetic*: a BNBUSDT
+  market with a flat price is added for that, its filters copied from BTCUSDT).
+* Partial fills: with ``fill_parts`` N > 1 (:attr:`VenueState.fill_parts` for every account, or
+  :attr:`Account.fill_parts` for one), a marketable order fills in N trades (distinct trade ids):
+  the first part when placed, one more part at the then current price on each ``advance()`` step
+  of its symbol (or :meth:`VenueState.step_fills`), the last part taking the rest; the order is
+  ``PARTIALLY_FILLED`` in between.
 """
 from __future__ import annotations
 
@@ -187,6 +195,7 @@ class Account:
     maker_bps: int = 10
     taker_bps: int = 10
     ip_restrict: bool = False
+    fill_parts: Optional[int] = None  # partial fills for this account (None: the venue's setting)
     created: int = field(default_factory=lambda: int(time.time() * 1000))
 
     def add(self, asset: str, free: Decimal = ZERO, locked: Decimal = ZERO) -> None:
@@ -293,6 +302,11 @@ class VenueState:
         self._trade_ids = itertools.count(1_840_000)
         self.clock_offset_ms = 0
         self.maintenance = False
+        #: marketable orders fill in this many parts (module docstring); per account: Account.fill_parts
+        self.fill_parts = 1
+        self._filling: Dict[int, int] = {}  # order id -> parts still to fill
+        #: quote asset -> BNB price in it, once enable_bnb_fees() was called (fees paid in BNB)
+        self.bnb_prices: Dict[str, Decimal] = {}
         #: ``fn(symbol, closed_index)`` called (state lock held, caller's thread) after each
         #: ``advance()`` step (``closed_index``: the candle that just closed) and ``set_price()``
         #: (``None``: the forming candle changed); the websocket streams listen here
@@ -349,6 +363,7 @@ class VenueState:
                         break
                     p.cursor += 1
                     _, _, h, l, _, _ = p.current
+                    self._step_partials(sym)
                     self._match(sym, low=l, high=h)
                     self._notify(sym, p.cursor - 1)
 
@@ -438,7 +453,11 @@ class VenueState:
             acct.add(need_asset, locked=need)
             order.locked_asset, order.locked_left = need_asset, need
             self.orders[order.order_id] = order
-            if marketable:
+            parts = acct.fill_parts if acct.fill_parts is not None else self.fill_parts
+            if marketable and parts > 1 and qty > rules.step:
+                self._filling[order.order_id] = parts - 1
+                self._fill(order, price_now, maker=False, qty=self._part_qty(order, rules, parts))
+            elif marketable:
                 self._fill(order, price_now, maker=False)  # at or better than the limit
             elif tif in ("IOC", "FOK"):
                 self._cancel(order, status="EXPIRED")
@@ -455,19 +474,84 @@ class VenueState:
         if qty <= 0 or qty < rules.min_qty or (rules.max_qty and qty > rules.max_qty) or not _is_multiple(qty, rules.step, rules.min_qty):
             raise bad_request(-1013, "Filter failure: LOT_SIZE")
 
-    def _fill(self, order: VenueOrder, price: Decimal, *, maker: bool) -> None:
-        """Fill the rest of ``order`` at ``price``; settle balances and fees."""
+    @staticmethod
+    def _part_qty(order: VenueOrder, rules: SymbolRules, parts: int) -> Decimal:
+        """One part of ``order`` (its quantity / ``parts``, floored to the lot step, at least one step)."""
+        return max(_floor_to(order.orig_qty / parts, rules.step), rules.step or order.orig_qty / parts)
+
+    def _step_partials(self, symbol: str) -> None:
+        price_now = Decimal(repr(self.paths[symbol].price))
+        for oid, left in list(self._filling.items()):
+            order = self.orders[oid]
+            if order.symbol != symbol:
+                continue
+            if not order.is_open or left <= 1:
+                self._filling.pop(oid)
+                if order.is_open:
+                    self._fill(order, price_now, maker=False)
+                continue
+            self._filling[oid] = left - 1
+            rules = self.rules[symbol]
+            parts = len(order.fills) + left
+            self._fill(order, price_now, maker=False, qty=min(self._part_qty(order, rules, parts),
+                                                              order.orig_qty - order.executed))
+
+    def step_fills(self, symbol: Optional[str] = None) -> None:
+        """Fill the next part of every order filling in parts (of ``symbol`` or all), at the
+        current price, without moving prices."""
+        with self.lock:
+            for sym in ([symbol] if symbol else list(self.paths)):
+                self._step_partials(sym)
+
+    def enable_bnb_fees(self, price_usdt: float = 300.0) -> None:
+        """Accounts holding BNB pay their fees in BNB from now on, valued at ``price_usdt`` USDT
+        per BNB (other quotes: through BTCUSDT / ETHUSDT's current price). Adds a synthetic
+        BNBUSDT market (flat price ``price_usdt``, BTCUSDT's filters) so clients can price BNB."""
+        with self.lock:
+            self.bnb_prices["USDT"] = Decimal(repr(price_usdt))
+            if "BNBUSDT" in self.rules:
+                return
+            src = next(s for s in self.info["symbols"] if s["symbol"] == "BTCUSDT")
+            info = {**src, "symbol": "BNBUSDT", "baseAsset": "BNB"}
+            self.info = {**self.info, "symbols": [*self.info["symbols"], info]}
+            self.rules["BNBUSDT"] = SymbolRules.from_info(info)
+            now = self.now()
+            tf = 300_000
+            rows = [(now - now % tf - (START_INDEX - i) * tf, price_usdt, price_usdt, price_usdt, price_usdt, 1000.0)
+                    for i in range(START_INDEX + 2000)]
+            self.paths["BNBUSDT"] = PricePath(tf, rows, START_INDEX)
+
+    def _bnb_fee(self, acct: Account, rules: SymbolRules, quote_value: Decimal, rate: Decimal) -> Optional[Decimal]:
+        """The fee in BNB for a trade worth ``quote_value`` (quote), or None (paid as usual)."""
+        if not self.bnb_prices or acct.free.get("BNB", ZERO) <= 0:
+            return None
+        bnb_in_quote = self.bnb_prices.get(rules.quote)
+        if bnb_in_quote is None and rules.quote + "USDT" in self.paths:  # e.g. BTC: BNB/USDT / BTC/USDT
+            bnb_in_quote = self.bnb_prices["USDT"] / Decimal(repr(self.paths[rules.quote + "USDT"].price))
+        if not bnb_in_quote:
+            return None
+        fee = (quote_value * rate / bnb_in_quote).quantize(E8)
+        return fee if acct.free["BNB"] >= fee else None
+
+    def _fill(self, order: VenueOrder, price: Decimal, *, maker: bool, qty: Optional[Decimal] = None) -> None:
+        """Fill ``qty`` of ``order`` (default: the rest) at ``price``; settle balances and fees."""
         acct = self.accounts[order.account]
         rules = self.rules[order.symbol]
-        qty = order.orig_qty - order.executed
+        qty = order.orig_qty - order.executed if qty is None else qty
         quote = qty * price
         rate = Decimal(acct.maker_bps if maker else acct.taker_bps) / Decimal(10_000)
-        # release what this fill consumes from the lock
+        # release what this fill consumes from the lock (a later part may cost more than locked)
         spend = quote if order.side == "BUY" else qty
-        spend = min(spend, order.locked_left)
-        acct.locked[order.locked_asset] -= spend
-        order.locked_left -= spend
-        if order.side == "BUY":
+        from_lock = min(spend, order.locked_left)
+        acct.locked[order.locked_asset] -= from_lock
+        order.locked_left -= from_lock
+        acct.free[order.locked_asset] = acct.free.get(order.locked_asset, ZERO) - (spend - from_lock)
+        bnb = self._bnb_fee(acct, rules, quote, rate)
+        if bnb is not None:
+            commission, asset = bnb, "BNB"
+            acct.free["BNB"] -= bnb
+            acct.add(rules.base if order.side == "BUY" else rules.quote, qty if order.side == "BUY" else quote)
+        elif order.side == "BUY":
             commission, asset = (qty * rate).quantize(E8), rules.base
             acct.add(rules.base, qty - commission)
         else:
@@ -480,8 +564,11 @@ class VenueState:
         order.fills.append(trade)
         order.executed += qty
         order.quote_executed += quote
-        order.status = "FILLED"
         order.update_time = now
+        if order.executed < order.orig_qty:
+            order.status = "PARTIALLY_FILLED"
+            return
+        order.status = "FILLED"
         self._release(order)
 
     def _release(self, order: VenueOrder) -> None:
