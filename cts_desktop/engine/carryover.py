@@ -14,7 +14,8 @@ At a live start, after the orders of earlier runs are settled (:mod:`.reconcile`
   left. A short on a spot market cannot exist and is dropped. Every adjustment is logged and
   kept in the report. Other market types are carried as recorded.
 * **Orders.** Open orders at the exchange on the run's symbols that the database does not know
-  are *adopted* when their clientOrderId has this app's prefix (:data:`OUR_PREFIX`): recorded in
+  are *adopted* when their clientOrderId has this installation's and data dir's prefix
+  (:func:`cts_desktop.store.installation.order_id_prefix`): recorded in
   the new run and followed until settled, their fills booked in the new run. Others are *listed*.
 
 :class:`ReconcileReport` is what the trader reviews; it is stored (``store/reconciliations.py``).
@@ -36,8 +37,6 @@ from .lifecycle import LogFn
 
 log = logging.getLogger(__name__)
 
-OUR_PREFIX = "cts"
-"""clientOrderIds this app makes start with it (``cts-<run>-<seq>``)."""
 
 
 @dataclass
@@ -247,14 +246,10 @@ def adopt_orders(core: Any, orders: List[Order], follow: Callable[[Order], None]
         follow(o)
 
 
-def is_ours(client_order_id: str) -> bool:
-    """True for a clientOrderId this app makes."""
-    return bool(client_order_id) and client_order_id.startswith(OUR_PREFIX)
-
-
-def split_open_orders(open_orders: List[Order], known: set) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+def split_open_orders(open_orders: List[Order], known: set,
+                      prefix: str) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
     """``(adopted, listed)`` report entries of orders open at the exchange that the database does
-    not know (``known``: client ids it does)."""
+    not know (``known``: client ids it does): adopted when the client id starts with ``prefix``."""
     adopted: List[Dict[str, Any]] = []
     listed: List[Dict[str, Any]] = []
     for o in open_orders:
@@ -262,7 +257,7 @@ def split_open_orders(open_orders: List[Order], known: set) -> Tuple[List[Dict[s
             continue
         row = order_row(o)
         row.update(id=o.id, timestamp=o.timestamp)
-        (adopted if is_ours(o.clientOrderId) else listed).append(row)
+        (adopted if prefix and (o.clientOrderId or '').startswith(prefix) else listed).append(row)
     return adopted, listed
 
 
@@ -308,3 +303,12 @@ def note_replay_start(connection: str, run_id: int, *, resumed: bool,
     if not report.empty():
         store.save(run_id, connection, report.to_dict(), ok=True, detail=report.detail())
     return report
+
+
+async def paper_start_report(connection: str) -> ReconcileReport:
+    """An exchange paper run's start: ``connection``'s live and paper runs left ``running`` are
+    marked interrupted (the report lists them)."""
+    ids = await asyncio.get_running_loop().run_in_executor(
+        None, lambda: store.mark_interrupted(connection, modes=("live", "paper")))
+    return ReconcileReport(interrupted=ids)
+

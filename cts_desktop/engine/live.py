@@ -67,8 +67,8 @@ from .feeds import MarketFeed
 from .lifecycle import EngineError, EngineLifecycle
 from .live_setup import load_markets, open_gateway, paper_balance
 from .orders import LiveLedger, OrderSender, Unsettled, unknown_order_window_ms
-from .carryover import ReconcileReport, carried_notional, start_run
-from .reconcile import Reconciler, reconcile_start
+from .carryover import ReconcileReport, paper_start_report, start_run
+from .reconcile import Reconciler, reconcile_start, starting_balance
 from .strategies import Strategy, build_strategies
 
 log = logging.getLogger(__name__)
@@ -216,26 +216,20 @@ class ExchangeEngine(EngineLifecycle):
         the connection left ``running`` are marked interrupted first)."""
         if not self.live:
             if self.recorder is not None:
-                from ..store.reconciliations import mark_interrupted
-
-                ids = await asyncio.get_running_loop().run_in_executor(
-                    None, lambda: mark_interrupted(self.name, modes=("live", "paper")))
-                self.reconciliation = ReconcileReport(interrupted=ids)
+                self.reconciliation = await paper_start_report(self.name)
             return await paper_balance(gateway, self.conn, quote, all_markets, self.timeframe)
         assert self.recorder is not None
         self.orders = OrderSender(gateway, self.markets, recorder=self.recorder, log=self._log,
                                   secrets=self._secret_values, settle_interval=self.settle_interval,
                                   max_settle_interval=self.max_settle_interval)
+        if self.order_prefix is None:  # adoption needs it before the run's core exists
+            self.order_prefix = await asyncio.get_running_loop().run_in_executor(
+                None, order_id_prefix, Path(str(self.recorder.db.database)).parent)
         reconciler = Reconciler(self.orders, gateway=gateway, recorder=self.recorder, name=self.name, log=self._log,
                                 timeout_s=self.reconcile_timeout_s)
-        report, balances = await reconcile_start(reconciler, self.markets)
+        report, balances = await reconcile_start(reconciler, self.markets, self.order_prefix)
         self.reconciliation, self.reconciled, self._adopt = report, reconciler.done, reconciler.adopt
-        balance = (balances.get(quote) or {}).get("free", 0.0)
-        carried = carried_notional(report.positions)
-        if not balance + carried > 0:
-            raise EngineError(f"no free {quote} at {gateway.exchange.name}: live trading starts from the account's "
-                              f"free {quote} balance")
-        return balance + carried
+        return starting_balance(report, balances, quote, gateway.exchange.name)
 
     async def _install_reconciliation(self, core: TradingCore) -> None:
         """Carried positions into the core, the report stored and published before anything

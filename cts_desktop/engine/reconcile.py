@@ -32,8 +32,8 @@ from ..exchange.ccxt_gateway import CcxtGateway
 from ..exchange.errors import GatewayError
 from ..store import reconciliations as recs
 from ..store.recorder import Recorder
-from .carryover import ReconcileReport, adjust_to_wallet, fill_row, order_row, previous_positions, split_open_orders
-from .lifecycle import LogFn
+from .carryover import ReconcileReport, adjust_to_wallet, carried_notional, fill_row, order_row, previous_positions, split_open_orders
+from .lifecycle import EngineError, LogFn
 from .orders import OrderSender, Unsettled
 
 NON_TERMINAL = (PENDING_CREATE, STATE_OPEN, PARTIALLY_FILLED, PENDING_CANCEL)
@@ -171,10 +171,10 @@ class Reconciler:
         return {r.fill_id for r in rows}, 0.0
 
 
-async def reconcile_start(reconciler: Reconciler, markets: Dict[str, Market]) -> Tuple[ReconcileReport,
-                                                                                       Dict[str, Dict[str, float]]]:
+async def reconcile_start(reconciler: Reconciler, markets: Dict[str, Market],
+                          prefix: str) -> Tuple[ReconcileReport, Dict[str, Dict[str, float]]]:
     """Steps 1-4 of the module docstring for ``reconciler``'s connection; ``markets``: the run's
-    symbols. Returns ``(report, balances)`` (balances as
+    symbols; ``prefix``: this installation's clientOrderId prefix (orders with it are ours). Returns ``(report, balances)`` (balances as
     :meth:`~cts_desktop.exchange.ccxt_gateway.CcxtGateway.fetch_balance`). A failure in steps 2
     or 4 is in ``report.error``; a failure to read the balance raises
     :class:`~cts_desktop.exchange.errors.GatewayError` (the run cannot start)."""
@@ -199,7 +199,7 @@ async def reconcile_start(reconciler: Reconciler, markets: Dict[str, Market]) ->
             open_orders.extend(await gateway.fetch_open_orders(sym))
         known = await loop.run_in_executor(None, recs.known_client_ids, name, [o.clientOrderId for o in open_orders])
         known |= {o.clientOrderId for o in reconciler.adopt}
-        adopted, report.listed = split_open_orders(open_orders, known)
+        adopted, report.listed = split_open_orders(open_orders, known, prefix)
         report.adopted.extend(adopted)
         unknown_ours = {row["client_order_id"] for row in adopted}
         for o in open_orders:
@@ -215,4 +215,14 @@ async def reconcile_start(reconciler: Reconciler, markets: Dict[str, Market]) ->
         log(ev.CAT_ORDER, f"open at the exchange, not this app's: {row['side']} {row['amount']:g} {row['symbol']} "
                           f"({row['client_order_id'] or row.get('id')}): left as it is", "warning")
     return report, balances
+
+
+def starting_balance(report: ReconcileReport, balances: Dict[str, Dict[str, float]], quote: str, exchange: str) -> float:
+    """A live run's starting balance (quote): the free ``quote`` balance plus the entry notional
+    of the positions carried in. Raises :class:`EngineError` when both are zero."""
+    balance = (balances.get(quote) or {}).get("free", 0.0) + carried_notional(report.positions)
+    if not balance > 0:
+        raise EngineError(f"no free {quote} at {exchange}: live trading starts from the account's free {quote} "
+                          "balance")
+    return balance
 

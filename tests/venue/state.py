@@ -585,8 +585,8 @@ class VenueState:
 
     def _match(self, symbol: str, *, low: float, high: float) -> None:
         for order in list(self.orders.values()):
-            if order.symbol != symbol or not order.is_open:
-                continue
+            if order.symbol != symbol or not order.is_open or order.order_id in self._filling:
+                continue  # (an order filling in parts is no resting limit: a market sell would "match" at 0)
             if (order.side == "BUY" and Decimal(repr(low)) <= order.price) or (order.side == "SELL" and Decimal(repr(high)) >= order.price):
                 self._fill(order, order.price, maker=True)
 
