@@ -12,7 +12,10 @@ while it runs); ``{"wait": N}`` -> ``{"status": S}`` (blocks).
 """
 import json
 import os
+import subprocess
 import sys
+import threading
+from pathlib import Path
 
 import cts_desktop.cli.main as cli_main  # noqa: F401 - the imports the children share
 import cts_desktop.engine.live  # noqa: F401
@@ -55,6 +58,43 @@ def serve() -> None:
                     ended[pid] = _status(st)
             reply = {"status": ended.get(pid)}
         print(json.dumps(reply), flush=True)
+
+
+class Zygote:
+    """The test side of the fork server: each :meth:`start` is a new ``cts-desktop`` process;
+    ``logs``: a directory for their output."""
+
+    def __init__(self, logs):
+        self.logs = logs
+        repo = Path(__file__).resolve().parents[2]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))}
+        self.proc = subprocess.Popen([sys.executable, str(Path(__file__))], cwd=repo, env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.lock = threading.Lock()
+        self.n = 0
+
+    def _ask(self, req):
+        with self.lock:
+            self.proc.stdin.write(json.dumps(req) + "\n")
+            self.proc.stdin.flush()
+            return json.loads(self.proc.stdout.readline())
+
+    def start(self, args):
+        """Start ``cts-desktop ARGS``; returns ``(pid, stdout file, stderr file)``."""
+        with self.lock:
+            self.n += 1
+            out, err = self.logs / f"{self.n}.out", self.logs / f"{self.n}.err"
+        return self._ask({"start": args, "out": str(out), "err": str(err)})["pid"], out, err
+
+    def poll(self, pid):
+        return self._ask({"poll": pid})["status"]
+
+    def wait(self, pid):
+        return self._ask({"wait": pid})["status"]
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(10)
 
 
 if __name__ == "__main__":

@@ -19,17 +19,14 @@ import os
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
-from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from cts_desktop.services import AppServices
 from cts_desktop.store.secrets import SecretStore
-from tests.conftest import REPO
+from tests.integration.crash_zygote import Zygote
 from tests.keyring_marks import keyring_test
 from tests.venue.harness import Venue, connection_for
 from tests.waits import wait_for
@@ -64,41 +61,10 @@ def _lane_setup(venue, tmp_path, i):
     return {"name": name, "key": key, "data": data, "config": config}
 
 
-class Zygote:
-    """The fork server (``crash_zygote.py``): each ``start`` is a new ``cts-desktop`` process."""
-
-    def __init__(self, logs):
-        self.logs = logs
-        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("crash_zygote.py"))], cwd=REPO,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.lock = threading.Lock()
-        self.n = 0
-
-    def _ask(self, req):
-        with self.lock:
-            self.proc.stdin.write(json.dumps(req) + "\n")
-            self.proc.stdin.flush()
-            return json.loads(self.proc.stdout.readline())
-
-    def start(self, lane, duration=None):
-        args = ["--data-dir", str(lane["data"]), "--config-dir", str(lane["config"]), "--headless",
-                "--connection", lane["name"]]
-        if duration is not None:
-            args += ["--duration", str(duration)]
-        with self.lock:
-            self.n += 1
-            out, err = self.logs / f"{self.n}.out", self.logs / f"{self.n}.err"
-        return self._ask({"start": args, "out": str(out), "err": str(err)})["pid"], out, err
-
-    def poll(self, pid):
-        return self._ask({"poll": pid})["status"]
-
-    def wait(self, pid):
-        return self._ask({"wait": pid})["status"]
-
-    def close(self):
-        self.proc.stdin.close()
-        self.proc.wait(10)
+def _start(zygote, lane, duration=None):
+    args = ["--data-dir", str(lane["data"]), "--config-dir", str(lane["config"]), "--headless",
+            "--connection", lane["name"]]
+    return zygote.start(args + (["--duration", str(duration)] if duration is not None else []))
 
 
 def _db(lane, sql, *args):
@@ -125,7 +91,7 @@ def _run_lane(zygote, lane, kills, rng):
     random moment of the start (reconciliation, carry-over)."""
     for k in range(kills):
         before = _runs(lane)
-        pid, out, err = zygote.start(lane)
+        pid, out, err = _start(zygote, lane)
         if k % 4 != 3:
             wait_for(lambda before=before, pid=pid: _runs(lane) > before or zygote.poll(pid) is not None,
                      timeout=60, what=f"{lane['name']}: the run to begin")
@@ -178,7 +144,7 @@ def test_100_random_sigkills_lose_and_duplicate_nothing(venue, lanes, tmp_path):
         per_lane = [KILLS // LANES + (1 if i < KILLS % LANES else 0) for i in range(LANES)]
         with ThreadPoolExecutor(LANES) as pool:
             futures = [pool.submit(_run_lane, zygote, lane, n, random.Random(SEED * 100 + i))
-                       for i, (lane, n) in enumerate(zip(lanes, per_lane))]
+                       for i, (lane, n) in enumerate(zip(lanes, per_lane, strict=True))]
             for f in futures:
                 f.result()
         stop.set()
@@ -187,13 +153,13 @@ def test_100_random_sigkills_lose_and_duplicate_nothing(venue, lanes, tmp_path):
         # last clean run (no new candle: no new order) settles what the kills left, holds the position
         while venue.state._filling:
             venue.state.step_fills(VSYM)
-        finals = [zygote.start(lane, duration=3) for lane in lanes]
+        finals = [_start(zygote, lane, duration=3) for lane in lanes]
         codes = [zygote.wait(pid) for pid, _, _ in finals]
     finally:
         stop.set()
         zygote.close()
     seen = {"orders": 0, "interrupted": 0, "settled": 0, "fills": 0, "carried": 0, "adopted": 0}
-    for lane, code, (_pid, out, err) in zip(lanes, codes, finals):
+    for lane, code, (_pid, out, err) in zip(lanes, codes, finals, strict=True):
         assert code == 0, f"{lane['name']}: {out.read_text()}\n{err.read_text()}"
         for k, v in _check_lane(venue, lane, out.read_text()).items():
             seen[k] += v
