@@ -19,7 +19,8 @@ CLOSE_ONLY_NOTE = ("This run is close-only: no new entries; exits, stop-losses a
 
 @dataclass(frozen=True)
 class ReviewSection:
-    """One part of the review: ``title`` and one readable line per item."""
+    """One part of the review: ``title`` and one readable line per item; a line indented by two
+    spaces explains the line before it."""
 
     title: str
     rows: List[str]
@@ -55,11 +56,13 @@ def _num(v: Any) -> str:
 
 
 def _position(p: Dict[str, Any]) -> str:
-    text = (f"{p['action']}: {p['side']} {_num(p['amount'])} {p['symbol']} entry {_num(p['entry_price'])}, "
-            f"stop {_num(p.get('stop_loss'))}, target {_num(p.get('take_profit'))} "
-            f"({p.get('strategy') or 'strategy'}), from run #{p.get('from_run')}")
-    if p["action"] != "carried":
-        text += f"; recorded {_num(p.get('recorded_amount'))}, wallet {_num(p.get('wallet_amount'))}: {p.get('note', '')}"
+    stop = f"stop {_num(p['stop_loss'])}" if p.get("stop_loss") else "no stop"
+    target = f"target {_num(p['take_profit'])}" if p.get("take_profit") else "no target"
+    amount = p["amount"] if p["action"] != "closed" else p.get("recorded_amount")
+    text = (f"{p['action']}: {p['side']} {_num(amount)} {p['symbol']} entry {_num(p['entry_price'])}, {stop}, "
+            f"{target} ({p.get('strategy') or 'strategy'}), from run #{p.get('from_run')}")
+    if p["action"] != "carried":  # the why on a line of its own, indented (a sub-item in the dialog)
+        text += f"\n  {p.get('note', '')} (recorded {_num(p.get('recorded_amount'))}, wallet {_num(p.get('wallet_amount'))})"
     return text
 
 
@@ -86,7 +89,8 @@ def review_of(summary: Dict[str, Any], connection: str) -> Optional[Reconciliati
             f"trade {f['fill_id']}: {f['side']} {_num(f['amount'])} {f['symbol']} @ {_num(f['price'])}, order "
             f"{f['client_order_id']} (run #{f['run_id']})" for f in summary["fills"]]))
     if summary.get("positions"):
-        sections.append(ReviewSection("Positions", [_position(p) for p in summary["positions"]]))
+        sections.append(ReviewSection("Positions", [line for p in summary["positions"]
+                                                    for line in _position(p).split("\n")]))
     if summary.get("adopted"):
         sections.append(ReviewSection("Orders adopted (followed by this run)",
                                       [_order(o, "") for o in summary["adopted"]]))
