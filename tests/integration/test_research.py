@@ -139,4 +139,4 @@ def test_a_version_1_database_gets_the_study_tables(tmp_path):
     con = sqlite3.connect(tmp_path / store_db.DB_FILENAME)
     tables = {r[0] for r in con.execute("select name from sqlite_master where type='table'")}
     assert {"study", "trials"} <= tables
-    assert con.execute("select value from meta where key='schema_version'").fetchone()[0] == "2"
+    assert con.execute("select value from meta where key='schema_version'").fetchone()[0] == str(store_db.SCHEMA_VERSION)

@@ -125,3 +125,26 @@ def _prefix(eng):
     from cts_desktop.store.installation import order_id_prefix
 
     return eng.order_prefix or order_id_prefix(Path(str(eng.recorder.db.database)).parent)
+
+
+def test_a_version_2_database_gets_the_reconciliations_table(tmp_path):
+    import sqlite3
+
+    from cts_desktop.store import db as store_db
+    from cts_desktop.store import reconciliations as recs
+
+    store_db.open_database(tmp_path).close()
+    con = sqlite3.connect(tmp_path / store_db.DB_FILENAME)
+    con.execute("drop table reconciliations")
+    con.execute("update meta set value = '2' where key = 'schema_version'")
+    con.commit()
+    con.close()
+    db = store_db.open_database(tmp_path)
+    try:
+        run = store_db.Run.create(connection="x", mode="live", started_at=0)
+        recs.save(run.id, "x", {"interrupted": [7]}, ok=True, detail="1 run(s) marked interrupted")
+        assert recs.for_run(run.id)[0]["interrupted"] == [7]
+        assert store_db.Meta.get(store_db.Meta.key == "schema_version").value == "3"
+    finally:
+        db.close()
+
