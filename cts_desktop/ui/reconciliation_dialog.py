@@ -34,7 +34,8 @@ class ReconciliationDialog(QDialog):
         lay = QVBoxLayout(self)
         when = f" ({fmt.utc_ms(review.created_at)} UTC)" if review.created_at else ""
         intro = QLabel(f"<b>Run #{review.run_id} of {review.connection} started{when}.</b> Before trading it "
-                       "checked the exchange for what earlier runs left: orders, then fills, then positions.")
+                       "looked at what earlier runs left (at the exchange, for a live run: orders, then fills, "
+                       "then positions) and did this:")
         intro.setWordWrap(True)
         lay.addWidget(intro)
         self.headline = QLabel(review.headline)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from PySide6.QtCore import Qt
+
 from cts_desktop.core.models import Fill, Market, Order, Position
 from cts_desktop.engine.carryover import ReconcileReport, adjust_to_wallet, fill_row, order_row
 from cts_desktop.store import reconciliations as recs
@@ -93,3 +95,32 @@ def test_nothing_to_review_opens_nothing(services, qtbot):
     run_id = _stored(services, ReconcileReport())
     assert show_reconciliation(None, services, "venue live", run_id) is None
     assert show_reconciliation(None, services, "no such connection", None) is None
+
+
+def test_the_main_window_shows_the_review_when_a_run_starts_after_a_killed_one(window, services, qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    from cts_desktop.store.settings import BUILTIN_PAPER_NAME
+    from cts_desktop.ui.reconciliation_dialog import ReconciliationDialog
+
+    # a run of the built-in connection that a killed process left "running" (another dataset:
+    # not resumed, so the new run finds it and marks it interrupted)
+    killed = services.recorder.begin_run(BUILTIN_PAPER_NAME, "paper-replay", dataset="another", currency="USD",
+                                         starting_balance=1000)
+    services.recorder.flush().result(10)
+    window.tabs.setCurrentWidget(window.live_tab)
+    qtbot.mouseClick(window.live_tab.controls.buttons["start"], Qt.MouseButton.LeftButton)
+
+    def dialog():
+        return next((w for w in QApplication.topLevelWidgets()
+                     if isinstance(w, ReconciliationDialog) and w.isVisible()), None)
+
+    qtbot.waitUntil(lambda: dialog() is not None, timeout=60_000)
+    dlg = dialog()
+    assert f"run #{killed}: the app stopped while it ran" in dlg.text()
+    assert services.latest_run(BUILTIN_PAPER_NAME).id != killed
+    from cts_desktop.store.db import Run
+
+    assert Run.get_by_id(killed).state == "interrupted"
+    _shot(dlg, "reconciliation_at_start")
+    dlg.close()
