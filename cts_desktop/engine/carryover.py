@@ -273,7 +273,8 @@ async def start_run(core: Any, report: ReconcileReport, adopt: List[Order],
         await asyncio.wrap_future(recorder.flush())
         rid = run_id
         await asyncio.get_running_loop().run_in_executor(
-            None, lambda: store.save(rid, name, report.to_dict(), ok=report.ok, detail=report.detail()))
+            None, lambda: store.save(rid, name, report.to_dict(), ok=report.ok, detail=report.detail(),
+                                     interrupted=report.interrupted))
     if not report.empty():
         log(ev.CAT_ENGINE, f"reconciliation: {report.detail()}", "info" if report.ok else "error")
         core.bus.publish(ev.ReconciliationResult(name, len(report.settled), 0 if report.ok else 1, report.detail()))
@@ -283,11 +284,11 @@ async def start_run(core: Any, report: ReconcileReport, adopt: List[Order],
 
 def note_replay_start(connection: str, run_id: int, *, resumed: bool,
                       state: Optional[Dict[str, Any]] = None) -> ReconcileReport:
-    """Mark ``connection``'s other runs left ``running`` interrupted and, when the replay run
+    """Mark ``connection``'s other runs left ``running`` interrupted and/or, when the replay run
     ``run_id`` resumes (``state``: its ``resume_state``), store a record saying so (with its
     open positions as ``carried`` and its orders in flight as ``adopted``). Returns the report
     (empty when there was nothing to note; then nothing is stored). Worker thread only."""
-    report = ReconcileReport(interrupted=store.mark_interrupted(
+    report = ReconcileReport(interrupted=store.running_runs(
         connection, modes=("paper-replay", "paper", "live"), keep=run_id))
     if resumed:
         report.resumed = run_id
@@ -301,14 +302,15 @@ def note_replay_start(connection: str, run_id: int, *, resumed: bool,
                            "amount": o.amount, "filled": o.filled, "state": o.state, "run_id": run_id}
                           for o in st.get("open_orders", [])]
     if not report.empty():
-        store.save(run_id, connection, report.to_dict(), ok=True, detail=report.detail())
+        store.save(run_id, connection, report.to_dict(), ok=True, detail=report.detail(),
+                   interrupted=report.interrupted)
     return report
 
 
 async def paper_start_report(connection: str) -> ReconcileReport:
-    """An exchange paper run's start: ``connection``'s live and paper runs left ``running`` are
-    marked interrupted (the report lists them)."""
+    """An exchange paper run's start: ``connection``'s live and paper runs left ``running``, to be
+    marked interrupted when the report is stored (:func:`start_run`)."""
     ids = await asyncio.get_running_loop().run_in_executor(
-        None, lambda: store.mark_interrupted(connection, modes=("live", "paper")))
+        None, lambda: store.running_runs(connection, modes=("live", "paper")))
     return ReconcileReport(interrupted=ids)
 

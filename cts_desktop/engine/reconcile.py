@@ -3,12 +3,13 @@
 :func:`reconcile_start` runs before a live run trades, in this order:
 
 1. Runs of the connection still ``running`` (their process is gone: this is the connection's only
-   engine) are marked ``interrupted``.
+   engine) are found; they are marked ``interrupted`` together with storing the report.
 2. Every order of the connection's earlier *live* runs still non-terminal in the database
    (``pending-create``, ``open``, ``partially-filled``, ``pending-cancel``) is queried (orders of
    paper runs never reached the exchange). Executions that happened while the app was down are
    recorded as fills of the order's own run (the ``(connection, fill_id)`` key makes this
-   idempotent) and the order's final state is recorded.
+   idempotent) and the order's final state is recorded. A terminal order whose recorded fills fall
+   short of its ``filled`` (killed between the two commits) has its trades read again too.
 3. The previous live run's open positions are rebuilt from its records and checked against the
    wallet (:mod:`.carryover`); they are carried into the new run.
 4. Open orders at the exchange on the run's symbols that the database does not know: adopted
@@ -37,6 +38,7 @@ from .lifecycle import EngineError, LogFn
 from .orders import OrderSender, Unsettled
 
 NON_TERMINAL = (PENDING_CREATE, STATE_OPEN, PARTIALLY_FILLED, PENDING_CANCEL)
+MAX_BASE_FEE = 0.01  # fraction of a buy's coins an exchange may keep as its fee
 
 
 class _StillWorking(Exception):
@@ -141,13 +143,24 @@ class Reconciler:
         return done
 
     def _open_order_rows(self) -> List[Tuple[int, Order]]:
-        from ..store.db import OrderRec, Run
+        """Orders of earlier live runs to settle: non-terminal ones, and terminal ones whose recorded
+        fills fall short of their ``filled`` (a kill after the order's final state was committed
+        and before its executions were: their trades are read again, the missing ones booked).
+        The shortfall allows for fees taken from the bought coins (up to 1 %)."""
+        from peewee import fn
+
+        from ..store.db import FillRec, OrderRec, Run
 
         # only orders of live runs: a paper run's orders never reached the exchange. peewee adds the
         # primary key ``id`` and the ``run_id`` accessor at class creation: the type stubs do not see them.
         rec: Any = OrderRec
+        booked = (FillRec.select(fn.COALESCE(fn.SUM(FillRec.amount), 0.0))
+                  .where((FillRec.connection == OrderRec.connection)
+                         & (FillRec.client_order_id == OrderRec.client_order_id)))
+        short = (OrderRec.filled > 0) & (booked < OrderRec.filled * (1 - MAX_BASE_FEE))
         q = (OrderRec.select().join(Run, on=(OrderRec.run == Run.id))
-             .where((OrderRec.connection == self.name) & OrderRec.state.in_(NON_TERMINAL) & (Run.mode == "live"))
+             .where((OrderRec.connection == self.name) & (OrderRec.state.in_(NON_TERMINAL) | short)
+                    & (Run.mode == "live"))
              .order_by(rec.id))
         out = []
         r: Any
@@ -181,7 +194,7 @@ async def reconcile_start(reconciler: Reconciler, markets: Dict[str, Market],
     loop = asyncio.get_running_loop()
     name, gateway, log = reconciler.name, reconciler.gateway, reconciler._log
     report = reconciler.report = ReconcileReport()
-    report.interrupted = await loop.run_in_executor(None, lambda: recs.mark_interrupted(name, modes=("live", "paper")))
+    report.interrupted = await loop.run_in_executor(None, lambda: recs.running_runs(name, modes=("live", "paper")))
     for rid in report.interrupted:
         log(ev.CAT_ENGINE, f"run #{rid} was interrupted (the app stopped while it ran): marked interrupted", "warning")
     try:

@@ -17,11 +17,20 @@ INTERRUPTED = "interrupted"
 INTERRUPTED_REASON = "the app stopped while this run was running (found at a later start)"
 
 
-def save(run_id: int, connection: str, summary: Dict[str, Any], *, ok: bool, detail: str) -> int:
-    """Store one summary of run ``run_id``; returns the record id. ``summary``: JSON-able dict
-    (keys of :func:`cts_desktop.engine.carryover.ReconcileReport.to_dict`)."""
-    rec = ReconciliationRec.create(run=run_id, connection=connection, created_at=int(time.time() * 1000), ok=ok,
-                                   detail=detail, summary=json.dumps(summary, sort_keys=True, default=str))
+def save(run_id: int, connection: str, summary: Dict[str, Any], *, ok: bool, detail: str,
+         interrupted: Iterable[int] = ()) -> int:
+    """Store one summary of run ``run_id`` and, in the same transaction, mark the runs
+    ``interrupted`` (those still ``running``) as interrupted, so a kill in between can neither
+    mark a run without a record saying so nor lose the mark. Returns the record id.
+    ``summary``: JSON-able dict (keys of :class:`cts_desktop.engine.carryover.ReconcileReport`)."""
+    ids = list(interrupted)
+    with ReconciliationRec._meta.database.atomic():
+        if ids:
+            Run.update(state=INTERRUPTED, reason=INTERRUPTED_REASON, ended_at=int(time.time() * 1000)).where(
+                Run.id.in_(ids) & (Run.state == "running")).execute()
+        rec = ReconciliationRec.create(run=run_id, connection=connection, created_at=int(time.time() * 1000),
+                                       ok=ok, detail=detail,
+                                       summary=json.dumps(summary, sort_keys=True, default=str))
     rid: int = rec.id
     return rid
 
@@ -38,17 +47,12 @@ def for_run(run_id: int) -> List[Dict[str, Any]]:
     return out
 
 
-def mark_interrupted(connection: str, *, modes: Iterable[str], keep: Optional[int] = None) -> List[int]:
-    """Mark runs of ``connection`` in ``modes`` still ``running`` as ``interrupted`` (their process
-    is gone: the caller starts the connection's only engine); ``keep``: a run id left alone.
-    Returns the ids marked."""
+def running_runs(connection: str, *, modes: Iterable[str], keep: Optional[int] = None) -> List[int]:
+    """Ids of ``connection``'s runs in ``modes`` still ``running`` (their process is gone when the
+    caller starts the connection's only engine), except ``keep``; :func:`save` marks them."""
     q = Run.select(Run.id).where((Run.connection == connection) & (Run.state == "running")
                                  & Run.mode.in_(list(modes)))
-    ids = [r.id for r in q if r.id != keep]
-    if ids:
-        Run.update(state=INTERRUPTED, reason=INTERRUPTED_REASON,
-                   ended_at=int(time.time() * 1000)).where(Run.id.in_(ids)).execute()
-    return ids
+    return [r.id for r in q if r.id != keep]
 
 
 def live_runs_before(connection: str, run_id: Optional[int]) -> List[int]:

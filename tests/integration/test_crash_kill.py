@@ -183,7 +183,11 @@ def _check_lane(venue, lane, out):
     assert all(state == "failed" for state in never_sent.values()), never_sent
     # every execution booked exactly once, to the order it belongs to
     fills = _db(lane, "select fill_id, client_order_id from fills where connection = ?", name)
-    assert sorted(fills) == sorted(v_trades)
+    missing = {cid for _, cid in set(v_trades) - set(fills)}
+    assert sorted(fills) == sorted(v_trades), (
+        _db(lane, "select o.client_order_id, o.run_id, o.state, o.filled, o.amount, o.error, r.state from orders o "
+                  f"join run r on r.id = o.run_id where o.client_order_id in ({','.join('?' * len(missing))})",
+            *missing), _db(lane, "select id, state, reason from run"), out)
     # no order left unsettled, at the venue or in the database, after the clean run
     assert not any(o.is_open for o in v_orders)
     assert all(r[1] in ("filled", "canceled", "failed") for r in rows), rows
