@@ -89,7 +89,9 @@ def _run_lane(zygote, lane, kills, rng):
     """Start, kill at a random moment, restart, ``kills`` times. Three kills in four wait for the
     run to have begun (then: trading, orders in flight, partial fills); every fourth lands at a
     random moment of the start (reconciliation, carry-over)."""
-    for k in range(kills):
+    keyring_misses = 0
+    k = 0
+    while k < kills:
         before = _runs(lane)
         pid, out, err = _start(zygote, lane)
         if k % 4 != 3:
@@ -103,6 +105,13 @@ def _run_lane(zygote, lane, kills, rng):
         if zygote.poll(pid) is None:
             os.kill(pid, signal.SIGKILL)
         status = zygote.wait(pid)
+        if status == 2 and "in the keyring (ItemNotFoundException" in err.read_text():
+            # gnome-keyring, after many clients were killed mid-session, now and then fails one
+            # lookup: not what this test is about (and the start refused cleanly); start again
+            keyring_misses += 1
+            assert keyring_misses <= max(2, kills // 10), err.read_text()
+            continue
+        k += 1
         if status != -signal.SIGKILL:
             raise AssertionError(f"{lane['name']}: the child ended by itself ({status}):\n{out.read_text()}\n"
                                  f"{err.read_text()}")
@@ -153,8 +162,15 @@ def test_100_random_sigkills_lose_and_duplicate_nothing(venue, lanes, tmp_path):
         # last clean run (no new candle: no new order) settles what the kills left, holds the position
         while venue.state._filling:
             venue.state.step_fills(VSYM)
-        finals = [_start(zygote, lane, duration=3) for lane in lanes]
-        codes = [zygote.wait(pid) for pid, _, _ in finals]
+        finals, codes = [], []
+        for lane in lanes:
+            for _attempt in range(3):  # (a keyring lookup miss: see _run_lane)
+                pid, out, err = _start(zygote, lane, duration=3)
+                code = zygote.wait(pid)
+                if not (code == 2 and "in the keyring (ItemNotFoundException" in err.read_text()):
+                    break
+            finals.append((pid, out, err))
+            codes.append(code)
     finally:
         stop.set()
         zygote.close()
