@@ -69,6 +69,7 @@ from .live_setup import load_markets, open_gateway, paper_balance
 from .orders import LiveLedger, OrderSender, Unsettled, unknown_order_window_ms
 from .carryover import ReconcileReport, paper_start_report, start_run
 from .reconcile import Reconciler, reconcile_start, starting_balance
+from .reconnect import recheck_engine
 from .strategies import Strategy, build_strategies
 
 log = logging.getLogger(__name__)
@@ -211,9 +212,8 @@ class ExchangeEngine(EngineLifecycle):
         return all_markets
 
     async def _starting_balance(self, gateway: CcxtGateway, quote: str, all_markets: Dict[str, Market]) -> float:
-        """Live: reconcile (:func:`~.reconcile.reconcile_start`), then the free ``quote`` balance
-        plus the entry notional of the positions carried in; paper: the configured one (runs of
-        the connection left ``running`` are marked interrupted first)."""
+        """Live: reconcile (:func:`~.reconcile.reconcile_start`), then free ``quote`` + carried
+        positions' entry notional; paper: the configured one (left-running runs noted)."""
         if not self.live:
             if self.recorder is not None:
                 self.reconciliation = await paper_start_report(self.name)
@@ -232,11 +232,13 @@ class ExchangeEngine(EngineLifecycle):
         return starting_balance(report, balances, quote, gateway.exchange.name)
 
     async def _install_reconciliation(self, core: TradingCore) -> None:
-        """Carried positions into the core, the report stored and published before anything
-        trades, then the adopted orders followed (:func:`~.carryover.start_run`)."""
+        """Carried positions in, the report stored before trading (:func:`~.carryover.start_run`)."""
         if self.reconciliation is not None:
             await start_run(core, self.reconciliation, self._adopt, self.orders.follow if self.orders else None,
                             recorder=self.recorder, run_id=self.run_id, name=self.name, log=self._log)
+
+    async def _after_reconnect(self) -> None:
+        await recheck_engine(self)  # reconnect.py: wallet, unknown orders, before trading on
 
     def _log_start(self, gateway: CcxtGateway, strategy: Strategy, balance: float, quote: str) -> None:
         conn = self.conn
@@ -293,6 +295,8 @@ class ExchangeEngine(EngineLifecycle):
                     self._log(ev.CAT_ENGINE, f"candles not available ({err.message}); retrying", "warning")
                     await feed.sleep(min(feed.interval() * 2 ** failures, 60.0, err.retry_after or 60.0))
                     continue
+                if failures and self.live:  # the exchange answers again: check it before trading on
+                    await self._after_reconnect()
                 failures = 0
                 await self._feed(batch)
                 if not streamed:

@@ -37,11 +37,13 @@ def _run(eng, venue, candles=0):
     assert eng.state == ev.STOPPED, eng.reason
 
 
+async def _hand_sell(venue, amount, cid):
+    async with CcxtGateway(connection_for(venue, "by hand", rate_limit_per_second=1000), SECRETS) as gw:
+        await gw.create_order(Order(clientOrderId=cid, symbol=SYM, side="sell", type="market", amount=amount))
+
+
 def _sell_by_hand(venue, amount, cid):
-    async def go():
-        async with CcxtGateway(connection_for(venue, "by hand", rate_limit_per_second=1000), SECRETS) as gw:
-            await gw.create_order(Order(clientOrderId=cid, symbol=SYM, side="sell", type="market", amount=amount))
-    asyncio.run(go())
+    asyncio.run(_hand_sell(venue, amount, cid))
 
 
 def test_a_position_is_carried_then_reduced_then_closed_by_hand(services, venue):
@@ -148,3 +150,35 @@ def test_a_version_2_database_gets_the_reconciliations_table(tmp_path):
     finally:
         db.close()
 
+
+
+def test_after_a_reconnect_coins_sold_by_hand_reduce_the_position_before_trading_on(services, venue):
+    from tests.waits import until
+
+    acct = venue.add_account(API_KEY, API_SECRET, {"USDT": 10_000})
+    acct.maker_bps = acct.taker_bps = 0
+    eng = make_engine(services, venue, "venue reconnect", live=True,
+                      params={"buy_on": "1", "sell_on": "", "size": 0.05})
+
+    async def go():
+        await eng.start()
+        await step(venue, eng, 1)  # candle 1: bought
+        (pos,) = eng.core.portfolio.open.values()
+        bought = pos.amount
+        venue.faults.status(503, path="/api/v3/klines", count=2)  # the exchange is unreachable for a while
+        await _hand_sell(venue, round(bought / 2, 5), "web_hand_reconnect")  # ...and coins are sold by hand
+        seen = eng.core.candles_seen
+        venue.advance(1, VSYM)
+        await until(lambda: eng.core.candles_seen > seen or eng.state == ev.ERROR, what="the next candle")
+        assert eng.state == ev.RUNNING, eng.reason
+        await eng.stop()
+        return bought
+
+    bought = asyncio.run(go())
+    left = sum(venue.balance(API_KEY, "BTC"))
+    (pos,) = eng.core.portfolio.open.values()
+    assert pos.amount == pytest.approx(left) and left < bought
+    stored = services.reconciliation_review("venue reconnect", eng.run_id)
+    assert stored is not None and stored.ok
+    assert any(line.strip().startswith("reduced: long") for line in stored.lines())
+    assert any("reconciliation after reconnecting" in m for m in messages(services, "venue reconnect"))
