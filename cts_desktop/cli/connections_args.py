@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any, Dict, List, Optional
 
+from cts_desktop.core.risk import RiskLimits
 from cts_desktop.services import connection_rules as rules
 from cts_desktop.store.settings import API_TYPES, MARKET_TYPE_ALIASES, MARKET_TYPES, POSITION_MODES, SPEEDS, ConnectionConfig
 
@@ -85,6 +86,8 @@ def _add_field_options(p: argparse.ArgumentParser, *, adding: bool) -> None:
                    help="strategy parameter (value parsed as JSON when possible); repeatable")
     p.add_argument("--max-position-fraction", type=float, help=f"risk: largest position notional / equity{keep}")
     p.add_argument("--max-open-positions", type=int, help=f"risk: open positions at most{keep}")
+    for flag, kind, text in _BREAKER_OPTIONS:
+        p.add_argument(flag, type=kind, help=f"risk: {text}{keep}")
     creds = p.add_mutually_exclusive_group()
     creds.add_argument("--secrets-stdin", action="store_true",
                        help="read credentials from standard input, one field=value per line")
@@ -136,7 +139,8 @@ def apply_fields(conn: ConnectionConfig, args: argparse.Namespace) -> None:
     _apply_numbers(conn, args)
     if args.param:
         conn.strategy_params = _params(dict(conn.strategy_params), args.param)
-    if args.max_position_fraction is not None or args.max_open_positions is not None:
+    if any(getattr(args, k, None) is not None for k in ("max_position_fraction", "max_open_positions",
+                                                        *(f[2:].replace("-", "_") for f, _k, _t in _BREAKER_OPTIONS))):
         conn.risk = _risk(dict(conn.risk), args)
 
 
@@ -177,4 +181,22 @@ def _risk(risk: Dict[str, Any], args: argparse.Namespace) -> Dict[str, Any]:
         if args.max_open_positions < 1:
             raise CliError(EXIT_USAGE, "--max-open-positions must be at least 1")
         risk["max_open_positions"] = args.max_open_positions
+    for flag, _kind, _text in _BREAKER_OPTIONS:
+        key = flag[2:].replace("-", "_")
+        if getattr(args, key, None) is not None:
+            risk[key] = getattr(args, key)
+    try:
+        RiskLimits(**risk)
+    except (TypeError, ValueError) as exc:
+        raise CliError(EXIT_USAGE, f"risk limits: {exc}") from None
     return risk
+
+
+_BREAKER_OPTIONS = (
+    ("--max-order-notional", float, "largest entry order value in the quote currency, 0 = no cap"),
+    ("--min-free-balance", float, "quote currency that must stay free after an entry"),
+    ("--max-leverage", float, "open notional / equity after an entry at most"),
+    ("--daily-loss-limit", float, "daily (UTC) loss limit as a fraction of the day's starting equity, 0 = off"),
+    ("--max-drawdown", float, "drawdown (fraction) that latches the connection close-only until re-armed, 0 = off"),
+    ("--max-orders-per-minute", int, "entries sent per rolling minute at most, 0 = no limit"),
+)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 import time
 from datetime import datetime, timezone
@@ -20,6 +21,8 @@ from typing import Optional
 
 from ..core import events as ev
 from ..engine.engine import format_summary
+from ..engine.kill import KILL_REASON
+from ..services.kill import KillError, KillService
 from . import exit_codes
 
 
@@ -68,6 +71,36 @@ def event_line(e: object) -> Optional[str]:
     return None
 
 
+def _kill_on_signals(killer: KillService, connection: str, out) -> list:
+    """SIGTERM and SIGINT run the kill switch on ``connection`` (cancel, flatten as the setting
+    says, stop) instead of leaving orders and positions behind. Returns a list that gets the
+    signal's name when one came. Where the loop cannot take signal handlers (Windows), Ctrl+C
+    keeps stopping the run as before."""
+    came: list = []
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signame: str) -> None:
+        if came:
+            return
+        came.append(signame)
+        print(f"{signame}: kill switch on {connection}", file=sys.stderr)
+
+        async def kill() -> None:
+            try:
+                print((await killer.kill(connection)).line(), file=out)
+            except KillError as exc:
+                print(str(exc), file=sys.stderr)
+
+        loop.create_task(kill())
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, on_signal, sig.name)
+        except (NotImplementedError, RuntimeError):
+            break
+    return came
+
+
 def run_headless(services, connection: str, *, duration: Optional[float] = None, speed: Optional[str] = None,
                  verbose: bool = False, out=None) -> int:
     """Run ``connection`` until its data ends, ``duration`` seconds pass, or an error.
@@ -75,7 +108,10 @@ def run_headless(services, connection: str, *, duration: Optional[float] = None,
     Returns an exit code of :mod:`.exit_codes`: ``OK`` when the run stopped cleanly, ``FAILED``
     when the engine ended in error (the reason is on stderr), ``BAD_INPUT`` when the connection
     or its settings are unusable, ``UNREACHABLE`` when the exchange could not be reached at
-    start, ``INTERRUPTED`` on Ctrl+C (the run is stopped cleanly and its summary printed first).
+    start, ``INTERRUPTED`` on SIGTERM/SIGINT (Ctrl+C) or ``cts-desktop kill``: the kill switch runs
+    (open orders canceled, positions closed when the ``kill_flattens`` setting is on, engine
+    stopped) and the summary is printed first. Kill requests from other processes are served
+    while it runs (:mod:`cts_desktop.services.kill`).
     """
     out = out or sys.stdout
     conn = services.connection(connection)
@@ -103,6 +139,10 @@ def run_headless(services, connection: str, *, duration: Optional[float] = None,
         if review is not None:  # what the start found about earlier runs, before anything else
             print("\n".join(review.lines()), file=out, flush=True)
         code = exit_codes.OK
+        killer = KillService(services)
+        stop_watching = asyncio.Event()
+        watcher = asyncio.get_running_loop().create_task(killer.watch_requests(stop_watching))
+        signalled = _kill_on_signals(killer, connection, out)
         try:
             if duration is not None:
                 try:
@@ -113,6 +153,11 @@ def run_headless(services, connection: str, *, duration: Optional[float] = None,
                 await eng.wait()
         except asyncio.CancelledError:
             await eng.stop("interrupted")
+            code = exit_codes.INTERRUPTED
+        finally:
+            stop_watching.set()
+            await watcher
+        if signalled or eng.reason == KILL_REASON:
             code = exit_codes.INTERRUPTED
         elapsed = time.perf_counter() - t0
         summary = eng.summary()

@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import candles as cli_candles
     from . import connections as cli_connections
     from . import research as cli_research
+    from . import risk as cli_risk
 
     p = argparse.ArgumentParser(prog="cts-desktop", description="CTS Desktop: crypto trading station")
     p.add_argument("--version", action="version", version=f"cts-desktop {app_version()}")
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_backtest.add_subparser(sub)
     cli_research.add_subparsers(sub)  # optimize, walkforward, montecarlo
     cli_candles.add_subparser(sub)
+    cli_risk.add_subparsers(sub)  # kill, risk
     for child in _commands(p):
         _add_global_options(child, top=False)
     return p
@@ -139,6 +141,11 @@ def _dispatch(args: argparse.Namespace, data_dir, config_dir) -> int:
     if args.command in ("optimize", "walkforward", "montecarlo"):
         from . import research as cli_research
         return cli_research.run(args, data_dir=data_dir, config_dir=config_dir)
+    if args.command in ("kill", "risk"):
+        from . import risk as cli_risk
+        if args.command == "kill":
+            return cli_risk.run_kill(args, data_dir=data_dir)
+        return cli_risk.run_risk(args, data_dir=data_dir, config_dir=config_dir)
     if args.command == "candles":
         from . import candles as cli_candles
         return cli_candles.run(args)

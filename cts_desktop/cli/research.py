@@ -2,6 +2,8 @@
 
     cts-desktop optimize --dataset ftx-btc-perp-1m --space fast=5:50:5 --space slow=20:200:20 \\
         --objective sharpe --min-trades 20 --export trials.csv --report best.html --save-preset best
+    cts-desktop optimize --history "Binance" --symbol BTC/USDT --timeframe 1h --from 2024-01-01 --to 2024-07-01 \\
+        --space fast=5:50:5 --space slow=20:200:20
     cts-desktop optimize --list | --show STUDY_ID
     cts-desktop walkforward --dataset ftx-btc-perp-1m --space fast=5:30:5 --space slow=40:120:20 \\
         --in-sample 7d --out-of-sample 2d
@@ -9,7 +11,7 @@
 
 Everything but parsing and printing is the services' (:mod:`cts_desktop.services.optimize`,
 ``walkforward``, ``montecarlo``), which raise the messages for bad input. Exit codes: 0 done,
-2 bad input, 130 interrupted (Ctrl-C: the study is kept as cancelled with its finished trials).
+2 bad input, 4 the exchange of ``--history`` unreachable, 130 interrupted (Ctrl-C: the study is kept as cancelled with its finished trials).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from .exit_codes import BAD_INPUT as EXIT_BAD_INPUT, INTERRUPTED as EXIT_INTERRUPTED, OK as EXIT_OK
+from .exit_codes import BAD_INPUT as EXIT_BAD_INPUT, INTERRUPTED as EXIT_INTERRUPTED, OK as EXIT_OK, for_start_failure
 from .research_args import add_subparsers, parse_date
 from .research_print import print_montecarlo, print_study, print_studies, print_walkforward
 
@@ -30,18 +32,47 @@ def _fail(command: str, msg: str) -> int:
     return EXIT_BAD_INPUT
 
 
-def _request(args):
+def _request(args, data_dir: Path, config_dir: Path):
     from ..services.backtests import BacktestInputError, BacktestSettings
     from ..services.optimize import StudyRequest
     from ..services.research_data import DataSpec
 
-    if bool(args.dataset) == bool(args.candles):
-        raise BacktestInputError("give --dataset KEY or --candles CSV (one of them)", "data")
-    spec = DataSpec(args.dataset or "", tuple(args.candles), tuple(args.symbol), args.market_type, args.amount_step,
-                    parse_date(args.date_from, "--from"), parse_date(args.date_to, "--to"))
+    if sum(bool(x) for x in (args.dataset, args.candles, args.history)) != 1:
+        raise BacktestInputError("give --dataset KEY, --candles CSV or --history CONNECTION (one of them)", "data")
+    start, end = parse_date(args.date_from, "--from"), parse_date(args.date_to, "--to")
+    if args.history:
+        spec = _history(args, start, end, data_dir, config_dir)
+    else:
+        spec = DataSpec(args.dataset or "", tuple(args.candles), tuple(args.symbol), args.market_type,
+                        args.amount_step, start, end)
     settings = BacktestSettings(args.cash, args.fee, args.slippage, args.max_position)
     return StudyRequest(args.strategy, list(args.space), spec, settings, args.method, args.objective, args.trials,
                         args.min_trades, args.max_drawdown, args.seed, args.batch, args.workers, args.ray)
+
+
+def _history(args, start, end, data_dir: Path, config_dir: Path):
+    """The study's data downloaded through connection ``--history`` (see services.research_history)."""
+    import asyncio
+
+    from ..services import connections
+    from ..services.backtests import BacktestInputError
+    from ..services.research_history import history_data
+    from ..store.settings import SettingsStore
+
+    if len(args.symbol) != 1:
+        raise BacktestInputError("--history needs one --symbol (e.g. BTC/USDT)", "symbol")
+    if start is None or end is None:
+        raise BacktestInputError("--history needs --from and --to (the span to download)", "dates")
+    conn = connections.find(SettingsStore(Path(config_dir)).load(), args.history)
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            print(f"\rdownloading {args.symbol[0]} {args.timeframe}: {done}/{total} candles   ", end="",
+                  file=sys.stderr, flush=True)
+
+    spec = asyncio.run(history_data(conn, args.symbol[0], args.timeframe, start, end, data_dir, progress))
+    print(f"{conn.exchange} {args.symbol[0]} {args.timeframe}: kept in {spec.candles[0]}", file=sys.stderr)
+    return spec
 
 
 class _Ticker:
@@ -74,6 +105,8 @@ class _Ticker:
 
 def run(args, *, data_dir: Path, config_dir: Path) -> int:
     from ..services import backtests
+    from ..services.connection_rules import RuleError
+    from ..services.history import HistoryError
 
     command = args.command
     try:
@@ -85,7 +118,7 @@ def run(args, *, data_dir: Path, config_dir: Path) -> int:
             return EXIT_OK
         if command == "optimize" and args.show is not None:
             return _show(args, data_dir, config_dir)
-        req = _request(args)
+        req = _request(args, data_dir, config_dir)
         if command == "walkforward" or args.walk_forward:
             if not (args.in_sample and args.out_of_sample):
                 raise backtests.BacktestInputError("--walk-forward needs --in-sample and --out-of-sample", "in_sample")
@@ -94,12 +127,13 @@ def run(args, *, data_dir: Path, config_dir: Path) -> int:
                                                    "(each walk-forward window has its own best)", "report")
             return _walkforward(args, req, data_dir)
         return _optimize(args, req, data_dir, config_dir)
-    except (*backtests.INPUT_ERRORS, backtests.ParamError) as exc:
+    except (*backtests.INPUT_ERRORS, backtests.ParamError, HistoryError, RuleError) as exc:
         msg = backtests.error_message(exc) or str(exc)
         option = _OPTIONS.get(getattr(exc, "field", ""))
         if option and msg.startswith(exc.field):  # type: ignore[attr-defined]
             msg = option + msg[len(exc.field):]  # type: ignore[attr-defined]
-        return _fail(command, msg)
+        _fail(command, msg)
+        return for_start_failure(exc)  # an unreachable exchange (--history) is not bad input
 
 
 # the services name their settings; here they are options

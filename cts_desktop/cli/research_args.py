@@ -15,6 +15,10 @@ def add_data(p) -> None:
     src.add_argument("--market-type", choices=["spot", "swap"], default="spot",
                      help="for --candles: spot (long only) or swap (shorts allowed); default spot")
     src.add_argument("--amount-step", type=float, default=1e-8, help="for --candles: amount step in base")
+    src.add_argument("--history", metavar="CONNECTION",
+                     help="download the --symbol's candles through this exchange connection (public data, no key; "
+                          "cached) over --from/--to at --timeframe")
+    src.add_argument("--timeframe", default="1h", help="for --history: candle timeframe, e.g. 5m, 1h (default 1h)")
     src.add_argument("--from", dest="date_from", metavar="DATE", help="first day used, YYYY-MM-DD[THH:MM] UTC")
     src.add_argument("--to", dest="date_to", metavar="DATE", help="end (excluded), YYYY-MM-DD[THH:MM] UTC")
 

@@ -70,6 +70,7 @@ class ConnectionConfig:
     # the typed confirmation of the live switch: {"at": ms, "typed": name, "credentials_fingerprint": ...}
     live_confirmation: Dict[str, Any] = field(default_factory=dict)
     builtin: bool = False
+    stale_after_s: Optional[float] = None  # market data silent this long (s) = stale; None: 2 timeframes
 
     @property
     def is_paper_replay(self) -> bool:

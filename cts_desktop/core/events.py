@@ -139,8 +139,29 @@ class CircuitBreakerTripped:
 
 
 @dataclass(slots=True)
+class SymbolPaused:
+    """``symbol`` on ``connection`` takes no entries nor automatic exits until resumed:
+    ``reason`` says why (e.g. exits refused by the exchange for lack of coins, see
+    ``engine/refused_exits.py``)."""
+
+    connection: str
+    symbol: str
+    reason: str
+
+
+@dataclass(slots=True)
 class FeedStale:
     """No market data for ``symbol`` on ``connection`` for ``silent_s`` seconds (wall clock)."""
+
+    connection: str
+    symbol: str
+    silent_s: float
+
+
+@dataclass(slots=True)
+class FeedResumed:
+    """Market data for ``symbol`` on ``connection`` flows again after ``silent_s`` seconds
+    without (the stale badge goes, entries are allowed again)."""
 
     connection: str
     symbol: str

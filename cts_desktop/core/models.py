@@ -189,6 +189,10 @@ class Position:
     close_reason: str = ""
     strategy: str = ""
     meta: dict = field(default_factory=dict)
+    run_id: Optional[int] = None  # the engine run it belongs to (set on what is published and read back)
+    # where stop_loss / take_profit live: "exchange" (protective orders at the exchange),
+    # "app" (checked by the engine on every price update), "" (no stops, or not armed yet)
+    protection: str = ""
 
     @property
     def is_open(self) -> bool:

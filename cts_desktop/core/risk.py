@@ -27,10 +27,24 @@ from .models import BUY, LONG, SHORT, Market, Position, RiskVerdict, Signal
 @dataclass
 class RiskLimits:
     """``max_position_fraction``: largest position notional as a fraction of equity (0 < x <= 1).
-    ``max_open_positions``: most positions open at once across symbols (>= 1)."""
+    ``max_open_positions``: most positions open at once across symbols (>= 1).
+
+    The breakers (:mod:`cts_desktop.core.breakers`; enforced by exchange engines, not backtests):
+    ``max_order_notional`` (quote, 0 = no cap), ``min_free_balance`` (quote that must stay free
+    after an entry, 0 = none), ``max_leverage`` (open notional / equity after an entry, > 0),
+    ``daily_loss_limit`` (fraction of the UTC day's starting equity, realized + unrealized; 0 = off),
+    ``max_drawdown`` (fraction below the peak equity: latches close-only until re-armed; 0 = off),
+    ``max_orders_per_minute`` (entries sent per rolling minute, 0 = no limit).
+    Raises ``ValueError`` naming the field for a value out of range."""
 
     max_position_fraction: float = 0.5
     max_open_positions: int = 3
+    max_order_notional: float = 0.0
+    min_free_balance: float = 0.0
+    max_leverage: float = 1.0
+    daily_loss_limit: float = 0.05
+    max_drawdown: float = 0.20
+    max_orders_per_minute: int = 10
 
     def __post_init__(self) -> None:
         if not 0 < float(self.max_position_fraction) <= 1:
@@ -39,6 +53,20 @@ class RiskLimits:
             raise ValueError(f"max_open_positions must be >= 1, got {self.max_open_positions}")
         self.max_position_fraction = float(self.max_position_fraction)
         self.max_open_positions = int(self.max_open_positions)
+        for name in ("max_order_notional", "min_free_balance"):
+            if not float(getattr(self, name)) >= 0:
+                raise ValueError(f"{name} must be 0 (none) or more, got {getattr(self, name)}")
+            setattr(self, name, float(getattr(self, name)))
+        if not float(self.max_leverage) > 0:
+            raise ValueError(f"max_leverage must be more than 0, got {self.max_leverage}")
+        self.max_leverage = float(self.max_leverage)
+        for name in ("daily_loss_limit", "max_drawdown"):
+            if not 0 <= float(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a fraction in [0, 1) (0 = off), got {getattr(self, name)}")
+            setattr(self, name, float(getattr(self, name)))
+        if int(self.max_orders_per_minute) < 0:
+            raise ValueError(f"max_orders_per_minute must be 0 (no limit) or more, got {self.max_orders_per_minute}")
+        self.max_orders_per_minute = int(self.max_orders_per_minute)
 
 
 _DECIMALS: dict = {}

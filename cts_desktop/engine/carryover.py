@@ -314,3 +314,11 @@ async def paper_start_report(connection: str) -> ReconcileReport:
         None, lambda: store.running_runs(connection, modes=("live", "paper")))
     return ReconcileReport(interrupted=ids)
 
+
+async def start_run_of(engine: Any, core: Any) -> None:
+    """:func:`start_run` for :class:`~cts_desktop.engine.live.ExchangeEngine` ``engine`` (nothing
+    when its start made no report)."""
+    if engine.reconciliation is not None:
+        await start_run(core, engine.reconciliation, engine._adopt, engine.orders.follow if engine.orders else None,
+                        recorder=engine.recorder, run_id=engine.run_id, name=engine.name, log=engine._log)
+

@@ -30,6 +30,7 @@ from ..core.order_state import is_terminal
 from ..core.risk import RiskLimits, check_entry
 from ..exchange.paper import PaperError, PaperExchange
 from ..store.recorder import Recorder
+from .breakers import Breakers
 from .bus import EventBus
 from .curve import EquityCurve
 from .exits import protective_prices, triggered_exit
@@ -76,6 +77,7 @@ class TradingCore:
         self.id_prefix = "cts-"
         self._entry_meta: Dict[str, Dict[str, Any]] = {}  # clientOrderId -> the entry signal's meta
         self._inflight: Dict[str, Order] = {}  # symbol -> its order until that order is terminal
+        self.paused: Dict[str, str] = {}  # symbol -> why no entries nor automatic exits (refused_exits)
         self.orders: List[Order] = []
         self.fills: List[Fill] = []
         self.candles_seen = 0
@@ -95,6 +97,7 @@ class TradingCore:
         # Info-level log lines cost a string each; backtests keep only warnings and errors.
         self.log_info = not getattr(recorder, "deferred", False)
         self.journal = RunJournal(connection, self.bus, recorder, run_id, self.log_info)
+        self.breakers: Optional[Breakers] = None  # exchange engines install theirs (engine/breakers.py)
         self.portfolio._on_position = self.journal.position_changed
         self._rebuild_runner_lists()
 
@@ -179,7 +182,7 @@ class TradingCore:
         pf = self.portfolio
         pos = pf.open.get(symbol)
         if pos is not None and (pos.stop_loss is not None or pos.take_profit is not None) \
-                and symbol not in self._inflight:
+                and symbol not in self._inflight and symbol not in self.paused and pos.protection != "exchange":
             self._check_exits(pos, candle)
         equity = pf.mark(symbol, candle[4], False)
         for runner, on_candle, symbols in self._direct:
@@ -245,8 +248,8 @@ class TradingCore:
         order: Optional[Order] = None
         if market is None:
             accepted, verdict = False, f"unknown symbol {s.symbol}"
-        elif s.symbol in self._inflight:
-            accepted, verdict = False, f"an order for {s.symbol} is already in flight"
+        elif s.symbol in self._inflight or s.symbol in self.paused:
+            accepted, verdict = False, self.paused.get(s.symbol) or f"an order for {s.symbol} is already in flight"
         elif s.intent == "exit":
             if pos is None:
                 accepted, verdict = False, f"no open position on {s.symbol} to exit"
@@ -270,6 +273,10 @@ class TradingCore:
                 default_size=self.default_size, fee=self.paper.taker_fee(s.symbol),
             )
             accepted, verdict = verdict_obj.accepted, verdict_obj.reason
+            if accepted and self.breakers is not None:
+                refused = self.breakers.entry_refusal(self.portfolio, s.symbol, verdict_obj.amount * price,
+                                                      self.paper.taker_fee(s.symbol), ts)
+                accepted, verdict = refused is None, refused or verdict
             if accepted:
                 amount = verdict_obj.amount
                 if pos is not None:  # reverse: close the opposite position in the same order

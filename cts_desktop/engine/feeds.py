@@ -16,9 +16,18 @@ Websocket (``conn.api_type == "websocket"``)
     candles already fed do not join up (after a (re)connect, a missed update), the candles in
     between are fetched over REST first, so no candle is lost, and none is fed twice (only
     candles after the last one fed are). Candles of one update round are fed in time order.
-    While the stream is down, candles are polled over REST. An exchange without ccxt.pro
-    support is polled over REST, with a log line saying so. :attr:`MarketFeed.data_source`
+    While the stream is down, candles are polled over REST. Where ccxt.pro streams trades but
+    no candles (``watchTrades`` without ``watchOHLCV``), the candles are built from the trade
+    stream (:mod:`.trade_candles`). An exchange without either is polled over REST, with a log
+    line saying so. :attr:`MarketFeed.data_source`
     tells which path is in use.
+
+Freshness and late candles
+    Every answer (REST) or stream update (websocket) whose newest candle moved calls
+    ``on_fresh(symbol)`` (the staleness watchdog, :mod:`.staleness`). A closed candle that arrives
+    more than one timeframe after it closed (:meth:`MarketFeed.late`: by the exchange's clock, or
+    because a newer candle has closed since, as when candles pile up during a data outage) is
+    for the warm-up only, never a decision.
 """
 from __future__ import annotations
 
@@ -32,13 +41,22 @@ from ..core import events as ev
 from ..core.models import Candle
 from ..exchange.ccxt_gateway import CcxtGateway, pro_supports
 from ..store.settings import ConnectionConfig
+from .bus import EventBus
+from .core import TradingCore
 from .feeds_ws import WsStream
 from .lifecycle import LogFn
+from .staleness import FeedWatchdog, default_stale_after
 
 MAX_CANDLES_PER_REQUEST = 500
 WS_COALESCE_S = 0.02  # several symbols: wait this long after an update so siblings' updates join the round
 
 Batch = List[Tuple[str, Candle]]  # (symbol, closed candle), in time order
+
+
+def late_message(n: int) -> str:
+    """The log line for ``n`` late candles (:meth:`MarketFeed.late`) fed as warm-up."""
+    return (f"{n} candle{'s' if n != 1 else ''} arrived more than one timeframe after closing (piled up while "
+            "market data was late): fed as warm-up only, no decisions on them")
 
 
 class MarketFeed:
@@ -71,6 +89,54 @@ class MarketFeed:
         self.retry_interval = retry_interval
         self.max_retry_interval = max_retry_interval
         self.sync_timeout = sync_timeout
+        self.on_fresh: Callable[[str], None] = lambda symbol: None  # the watchdog's
+        self.now_ms: Callable[[], int] = lambda: int(time.time() * 1000)  # the exchange's clock (ms)
+        self.heads: Dict[str, Candle] = {}  # symbol -> newest candle the exchange showed (forming or closed)
+        self.staleness: Optional[FeedWatchdog] = None  # see watch()
+        self.late_candles = 0  # closed candles that arrived over a timeframe late (warm-up only)
+        self._late_now = 0  # of them, since the last report_late()
+
+    def watch(self, core: TradingCore, now_ms: Callable[[], int], stale_after_s: Optional[float], *, bus: EventBus,
+              paused: Callable[[], bool]) -> None:
+        """Watch the symbols' freshness (:mod:`.staleness`; ``stale_after_s`` None: two
+        timeframes, at least three polls): entries on stale symbols are refused by the core's
+        breakers. Late candles are judged by ``now_ms()`` (the exchange's clock, ms)."""
+        limit = stale_after_s or default_stale_after(self.tf_ms, self.interval())
+        self.staleness = FeedWatchdog(core.connection, self.symbols, limit, bus=bus, log=self._log, paused=paused)
+        if core.breakers is not None:
+            core.breakers.symbol_holds = self.staleness.blocked
+        self.on_fresh, self.now_ms = self.staleness.fresh, now_ms
+
+    def resume(self) -> None:
+        """After a pause: the candles closed meanwhile are warm-up only, silence then was no staleness."""
+        self.catch_up = True
+        if self.staleness is not None:
+            self.staleness.restart()
+
+    def report_late(self) -> None:
+        """Log the late candles (:meth:`late`) seen since the last report, if any."""
+        if self._late_now:
+            self._log(ev.CAT_ENGINE, late_message(self._late_now), "warning")
+            self._late_now = 0
+
+    def _saw(self, sym: str, newest: Optional[Candle]) -> None:
+        """The exchange showed ``newest`` as ``sym``'s newest candle: fresh data when it moved."""
+        if newest is None:
+            return
+        head = self.heads.get(sym)
+        if head is None or newest[0] > head[0] or (newest[0] == head[0] and newest != head):
+            self.heads[sym] = newest
+            self.on_fresh(sym)
+
+    def late(self, sym: str, candle: Candle) -> bool:
+        """True when closed ``candle`` of ``sym`` arrives more than one timeframe after its close
+        (by the exchange's clock, or a candle newer than the next one is already open): warm-up
+        only, never a decision."""
+        head = self.heads.get(sym)
+        late = candle[0] + 2 * self.tf_ms <= max(self.now_ms(), head[0] if head is not None else 0)
+        self.late_candles += late
+        self._late_now += late
+        return late
 
     @property
     def data_source(self) -> str:
@@ -98,7 +164,7 @@ class MarketFeed:
         if not candles:
             return []
         last = candles[-1]
-        if self.close_grace_ms is not None and last[0] + self.tf_ms + self.close_grace_ms <= time.time() * 1000:
+        if self.close_grace_ms is not None and last[0] + self.tf_ms + self.close_grace_ms <= self.now_ms():
             return list(candles)
         return list(candles[:-1])
 
@@ -108,6 +174,7 @@ class MarketFeed:
         batch: Batch = []
         for sym in self.symbols:
             candles = await self.gateway.fetch_ohlcv(sym, self.timeframe, limit=min(n + 2, 1000))
+            self._saw(sym, candles[-1] if candles else None)
             closed = self.closed(candles)
             if closed:
                 self.last_ts[sym] = closed[-1][0]
@@ -117,28 +184,36 @@ class MarketFeed:
 
     # -- the running feed ------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the websocket supervisor when the connection asks for websocket data and
-        ccxt.pro supports the exchange; otherwise say that REST polling is used."""
+        """Start the staleness watchdog, and the websocket supervisor when the connection asks
+        for websocket data and ccxt.pro supports the exchange; otherwise say that REST polling is used."""
+        if self.staleness is not None:
+            self.staleness.start()
         if self.conn.api_type != "websocket":
             return
         name = self.gateway.exchange.name
-        if not pro_supports(self.conn.exchange):
+        from_trades = not pro_supports(self.conn.exchange) and pro_supports(self.conn.exchange, "watchTrades")
+        if not pro_supports(self.conn.exchange) and not from_trades:
             self._log(ev.CAT_ENGINE, f"market data: {name} has no websocket candles in ccxt.pro {ccxt.__version__} "
                                      f"(watchOHLCV); polling closed candles over REST every {self.interval():g} s "
                                      "instead", "warning")
             return
+        what = "trades (ccxt.pro watch_trades; candles built from them)" if from_trades else \
+            "candles (ccxt.pro watch_ohlcv)"
         self._log(ev.CAT_ENGINE, f"market data: connecting the websocket for {', '.join(self.symbols)} "
-                                 f"{self.timeframe} candles (ccxt.pro watch_ohlcv); polling over REST until it delivers")
+                                 f"{self.timeframe} {what}; polling over REST until it delivers")
         self.ws = WsStream(self.conn, self.gateway, self.symbols, self.timeframe, name=self.name, log=self._log,
                            stopped=self._stopped, sleep=self.sleep, interval=self.interval, secrets=self._secrets,
                            timeout_ms=self.timeout_ms, retry_interval=self.retry_interval,
-                           max_retry_interval=self.max_retry_interval, sync_timeout=self.sync_timeout)
+                           max_retry_interval=self.max_retry_interval, sync_timeout=self.sync_timeout,
+                           from_trades=from_trades)
         self.ws.start()
 
     async def close(self) -> None:
-        """Stop the websocket, if any."""
+        """Stop the websocket and the watchdog, if any."""
         if self.ws is not None:
             await self.ws.close()
+        if self.staleness is not None:
+            await self.staleness.close()
 
     async def batch(self) -> Tuple[Batch, bool]:
         """(newly closed candles of every symbol in time order, True when the websocket
@@ -162,6 +237,7 @@ class MarketFeed:
         """The closed candles of ``sym`` after open time ``last`` (REST, :meth:`closed`)."""
         candles = await self.gateway.fetch_ohlcv(sym, self.timeframe, since=None if last is None else last + 1,
                                                  limit=MAX_CANDLES_PER_REQUEST)
+        self._saw(sym, candles[-1] if candles else None)
         return [c for c in self.closed(candles) if last is None or c[0] > last]
 
     async def _rest_between(self, sym: str, last: Optional[int], newest: int) -> List[Candle]:
@@ -227,6 +303,7 @@ class MarketFeed:
                 continue
             newest = max(known)
             ws.forming[sym] = known[newest]
+            self._saw(sym, known[newest])
             last = self.last_ts.get(sym)
             closed = {t: c for t, c in known.items() if t < newest and (last is None or t > last)}
             found[sym] = closed
@@ -239,7 +316,7 @@ class MarketFeed:
         (at most one REST poll for them per poll interval)."""
         if self.close_grace_ms is None:
             return []
-        now = time.time() * 1000
+        now = self.now_ms()
         overdue = [s for s, f in ws.forming.items()
                    if f[0] + self.tf_ms + self.close_grace_ms <= now and s not in ws.gaps]
         if overdue and time.monotonic() - ws.last_rest >= self.interval():

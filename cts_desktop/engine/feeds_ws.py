@@ -1,7 +1,9 @@
 """The websocket candle stream of the exchange engine: supervision, fallback and backoff.
 
 Where ccxt.pro supports the exchange (``watchOHLCV``), :class:`WsStream` follows one
-``watch_ohlcv`` subscription per symbol at the strategy's timeframe, on a ccxt.pro exchange
+``watch_ohlcv`` subscription per symbol at the strategy's timeframe (where it has only
+``watchTrades``, ``from_trades``: one ``watch_trades`` subscription per symbol, the candles built
+from the trades by :class:`~cts_desktop.engine.trade_candles.TradeCandles`), on a ccxt.pro exchange
 configured like the REST one (:func:`~cts_desktop.exchange.ccxt_gateway.create_pro_exchange`;
 public data, no keys). Every update lands in :attr:`WsStream.updates` (latest values per open
 time); :attr:`WsStream.up` turns true once every symbol delivers on a connection.
@@ -22,11 +24,12 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple, c
 import ccxt
 
 from ..core import events as ev
-from ..core.models import Candle
+from ..core.models import Candle, timeframe_ms
 from ..exchange.ccxt_gateway import CcxtGateway, create_pro_exchange
 from ..exchange.errors import map_exception, redact
 from ..store.settings import ConnectionConfig
 from .lifecycle import LogFn
+from .trade_candles import TradeCandles
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +48,9 @@ class WsStream:
     def __init__(self, conn: ConnectionConfig, gateway: CcxtGateway, symbols: List[str], timeframe: str, *,
                  name: str, log: LogFn, stopped: Callable[[], bool], sleep: Callable[[float], Awaitable[None]],
                  interval: Callable[[], float], secrets: Tuple[str, ...], timeout_ms: Optional[int],
-                 retry_interval: float, max_retry_interval: float, sync_timeout: float):
+                 retry_interval: float, max_retry_interval: float, sync_timeout: float, from_trades: bool = False):
         self.conn = conn
+        self.from_trades = from_trades  # candles built from watch_trades (no watchOHLCV)
         self.gateway = gateway
         self.symbols = symbols
         self.timeframe = timeframe
@@ -167,8 +171,13 @@ class WsStream:
         open time). Raises when the stream fails; :class:`WsLost` when ccxt reopened the
         connection by itself (updates may have been missed)."""
         clients = None
+        builder = TradeCandles(timeframe_ms(self.timeframe)) if self.from_trades else None
         while True:
-            rows = await pro.watch_ohlcv(sym, self.timeframe)
+            if builder is None:
+                rows = await pro.watch_ohlcv(sym, self.timeframe)
+            else:
+                rows = builder.add_trades(await pro.watch_trades(sym))
+                rows.extend([builder.forming] if builder.forming is not None else [])
             now = frozenset(id(c) for c in (getattr(pro, "clients", None) or {}).values())
             if clients is not None and now != clients:
                 raise WsLost("the connection was lost and reopened")

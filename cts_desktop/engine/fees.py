@@ -4,13 +4,14 @@ A fee paid in the base currency of a buy (Binance without BNB) is taken off the 
 so the position matches what the wallet holds, and the amount is truncated to the market's lot
 step so the position can be sold in full; the fee and that dust, valued at the fill price, are
 booked as the fill's fee in quote (the dust stays in the wallet, unused). A base-currency fee on
-a sell is booked at the fill price in quote. A fee in a third currency (BNB) is not part of the
-quote balance: it is logged and booked as 0.
+a sell is booked at the fill price in quote. A fee in a third currency (BNB) is converted to the
+quote at ``rates``: the fee currency's price in quote (its ``FEE/QUOTE`` ticker), or in base
+(``FEE/BASE``) times the fill's price; without a rate it is logged and booked as 0.
 """
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..core import events as ev
 from ..core.models import BUY, Fill, Market, Order
@@ -18,7 +19,12 @@ from ..core.risk import truncate_amount
 from .lifecycle import LogFn
 
 
-def fill_of_trade(order: Order, t: Dict[str, Any], market: Market, log: LogFn) -> Tuple[Fill, float]:
+FeeRates = Mapping[str, Tuple[float, bool]]
+"""fee currency -> (its price, True when that price is in base rather than quote)."""
+
+
+def fill_of_trade(order: Order, t: Dict[str, Any], market: Market, log: LogFn,
+                  rates: Optional[FeeRates] = None) -> Tuple[Fill, float]:
     """``(the fill booked for ccxt trade t of order, the trade's gross amount in base)``; the
     fill's fee is in quote (module docstring), its id the trade id."""
     amount = float(t.get("amount") or 0.0)
@@ -33,6 +39,9 @@ def fill_of_trade(order: Order, t: Dict[str, Any], market: Market, log: LogFn) -
             fee_quote += cost
         elif ccy == market.base:
             base_fee += cost
+        elif rates and ccy in rates:
+            rate, in_base = rates[ccy]
+            fee_quote += cost * rate * (price if in_base else 1.0)
         else:
             log(ev.CAT_FILL, f"fee of {cost:g} {ccy} on trade {t.get('id')} is paid outside the "
                              f"{market.quote} balance: not in the P&L", "warning")

@@ -7,6 +7,8 @@ when ``log_info`` is off (backtests) and nobody listens.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import time
 from typing import List, Optional, Tuple, cast
 
@@ -77,7 +79,8 @@ class RunJournal:
         if self.recorder is not None:
             self.recorder.position(self.run_id, self.connection, p)
         if self.bus.has_subscribers:
-            self.bus.publish(ev.PositionEvent(self.connection, p))
+            # a copy: the screen never holds the engine's live object; the run tells runs apart
+            self.bus.publish(ev.PositionEvent(self.connection, replace(p, meta=dict(p.meta), run_id=self.run_id)))
 
     def snapshot(self, pf: Portfolio, curve: List[Tuple[int, float]], ts: int) -> ev.AccountSnapshot:
         """The account of ``pf`` at market time ``ts``; the drawdown includes the last point of

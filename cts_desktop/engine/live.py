@@ -5,44 +5,35 @@
 :class:`~cts_desktop.engine.core.TradingCore` as a replay; only where candles come from and
 where orders go differ. It composes the rooms that do the work:
 
-* :mod:`.feeds` (and :mod:`.feeds_ws`): closed candles by REST polling or by websocket, with the
-  warm-up fetch, fallback, backoff and gap fill;
-* :mod:`.orders`: live orders sent once and followed until settled (:mod:`.fees`: fee booking);
-* :mod:`.reconcile`: start-up reconciliation of orders earlier live runs left in flight.
+* :mod:`.feeds` (:mod:`.feeds_ws`, :mod:`.trade_candles`, :mod:`.staleness`): closed candles by
+  REST or websocket (warm-up fetch, fallback, backoff, gap fill), stale feeds, late candles;
+* :mod:`.orders` (:mod:`.fees`, :mod:`.order_stream`): live orders sent once, followed until
+  settled, executions booked once; :mod:`.reconcile`: orders earlier live runs left in flight.
 
 Warm-up
-    At start the last ``strategy.warmup`` closed candles go to the strategies without trading
-    (their signals are discarded), so the first live decision is taken on a warmed-up
-    indicator; only candles closing after that are traded. After a pause, the candles that
-    closed meanwhile also go through the warm-up pass (a decision on them would act on stale
-    prices).
+    At start the last ``strategy.warmup`` closed candles go to the strategies without trading;
+    only later ones trade. Candles that closed during a pause, or arrived over a timeframe late,
+    also only warm up (a decision on them would act on stale prices).
 
-Paper mode (``conn.live`` False)
-    No keys are read. The core's own paper exchange fills orders at the next candle's open, as in
-    a replay, but the candles are the exchange's real ones. Starting balance:
-    ``conn.starting_balance`` (USDT-equivalent; converted at the last ``QUOTE/USDT`` close when
-    the quote currency is not a dollar).
+Paper mode (``conn.live`` False): no keys are read; the core's paper exchange fills orders at
+the next candle's open, on the exchange's real candles, from ``conn.starting_balance``
+(USDT-equivalent; converted at the last ``QUOTE/USDT`` close when the quote is not a dollar).
 
-Live mode (``conn.live`` True)
-    ``core.external_execution`` is on. After each candle the engine drains ``core.outbox``
-    through the :class:`~cts_desktop.engine.orders.OrderSender`. Starting balance: the
-    exchange's *free* balance of the quote currency at start (money locked in open orders or
-    held in other assets is not counted). Before trading, earlier runs' orders are reconciled.
+Live mode (``conn.live`` True): ``core.external_execution`` is on; after each candle the engine
+drains ``core.outbox`` through the :class:`~cts_desktop.engine.orders.OrderSender`. Earlier runs'
+orders, fills, then positions are reconciled first (:mod:`.reconcile`, :mod:`.carryover`); the
+starting balance is the *free* quote balance plus the carried positions' entry value.
 
-Stop
-    Stopping leaves positions and exchange orders as they are: in-flight orders are logged (the
-    next start reconciles them), open orders at the exchange and open positions are listed in the
-    log. Nothing is canceled or closed.
+Stop leaves positions and exchange orders as they are (listed in the log; the next start
+reconciles); the kill switch (:mod:`.kill`) cancels and closes first. Every entry also passes
+:class:`~.breakers.Breakers`; each candle's strategy step runs on a worker thread
+(:mod:`.watchdog`), awaited for at most ``strategy_budget_s``.
 
-Errors
-    Every failure ends in the engine's ``error`` state with a human ``reason`` (a
-    :class:`~cts_desktop.exchange.errors.GatewayError` message: no traceback, no secret). Market
-    data errors that may pass (network, rate limit) are retried with backoff up to
-    ``max_data_failures`` consecutive attempts.
-
-Secrets are read from the OS keyring (:class:`~cts_desktop.store.secrets.SecretStore`) at start,
-only in live mode, unless the caller passed ``secrets``. Nothing here imports Qt, and nothing
-blocks the loop (keyring and database reads run in the default executor).
+Errors end in the ``error`` state with a human ``reason`` (a
+:class:`~cts_desktop.exchange.errors.GatewayError` message: no traceback, no secret); market
+data errors that may pass are retried with backoff up to ``max_data_failures`` times. Secrets
+come from the OS keyring at start, live only, unless the caller passed ``secrets``. Nothing here
+imports Qt or blocks the loop (keyring and database reads run in the default executor).
 """
 from __future__ import annotations
 
@@ -61,16 +52,20 @@ from ..exchange.errors import GatewayError
 from ..store.installation import order_id_prefix
 from ..store.recorder import Recorder
 from ..store.settings import ConnectionConfig
+from .breakers import Breakers, latch_store_for
 from .bus import EventBus
+from .carryover import ReconcileReport, start_run_of
 from .core import TradingCore
 from .feeds import MarketFeed
 from .lifecycle import EngineError, EngineLifecycle
-from .live_setup import load_markets, open_gateway, paper_balance
+from .live_setup import load_markets, open_gateway
 from .orders import LiveLedger, OrderSender, Unsettled, unknown_order_window_ms
-from .carryover import ReconcileReport, paper_start_report, start_run
-from .reconcile import Reconciler, reconcile_start, starting_balance
+from .order_stream import OrderStream, follow_orders
+from .protection import Protector
+from .reconcile import starting_balance_of
 from .reconnect import recheck_engine
 from .strategies import Strategy, build_strategies
+from .watchdog import LoopBus, StepWorker, timed_step
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +94,15 @@ class ExchangeEngine(EngineLifecycle):
     :meth:`set_speed` has no effect (real time is the only speed).
     """
 
+    protect_interval, exchange_stops = 1.0, True  # protection.py: s between price polls; stops at the exchange
+
     def __init__(self, conn: ConnectionConfig, *, bus: Optional[EventBus] = None, recorder: Optional[Recorder] = None,
                  secrets: Optional[Mapping[str, str]] = None, poll_interval: Optional[float] = None,
                  recv_window_ms: Optional[int] = None, settle_interval: float = 0.5, max_settle_interval: float = 10.0,
                  reconcile_timeout_s: float = 60.0, max_data_failures: int = 8, timeout_ms: Optional[int] = None,
                  default_timeframe: str = DEFAULT_TIMEFRAME, close_grace_ms: Optional[int] = CLOSE_GRACE_MS,
                  ws_retry_interval: float = 1.0, max_ws_retry_interval: float = 60.0, ws_sync_timeout: float = 15.0,
-                 order_prefix: Optional[str] = None):
+                 order_prefix: Optional[str] = None, strategy_budget_s: float = 10.0):
         super().__init__(conn, bus=bus, recorder=recorder, mode="live" if conn.live else "paper")
         #: live clientOrderId prefix (store.installation.order_id_prefix); None: made from the database's folder
         self.order_prefix = order_prefix
@@ -135,6 +132,11 @@ class ExchangeEngine(EngineLifecycle):
         self.reconciled: List[Order] = []  # orders of earlier runs settled at start
         self.reconciliation: Optional[ReconcileReport] = None  # what the start found (carryover.py)
         self._adopt: List[Order] = []  # orders at the exchange this run follows from its start
+        self.strategy_budget_s = strategy_budget_s  # a candle's strategy step longer than this is reported (watchdog.py)
+        self.worker: Optional[StepWorker] = None
+        self.protector: Optional[Protector] = None  # the open positions' stops (protection.py)
+        self._leftover_stops: List[Order] = []  # protective orders of earlier runs still resting
+        self.order_stream: Optional[OrderStream] = None  # live + websocket: order updates by stream (.order_stream)
 
     @property
     def data_source(self) -> str:
@@ -145,7 +147,15 @@ class ExchangeEngine(EngineLifecycle):
     def resume(self) -> None:
         super().resume()
         if self.feed is not None:
-            self.feed.catch_up = True
+            self.feed.resume()
+
+    def resume_symbol(self, symbol: str) -> None:
+        """Lift the pause of ``symbol`` (exits refused, see :mod:`.refused_exits`): entries and
+        automatic exits on it again."""
+        if self.core is not None and self.core.paused.pop(symbol, None) is not None:
+            if self.orders is not None:
+                self.orders.exits.counts.pop(symbol, None)
+            self._log(ev.CAT_ENGINE, f"{symbol} resumed: entries and exits allowed again")
 
     def unknown_order_window_ms(self) -> int:
         """W of the unknown-outcome rule (ms): see :func:`~cts_desktop.engine.orders.unknown_order_window_ms`."""
@@ -175,7 +185,7 @@ class ExchangeEngine(EngineLifecycle):
         gateway = self.gateway
         all_markets = await self._load_markets(gateway)
         quote = next(iter(self.markets.values())).quote
-        balance = await self._starting_balance(gateway, quote, all_markets)
+        balance = await starting_balance_of(self, gateway, quote, all_markets)  # live: reconciliation first
         if self.recorder is not None:
             self.run_id = await asyncio.wrap_future(self.recorder.begin_run_future(
                 conn.name, self.mode, dataset=f"{conn.exchange}:{conn.market_type}:{tf}", strategy=conn.strategy,
@@ -192,10 +202,18 @@ class ExchangeEngine(EngineLifecycle):
                 prefix = await asyncio.get_running_loop().run_in_executor(
                     None, order_id_prefix, Path(str(self.recorder.db.database)).parent)
             core.id_prefix = prefix
+        core.bus = core.journal.bus = LoopBus(self.bus, asyncio.get_running_loop())  # steps run off the loop
+        core.breakers = Breakers(conn.name, limits, quote=quote, store=latch_store_for(self.recorder),
+                                 publish=self.bus.publish, log=core.log)
+        self.worker = StepWorker(f"cts-strategy:{conn.name}")
+        assert self.feed is not None
+        self.feed.watch(core, gateway.clock.now_ms, conn.stale_after_s, bus=self.bus,
+                        paused=lambda: not self._resume.is_set())
         if self.orders is not None:
             self.orders.live = LiveLedger(core, recorder=self.recorder, run_id=self.run_id, name=self.name, bus=self.bus)
+        self.protector = Protector.start_for(self, core, gateway)
         self._log_start(gateway, strategy, balance, quote)
-        await self._install_reconciliation(core)
+        await start_run_of(self, core)  # carryover.py: carried positions, report stored, orders adopted
         core.start()
         await self._warm_up_recent(max(int(getattr(strategy, "warmup", 0) or 0), 0))
         self.started_wall = time.time()
@@ -210,35 +228,6 @@ class ExchangeEngine(EngineLifecycle):
             close_grace_ms=self.close_grace_ms, timeout_ms=self.timeout_ms, retry_interval=self.ws_retry_interval,
             max_retry_interval=self.max_ws_retry_interval, sync_timeout=self.ws_sync_timeout)
         return all_markets
-
-    async def _starting_balance(self, gateway: CcxtGateway, quote: str, all_markets: Dict[str, Market]) -> float:
-        """Live: reconcile (:func:`~.reconcile.reconcile_start`), then free ``quote`` + carried
-        positions' entry notional; paper: the configured one (left-running runs noted)."""
-        if not self.live:
-            if self.recorder is not None:
-                self.reconciliation = await paper_start_report(self.name)
-            return await paper_balance(gateway, self.conn, quote, all_markets, self.timeframe)
-        assert self.recorder is not None
-        self.orders = OrderSender(gateway, self.markets, recorder=self.recorder, log=self._log,
-                                  secrets=self._secret_values, settle_interval=self.settle_interval,
-                                  max_settle_interval=self.max_settle_interval)
-        if self.order_prefix is None:  # adoption needs it before the run's core exists
-            self.order_prefix = await asyncio.get_running_loop().run_in_executor(
-                None, order_id_prefix, Path(str(self.recorder.db.database)).parent)
-        reconciler = Reconciler(self.orders, gateway=gateway, recorder=self.recorder, name=self.name, log=self._log,
-                                timeout_s=self.reconcile_timeout_s)
-        report, balances = await reconcile_start(reconciler, self.markets, self.order_prefix)
-        self.reconciliation, self.reconciled, self._adopt = report, reconciler.done, reconciler.adopt
-        return starting_balance(report, balances, quote, gateway.exchange.name)
-
-    async def _install_reconciliation(self, core: TradingCore) -> None:
-        """Carried positions in, the report stored before trading (:func:`~.carryover.start_run`)."""
-        if self.reconciliation is not None:
-            await start_run(core, self.reconciliation, self._adopt, self.orders.follow if self.orders else None,
-                            recorder=self.recorder, run_id=self.run_id, name=self.name, log=self._log)
-
-    async def _after_reconnect(self) -> None:
-        await recheck_engine(self)  # reconnect.py: wallet, unknown orders, before trading on
 
     def _log_start(self, gateway: CcxtGateway, strategy: Strategy, balance: float, quote: str) -> None:
         conn = self.conn
@@ -278,6 +267,9 @@ class ExchangeEngine(EngineLifecycle):
         failures = 0
         try:
             feed.start()
+            self.order_stream = follow_orders(self.conn, self.gateway, self.orders, log=self._log,
+                                              timeout_ms=self.timeout_ms, stopped=lambda: self._stop_requested,
+                                              retry=(self.ws_retry_interval, self.max_ws_retry_interval))
             while True:
                 if not self._resume.is_set():
                     await self._resume.wait()
@@ -296,7 +288,7 @@ class ExchangeEngine(EngineLifecycle):
                     await feed.sleep(min(feed.interval() * 2 ** failures, 60.0, err.retry_after or 60.0))
                     continue
                 if failures and self.live:  # the exchange answers again: check it before trading on
-                    await self._after_reconnect()
+                    await recheck_engine(self)
                 failures = 0
                 await self._feed(batch)
                 if not streamed:
@@ -318,21 +310,24 @@ class ExchangeEngine(EngineLifecycle):
         """One batch of closed candles to the core (to the warm-up pass after a pause); live
         orders the core queued are sent after each candle."""
         core, feed = self.core, self.feed
-        assert core is not None and feed is not None
+        assert core is not None and feed is not None and self.worker is not None
         catch_up, feed.catch_up = feed.catch_up, False
         for sym, candle in batch:
             if self._stop_requested:
                 break
-            if catch_up:
+            if catch_up or feed.late(sym, candle):  # late: piled up while data was late (.feeds)
                 self._warm(sym, candle)
                 continue
-            core.on_candle(sym, candle)
+            if not await timed_step(self.worker, core, sym, candle, budget_s=self.strategy_budget_s,
+                                    stopped=lambda: self._stop_requested):
+                break
             self._check_health()
-            if self.live and core.outbox and self.orders is not None:
-                await self.orders.drain(core)
+            if self.live and core.outbox and self.protector is not None:
+                await self.protector.drain()  # exits disarm their protection first
                 self._check_health()
         if catch_up and batch:
             self._log(ev.CAT_ENGINE, f"{len(batch)} candles closed during the pause: fed without trading")
+        feed.report_late()
         if batch:
             self._progress(0)
 
@@ -351,6 +346,12 @@ class ExchangeEngine(EngineLifecycle):
         """Stop following orders (they stay as they are), list what is open, close the gateway."""
         if self.feed is not None:
             await self.feed.close()
+        if self.worker is not None:
+            self.worker.close()
+        if self.protector is not None:
+            await self.protector.close()  # protective orders stay at the exchange
+        if self.order_stream is not None:
+            await self.order_stream.close()
         if self.orders is not None:
             await self.orders.cancel_all()
         core = self.core

@@ -37,8 +37,9 @@ from ..exchange.errors import GatewayError, map_exception
 from ..store.recorder import Recorder
 from .bus import EventBus
 from .core import TradingCore
-from .fees import fill_of_trade, increment_fill
+from .fees import FeeRates, fill_of_trade, increment_fill
 from .lifecycle import LogFn, describe_error
+from .refused_exits import RefusedExits, exit_order
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ class OrderSender:
         self.fatal: Optional[str] = None  # set by background order tasks: the run must end in error
         self.settlers: Dict[str, asyncio.Task[None]] = {}  # clientOrderId -> task following the order
         self.booked: Dict[str, Tuple[Set[str], float]] = {}  # clientOrderId -> (trade ids, gross amount booked)
+        self.exits = RefusedExits(gateway, log, delay=max(settle_interval * 4, 0.2))  # exits refused for lack of coins
 
     # -- sending --------------------------------------------------------------------------------
     async def drain(self, core: TradingCore) -> None:
@@ -170,6 +172,8 @@ class OrderSender:
                 live.reject(order, err.message)
                 if err.kind in FATAL_KINDS:
                     self.fatal = err.message
+                elif err.kind == "insufficient-funds" and order.reduce_only:
+                    await self.exits.refused(order, live.core, self._resend_exit)
                 return
             self._log(ev.CAT_ORDER, f"order {order.clientOrderId}: outcome unknown ({err.message}); querying it by "
                                     "client id, it will not be sent again", "warning")
@@ -203,8 +207,13 @@ class OrderSender:
             log.exception("following order %s failed", order.clientOrderId)
             self.fatal = f"cannot follow order {order.clientOrderId}: {describe_error(exc)}"
 
+    async def _resend_exit(self, symbol: str) -> None:
+        if self.live is not None and exit_order(self.live.core, symbol, "exit: sent again after a refusal"):
+            await self.drain(self.live.core)
+
     async def cancel_all(self) -> None:
         """Stop following orders (they stay as they are at the exchange)."""
+        self.exits.cancel()
         tasks = list(self.settlers.values())
         for t in tasks:
             t.cancel()
@@ -322,8 +331,27 @@ class OrderSender:
         if order.state in (STATE_CANCELED, FAILED):
             ledger.reject(order, f"{order.status} at the exchange after {order.filled:g} filled")
         else:
+            self.exits.filled(order)
             ledger.settled(order)
         return True
+
+    async def _fee_rates(self, trades: List[dict], market: Market) -> FeeRates:
+        """Prices of the third currencies (BNB) the ``trades`` paid fees in: ``FEE/QUOTE`` from
+        the gateway's last ticker, else ``FEE/BASE`` (see :mod:`.fees`)."""
+        rates: Dict[str, Tuple[float, bool]] = {}
+        for t in trades:
+            for f in t.get("fees") or ([t["fee"]] if t.get("fee") else []):
+                ccy = (f or {}).get("currency")
+                if not ccy or ccy in (market.base, market.quote) or ccy in rates:
+                    continue
+                price = await self.gateway.last_price(f"{ccy}/{market.quote}")
+                if price:
+                    rates[ccy] = (price, False)
+                    continue
+                price = await self.gateway.last_price(f"{ccy}/{market.base}")
+                if price:
+                    rates[ccy] = (price, True)
+        return rates
 
     async def _executions(self, order: Order, gross_before: float) -> Tuple[List[Tuple[Fill, float]], float]:
         """``([(fill, its gross amount in base)], gross amount executed)`` of ``order``, oldest
@@ -345,9 +373,10 @@ class OrderSender:
             raise map_exception(exc, secrets=self._secrets, exchange=ex,
                                 action="reading the order's executions") from None
         fills, gross = [], 0.0
-        for t in sorted((t for t in raws if str(t.get("order") or "") == str(order.id)),
-                        key=lambda t: (t.get("timestamp") or 0, str(t.get("id")))):
-            fill, amount = fill_of_trade(order, t, market, self._log)
+        mine = [t for t in raws if str(t.get("order") or "") == str(order.id)]
+        rates = await self._fee_rates(mine, market)
+        for t in sorted(mine, key=lambda t: (t.get("timestamp") or 0, str(t.get("id")))):
+            fill, amount = fill_of_trade(order, t, market, self._log, rates)
             fills.append((fill, amount))
             gross += amount
         return fills, gross

@@ -18,12 +18,15 @@
 An order that cannot be settled within ``timeout_s``, is still open at the exchange or is on a
 market the exchange no longer lists, and any exchange error in steps 2 and 4, makes
 reconciliation *fail*: the report's ``error`` says why and the run trades close-only (no new
-entries; exits, stop-losses and cancels stay allowed) instead of going to error.
+entries; exits, stop-losses and cancels stay allowed) instead of going to error. A protective
+(stop-loss / take-profit) order of an earlier run still resting untouched is not settled: it
+keeps protecting the coins and is listed in :attr:`Reconciler.protective` (see :mod:`.protection`).
 """
 from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..core import events as ev
@@ -32,10 +35,13 @@ from ..core.models import (PARTIALLY_FILLED, PENDING_CANCEL, PENDING_CREATE, STA
 from ..exchange.ccxt_gateway import CcxtGateway
 from ..exchange.errors import GatewayError
 from ..store import reconciliations as recs
+from ..store.installation import order_id_prefix
 from ..store.recorder import Recorder
-from .carryover import ReconcileReport, adjust_to_wallet, carried_notional, fill_row, order_row, previous_positions, split_open_orders
+from .carryover import ReconcileReport, paper_start_report, adjust_to_wallet, carried_notional, fill_row, order_row, previous_positions, split_open_orders
 from .lifecycle import EngineError, LogFn
+from .live_setup import paper_balance
 from .orders import OrderSender, Unsettled
+from .protection_restart import close_positions_of_stops, leftover_protection
 
 NON_TERMINAL = (PENDING_CREATE, STATE_OPEN, PARTIALLY_FILLED, PENDING_CANCEL)
 MAX_BASE_FEE = 0.01  # fraction of a buy's coins an exchange may keep as its fee
@@ -95,6 +101,7 @@ class Reconciler:
         self.report = report
         self.done: List[Order] = []  # orders settled
         self.adopt: List[Order] = []  # orders the new run follows (still working, or unknown with our prefix)
+        self.protective: List[Order] = []  # protective orders still resting at the exchange (left as they are)
 
     async def run(self) -> List[Order]:
         """The orders settled (module docstring). Orders still working at the exchange go to
@@ -117,6 +124,9 @@ class Reconciler:
             self.sender.booked[order.clientOrderId] = known
             ledger = _OldRunLedger(run_id, gateway=self.gateway, recorder=self.recorder, name=self.name,
                                    log=self._log, report=self.report)
+            if await leftover_protection(self.sender, order):  # a stop still protecting the coins
+                self.protective.append(order)
+                continue
             try:
                 await self.sender.settle(order, ledger, deadline=deadline)
             except _StillWorking:
@@ -203,6 +213,8 @@ async def reconcile_start(reconciler: Reconciler, markets: Dict[str, Market],
         report.error = str(exc)
         log(ev.CAT_ENGINE, f"reconciliation failed: {exc}", "error")
         await asyncio.wrap_future(reconciler.recorder.flush())
+    for line in await loop.run_in_executor(None, close_positions_of_stops, name, reconciler.done):
+        log(ev.CAT_POSITION, line)  # protective legs that executed while the app was down
     positions, from_run = await loop.run_in_executor(None, previous_positions, name, markets)
     balances = await gateway.fetch_balance()
     report.positions = adjust_to_wallet(positions, markets, balances, from_run, log)
@@ -238,4 +250,28 @@ def starting_balance(report: ReconcileReport, balances: Dict[str, Dict[str, floa
         raise EngineError(f"no free {quote} at {exchange}: live trading starts from the account's free {quote} "
                           "balance")
     return balance
+
+
+async def starting_balance_of(engine: Any, gateway: CcxtGateway, quote: str, all_markets: Dict[str, Market]) -> float:
+    """The starting balance of :class:`~cts_desktop.engine.live.ExchangeEngine` ``engine``'s new
+    run (quote). Live: its :class:`OrderSender` made, :func:`reconcile_start` run (the engine gets
+    ``reconciliation``, ``reconciled``, the orders to adopt and the resting protective legs), then
+    :func:`starting_balance`. Paper: runs left running are noted, then the configured balance."""
+    if not engine.live:
+        if engine.recorder is not None:
+            engine.reconciliation = await paper_start_report(engine.name)
+        return await paper_balance(gateway, engine.conn, quote, all_markets, engine.timeframe)
+    assert engine.recorder is not None
+    engine.orders = OrderSender(gateway, engine.markets, recorder=engine.recorder, log=engine._log,
+                                secrets=engine._secret_values, settle_interval=engine.settle_interval,
+                                max_settle_interval=engine.max_settle_interval)
+    if engine.order_prefix is None:  # adoption needs it before the run's core exists
+        engine.order_prefix = await asyncio.get_running_loop().run_in_executor(
+            None, order_id_prefix, Path(str(engine.recorder.db.database)).parent)
+    reconciler = Reconciler(engine.orders, gateway=gateway, recorder=engine.recorder, name=engine.name,
+                            log=engine._log, timeout_s=engine.reconcile_timeout_s)
+    report, balances = await reconcile_start(reconciler, engine.markets, engine.order_prefix)
+    engine.reconciliation, engine.reconciled, engine._adopt = report, reconciler.done, reconciler.adopt
+    engine._leftover_stops = reconciler.protective  # protection.py adopts them
+    return starting_balance(report, balances, quote, gateway.exchange.name)
 

@@ -26,6 +26,7 @@ from cts_desktop.exchange.ccxt_factory import (  # noqa: F401 - re-exported: the
     BINANCE_FAMILY, CREDENTIAL_ALIASES, DEFAULT_TIMEOUT_MS, ccxt_credentials, create_exchange, create_pro_exchange,
     pro_supports,
 )
+from cts_desktop.exchange.clock import ExchangeClock
 from cts_desktop.exchange.errors import GatewayError, map_exception
 from cts_desktop.exchange.request_log import install_request_log  # noqa: F401 - re-exported
 
@@ -105,6 +106,7 @@ class CcxtGateway:
         self._secrets = tuple(v for v in (secrets or {}).values() if v)
         self.exchange = exchange or create_exchange(conn, secrets, timeout_ms=timeout_ms)
         self._markets: Dict[str, Market] = {}
+        self.clock = ExchangeClock(self.exchange)  # the offset to the exchange's clock, corrected (exchange/clock.py)
 
     async def __aenter__(self) -> "CcxtGateway":
         return self
@@ -117,12 +119,30 @@ class CcxtGateway:
                              timeout_s=getattr(self.exchange, "timeout", 0) / 1000 or None)
 
     async def _call(self, action: str, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)``; a timestamp refusal (-1021: a clock jumped) re-measures the
+        clock offset and retries once (the exchange refused the request unprocessed)."""
+        for attempt in (1, 2):
+            try:
+                return await fn(*args, **kwargs)
+            except GatewayError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure leaves as a GatewayError (non-ccxt ones as "internal")
+                err = self._error(exc, action)
+                if attempt == 1 and err.kind == "clock" and self.clock.enabled and await self._resync(action):
+                    continue
+                raise err from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _resync(self, action: str) -> bool:
+        """Re-measure the clock offset after a timestamp refusal; False when that failed too."""
         try:
-            return await fn(*args, **kwargs)
-        except GatewayError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - every failure leaves as a GatewayError (non-ccxt ones as "internal")
-            raise self._error(exc, action) from None
+            offset = await self.clock.sync()
+        except Exception as exc:  # noqa: BLE001 - the original refusal is what gets reported
+            log.warning("re-measuring the clock after a timestamp refusal failed: %s", self._error(exc, action).message)
+            return False
+        log.warning("%s refused a request's timestamp while %s: clock offset re-measured (%+.1f s), retrying once",
+                    self.exchange.name, action, (offset or 0) / 1000)
+        return True
 
     async def _trade_call(self, action: str, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         """Like :meth:`_call`; a Binance ``-2015`` on a trade endpoint is ambiguous (unknown key,
@@ -299,6 +319,25 @@ class CcxtGateway:
                 if raw.get("clientOrderId") == order.clientOrderId:
                     return raw
         raise GatewayError("order-not-found", f"{ex.name} has no order with client id {order.clientOrderId} on {order.symbol}.")
+
+    async def last_price(self, symbol: str, max_age_ms: int = 60_000) -> Optional[float]:
+        """The last traded price of ``symbol`` (quote): ccxt's last ticker when younger than
+        ``max_age_ms``, else a fresh one; None when the exchange does not list ``symbol`` or the
+        ticker cannot be read (fee conversion falls back then)."""
+        await self._ensure_markets()
+        ex = self.exchange
+        if symbol not in (ex.markets or {}):
+            return None
+        cached = (ex.tickers or {}).get(symbol) or {}
+        if cached.get("last") and (ex.milliseconds() - int(cached.get("timestamp") or 0)) < max_age_ms:
+            return float(cached["last"])
+        try:
+            ticker = await self._call("reading the ticker", ex.fetch_ticker, symbol)
+        except GatewayError as err:
+            log.warning("no %s price for a fee conversion: %s", symbol, err.message)
+            return None
+        last = ticker.get("last") or ticker.get("close")
+        return float(last) if last else None
 
     async def fetch_open_orders(self, symbol: Optional[str] = None) -> List[Order]:
         """Open orders (of ``symbol``, or all) as :class:`Order` objects."""

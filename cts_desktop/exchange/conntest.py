@@ -48,6 +48,10 @@ class ConnectionTestResult:
     or None. ``warnings``: things to know even when ok. ``log``: one dict per HTTP request
     (``time`` ms, ``request`` "METHOD /path", ``outcome``, ``ms``). ``tested_at``: ms.
     ``credentials_fingerprint``: see :func:`cts_desktop.core.credentials.credentials_fingerprint`.
+    ``system_status``: ``"normal"``, ``"maintenance"`` or ``"unknown"`` (the exchange, or a proxy
+    in front of it, has no status endpoint or it failed: a warning says which), None when not checked.
+    ``withdrawal_checked``: True when the key's permissions were read, so the withdrawal warning
+    could be given; False when they could not be (a warning says so).
     """
 
     ok: bool
@@ -63,6 +67,8 @@ class ConnectionTestResult:
     log: List[Dict[str, Any]] = field(default_factory=list)
     tested_at: int = 0
     credentials_fingerprint: str = ""
+    system_status: Optional[str] = None
+    withdrawal_checked: Optional[bool] = None
 
     def to_json(self) -> Dict[str, Any]:
         return asdict(self)
@@ -232,8 +238,25 @@ class _Probe:
                 "Turn on automatic time synchronisation.")
 
     async def system_status(self) -> None:
+        """``GET /sapi/v1/system/status``. Optional: without the endpoint (404 from the exchange or a
+        proxy) or when it fails, the status is ``"unknown"`` with a warning, and the test goes on
+        (the other steps tell whether trading works). Only a reported maintenance fails the test."""
         self.step("checking the system status", "Checking exchange status", 0.5)
-        status = await self.ex.fetch_status()
+        try:
+            status = await self.ex.fetch_status()
+        except Exception as exc:  # noqa: BLE001 - optional step: its failure is a warning, never a pass or fail
+            err = map_exception(exc, secrets=self.secret_values, exchange=self.ex, action="checking the system status")
+            if err.kind == "maintenance" and err.http_status == 503:
+                raise err from None
+            self.result.system_status = "unknown"
+            if err.http_status in (404, 405, 501):
+                why = (f"{self.ex.name} (or a proxy in front of it) has no system status endpoint "
+                       f"(HTTP {err.http_status})")
+            else:
+                why = f"the system status could not be read: {err.message}"
+            self.result.warnings.append(f"Exchange status unknown: {why}. The other checks decide the result.")
+            return
+        self.result.system_status = "maintenance" if status.get("status") == "maintenance" else "normal"
         if status.get("status") == "maintenance":
             raise GatewayError("maintenance", f"{self.ex.name} reports system maintenance; trading is unavailable. Try again later.")
 
@@ -248,9 +271,14 @@ class _Probe:
         try:
             perms = await ex.sapi_get_account_apirestrictions()
         except Exception as exc:  # noqa: BLE001 - not fatal: the key works, only its rights are unknown
-            err = map_exception(exc, secrets=self.secret_values, exchange=ex)
-            result.warnings.append(f"Could not read the API key's permissions: {err.message}")
+            err = map_exception(exc, secrets=self.secret_values, exchange=ex, action="reading the API key permissions")
+            result.withdrawal_checked = False
+            result.warnings.insert(0, "WITHDRAWAL CHECK NOT DONE: the API key's permissions could not be read, so "
+                                      "this test cannot tell whether the key can withdraw funds. Run the test again, "
+                                      "or check the key's permissions on the exchange's website. Reason: "
+                                      + err.message)
         else:
+            result.withdrawal_checked = True
             result.permissions = {k: v for k, v in perms.items() if k != "info"}
             _permission_warnings(result, self.conn)
 

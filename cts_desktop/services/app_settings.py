@@ -78,7 +78,7 @@ FIELDS: Tuple[Field, ...] = (
           "Used for a new exchange connection when the exchange declares no rate limit of its own. "
           "Existing connections keep theirs (edit them in the Connections tab).",
           applies="new connections", minimum=0.1, maximum=1000.0),
-    Field("default_paper_balance", "Connections", "Default paper balance", "float", 10_000.0, "USDT equivalent",
+    Field("default_paper_balance", "Connections", "Default paper balance", "float", 10_000.0, "USD",
           "Starting balance of a new paper connection, in its quote currency (converted where the quote is "
           "not a dollar).", applies="new connections", minimum=1.0, maximum=1e12),
     Field("database_dir", "Storage", "Database folder", "folder", "", "folder",

@@ -99,9 +99,9 @@ def describe_rate_limits(limits: Mapping[str, Any]) -> str:
 
 
 def danger_warnings(warnings: List[str], perms: Any) -> List[str]:
-    """The warnings to show loudest: those starting with DANGER, or, when the test reported none,
-    one for an API key that may withdraw funds."""
-    loud = [w for w in warnings if w.startswith("DANGER")]
+    """The warnings to show loudest: those starting with DANGER or saying the withdrawal check
+    could not be done, or, when the test reported none, one for an API key that may withdraw funds."""
+    loud = [w for w in warnings if w.startswith(("DANGER", "WITHDRAWAL CHECK NOT DONE"))]
     if isinstance(perms, Mapping) and perms.get("enableWithdrawals") and not loud:
         loud = ["DANGER: this API key can WITHDRAW funds."]
     return loud

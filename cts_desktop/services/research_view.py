@@ -155,3 +155,43 @@ def heatmap(trials: Sequence[TrialRow], x: str, y: str, how: str = MAXIMIZE) -> 
 
 
 __all__ = ["OBJECTIVE_LABELS", "Heatmap", "RangeRow", "heatmap", "objectives", "space_specs", "suggest", "suggestions"]
+
+
+@dataclass(frozen=True)
+class FormState:
+    """A stored study's ``NAME=SPEC`` texts read back into the form: ``rows`` (every declared
+    parameter of the strategy, the varied ones ticked with their range or list) and ``fixed``
+    (parameter -> value held fixed, for the parameter form)."""
+
+    rows: List[RangeRow]
+    fixed: Dict[str, Any]
+
+
+def form_state(strategy: str, specs: Sequence[str]) -> FormState:
+    """The inverse of :func:`space_specs`: ``low:high[:step]`` ticks a number row, ``a,b`` a list
+    row, ``name=value`` fixes the parameter; declared parameters the study did not name keep
+    their suggested row, unticked; fixed values are coerced to the parameter's type (a value it no
+    longer accepts is skipped). Raises ``KeyError`` for an unknown strategy; specs naming an
+    unknown parameter are skipped (a study stored by an older strategy version still opens)."""
+    rows = {r.name: r for r in suggestions(strategy)}
+    declared = {p.name: p for p in strategies.get(strategy).params}
+    fixed: Dict[str, Any] = {}
+    for spec in specs:
+        name, sep, rhs = spec.partition("=")
+        name, rhs = name.strip(), rhs.strip()
+        if not sep or name not in rows:
+            continue
+        base = rows[name]
+        if ":" in rhs and base.kind == "number":
+            parts = rhs.split(":")
+            rows[name] = RangeRow(name, base.kind, parts[0], parts[1], parts[2] if len(parts) > 2 else "",
+                                  base.choices, True)
+        elif "," in rhs and base.kind == "list":
+            rows[name] = RangeRow(name, base.kind, base.low, base.high, base.step,
+                                  ",".join(c.strip() for c in rhs.split(",") if c.strip()), True)
+        else:
+            try:
+                fixed[name] = declared[name].coerce(rhs)
+            except (ValueError, TypeError):
+                continue  # a value the strategy no longer accepts: its default stays
+    return FormState(list(rows.values()), fixed)

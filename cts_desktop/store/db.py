@@ -18,10 +18,11 @@ from typing import Callable, Dict
 
 from . import db_check
 
+from playhouse.migrate import SqliteMigrator, migrate
 from peewee import (AutoField, BlobField, BooleanField, CharField, DatabaseProxy, FloatField, ForeignKeyField,
                     IntegerField, Model, PeeweeException, SqliteDatabase, TextField)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DB_FILENAME = "cts-desktop.sqlite3"
 
 proxy = DatabaseProxy()
@@ -158,6 +159,7 @@ class PositionRec(BaseModel):
     close_reason = CharField(default="")
     strategy = CharField(default="")
     meta = TextField(default="{}")
+    protection = CharField(default="")  # where the stops live: "exchange" / "app" / ""
 
     class Meta:
         table_name = "positions"
@@ -325,8 +327,15 @@ MODELS = [Meta, Run, OrderRec, FillRec, PositionRec, SignalRec, EquityChunkRec, 
 # version -> function(database) upgrading from version-1 to version (playhouse.migrate steps)
 MIGRATIONS: Dict[int, Callable[[SqliteDatabase], None]] = {
     2: lambda db: db.create_tables([Study, Trial]),  # research studies (optimisation, walk-forward)
-    3: lambda db: db.create_tables([ReconciliationRec]),  # start-up reconciliation summaries
+    3: lambda db: _add_column(db, "positions", "protection", PositionRec.protection),  # where stops live
+    4: lambda db: db.create_tables([ReconciliationRec]),  # start-up reconciliation summaries
 }
+
+
+def _add_column(db: SqliteDatabase, table: str, name: str, fld: CharField) -> None:
+    """Add column ``name`` to ``table`` unless it is there (a table created by a later version)."""
+    if name not in {c.name for c in db.get_columns(table)}:
+        migrate(SqliteMigrator(db).add_column(table, name, fld))
 
 
 def open_database(data_dir: Path) -> SqliteDatabase:

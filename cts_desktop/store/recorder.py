@@ -296,7 +296,7 @@ def _position_row(run_id: int, connection: str, p: Position) -> dict:
         "exit_price": p.exit_price, "realized_pnl": p.realized_pnl, "fees": p.fees,
         "last_price": p.last_price, "stop_loss": p.stop_loss, "take_profit": p.take_profit,
         "opened_at": p.opened_at, "closed_at": p.closed_at, "close_reason": p.close_reason,
-        "strategy": p.strategy, "meta": _to_json(p.meta) if p.meta else "{}",
+        "strategy": p.strategy, "meta": _to_json(p.meta) if p.meta else "{}", "protection": p.protection,
     }
 
 

@@ -21,7 +21,8 @@ def _position(r: PositionRec) -> Position:
         entry_price=r.entry_price, max_amount=r.max_amount, exit_price=r.exit_price,
         exit_amount=r.max_amount - r.amount, realized_pnl=r.realized_pnl, fees=r.fees, last_price=r.last_price,
         stop_loss=r.stop_loss, take_profit=r.take_profit, closed_at=r.closed_at, close_reason=r.close_reason,
-        strategy=r.strategy, meta=json.loads(r.meta or "{}"),
+        strategy=r.strategy, meta=json.loads(r.meta or "{}"), run_id=getattr(r, "run_id", None),  # peewee adds run_id
+        protection=r.protection,
     )
     return p
 

@@ -54,7 +54,7 @@ class EventBridge(QObject):
     * ``log_lines(connection, [LogEvent])``: new log lines in arrival order;
     * ``equity_points(connection, [(timestamp_ms, equity)])``: new equity curve points;
     * ``run_started(connection, run_id)``: a new run began (views clear what belonged to the last);
-    * ``alerts([event])``: circuit-breaker trips, stale feeds, reconciliation results, in arrival
+    * ``alerts([event])``: circuit-breaker trips, stale and resumed feeds, reconciliation results, in arrival
       order (rare: emitted with the light kinds, every tick).
     """
 
@@ -93,6 +93,7 @@ class EventBridge(QObject):
             ev.EngineStateChanged: self._on_state,
             ev.CircuitBreakerTripped: self._alerts.append,
             ev.FeedStale: self._alerts.append,
+            ev.FeedResumed: self._alerts.append,
             ev.ReconciliationResult: self._alerts.append,
         }
         self._timer = QTimer(self)

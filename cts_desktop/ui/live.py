@@ -47,6 +47,9 @@ class LiveTab(QWidget):
         self.progress_text.setObjectName("Hint")
         self.live_badge = QLabel()
         self.live_badge.setObjectName("LiveIndicator")
+        self.stale_badge = QLabel()  # symbols whose market data is stale (the feed watchdog)
+        self.stale_badge.setObjectName("StaleFeeds")
+        self.stale_badge.setVisible(False)
 
         top = QHBoxLayout()
         top.setSpacing(10)
@@ -65,6 +68,8 @@ class LiveTab(QWidget):
         prog.addWidget(self.progress)
         under = QHBoxLayout()
         under.addWidget(self.progress_text, 1)
+        under.addWidget(self.stale_badge)
+        under.addSpacing(8)
         under.addWidget(self.live_badge)
         prog.addLayout(under)
 
@@ -132,6 +137,14 @@ class LiveTab(QWidget):
             self.live_badge.setProperty("live", False)
         self.live_badge.style().unpolish(self.live_badge)
         self.live_badge.style().polish(self.live_badge)
+
+    def set_stale_feeds(self, stale: Dict[str, list]) -> None:
+        """Show the badge for stale market data: connection -> its stale symbols (empty: hidden)."""
+        parts = [f"{', '.join(sorted(syms))} ({name})" for name, syms in sorted(stale.items()) if syms]
+        self.stale_badge.setVisible(bool(parts))
+        self.stale_badge.setText(f"⚠ Stale market data: {'; '.join(parts)}: new entries blocked" if parts else "")
+        self.stale_badge.setToolTip("No new market data within the connection's limit: new entries are blocked on "
+                                    "these symbols, exits still go out. It clears when data flows again.")
 
     def set_progress(self, done: int, total: int, market_ts: int = 0) -> None:
         frac = done / total if total else 0.0

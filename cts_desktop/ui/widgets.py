@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Dict, Optional
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QAction, QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QHeaderView, QLabel, QSizePolicy,
                                QTableView, QToolButton, QVBoxLayout, QWidget)
@@ -159,13 +159,14 @@ class RecordTable(QTableView):
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
+        squeeze_columns(self)
         if self.fill_model is not None:
             self.fill_model.fill_views()
 
 
 def make_table(model, *, name: str, sortable: bool = True, stretch_last: bool = True) -> QTableView:
     """A read-only, row-selecting table tuned for many rows (fixed row height, no grid)."""
-    t = RecordTable() if hasattr(model, "watch_view") else QTableView()
+    t = RecordTable()
     t.setObjectName(name)
     t.setModel(model)
     t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -185,10 +186,15 @@ def make_table(model, *, name: str, sortable: bool = True, stretch_last: bool = 
     hh.setHighlightSections(False)
     hh.setSectionsMovable(True)
     hh.setDefaultAlignment(Qt.AlignmentFlag.AlignCenter)
+    hh.sectionResized.connect(lambda *_a: t.property("squeezing") or t.setProperty("user_sized", True))
     if hasattr(model, "watch_view"):  # a model with C++ cells, written near the visible rows
         t.fill_model = model
         model.watch_view(t)
     return t
+
+
+#: columns of sentences, which may end in an ellipsis when space is short (a symbol or an id never does)
+FREE_TEXT = frozenset({"close_reason", "reason", "message", "error", "verdict", "strategy", "detail"})
 
 
 def fit_columns(table: QTableView, minimum: int = 60, maximum: int = 280) -> None:
@@ -203,13 +209,124 @@ def fit_columns(table: QTableView, minimum: int = 60, maximum: int = 280) -> Non
     src = model.sourceModel() if hasattr(model, "sourceModel") else model
     columns = getattr(src, "columns", ())
     rows = min(model.rowCount(), 50)
+    natural: list = []
+    floors: list = []
     for c in range(model.columnCount()):
         texts = [str(model.index(r, c).data() or "") for r in range(rows)]
         if c < len(columns):
             texts.append(columns[c].sample_text())
-        w = max([hfm.horizontalAdvance(str(model.headerData(c, Qt.Orientation.Horizontal) or "")) + 8]
-                + [fm.horizontalAdvance(t) for t in texts]) + 24
-        hh.resizeSection(c, max(minimum, min(maximum, w)))
+        head = hfm.horizontalAdvance(str(model.headerData(c, Qt.Orientation.Horizontal) or "")) + 8
+        w = max([head] + [fm.horizontalAdvance(t) for t in texts]) + 24
+        natural.append(max(minimum, min(maximum, w)))
+        free_text = c < len(columns) and getattr(columns[c], "field", "") in FREE_TEXT
+        # free text (a reason, a message) may be cut with an ellipsis; numbers and times only lose padding
+        floors.append(max(48, min(head + 16, natural[-1])) if free_text else max(48, natural[-1] - 14))
+        table.setProperty("squeezing", True)
+        hh.resizeSection(c, natural[-1])
+        table.setProperty("squeezing", False)
+    table.setProperty("natural_widths", natural)
+    table.setProperty("floor_widths", floors)
+    squeeze_columns(table)
+
+
+def squeeze_columns(table: QTableView) -> None:
+    """When the columns sized by :func:`fit_columns` are wider together than the table, narrow
+    them in proportion so a 1280 px window needs no sideways scrolling: free-text columns down to
+    their header's width, numbers and times only by some padding (they are never cut); wide again
+    when there is room. Runs when the table is resized."""
+    natural, floors = table.property("natural_widths"), table.property("floor_widths")
+    avail = table.viewport().width()
+    if not natural or avail <= 0 or table.property("user_sized"):
+        return  # a width the trader chose (or a remembered layout) is kept as it is
+    hh = table.horizontalHeader()
+    shown = [c for c in range(min(len(natural), hh.count())) if not hh.isSectionHidden(c)]
+    total = sum(natural[c] for c in shown)
+    if not total:
+        return
+    factor = min(1.0, avail / total)
+    if factor < 1.0:  # what the floors take is not shared out again
+        fixed = sum(floors[c] for c in shown if natural[c] * factor < floors[c])
+        rest = sum(natural[c] for c in shown if natural[c] * factor >= floors[c])
+        if rest:
+            factor = max(0.0, min(1.0, (avail - fixed) / rest))
+    table.setProperty("squeezing", True)
+    try:
+        for c in shown:
+            hh.resizeSection(c, max(floors[c], int(natural[c] * factor)))
+    finally:
+        table.setProperty("squeezing", False)
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that takes the room it is given and ends with "…" when its text is longer
+    (the whole text in the tool tip), instead of being cut mid-word."""
+
+    def __init__(self, text: str = "", parent=None):
+        super().__init__(parent)
+        self._full = ""
+        self.setMinimumWidth(80)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt API
+        self._full = text or ""
+        self.setToolTip(self._full)
+        self._elide()
+
+    def text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(self.width() - 4, 10))
+        super().setText(shown)
+
+    def minimumSizeHint(self):  # noqa: N802 - Qt API
+        hint = super().minimumSizeHint()
+        hint.setWidth(80)
+        return hint
+
+    def sizeHint(self):  # noqa: N802 - Qt API
+        hint = super().sizeHint()
+        hint.setWidth(self.fontMetrics().horizontalAdvance(self._full) + 8)
+        return hint
+
+
+class WrapBody(QWidget):
+    """The content of a scroll area whose wrapped labels must get their whole height. A scroll
+    area sizes its widget from the plain size hint, which ignores word wrap, so a long warning or
+    a test result was squeezed into one line and overlapped its neighbours; this widget asks its
+    layout for the height it needs at its actual width whenever it is resized or re-laid out."""
+
+    def _fit(self) -> None:
+        lay = self.layout()
+        if lay is not None and lay.hasHeightForWidth():
+            need = lay.totalHeightForWidth(self.width())
+            if need != self.minimumHeight():
+                self.setMinimumHeight(need)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._fit()
+
+    def event(self, event) -> bool:
+        handled = super().event(event)
+        if event.type() == QEvent.Type.LayoutRequest:
+            self._fit()
+        return handled
+
+
+def fit_height(dialog: QWidget, width: int) -> None:
+    """Give ``dialog`` ``width`` and the height its wrapped labels need at that width (a layout's
+    plain size hint ignores word wrap, so such a dialog opened clipped); it cannot be made smaller."""
+    lay = dialog.layout()
+    height = lay.totalHeightForWidth(width) if lay is not None and lay.hasHeightForWidth() else 0
+    height = max(height, dialog.sizeHint().height())
+    dialog.setMinimumSize(min(width, dialog.minimumSizeHint().width()), height)
+    dialog.resize(width, height)
 
 
 def section_title(text: str) -> QLabel:

@@ -219,11 +219,16 @@ def test_live_gate(qtbot, tab, services, venue, cname, window):
     assert confirmation["credentials_fingerprint"] == services.connection(cname).last_test["credentials_fingerprint"]
     assert d.badge.text() == "LIVE" and "LIVE" in d.status.text()
     assert cname in window.live_tab.live_badge.text()
+    if window.current == cname:  # the toolbar says LIVE at once, not at the next selection
+        assert window.mode_badge.text() == "LIVE"
+    window.select_connection(cname)
+    assert window.mode_badge.text() == "LIVE"
     # Changing the secret invalidates the test and switches live off.
     d.credentials_section.edits["secret"].setText(API_SECRET[::-1])
     click(qtbot, d.save_button)
     conn = services.connection(cname)
     assert not conn.live and conn.last_test == {}
+    assert window.mode_badge.text() == "PAPER"  # switched off: the toolbar follows without reselecting
     assert "live trading switched off" in d.status.text().lower()
     assert cname not in window.live_tab.live_badge.text()
     click(qtbot, d.live_button)
@@ -318,3 +323,64 @@ def test_ccxt_debug_log_does_not_leak_the_api_key(qtbot, tab, services, venue, c
     run_test(qtbot, d)
     assert "/api/v3/account" in caplog.text  # ccxt's request log was captured ...
     assert API_KEY not in caplog.text  # ... without the key
+
+
+@keyring_test
+def test_unread_permissions_and_missing_status_endpoint_are_said_plainly(qtbot, tab, services, venue, cname):
+    """A proxy without /sapi/v1/system/status (404) and a 429 on the permissions read: the test
+    passes, the status is unknown (not "server error"), and the panel says loudly that the
+    withdrawal check could not be done."""
+    venue.add_account(API_KEY, API_SECRET, {"USDT": 1000}, permissions=("read", "trade", "withdraw"))
+    venue.faults.status(404, body="<html>404</html>", path="/sapi/v1/system/status")
+    venue.faults.rate_limit(retry_after=30, path="/sapi/v1/account/apiRestrictions")
+    d = add_venue_connection(qtbot, tab, cname, venue)
+    run_test(qtbot, d)
+    t = services.connection(cname).last_test
+    assert t["ok"] and t["system_status"] == "unknown" and t["withdrawal_checked"] is False
+    sec = d.test_section
+    assert sec.danger.text().startswith("⚠  WITHDRAWAL CHECK NOT DONE") and not sec.danger.isHidden()
+    assert "no system status endpoint (HTTP 404)" in sec.warnings.text()
+    assert "server error" not in widget_texts(tab.window()).lower()
+    if os.environ.get("CTS_SHOTS"):
+        win = tab.window()
+        win.resize(1280, 720)
+        d.findChild(QScrollArea).ensureWidgetVisible(sec.danger)
+        qtbot.waitUntil(lambda: not sec.danger.visibleRegion().isEmpty(), timeout=5_000)
+        win.grab().save(os.path.join(os.environ["CTS_SHOTS"], "conntest_withdrawal_check_not_done.png"))
+
+
+def test_paper_balance_unit_follows_the_replayed_market(services, qtbot):
+    """A USD market's balance is in USD (not "USDT equivalent"); a BTC-quoted one says the dollars
+    are converted."""
+    from cts_desktop.ui.connections.sections import ReplaySection
+
+    sec = ReplaySection()
+    qtbot.addWidget(sec)
+    sec.dataset.setCurrentIndex(sec.dataset.findData("coinbase-btc-usd-1h"))
+    assert sec.balance_unit.text() == "USD"
+    sec.dataset.setCurrentIndex(sec.dataset.findData("binance-btc-usdt-perp-5m"))
+    assert sec.balance_unit.text() == "USDT"
+    sec.dataset.setCurrentIndex(sec.dataset.findData("bittrex-btc-5m"))
+    assert sec.balance_unit.text() == "USD, converted to BTC at the first price"
+
+
+@keyring_test
+def test_test_results_are_readable_at_1280(qtbot, tab, services, venue, cname, window):
+    """After a passing test the result box (status, balances, capabilities, clock offset,
+    permissions) is shown whole at 1280x720: every wrapped line has the height it needs."""
+    venue.add_account(API_KEY, API_SECRET, {"USDT": 1000, "BTC": 0.5})
+    window.resize(1280, 720)
+    d = add_venue_connection(qtbot, tab, cname, venue)
+    run_test(qtbot, d)
+    sec = d.test_section
+    assert "passed" in sec.result.text().lower() or "ok" in sec.result.text().lower(), sec.result.text()
+    d.scroll.ensureWidgetVisible(sec.result)
+    body = d.scroll.widget()  # the layout settles (wrapped lines take their height) once events run
+    qtbot.waitUntil(lambda: body.height() >= body.layout().totalHeightForWidth(body.width()), timeout=5_000)
+    d.scroll.ensureWidgetVisible(sec.result)
+    if os.environ.get("CTS_SHOTS_DIR"):
+        window.grab().save(os.path.join(os.environ["CTS_SHOTS_DIR"], "conntest-1280.png"))
+    for label in sec.findChildren(QLabel):
+        if label.isVisible() and label.wordWrap() and label.text():
+            assert label.height() >= label.heightForWidth(label.width()), label.text()[:60]
+            assert label.width() <= d.width(), label.text()[:60]

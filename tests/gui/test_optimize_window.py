@@ -167,7 +167,20 @@ def test_grid_study_table_heatmap_export_preset_and_reopen(win, services, qtbot,
     w2 = OptimizeWindow(services)
     qtbot.addWidget(w2)
     assert w2.tabs.studies.rowCount() >= 1 and w2.tabs.selected_study() == stored.study_id
+    # a form set to something else first: reopening must put the study's own settings back
+    other = next(n for n in (w2.form.strategy_box.itemData(i) for i in range(w2.form.strategy_box.count()))
+                 if n != "ma_cross")
+    w2.form.select_strategy(other)
+    w2.form.cash.setValue(1234.0)
+    w2.search.method.setCurrentIndex(w2.search.method.findData("random"))
     w2.tabs.open_button.click()
+    asked = optimize.study_request(services.data_dir, stored.study_id)
+    again = w2.build_request()
+    assert w2.form.strategy_box.currentData() == "ma_cross"
+    assert (again.strategy, again.method, again.objective, again.data, again.settings) == \
+        (asked.strategy, asked.method, asked.objective, asked.data, asked.settings)
+    assert sorted(again.space) == sorted(asked.space)
+    assert [r.name for r in w2.search.rows() if r.vary] == ["fast", "slow"]
     assert w2.study is not None and w2.study.study_id == stored.study_id
     assert w2.tabs.trials_model.rowCount() == 4 and w2.request is not None
     assert w2.preset_button.isEnabled() and w2.report_button.isEnabled()
@@ -190,7 +203,6 @@ def test_refused_input_names_the_field_and_nothing_runs(win, qtbot):
     win.search.set_range("fast", vary=False)
     assert not win.start()
     assert "space: nothing varies" in win.state_label.text()
-    assert win.form.data.source_box.findData("history") == -1  # datasets and candle files only (for now)
     shot(win, "optimize-refused.png")
 
 
@@ -298,3 +310,39 @@ def test_bayesian_search_through_the_window(win, services, qtbot):
     assert win.state == "finished", win.state_label.text()
     stored = optimize.load_study(services.data_dir, win.study.study_id)
     assert stored.method == "tpe" and len(stored.trials) == 6 == win.tabs.trials_model.rowCount()
+
+
+def test_a_study_on_exchange_history(win, services, qtbot, venue):
+    """Exchange history as the data: downloaded through the connection (the local venue, real
+    ccxt client), kept as a file, the study runs on it; Run study again asks the exchange for
+    nothing; a study reopened later names that file."""
+    from tests.venue.harness import connection_for
+
+    services.save_connection(connection_for(venue, name="venue", rate_limit_per_second=500))
+    d = win.form.data
+    d.select("history")
+    assert d.hist_conn.isEnabled() and d.hist_conn.currentText() == "venue"
+    d.hist_symbol.setText("BTC/USDT")
+    d.hist_tf.setCurrentText("5m")
+    d.hist_from.setDate(d.hist_to.date().addDays(-2))
+    win.form.select_strategy("ma_cross")
+    win.search.set_range("fast", 4, 8, 4)
+    win.search.set_range("slow", 20, 40, 20)
+    win.search.workers.setValue(1)
+    assert win.start()
+    qtbot.waitUntil(lambda: win.state == "error" or (win.job is not None and win.job.done), timeout=120_000)
+    assert win.state == "finished", win.state_label.text()
+    assert len(win.study.trials) == 4 and win.request.data.candles[0].endswith(".parquet")
+    klines = sum(1 for r in venue.requests if r == ("GET", "/api/v3/klines"))
+    assert klines >= 1
+    first_job = win.job
+    assert win.start()  # the same form: the kept file, no download
+    qtbot.waitUntil(lambda: win.job is not first_job and win.job is not None and win.job.done, timeout=120_000)
+    assert win.state == "finished", win.state_label.text()
+    assert sum(1 for r in venue.requests if r == ("GET", "/api/v3/klines")) == klines
+    shot(win, "optimize-history.png")
+
+    d.hist_symbol.setText("NOPE/USDT")
+    assert win.start()
+    qtbot.waitUntil(lambda: win._download is None and win.state == "error", timeout=60_000)
+    assert "no market NOPE/USDT" in win.state_label.text() and win.run_button.isEnabled()

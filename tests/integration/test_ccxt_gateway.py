@@ -250,8 +250,21 @@ def test_wrong_key_and_wrong_secret(funded):
 
 
 def test_clock_skew(funded):
+    """The trading gateway measures the exchange's clock and signs with the corrected time
+    (exchange/clock.py); without that correction the refusal is a "clock" error."""
     funded.set_clock_offset(90_000)
-    err = gateway_error(funded, lambda gw: gw.fetch_balance())
+
+    async def corrected(gw):
+        balance = await gw.fetch_balance()
+        return balance, gw.clock.offset_ms
+    balance, offset = with_gateway(funded, corrected)
+    assert "USDT" in balance and abs(offset - 90_000) < 1_000
+
+    def uncorrected(gw):
+        gw.clock.enabled = False
+        gw.exchange.options["adjustForTimeDifference"] = False
+        return gw.fetch_balance()
+    err = gateway_error(funded, uncorrected)
     assert err.kind == "clock" and "clock" in err.message
 
 

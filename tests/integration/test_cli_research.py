@@ -70,3 +70,40 @@ def test_bad_input_one_message_exit_2(tmp_path, capsys, args, message):
     assert main(["--data-dir", str(tmp_path), *args]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
+
+
+def _utc(ms: int) -> str:
+    from datetime import datetime, timezone
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_optimize_on_exchange_history_through_a_connection(tmp_path, venue):
+    """--history: the candles come from the exchange (the local venue, real ccxt client), are kept
+    as a file in the data dir, and the study runs on exactly those candles; a second run asks the
+    exchange for nothing (the cache); an unknown connection is bad input that names it."""
+    from cts_desktop.store.settings import SettingsStore
+    from tests.venue.harness import connection_for
+
+    data = tmp_path / "data"
+    store = SettingsStore(data / "config").load()
+    store.add(connection_for(venue, "venue"))
+    store.save()
+    served = venue.state.candles("BTCUSDT")
+    since, until = served[200][0], served[800][0]  # 600 closed 5m candles
+    args = ["optimize", "--history", "venue", "--symbol", "BTC/USDT", "--timeframe", "5m", "--from", _utc(since),
+            "--to", _utc(until), *SPACE, "--workers", "1", "--objective", "total_return"]
+    p = cli(*args, data=data)
+    assert p.returncode == 0, p.stderr
+    assert "6 trials" in p.stdout and "kept in" in p.stderr
+    kept = list((data / "history").glob("binance_BTC-USDT_5m_*.parquet"))
+    assert len(kept) == 1
+    from cts_desktop.exchange.importer import load
+    cols = load(kept[0]).candles
+    assert len(cols) == 600 and int(cols.arrays()[0][0]) == since
+    klines = sum(1 for _m, path in venue.requests if path == "/api/v3/klines")
+    again = cli(*args, data=data)
+    assert again.returncode == 0, again.stderr
+    assert sum(1 for _m, path in venue.requests if path == "/api/v3/klines") == klines
+
+    bad = cli(*[("nope" if a == "venue" else a) for a in args], data=data)
+    assert bad.returncode == 2 and "unknown connection 'nope'" in bad.stderr

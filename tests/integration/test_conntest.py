@@ -218,3 +218,41 @@ def test_cancellation_closes_the_exchange(funded, caplog):
     asyncio.run(main())
     gc.collect()
     assert not [r for r in caplog.records if "release all resources" in r.getMessage()]
+
+
+def test_passes_without_the_system_status_endpoint(funded):
+    """An exchange or proxy without /sapi/v1/system/status answers 404 (an HTML page): the test
+    passes, the status is "unknown" and the warning says the endpoint is missing, not "server
+    error, try again later"."""
+    funded.faults.status(404, body="<html><body><h2>404 Not found</h2></body></html>", path="/sapi/v1/system/status")
+    result = run_test(connection_for(funded, rate_limit_per_second=500))
+    assert result.ok, result.status
+    assert result.system_status == "unknown"
+    warning = next(w for w in result.warnings if w.startswith("Exchange status unknown"))
+    assert "no system status endpoint (HTTP 404)" in warning
+    assert "server error" not in json.dumps(result.to_json()) and "try again later" not in warning.lower()
+    assert "GET /api/v3/account" in [e["request"] for e in result.log]  # the later steps ran
+
+
+def test_system_status_normal_when_the_endpoint_answers(funded):
+    result = run_test(connection_for(funded, rate_limit_per_second=500))
+    assert result.ok and result.system_status == "normal" and result.withdrawal_checked is True
+
+
+def test_rate_limited_permissions_read_says_the_withdrawal_check_was_not_done(venue):
+    """A 429 while reading the key's permissions: the key can withdraw, but that cannot be seen;
+    the test must say so loudly instead of passing silently without the warning."""
+    venue.add_account(API_KEY, API_SECRET, {"USDT": 1}, permissions=("read", "trade", "withdraw"))
+    venue.faults.rate_limit(retry_after=30, path="/sapi/v1/account/apiRestrictions")
+    result = run_test(connection_for(venue, rate_limit_per_second=500))
+    assert result.ok and result.permissions is None and result.withdrawal_checked is False
+    assert result.warnings[0].startswith("WITHDRAWAL CHECK NOT DONE")
+    assert "whether the key can withdraw" in result.warnings[0] and "30 s" in result.warnings[0]
+    assert result.log[-1]["outcome"] == "429 DDoSProtection"
+
+
+def test_failed_permissions_read_of_any_kind_warns(funded):
+    funded.faults.status(500, path="/sapi/v1/account/apiRestrictions", count=5)
+    result = run_test(connection_for(funded, rate_limit_per_second=500))
+    assert result.ok and result.withdrawal_checked is False
+    assert result.warnings[0].startswith("WITHDRAWAL CHECK NOT DONE")

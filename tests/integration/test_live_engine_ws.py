@@ -239,14 +239,15 @@ def test_websocket_drop_falls_back_to_polling_and_returns(services, venue):
         await until(lambda: eng.core.candles_seen > seen, what="the candle closed at the drop")
         await until(lambda: eng.data_source == "websocket", what="the second reconnect")
         venue.advance(2, VSYM)  # two at once, then one more
-        await until(lambda: eng.core.candles_seen >= seen + 3, what="the candles after the reconnect")
+        # (the older of the two arrives a timeframe late: warm-up only, still fed once)
+        await until(lambda: eng.core.candles_seen + eng.feed.late_candles >= seen + 3, what="the candles after the reconnect")
         await step(venue, [eng], 2)  # later candles: nothing left over from the drop comes after them
         await eng.stop()
 
     asyncio.run(go())
     assert eng.state == ev.STOPPED, eng.reason
     assert_fed_path(eng, path, start, path.cursor)
-    assert eng.core.candles_seen == path.cursor - start
+    assert eng.core.candles_seen + eng.feed.late_candles == path.cursor - start  # late: 0 or 1, by timing
     log = messages(services, "venue ws drop")
     drops = [m for m in log if "the websocket dropped" in m]
     assert drops and all("polling candles over REST" in m and "retrying the websocket in" in m for m in drops)

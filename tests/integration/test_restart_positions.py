@@ -129,7 +129,7 @@ def _prefix(eng):
     return eng.order_prefix or order_id_prefix(Path(str(eng.recorder.db.database)).parent)
 
 
-def test_a_version_2_database_gets_the_reconciliations_table(tmp_path):
+def test_a_version_3_database_gets_the_reconciliations_table(tmp_path):
     import sqlite3
 
     from cts_desktop.store import db as store_db
@@ -138,7 +138,7 @@ def test_a_version_2_database_gets_the_reconciliations_table(tmp_path):
     store_db.open_database(tmp_path).close()
     con = sqlite3.connect(tmp_path / store_db.DB_FILENAME)
     con.execute("drop table reconciliations")
-    con.execute("update meta set value = '2' where key = 'schema_version'")
+    con.execute("update meta set value = '3' where key = 'schema_version'")
     con.commit()
     con.close()
     db = store_db.open_database(tmp_path)
@@ -146,7 +146,7 @@ def test_a_version_2_database_gets_the_reconciliations_table(tmp_path):
         run = store_db.Run.create(connection="x", mode="live", started_at=0)
         recs.save(run.id, "x", {"interrupted": [7]}, ok=True, detail="1 run(s) marked interrupted")
         assert recs.for_run(run.id)[0]["interrupted"] == [7]
-        assert store_db.Meta.get(store_db.Meta.key == "schema_version").value == "3"
+        assert store_db.Meta.get(store_db.Meta.key == "schema_version").value == str(store_db.SCHEMA_VERSION)
     finally:
         db.close()
 

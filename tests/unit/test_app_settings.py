@@ -61,7 +61,7 @@ def test_a_newer_files_version_and_keys_survive_a_save(tmp_path):
     ("poll_interval_s", 0.1, "REST polling interval: must be between 0.5 and 300 s (or 0 = automatic)"),
     ("poll_interval_s", "soon", "REST polling interval: 'soon' is not a number"),
     ("default_rate_limit", 0, "Default rate limit: must be between 0.1 and 1000 requests / s"),
-    ("default_paper_balance", -5, "Default paper balance: must be between 1 and 1e+12 USDT equivalent"),
+    ("default_paper_balance", -5, "Default paper balance: must be between 1 and 1e+12 USD"),
     ("theme", "pink", "Theme: 'pink' is not one of dark, light, system"),
     ("notify_fills", "maybe", "Fills: must be on or off"),
     ("database_dir", "relative/dir", "Database folder: 'relative/dir' must be an absolute path"),

@@ -96,3 +96,21 @@ def test_snapshot_is_a_frozen_copy():
         snap.state = FILLED
     apply(o, OrderUpdate(state=FILLED, filled=1.0))
     assert snap.state == STATE_OPEN and snap.filled == pytest.approx(0.2)
+
+
+def test_a_spot_sell_never_opens_or_grows_a_short():
+    from cts_desktop.core.accounting import Portfolio
+    from cts_desktop.core.models import Fill
+
+    def fill(i, side, amount):
+        return Fill(id=str(i), order_id="o", clientOrderId="c", symbol="BTC/USDT", side=side, amount=amount,
+                    price=100.0, timestamp=i, fee=0.1)
+
+    pf = Portfolio(1000.0, "USDT")
+    pf.apply_fill(fill(1, "buy", 1.0), spot=True)
+    changed = pf.apply_fill(fill(2, "sell", 1.5), spot=True)  # more than held: only the long is closed
+    assert [p.closed_at for p in changed] == [2] and not pf.open
+    assert changed[0].exit_amount == 1.0
+    assert pf.apply_fill(fill(3, "sell", 0.5), spot=True) == [] and not pf.open  # flat: nothing opens
+    pf.apply_fill(fill(4, "sell", 0.5))  # a market that can short (spot=False) still can
+    assert pf.open["BTC/USDT"].side == "short"

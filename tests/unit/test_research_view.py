@@ -8,7 +8,7 @@ from cts_desktop.services import connections
 from cts_desktop.services.backtests import BacktestInputError
 from cts_desktop.services.connection_rules import RuleError
 from cts_desktop.services.research_space import parse_space
-from cts_desktop.services.research_view import RangeRow, heatmap, objectives, space_specs, suggestions
+from cts_desktop.services.research_view import RangeRow, form_state, heatmap, objectives, space_specs, suggestions
 from cts_desktop.store.settings import BUILTIN_PAPER_NAME, SettingsStore
 from cts_desktop.store.studies import TrialRow
 
@@ -58,3 +58,18 @@ def test_apply_strategy_to_a_connection(tmp_path):
     with pytest.raises(ParamError):
         connections.apply_strategy(settings, BUILTIN_PAPER_NAME, "ma_cross", {"fast": 50, "slow": 40})
     assert SettingsStore(tmp_path).load().connections[BUILTIN_PAPER_NAME].strategy_params["fast"] == 8
+
+
+def test_form_state_reads_a_stored_space_back_into_the_form_rows():
+    specs = ["fast=4:8:4", "slow=20:40", "ma_type=sma,ema", "allow_short=false", "size=0.25", "gone=3"]
+    state = form_state("ma_cross", specs)
+    rows = {r.name: r for r in state.rows}
+    assert [r.name for r in state.rows] == [r.name for r in suggestions("ma_cross")]
+    assert (rows["fast"].vary, rows["fast"].low, rows["fast"].high, rows["fast"].step) == (True, "4", "8", "4")
+    assert (rows["slow"].vary, rows["slow"].step) == (True, "")
+    assert (rows["ma_type"].vary, rows["ma_type"].choices) == (True, "sma,ema")
+    assert not rows["take_profit"].vary
+    # fixed values typed as the strategy declares them ("false" is False, not a true string)
+    assert state.fixed == {"allow_short": False, "size": 0.25}
+    # and the form's rows give the same space again
+    assert sorted(space_specs(state.rows, state.fixed)) == sorted(s for s in specs if not s.startswith("gone"))

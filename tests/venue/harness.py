@@ -114,6 +114,14 @@ class Venue:
         """Make the server clock run ``ms`` ahead (negative: behind) of this machine's."""
         self.state.clock_offset_ms = int(ms)
 
+    def data_outage(self, symbol: Optional[str] = None) -> None:
+        """Stop the market data of venue ``symbol`` (None: all); see :meth:`VenueState.data_outage`."""
+        self.state.data_outage(symbol)
+
+    def end_outage(self, symbol: Optional[str] = None) -> None:
+        """Resume it with the candles piled up meanwhile; see :meth:`VenueState.end_outage`."""
+        self.state.end_outage(symbol)
+
     def balance(self, api_key: str, asset: str) -> tuple:
         """``(free, locked)`` of ``asset``."""
         return self.state.balance(api_key, asset)

@@ -13,8 +13,18 @@ Endpoints (all under the server's base URL)::
     GET  /api/v3/account                       (USER_DATA, signed)
     POST|GET|DELETE /api/v3/order              (POST/DELETE: TRADE, GET: USER_DATA)
     GET  /api/v3/openOrders  /api/v3/myTrades  (USER_DATA)
+    POST /api/v3/orderList/oco                 (TRADE: an OCO list, see tests.venue.stops)
+    GET|DELETE /api/v3/orderList               (GET: USER_DATA, DELETE: TRADE)
+
+Order types: LIMIT, MARKET, LIMIT_MAKER, and the stop orders STOP_LOSS_LIMIT, TAKE_PROFIT_LIMIT,
+STOP_LOSS, TAKE_PROFIT (``stopPrice``; triggered when the price path crosses it; see
+:mod:`tests.venue.stops`, which also holds the OCO rules).
     GET  /sapi/v1/account/apiRestrictions      (USER_DATA)
     GET  /sapi/v1/system/status                (public)
+    POST|PUT|DELETE /api/v3/userDataStream     (USER_STREAM: API key only; listenKey)
+
+User data (``executionReport`` events): the WebSocket API ``/ws-api/v3`` and ``/ws/<listenKey>``;
+see :mod:`tests.venue.user_stream`.
 
 Errors: ``-2014`` malformed API key and ``-2015`` unknown key / key without the permission
 (HTTP 401), ``-1022`` bad signature, ``-1021`` timestamp outside ``recvWindow``, ``-1102``
@@ -49,9 +59,10 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from .state import VenueError, VenueState, bad_request, fmt
+from .user_stream import UserDataStreams
 from .ws import KlineStreams
 
-PUBLIC, USER_DATA, TRADE = "public", "user-data", "trade"
+PUBLIC, USER_DATA, TRADE, USER_STREAM = "public", "user-data", "trade", "user-stream"
 API_KEY_RE = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
 WEIGHT_LIMIT_1M = 1200
 
@@ -222,6 +233,7 @@ class VenueServer:
         self._runner: Optional[web.AppRunner] = None
         self.base_url = ""
         self.ws = KlineStreams(self)  # websocket kline streams (tests.venue.ws)
+        self.user = UserDataStreams(self)  # user data stream: executionReport events (tests.venue.user_stream)
         self.endpoints: Dict[Tuple[str, str], Endpoint] = {
             ("GET", "/api/v3/ping"): Endpoint(VenueServer.h_ping, PUBLIC, 1),
             ("GET", "/api/v3/time"): Endpoint(VenueServer.h_time, PUBLIC, 1),
@@ -238,14 +250,22 @@ class VenueServer:
             ("DELETE", "/api/v3/order"): Endpoint(VenueServer.h_cancel_order, TRADE, 1),
             ("GET", "/api/v3/openOrders"): Endpoint(VenueServer.h_open_orders, USER_DATA, lambda p: 3 if p.get("symbol") else 40),
             ("GET", "/api/v3/myTrades"): Endpoint(VenueServer.h_my_trades, USER_DATA, 10),
+            ("POST", "/api/v3/orderList/oco"): Endpoint(VenueServer.h_new_oco, TRADE, 1),
+            ("GET", "/api/v3/orderList"): Endpoint(VenueServer.h_get_order_list, USER_DATA, 4),
+            ("DELETE", "/api/v3/orderList"): Endpoint(VenueServer.h_cancel_order_list, TRADE, 1),
             ("GET", "/sapi/v1/account/apiRestrictions"): Endpoint(VenueServer.h_api_restrictions, USER_DATA, 1),
             ("GET", "/sapi/v1/system/status"): Endpoint(VenueServer.h_system_status, PUBLIC, 1),
+            ("POST", "/api/v3/userDataStream"): Endpoint(lambda s, p, k: s.user.new_listen_key(k), USER_STREAM, 2),
+            ("PUT", "/api/v3/userDataStream"): Endpoint(lambda s, p, k: s.user.keep_alive(k, p.get("listenKey")), USER_STREAM, 2),
+            ("DELETE", "/api/v3/userDataStream"): Endpoint(lambda s, p, k: s.user.keep_alive(k, p.get("listenKey"), close=True),
+                                                           USER_STREAM, 2),
         }
 
     # -- lifecycle ---------------------------------------------------------------------------
     def app(self) -> web.Application:
         app = web.Application()
         self.ws.install(app)  # before the catch-all REST route
+        self.user.install(app)
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
         return app
 
@@ -260,6 +280,7 @@ class VenueServer:
         self.port = port
         self.base_url = f"http://{host}:{port}"
         self.ws.start(asyncio.get_running_loop())
+        self.user.start(asyncio.get_running_loop())
         return self.base_url
 
     @property
@@ -269,6 +290,7 @@ class VenueServer:
 
     async def stop(self) -> None:
         await self.ws.stop()
+        await self.user.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -324,7 +346,9 @@ class VenueServer:
                          status=429, headers={**headers, "Retry-After": str(60 - int(time.time()) % 60)})
         try:
             api_key = None
-            if endpoint.security != PUBLIC:
+            if endpoint.security == USER_STREAM:  # the API key header only, no signature (as Binance)
+                api_key = self.api_key_only(request)
+            elif endpoint.security != PUBLIC:
                 api_key = self.authenticate(request, raw_query, body, params, endpoint.security)
             data = endpoint.handler(self, params, api_key)
         except VenueError as err:
@@ -334,6 +358,15 @@ class VenueServer:
         if lose:
             return _drop(request)
         return _json(data, headers=headers)
+
+    def api_key_only(self, request: web.Request) -> str:
+        """The request's known API key (``USER_STREAM`` endpoints). Raises VenueError."""
+        api_key = request.headers.get("X-MBX-APIKEY", "")
+        if not api_key or not API_KEY_RE.match(api_key):
+            raise VenueError(401, -2014, "API-key format invalid.")
+        if api_key not in self.state.accounts:
+            raise VenueError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+        return api_key
 
     def authenticate(self, request: web.Request, raw_query: str, body: str, params: dict, security: str) -> str:
         """Check API key, signature and timestamp; return the API key. Raises VenueError."""
@@ -567,3 +600,34 @@ class VenueServer:
 
     def h_my_trades(self, p: dict, key: Optional[str]) -> list:
         return [t.my_trade_json() for t in self.state.my_trades(key, p)]
+
+    # -- order lists (OCO) ---------------------------------------------------------------------
+    @staticmethod
+    def _list_json(legs: list, *, reports: bool) -> dict:
+        first = legs[0]
+        done = not any(o.is_open for o in legs)
+        out = {"orderListId": first.order_list_id, "contingencyType": "OCO",
+               "listStatusType": "ALL_DONE" if done else "EXEC_STARTED",
+               "listOrderStatus": "ALL_DONE" if done else "EXECUTING", "listClientOrderId": first.list_client_id,
+               "transactionTime": max(o.update_time for o in legs), "symbol": first.symbol,
+               "orders": [{"symbol": o.symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id} for o in legs]}
+        if reports:
+            out["orderReports"] = [{k: v for k, v in o.to_json().items() if k not in ("isWorking", "workingTime")}
+                                   for o in legs]
+        return out
+
+    def h_new_oco(self, p: dict, key: Optional[str]) -> dict:
+        return self._list_json(self.state.new_oco(key, p), reports=True)
+
+    def h_get_order_list(self, p: dict, key: Optional[str]) -> dict:
+        with self.state.lock:
+            legs = [o for o in self.state.orders.values() if o.account == key and o.order_list_id >= 0
+                    and (str(o.order_list_id) == p.get("orderListId") or o.list_client_id == p.get("origClientOrderId"))]
+        if not legs:
+            raise bad_request(-2018, "Order list does not exist.")
+        return self._list_json(legs, reports=False)
+
+    def h_cancel_order_list(self, p: dict, key: Optional[str]) -> dict:
+        rules = self.state.rules_for(p.get("symbol"))
+        legs = self.state.cancel_list(key, rules.symbol, p.get("orderListId"), p.get("listClientOrderId"))
+        return self._list_json(legs, reports=True)

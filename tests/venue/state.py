@@ -23,6 +23,10 @@ Data (all recorded, none synthetic except where said):
   price. Market orders fill in full at the current price (taker); limit orders that are
   marketable when placed fill at the current price (taker), otherwise rest and fill in full
   at their limit price (maker) when a later candle's low (buy) / high (sell) reaches it.
+* Public trades: XRPETH has its recorded trade tape (``data/BINANCE_XRP-ETH_trades_2019-10.csv``,
+  the trades inside its candles): :meth:`VenueState.trades_at`, the ``xrpeth@trade`` stream.
+* Data outages (:meth:`VenueState.data_outage` / :meth:`VenueState.end_outage`): a symbol's
+  klines and kline stream stop while its market moves on, then resume with the piled-up candles.
 * Fees: the account's commission (default 0.1 % maker and taker) is taken from the received
   asset, as Binance does without BNB: base on buys, quote on sells. With
   :meth:`VenueState.enable_bnb_fees` an account holding BNB pays them in BNB instead (Binance's
@@ -47,6 +51,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence
+
+from .stops import STOP_TYPES, StopOrders
 
 REPO = Path(__file__).resolve().parents[2]
 OHLCV_DIR = REPO / "resources" / "data"
@@ -112,6 +118,24 @@ def exchange_info() -> dict:
         full = json.load(fh)
     keep = [s for s in full["symbols"] if s["symbol"] in SYMBOLS]
     return {**{k: v for k, v in full.items() if k != "symbols"}, "symbols": keep}
+
+
+TRADES_CSV = {"XRPETH": Path(__file__).resolve().parent / "data" / "BINANCE_XRP-ETH_trades_2019-10.csv"}
+"""Recorded public trades of a path (the same span as its candles): its ``<symbol>@trade`` stream."""
+
+
+@functools.lru_cache(maxsize=None)
+def recorded_trades(symbol: str) -> Dict[int, tuple]:
+    """Candle open time (recorded, ms) -> ((ts, id, taker side, price, amount), ...) of
+    ``symbol``'s recorded trades at 1m (empty for a symbol without a trade tape)."""
+    path = TRADES_CSV.get(symbol)
+    out: Dict[int, list] = {}
+    if path is not None:
+        with open(path, newline="", encoding="utf-8") as fh:
+            for r in csv.DictReader(fh):
+                ts = int(r["timestamp"])
+                out.setdefault(ts - ts % 60_000, []).append((ts, int(r["id"]), r["side"], r["price"], r["amount"]))
+    return {k: tuple(v) for k, v in out.items()}
 
 
 @functools.lru_cache(maxsize=None)
@@ -223,6 +247,10 @@ class VenueOrder:
     locked_asset: str = ""
     locked_left: Decimal = ZERO
     fills: list = field(default_factory=list)
+    stop_price: Decimal = ZERO  # stop orders (tests.venue.stops): the trigger price
+    triggered: bool = True  # False while a stop order waits for its trigger
+    order_list_id: int = -1  # OCO legs: the list's id
+    list_client_id: str = ""
 
     @property
     def is_open(self) -> bool:
@@ -231,12 +259,12 @@ class VenueOrder:
     def to_json(self) -> dict:
         """GET /api/v3/order shape."""
         return {
-            "symbol": self.symbol, "orderId": self.order_id, "orderListId": -1,
+            "symbol": self.symbol, "orderId": self.order_id, "orderListId": self.order_list_id,
             "clientOrderId": self.client_order_id, "price": fmt(self.price), "origQty": fmt(self.orig_qty),
             "executedQty": fmt(self.executed), "cummulativeQuoteQty": fmt(self.quote_executed),
             "status": self.status, "timeInForce": self.time_in_force, "type": self.type, "side": self.side,
-            "stopPrice": fmt(ZERO), "icebergQty": fmt(ZERO), "time": self.time, "updateTime": self.update_time or self.time,
-            "isWorking": True, "workingTime": self.time, "origQuoteOrderQty": fmt(self.orig_quote_qty),
+            "stopPrice": fmt(self.stop_price), "icebergQty": fmt(ZERO), "time": self.time,
+            "updateTime": self.update_time or self.time, "isWorking": self.triggered, "workingTime": self.time, "origQuoteOrderQty": fmt(self.orig_quote_qty),
             "selfTradePreventionMode": "NONE",
         }
 
@@ -280,9 +308,10 @@ def _is_multiple(value: Decimal, step: Decimal, base: Decimal = ZERO) -> bool:
 # --------------------------------------------------------------------------- the state
 
 
-class VenueState:
+class VenueState(StopOrders):
     """Markets, prices, accounts and orders of one venue instance. All public methods are
-    thread-safe; the test thread and the server thread may call them concurrently."""
+    thread-safe; the test thread and the server thread may call them concurrently. Stop orders
+    and OCO lists: :mod:`tests.venue.stops`."""
 
     def __init__(self, *, start_index: int = START_INDEX, now_ms: Optional[int] = None):
         self.lock = threading.RLock()
@@ -291,9 +320,10 @@ class VenueState:
         self.rules: Dict[str, SymbolRules] = {s["symbol"]: SymbolRules.from_info(s) for s in info["symbols"]}
         now = int(time.time() * 1000) if now_ms is None else now_ms
         self.paths: Dict[str, PricePath] = {}
+        self.shifts: Dict[str, int] = {}  # symbol -> ms added to every recorded timestamp
         for sym, (tf, rows) in recorded_paths().items():
             idx = min(start_index, len(rows) - 1)
-            shift = (now - now % tf) - rows[idx][0]
+            shift = self.shifts[sym] = (now - now % tf) - rows[idx][0]
             self.paths[sym] = PricePath(tf, [(r[0] + shift, *r[1:]) for r in rows], idx)
         self.accounts: Dict[str, Account] = {}
         self.orders: Dict[int, VenueOrder] = {}
@@ -302,6 +332,8 @@ class VenueState:
         self._trade_ids = itertools.count(1_840_000)
         self.clock_offset_ms = 0
         self.maintenance = False
+        #: data outages: symbol -> the cursor its klines (REST and stream) are frozen at
+        self.outages: Dict[str, int] = {}
         #: marketable orders fill in this many parts (module docstring); per account: Account.fill_parts
         self.fill_parts = 1
         self._filling: Dict[int, int] = {}  # order id -> parts still to fill
@@ -311,6 +343,9 @@ class VenueState:
         #: ``advance()`` step (``closed_index``: the candle that just closed) and ``set_price()``
         #: (``None``: the forming candle changed); the websocket streams listen here
         self.listeners: List[Callable[[str, Optional[int]], None]] = []
+        #: ``fn(order, exec_type, trade)`` after every order change (state lock held): ``"NEW"``,
+        #: ``"TRADE"`` (with the Trade), ``"CANCELED"`` / ``"EXPIRED"``; the user data stream listens
+        self.order_listeners: List[Callable[["VenueOrder", str, Optional["Trade"]], None]] = []
 
     # -- clock -------------------------------------------------------------------------------
     def now(self) -> int:
@@ -367,7 +402,26 @@ class VenueState:
                     self._match(sym, low=l, high=h)
                     self._notify(sym, p.cursor - 1)
 
+    # -- data outages --------------------------------------------------------------------------
+    def data_outage(self, symbol: Optional[str] = None) -> None:
+        """Market data of ``symbol`` (None: every symbol) stops: the klines endpoint serves the
+        candles as they are now and the kline stream sends nothing, while the market itself moves
+        on (``advance()``, matching). :meth:`end_outage` resumes it with the candles piled up."""
+        with self.lock:
+            for sym in ([symbol] if symbol else list(self.paths)):
+                self.outages.setdefault(sym, self.paths[sym].cursor)
+
+    def end_outage(self, symbol: Optional[str] = None) -> None:
+        """Market data of ``symbol`` (None: every symbol) flows again: REST serves every candle
+        up to now, and the stream sends the forming candle (a client sees the gap and fills it)."""
+        with self.lock:
+            for sym in ([symbol] if symbol else list(self.outages)):
+                if self.outages.pop(sym, None) is not None:
+                    self._notify(sym, None)
+
     def _notify(self, symbol: str, closed_index: Optional[int]) -> None:
+        if symbol in self.outages:
+            return  # the data feed is out: the stream says nothing
         for fn in list(self.listeners):
             fn(symbol, closed_index)
 
@@ -375,7 +429,17 @@ class VenueState:
         """Served candles of ``symbol``: recorded rows up to the cursor, shifted timestamps."""
         with self.lock:
             p = self.paths[symbol]
-            return p.candles[: p.cursor + 1]
+            return p.candles[: self.outages.get(symbol, p.cursor) + 1]
+
+    def trades_at(self, symbol: str, index: int) -> list:
+        """The recorded public trades inside ``symbol``'s candle ``index`` (shifted like the
+        candles): ``[(ts, id, taker side, price str, amount str)]``; empty without a trade tape."""
+        with self.lock:
+            p, shift = self.paths[symbol], self.shifts[symbol]
+            if not 0 <= index < len(p.candles):
+                return []
+            rows = recorded_trades(symbol).get(p.candles[index][0] - shift, ())
+        return [(ts + shift, tid, side, price, amount) for ts, tid, side, price, amount in rows]
 
     def rules_for(self, symbol: Optional[str]) -> SymbolRules:
         if not symbol:
@@ -397,11 +461,13 @@ class VenueState:
             otype = p.get("type", "")
             if not otype:
                 raise bad_request(-1102, "Mandatory parameter 'type' was not sent, was empty/null, or malformed.")
-            if otype not in ("LIMIT", "MARKET", "LIMIT_MAKER"):
+            if otype not in ("LIMIT", "MARKET", "LIMIT_MAKER") + STOP_TYPES:
                 raise bad_request(-1116, "Invalid orderType.")
             cid = p.get("newClientOrderId") or f"venue{next(self._order_ids)}"
             if any(o.client_order_id == cid and o.account == api_key and o.is_open for o in self.orders.values()):
                 raise bad_request(-2010, "Duplicate order sent.")
+            if otype in STOP_TYPES:
+                return self._stop_order(acct, rules, p, otype, cid, side=side)
             price_now = Decimal(repr(self.paths[rules.symbol].price))
             tif = ""
             qty = quote_qty = price = ZERO
@@ -453,6 +519,7 @@ class VenueState:
             acct.add(need_asset, locked=need)
             order.locked_asset, order.locked_left = need_asset, need
             self.orders[order.order_id] = order
+            self._report(order, "NEW")
             parts = acct.fill_parts if acct.fill_parts is not None else self.fill_parts
             if marketable and parts > 1 and qty > rules.step:
                 self._filling[order.order_id] = parts - 1
@@ -567,9 +634,15 @@ class VenueState:
         order.update_time = now
         if order.executed < order.orig_qty:
             order.status = "PARTIALLY_FILLED"
+            self._report(order, "TRADE", trade)
             return
         order.status = "FILLED"
         self._release(order)
+        self._report(order, "TRADE", trade)
+
+    def _report(self, order: VenueOrder, exec_type: str, trade: Optional[Trade] = None) -> None:
+        for fn in list(self.order_listeners):
+            fn(order, exec_type, trade)
 
     def _release(self, order: VenueOrder) -> None:
         if order.locked_left:
@@ -582,12 +655,15 @@ class VenueState:
         order.status = status
         order.update_time = self.now()
         self._release(order)
+        self._report(order, status)
 
     def _match(self, symbol: str, *, low: float, high: float) -> None:
+        self._trigger_stops(symbol, low, high)
         for order in list(self.orders.values()):
-            if order.symbol != symbol or not order.is_open or order.order_id in self._filling:
-                continue  # (an order filling in parts is no resting limit: a market sell would "match" at 0)
+            if order.symbol != symbol or not order.is_open or order.order_id in self._filling or not order.triggered:
+                continue  # an order filling in parts is not a resting limit order, nor is an untriggered stop
             if (order.side == "BUY" and Decimal(repr(low)) <= order.price) or (order.side == "SELL" and Decimal(repr(high)) >= order.price):
+                self._expire_siblings(order)
                 self._fill(order, order.price, maker=True)
 
     def find_order(self, api_key: str, symbol: str, order_id: Optional[str], client_id: Optional[str]) -> Optional[VenueOrder]:
@@ -609,7 +685,9 @@ class VenueState:
             order = self.find_order(api_key, symbol, order_id, client_id)
             if order is None or not order.is_open:
                 raise bad_request(-2011, "Unknown order sent.")
-            self._cancel(order)
+            for leg in self.list_legs(order):  # an OCO leg cancels its whole list
+                if leg.is_open:
+                    self._cancel(leg)
             return order
 
     def open_orders(self, api_key: str, symbol: Optional[str]) -> List[VenueOrder]:

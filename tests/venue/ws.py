@@ -1,4 +1,8 @@
-"""Binance-spot-compatible websocket market streams of the local venue: klines.
+"""Binance-spot-compatible websocket market streams of the local venue: klines and trades.
+
+Trades (``<symbol>@trade``, Binance's ``trade`` events) exist where the venue has a recorded
+trade tape (XRPETH): subscribing sends the trades inside the forming candle, and every
+``advance()`` step the trades inside the new forming candle.
 
 Paths, as Binance serves them (``wss://stream.binance.com:9443``):
 
@@ -53,6 +57,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .server import VenueServer
 
 KLINE_RE = re.compile(r"^([a-z0-9]+)@kline_(\d+)([smhdwM])$")
+TRADE_RE = re.compile(r"^([a-z0-9]+)@trade$")
 UNITS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
 
@@ -139,6 +144,10 @@ class KlineStreams:
                              status=rule.params["status"])
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
+        account = self.server.user.account_of_listen_key(request.match_info.get("streams", ""))
+        if account is not None:  # /ws/<listenKey>: the account's user data stream
+            await self.server.user.serve(request, ws, account)
+            return ws
         combined = path == "/stream"
         conn = _Conn(request, ws, combined)
         if combined:
@@ -214,6 +223,10 @@ class KlineStreams:
         conn.streams.update(names)
         self._recount()
         for name in fresh:  # the forming candle at once (Binance: within its 2 s update period)
+            m = TRADE_RE.match(name)
+            if m and m.group(1).upper() in self.state.paths:  # the forming candle's trades so far
+                for event in self._trade_events(m.group(1).upper()):
+                    self._send(conn, {"stream": name, "data": event} if conn.combined else event)
             target = self._kline_target(name)
             if target is None:
                 continue
@@ -266,18 +279,19 @@ class KlineStreams:
         (None: the forming candle changed). Builds the events now, sends them on the loop."""
         with self._lock:
             intervals = set(self._wanted.get(symbol, ()))
-        if not intervals or self._loop is None:
+            trades = any(f"{symbol.lower()}@trade" in c.streams for c in self.conns)
+        if (not intervals and not trades) or self._loop is None:
             return
         p = self.state.paths[symbol]
-        events = []
+        events = [("@trade", e) for e in self._trade_events(symbol)] if trades and closed_index is not None else []
         for interval in sorted(intervals):
             if closed_index is not None:
                 e = self._event(symbol, interval, p.candles, closed_index, closed=True)
                 if e is not None:
-                    events.append((interval, e))
+                    events.append(("@kline_" + interval, e))
             e = self._event(symbol, interval, p.candles, p.cursor, closed=False)
             if e is not None:
-                events.append((interval, e))
+                events.append(("@kline_" + interval, e))
         if events:
             try:
                 self._loop.call_soon_threadsafe(self._publish, symbol, events)
@@ -285,12 +299,18 @@ class KlineStreams:
                 pass
 
     def _publish(self, symbol: str, events: list) -> None:
-        prefix = symbol.lower() + "@kline_"
         for conn in self.conns:
-            for interval, event in events:
-                name = prefix + interval
+            for suffix, event in events:
+                name = symbol.lower() + suffix
                 if name in conn.streams:
                     self._send(conn, {"stream": name, "data": event} if conn.combined else event)
+
+    def _trade_events(self, symbol: str) -> list:
+        """Binance ``trade`` events of the recorded trades in ``symbol``'s forming candle."""
+        now = self.state.now()
+        return [{"e": "trade", "E": now, "s": symbol, "t": tid, "p": price, "q": amount, "T": ts,
+                 "m": side == "sell", "M": True}
+                for ts, tid, side, price, amount in self.state.trades_at(symbol, self.state.paths[symbol].cursor)]
 
     # -- faults ------------------------------------------------------------------------------
     def _on_drop(self, close_code: Optional[int]) -> None:

@@ -165,6 +165,28 @@ class Strategy:
     def on_stop(self, ctx: StrategyContext) -> None:
         """Called once when the run ends (also after an error)."""
 
+    # -- what the chart can draw -----------------------------------------------------------
+    def chart_lines(self, closes: Sequence[float]) -> List["ChartLine"]:
+        """The strategy's indicators over ``closes`` (quote, oldest first, at the strategy's own
+        timeframe), as the strategy computes them, for the candle chart: one value per close
+        (None before the warm-up). Default: nothing to draw."""
+        return []
+
+
+@dataclass(frozen=True)
+class ChartLine:
+    """One indicator line of :meth:`Strategy.chart_lines`: ``name`` (the legend, e.g. ``SMA 10``),
+    ``values`` (one per close, None where undefined), ``pane`` ``"price"`` (over the candles, in
+    quote) or ``"lower"`` (a pane of its own under the volume, e.g. RSI 0..100), ``levels``
+    (horizontal guides in that pane, e.g. the RSI's 30 and 70) and ``colour`` (a hex colour, or
+    empty for the chart's choice)."""
+
+    name: str
+    values: Sequence[Optional[float]]
+    pane: str = "price"
+    levels: Sequence[float] = ()
+    colour: str = ""
+
 
 def describe(cls: Type[Strategy]) -> Dict[str, Any]:
     """A plain description of a strategy class for forms and ``--help`` output."""

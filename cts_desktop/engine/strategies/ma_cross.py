@@ -25,11 +25,11 @@ fills the resulting market order at the next candle's open (see ``exchange/paper
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from ...core.models import BUY, LONG, SELL, SHORT, TIMEFRAME_MS, Candle, Signal
 from .averages import EMA, SMA, near_tolerance, relation
-from .base import Param, ParamError, Strategy, StrategyContext
+from .base import ChartLine, Param, ParamError, Strategy, StrategyContext
 
 
 class MovingAverageCross(Strategy):
@@ -55,6 +55,16 @@ class MovingAverageCross(Strategy):
     @property
     def warmup(self) -> int:
         return self.p["slow"]
+
+    def chart_lines(self, closes: Sequence[float]) -> List[ChartLine]:
+        """The fast and slow averages, computed by the same SMA/EMA classes the signals use."""
+        make = SMA if self.p["ma_type"] == "sma" else EMA
+        kind = self.p["ma_type"].upper()
+        out = []
+        for key, colour in (("fast", "#f0b44c"), ("slow", "#b48cf0")):
+            avg = make(self.p[key])
+            out.append(ChartLine(f"{kind} {self.p[key]}", [avg.update(c) for c in closes], colour=colour))
+        return out
 
     def on_start(self, ctx: StrategyContext, symbols: Iterable[str]) -> None:
         make = SMA if self.p["ma_type"] == "sma" else EMA

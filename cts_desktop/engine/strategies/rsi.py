@@ -29,10 +29,10 @@ The signal is made on the close of the candle where the cross happens.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from ...core.models import BUY, LONG, SELL, SHORT, TIMEFRAME_MS, Candle, Signal
-from .base import Param, ParamError, Strategy, StrategyContext
+from .base import ChartLine, Param, ParamError, Strategy, StrategyContext
 
 
 class _RSIState:
@@ -48,6 +48,34 @@ class _RSIState:
         self.avg_gain = 0.0
         self.avg_loss = 0.0
         self.rsi: Optional[float] = None
+
+    def step(self, close: float, n: int) -> Optional[float]:
+        """Take ``close`` in; the RSI at it (not yet stored in :attr:`rsi`), or None during the
+        warm-up (the module docstring's rules, period ``n``)."""
+        prev = self.prev_close
+        self.prev_close = close
+        if prev is None:
+            return None
+        change = close - prev
+        if self.count < n:  # seeding: plain means of the first ``period`` changes
+            if change > 0.0:
+                self.sum_gain += change
+            else:
+                self.sum_loss -= change
+            self.count += 1
+            if self.count < n:
+                return None
+            ag = self.avg_gain = self.sum_gain / n
+            al = self.avg_loss = self.sum_loss / n
+        elif change > 0.0:
+            ag = self.avg_gain = self.avg_gain + (change - self.avg_gain) / n
+            al = self.avg_loss = self.avg_loss - self.avg_loss / n
+        else:
+            ag = self.avg_gain = self.avg_gain - self.avg_gain / n
+            al = self.avg_loss = self.avg_loss + (-change - self.avg_loss) / n
+        if al > 0.0:
+            return 100.0 - 100.0 / (1.0 + ag / al)
+        return 100.0 if ag > 0.0 else 50.0
 
 
 class RSIMeanReversion(Strategy):
@@ -91,37 +119,23 @@ class RSIMeanReversion(Strategy):
         self._tp = p["take_profit"] / 100.0 or None
         self._short = p["allow_short"]
 
+    def chart_lines(self, closes: Sequence[float]) -> List[ChartLine]:
+        """Wilder's RSI (the signals' own computation) in a lower pane with the oversold and
+        overbought levels."""
+        st, n = _RSIState(), self.p["period"]
+        values = []
+        for c in closes:
+            values.append(st.step(c, n))
+        return [ChartLine(f"RSI {n}", values, pane="lower", levels=(self.p["oversold"], self.p["overbought"]),
+                          colour="#f0b44c")]
+
     def on_candle(self, ctx: StrategyContext, symbol: str, candle: Candle) -> Optional[List[Signal]]:
         st = self._state.get(symbol)
         if st is None:
             st = self._state[symbol] = _RSIState()
-        close = candle[4]
-        prev = st.prev_close
-        st.prev_close = close
-        if prev is None:
+        rsi = st.step(candle[4], self._n)
+        if rsi is None:
             return None
-        change = close - prev
-        n = self._n
-        if st.count < n:  # seeding: plain means of the first ``period`` changes
-            if change > 0.0:
-                st.sum_gain += change
-            else:
-                st.sum_loss -= change
-            st.count += 1
-            if st.count < n:
-                return None
-            ag = st.avg_gain = st.sum_gain / n
-            al = st.avg_loss = st.sum_loss / n
-        elif change > 0.0:
-            ag = st.avg_gain = st.avg_gain + (change - st.avg_gain) / n
-            al = st.avg_loss = st.avg_loss - st.avg_loss / n
-        else:
-            ag = st.avg_gain = st.avg_gain - st.avg_gain / n
-            al = st.avg_loss = st.avg_loss + (-change - st.avg_loss) / n
-        if al > 0.0:
-            rsi = 100.0 - 100.0 / (1.0 + ag / al)
-        else:
-            rsi = 100.0 if ag > 0.0 else 50.0
         prev_rsi = st.rsi
         st.rsi = rsi
         if prev_rsi is None:

@@ -2,7 +2,7 @@
 trades' entry and exit markers (pyqtgraph; clipped to the view and peak-downsampled)."""
 from __future__ import annotations
 
-from typing import Dict, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import pyqtgraph as pg
@@ -11,8 +11,9 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ...core.models import Candle
-from ...services import reports as report
-from .palette import BG, DOWN, EQUITY_PEN, FG, UP
+from ...services import charting
+from ..candle_chart import CandleChart
+from .palette import bg, DOWN, EQUITY_PEN, fg
 
 def _style_plot(p: pg.PlotItem, left: str) -> None:
     p.showGrid(x=True, y=True, alpha=0.15)
@@ -24,11 +25,11 @@ def _style_plot(p: pg.PlotItem, left: str) -> None:
     p.setAutoVisible(y=True)
     for ax in ("left", "bottom"):
         axis = p.getAxis(ax)
-        axis.setPen(pg.mkPen(FG))
-        axis.setTextPen(pg.mkPen(FG))
+        axis.setPen(pg.mkPen(fg()))
+        axis.setTextPen(pg.mkPen(fg()))
     p.getAxis("left").setWidth(78)
     p.getAxis("left").enableAutoSIPrefix(False)  # BTC-quoted prices stay in BTC, not "x0.001"
-    p.setLabel("left", left, color=FG)
+    p.setLabel("left", left, color=fg())
 
 
 class CurveCharts(QWidget):
@@ -37,7 +38,7 @@ class CurveCharts(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.glw = pg.GraphicsLayoutWidget(self)
-        self.glw.setBackground(BG)
+        self.glw.setBackground(bg())
         self.equity_plot = self.glw.addPlot(row=0, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
         self.dd_plot = self.glw.addPlot(row=1, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
         self.glw.ci.layout.setRowStretchFactor(0, 3)
@@ -48,7 +49,7 @@ class CurveCharts(QWidget):
         self.equity_curve = self.equity_plot.plot(pen=pg.mkPen(EQUITY_PEN, width=1.5))
         self.dd_curve = self.dd_plot.plot(pen=pg.mkPen(DOWN, width=1.0), fillLevel=0.0,
                                           brush=pg.mkBrush(QColor(239, 83, 80, 70)))
-        self.start_line = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(FG, width=1, style=Qt.PenStyle.DashLine))
+        self.start_line = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(fg(), width=1, style=Qt.PenStyle.DashLine))
         self.equity_plot.addItem(self.start_line)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -67,14 +68,15 @@ class CurveCharts(QWidget):
         self.equity_curve.setData(x, eq)
         self.dd_curve.setData(x, dd)
         self.start_line.setValue(starting)
-        self.equity_plot.setLabel("left", f"Equity ({currency})", color=FG)
+        self.equity_plot.setLabel("left", f"Equity ({currency})", color=fg())
         self.equity_plot.enableAutoRange()
         self.dd_plot.enableAutoRange()
 
 
 class PriceChart(QWidget):
-    """Close prices of one symbol with the trades' entries (triangles: up = long, down = short) and
-    exits (circles: green = net win, red = net loss). Clipped to the view and peak-downsampled."""
+    """The candles of one symbol (:class:`~cts_desktop.ui.candle_chart.CandleChart`) with the
+    strategy's indicators and every trade: triangles at entries (up = buy), circles at exits
+    (green = net win), each with its tool tip."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -82,32 +84,27 @@ class PriceChart(QWidget):
         self.symbol_box.setObjectName("PriceSymbol")
         self.symbol_box.currentTextChanged.connect(self._show_symbol)
         self.info = QLabel("")
-        self.info.setStyleSheet(f"color:{FG};")
+        self.info.setStyleSheet(f"color:{fg()};")
         top = QHBoxLayout()
         top.addWidget(QLabel("Symbol:"))
         top.addWidget(self.symbol_box)
         top.addWidget(self.info, 1)
-        self.plot_widget = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
-        self.plot_widget.setBackground(BG)
-        self.plot = self.plot_widget.getPlotItem()
-        _style_plot(self.plot, "Price")
-        self.close_curve = self.plot.plot(pen=pg.mkPen("#c8cfdc", width=1.0))
-        self.close_curve.setZValue(0)
-        self.entry_markers = pg.ScatterPlotItem(size=10, pen=pg.mkPen(None), hoverable=True)
-        self.exit_markers = pg.ScatterPlotItem(size=7, pen=pg.mkPen("#10131a", width=0.8), hoverable=True)
-        for m in (self.entry_markers, self.exit_markers):
-            m.setZValue(5)
-            self.plot.addItem(m)
+        self.chart = CandleChart(bg=bg(), fg=fg())
+        self.chart.follow.setChecked(False)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(top)
-        lay.addWidget(self.plot_widget, 1)
-        self._candles: Dict[str, Sequence[Candle]] = {}
+        lay.addWidget(self.chart, 1)
+        self._candles: Mapping[str, Sequence[Candle]] = {}
         self._positions: list = []
         self._currency = ""
+        self._strategy: Optional[Tuple[str, Mapping[str, Any]]] = None
 
-    def set_result(self, candles_by_symbol: Mapping[str, Sequence[Candle]], positions: list, currency: str) -> None:
+    def set_result(self, candles_by_symbol: Mapping[str, Sequence[Candle]], positions: list, currency: str,
+                   strategy: Optional[Tuple[str, Mapping[str, Any]]] = None) -> None:
+        """Show a run's candles and trades; ``strategy`` ``(name, params)`` adds its indicators."""
         self._candles, self._positions, self._currency = candles_by_symbol, positions, currency
+        self._strategy = strategy
         self.symbol_box.blockSignals(True)
         self.symbol_box.clear()
         self.symbol_box.addItems(list(candles_by_symbol))
@@ -115,36 +112,35 @@ class PriceChart(QWidget):
         self._show_symbol(self.symbol_box.currentText())
 
     def _show_symbol(self, symbol: str) -> None:
-        candles = self._candles.get(symbol) or []
-        if not candles:
-            self.close_curve.setData([], [])
-            self.entry_markers.setData([])
-            self.exit_markers.setData([])
+        candles = self._candles.get(symbol)
+        chart = self.chart
+        if candles is None or not len(candles):
+            chart.set_candles(np.empty((0, 6)))
+            chart.set_marks([])
+            chart.set_lines([])
+            self.info.setText("")
             return
-        ts = np.fromiter((c[0] for c in candles), dtype=np.float64, count=len(candles)) / 1000.0
-        close = np.fromiter((c[4] for c in candles), dtype=np.float64, count=len(candles))
-        self.close_curve.setData(ts, close)
-        entries, exits = [], []
-        for p in self._positions:
-            if p.symbol != symbol:
-                continue
-            long_ = p.side == "long"
-            entries.append({"pos": (p.opened_at / 1000.0, p.entry_price), "symbol": "t1" if long_ else "t",
-                            "brush": pg.mkBrush(UP if long_ else DOWN),
-                            "data": f"#{p.id} {p.side} entry {report.fmt_price(p.entry_price)}"})
-            if p.closed_at is not None:
-                net = p.realized_pnl - p.fees
-                exits.append({"pos": (p.closed_at / 1000.0, p.exit_price), "symbol": "o",
-                              "brush": pg.mkBrush(UP if net > 0 else DOWN),
-                              "data": f"#{p.id} exit {report.fmt_price(p.exit_price)}: {p.close_reason}, net "
-                                      f"{report.fmt_money(net, self._currency)}"})
-        self.entry_markers.setData(entries)
-        self.exit_markers.setData(exits)
-        for m in (self.entry_markers, self.exit_markers):
-            m.setToolTip("")
-        self.info.setText(f"{len(candles):,} candles, {len(entries)} entries, {len(exits)} exits. Drag to pan, "
-                          "wheel to zoom (time axis); the price axis follows the visible range.")
-        self.plot.enableAutoRange()
+        if hasattr(candles, "arrays"):  # columnar candles: no tuple per candle
+            chart.data.set_columns(*candles.arrays())
+        else:
+            chart.data.set(candles)
+        chart.show_last(0)
+        marks = charting.trade_marks(self._positions, symbol, self._currency)
+        chart.set_marks(marks)
+        lines: list = []
+        if self._strategy is not None:
+            try:
+                lines = charting.indicator_lines(self._strategy[0], self._strategy[1], chart.data.column("ts"),
+                                                 chart.data.column("close"), chart.data.timeframe_ms)
+            except (KeyError, ValueError):
+                lines = []  # a strategy this version does not know: candles and trades only
+        chart.set_lines(lines)
+        n_entries = sum(1 for m in marks if m.kind == "entry")
+        self.info.setText(f"{len(candles):,} candles, {n_entries} entries, {len(marks) - n_entries} exits. Drag to "
+                          "pan, wheel to zoom; hover a marker for the fill.")
 
     def marker_counts(self) -> tuple:
-        return len(self.entry_markers.data), len(self.exit_markers.data)
+        """(entries, exits) on the chart."""
+        marks = self.chart._marks
+        entries = sum(1 for m in marks if m.kind == "entry")
+        return entries, len(marks) - entries

@@ -168,6 +168,7 @@ class DataSourceBox(QGroupBox):
         for c in self.services.connections():
             if not c.is_paper_replay:
                 self.hist_conn.addItem(c.name)
+        self.has_connections = self.hist_conn.count() > 0  # not isEnabled(): a busy window disables its form
         if self.hist_conn.count() == 0:
             self.hist_conn.addItem("(no exchange connection: add one under Connections)")
             self.hist_conn.setEnabled(False)
@@ -228,7 +229,7 @@ class DataSourceBox(QGroupBox):
             except backtests.BacktestInputError as exc:
                 raise FormError(str(exc), "bad symbol.") from None
             return {"source": src, "symbol": sym, "market_type": self.csv_type.currentData()}
-        if not self.hist_conn.isEnabled():
+        if not getattr(self, "has_connections", False):
             raise FormError("No exchange connection is configured: add one under Connections first.",
                             "no exchange connection.")
         since, until = utc_ms(self.hist_from.date()), utc_ms(self.hist_to.date()) + 86_400_000

@@ -18,7 +18,7 @@ from ...engine import strategies
 from ...store.presets import PresetStore
 from ..connections import ParamForm  # the app's one generated parameter form (shared with the Connections tab)
 from .data_source import DataSourceBox
-from .palette import ERROR_STYLE, FG
+from .palette import ERROR_STYLE, fg
 
 
 def _percent_box(name: str, maximum: float, decimals: int, suffix: str, tip: str) -> QDoubleSpinBox:
@@ -73,7 +73,7 @@ class SettingsForm(QScrollArea):
         sv.addWidget(self.strategy_box)
         self.strategy_desc = QLabel()
         self.strategy_desc.setWordWrap(True)
-        self.strategy_desc.setStyleSheet(f"color:{FG};")
+        self.strategy_desc.setStyleSheet(f"color:{fg()};")
         sv.addWidget(self.strategy_desc)
         self.param_form = ParamForm()
         sv.addWidget(self.param_form)

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHeaderVi
 from ...engine.backtest import trades_rows
 from ...services import reports as report
 from .charts import CurveCharts, PriceChart
-from .palette import DOWN, FG, UP
+from .palette import DOWN, fg, UP
 
 TRADE_HEADERS = ["#", "Symbol", "Side", "Entry (UTC)", "Entry price", "Exit (UTC)", "Exit price", "Amount",
                  "P&L", "Fees", "Net P&L", "Exit reason", "Strategy"]
@@ -119,7 +119,7 @@ class MetricsPanel(QFrame):
             col, row = divmod(i, per_col)
             name = QLabel(label + ":")
             name.setToolTip(help_)
-            name.setStyleSheet(f"color:{FG};")
+            name.setStyleSheet(f"color:{fg()};")
             val = QLabel("–")
             val.setObjectName(f"metric_{field}")
             val.setToolTip(help_)
@@ -183,7 +183,7 @@ class ResultTabs(QTabWidget):
                       "daily (UTC) returns, annualised with sqrt(365), risk-free rate 0. Fills at the next candle's "
                       "open, taker fee; stop-loss first when a candle touches both stop and target.")
         note.setWordWrap(True)
-        note.setStyleSheet(f"color:{FG};")
+        note.setStyleSheet(f"color:{fg()};")
         sv.addWidget(note)
         sv.addStretch(1)
         return summary
@@ -205,14 +205,15 @@ class ResultTabs(QTabWidget):
         view.horizontalHeader().setStretchLastSection(True)
         return view
 
-    def show_result(self, result) -> None:
-        """Show every part of ``result`` (a :class:`~cts_desktop.engine.backtest.BacktestResult`)."""
+    def show_result(self, result, strategy=None) -> None:
+        """Show every part of ``result`` (a :class:`~cts_desktop.engine.backtest.BacktestResult`);
+        ``strategy`` ``(name, params)`` draws its indicators on the price chart."""
         cur = result.currency
         m = result.metrics
         self.metrics_panel.set_metrics(m, cur)
         fill_table(self.by_symbol, report.breakdown_rows(m.by_symbol, cur))
         fill_table(self.by_strategy, report.breakdown_rows(m.by_strategy, cur))
         self.curve_charts.set_curve(result.curve, result.starting_balance, cur)
-        self.price_chart.set_result(result.candles_by_symbol, result.positions, cur)
+        self.price_chart.set_result(result.candles_by_symbol, result.positions, cur, strategy)
         self.trades_model.set_rows(trades_rows(result.positions), cur)
         self.trades_view.resizeColumnsToContents()

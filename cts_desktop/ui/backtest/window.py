@@ -249,7 +249,7 @@ class BacktestWindow(QWidget):
             return None
         self.progress.setValue(1000)
         self._report = backtests.report_info(strategy, inputs, settings, result)
-        self.show_result(result)
+        self.show_result(result, (strategy.name, dict(strategy.p)))
         m = result.metrics
         text = (f"Finished: {run['total']:,} candles in {time.perf_counter() - t0:.2f} s, {m.trades} trades, "
                 f"total return {report.fmt_pct(m.total_return)} (run #{result.run_id}).")
@@ -271,9 +271,9 @@ class BacktestWindow(QWidget):
             self._set_state("error", f"Error: {msg}")
 
     # -- results ----------------------------------------------------------------------------------
-    def show_result(self, result: backtests.BacktestResult) -> None:
+    def show_result(self, result: backtests.BacktestResult, strategy=None) -> None:
         self.result = result
-        self.tabs.show_result(result)
+        self.tabs.show_result(result, strategy)
         for b in (self.export_csv_button, self.export_html_button):
             b.setEnabled(True)
 

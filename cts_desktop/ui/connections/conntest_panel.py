@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton, QToolButton
+from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton, QToolButton
 
 from ...services import connection_rules as rules
 from ...services import connection_tests
@@ -29,6 +29,8 @@ class TestSection(DetailsSection):
 
     def __init__(self, parent=None):
         super().__init__("Test Connection", parent)
+        # result lines take the section's width (a wrapped label kept at its hint width broke mid-date)
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.test_button = QPushButton("Test Connection")
         self.test_button.setObjectName("TestConnectionButton")
         self.cancel_button = QPushButton("Cancel")

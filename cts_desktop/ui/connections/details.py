@@ -20,6 +20,7 @@ from ...services.connection_rules import RuleError
 from ...services.datasets import dataset_symbols
 from ...store.secrets import NoSecureKeyringError, SecretStore, SecretStoreError
 from ...store.settings import ConnectionConfig, SettingsError
+from ..widgets import WrapBody
 from .base import DetailsSection, FieldError, describe_connection, repolish
 from .conntest_panel import TestSection
 from .credentials import CredentialsSection
@@ -69,7 +70,7 @@ class ConnectionDetails(QWidget):
         head.addWidget(self.badge)
         head.addWidget(self.live_button)
 
-        self._body = QWidget()
+        self._body = WrapBody()  # wrapped warnings and results get their whole height
         self._body_lay = QVBoxLayout(self._body)
         self._body_lay.setContentsMargins(0, 0, 8, 0)
         self._body_lay.setSpacing(10)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QComboBox, QCompleter, QDialog, QDialogButtonBox,
 
 from ...services import connection_rules as rules
 from ...store.settings import ConnectionConfig
+from ..widgets import fit_height
 
 
 def exchange_combo(ids: Iterable[str], current: str = "") -> QComboBox:
@@ -75,8 +76,9 @@ class AddConnectionDialog(QDialog):
         lay.addWidget(self.buttons)
         self.name.textChanged.connect(self._check)
         self.exchange.currentTextChanged.connect(self._check)
-        self.resize(460, 0)
+        self.error.setMinimumHeight(2 * self.error.fontMetrics().lineSpacing())  # room for a two-line reason
         self._check()
+        fit_height(self, 460)
 
     @property
     def ok_button(self) -> QPushButton:
@@ -140,7 +142,7 @@ class LiveConfirmDialog(QDialog):
         lay.addWidget(self.buttons)
         self.typed.textChanged.connect(lambda t: self.ok_button.setEnabled(rules.confirmed(conn, t)))
         self.ok_button.setEnabled(False)
-        self.resize(520, 0)
+        fit_height(self, 520)
 
     @property
     def ok_button(self) -> QPushButton:

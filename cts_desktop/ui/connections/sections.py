@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from PySide6.QtWidgets import QComboBox
+from PySide6.QtWidgets import QComboBox, QLabel
 
 from ...core.risk import RiskLimits
 from ...services.datasets import datasets as replay_datasets
@@ -29,8 +29,12 @@ class ReplaySection(DetailsSection):
         self.add_field("speed", "Replay speed", self.speed,
                        help="Candles are replayed at this multiple of real time; max is as fast as possible")
         self.balance = spin(1.0, 1e9, 2, 1000.0, 160)
-        self.add_field("starting_balance", "Starting balance", self.balance, "USDT equivalent",
-                       "Converted to the quote currency at the replay's first price where it is not a dollar")
+        self.add_field("starting_balance", "Starting balance", self.balance, "USD",
+                       "In dollars; converted to the quote currency at the replay's first price where the "
+                       "market is not quoted in a dollar (BTC-quoted markets)")
+        self.balance_unit = self.balance.parentWidget().findChild(QLabel, "Unit")
+        self.dataset.currentIndexChanged.connect(self._show_balance_unit)
+        self._show_balance_unit()
         self.fee = spin(-0.001, 5.0, 3, 0.01)
         self.fee.setSpecialValueText("market default")
         self.add_field("fee", "Taker fee", self.fee, "%", "Fee per fill as a percentage of notional; "
@@ -42,6 +46,14 @@ class ReplaySection(DetailsSection):
 
     def applies_to(self, conn):
         return conn.is_paper_replay
+
+    def _show_balance_unit(self, *_a) -> None:
+        """The balance's unit as the replayed market counts money: its dollar quote itself (USD,
+        USDT), or dollars converted to a coin quote."""
+        ds = replay_datasets().get(self.dataset.currentData())
+        quote = ds.quote if ds is not None else ""
+        dollar = quote in ("USD", "USDT", "USDC", "BUSD", "FDUSD", "TUSD", "DAI")
+        self.balance_unit.setText(quote if dollar else f"USD, converted to {quote or 'the quote'} at the first price")
 
     def load(self, conn):
         i = self.dataset.findData(conn.dataset)
@@ -61,29 +73,54 @@ class ReplaySection(DetailsSection):
         conn.fee = None if fee < 0 else fee / 100.0
 
 
+# (key, label, minimum, maximum, decimals, step, unit, help, shown as % of the stored fraction)
+_RISK_FIELDS = (
+    ("max_position_fraction", "Max position size", 0.0, 1.0, 2, 0.05, "fraction of equity",
+     "Largest position notional as a fraction of equity (0 < x <= 1)", False),
+    ("max_open_positions", "Max open positions", 1, 1000, 0, 1, "", "Most positions open at once across symbols", False),
+    ("max_order_notional", "Max order notional", 0.0, 1e12, 2, 100.0, "quote, 0 = no cap",
+     "Largest value of one entry order, in the quote currency (exchange connections)", False),
+    ("min_free_balance", "Min free balance", 0.0, 1e12, 2, 100.0, "quote",
+     "Quote currency that must stay free after an entry (exchange connections)", False),
+    ("max_leverage", "Max leverage", 0.01, 125.0, 2, 0.5, "x equity",
+     "Open position notional after an entry, as a multiple of equity; refused above", False),
+    ("daily_loss_limit", "Daily loss limit", 0.0, 99.0, 1, 1.0, "% of the day's start, 0 = off",
+     "Realized + unrealized loss since 00:00 UTC; reached: no new entries until the next UTC day", True),
+    ("max_drawdown", "Max drawdown breaker", 0.0, 99.0, 1, 1.0, "% below the peak, 0 = off",
+     "Reached: the connection goes close-only and stays so, across restarts, until re-armed "
+     "(Engine > Re-arm risk breaker, or cts-desktop risk rearm)", True),
+    ("max_orders_per_minute", "Max orders per minute", 0, 10_000, 0, 1, "0 = no limit",
+     "Entries sent in any rolling minute at most", False),
+)
+
+
 class RiskSection(DetailsSection):
-    """Pre-trade risk limits (``RiskLimits``)."""
+    """Pre-trade risk limits and breakers (``RiskLimits``)."""
 
     def __init__(self, parent=None):
         super().__init__("Risk limits", parent)
-        self.max_fraction = spin(0.0, 1.0, 2, 0.05)
-        self.add_field("max_position_fraction", "Max position size", self.max_fraction, "fraction of equity",
-                       "Largest position notional as a fraction of equity (0 < x <= 1)")
-        self.max_open = spin(1, 1000)
-        self.add_field("max_open_positions", "Max open positions", self.max_open, "",
-                       "Most positions open at once across symbols")
-        self.max_fraction.valueChanged.connect(self._changed)
-        self.max_open.valueChanged.connect(self._changed)
+        self.spins: Dict[str, Any] = {}
+        for key, label, lo, hi, decimals, step, unit, help_text, _pct in _RISK_FIELDS:
+            w = self.spins[key] = spin(lo, hi, decimals, step)
+            self.add_field(key, label, w, unit, help_text)
+            w.valueChanged.connect(self._changed)
+        self.max_fraction = self.spins["max_position_fraction"]
+        self.max_open = self.spins["max_open_positions"]
 
     def load(self, conn):
-        self.max_fraction.setValue(float(conn.risk.get("max_position_fraction", 0.5)))
-        self.max_open.setValue(int(conn.risk.get("max_open_positions", 3)))
+        defaults = RiskLimits()
+        for key, *_rest, pct in _RISK_FIELDS:
+            value = conn.risk.get(key, getattr(defaults, key))
+            self.spins[key].setValue(float(value) * 100 if pct else value)
         self.show_error(None)
 
     def entered(self) -> Dict[str, Any]:
-        """The limits as entered, not validated."""
-        return {"max_position_fraction": float(self.max_fraction.value()),
-                "max_open_positions": int(self.max_open.value())}
+        """The limits as entered, not validated (fractions as fractions)."""
+        out: Dict[str, Any] = {}
+        for key, _l, _lo, _hi, decimals, *_rest, pct in _RISK_FIELDS:
+            value = self.spins[key].value()
+            out[key] = float(value) / 100 if pct else (int(value) if decimals == 0 else float(value))
+        return out
 
     def validate(self) -> Dict[str, Any]:
         risk = self.entered()
@@ -91,7 +128,7 @@ class RiskSection(DetailsSection):
             RiskLimits(**risk)
         except ValueError as exc:
             text = str(exc)
-            field = "max_open_positions" if text.startswith("max_open") else "max_position_fraction"
+            field = next((k for k in self.spins if text.startswith(k)), "max_position_fraction")
             raise FieldError(field, text[len(field):].strip() if text.startswith(field) else text) from None
         return risk
 

@@ -11,8 +11,9 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QToolBar, QToolButton
 
 from .. import help as help_ui
+from .. import kill_switch
 from ..tour import show_tour
-from ..widgets import repolish
+from ..widgets import ElidedLabel, repolish
 from . import exporting
 
 TAB_NAMES = ("Connections", "Live Trading", "Positions", "Activity")
@@ -134,11 +135,12 @@ def make_toolbar(win) -> None:
     win.mode_badge = QLabel()
     win.mode_badge.setObjectName("Badge")
     tb.addWidget(win.mode_badge)
-    win.toolbar_info = QLabel()
+    win.toolbar_info = ElidedLabel()  # takes the free width; the kill switch sits at the right end
     win.toolbar_info.setObjectName("Hint")
     tb.addWidget(win.toolbar_info)
     win.addToolBar(tb)
     win.toolbar = tb
+    kill_switch.install(win)  # the kill switch button (Ctrl+Shift+K) and the breaker re-arm
 
 
 def make_status_bar(win) -> None:

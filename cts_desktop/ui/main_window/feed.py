@@ -35,6 +35,7 @@ class ConnectionFeed:
         self._prices_timer.setSingleShot(True)
         self._prices_timer.setInterval(0)
         self._prices_timer.timeout.connect(self._apply_prices)
+        self.stale: dict = {}  # connection -> symbols whose market data is stale (the Live tab's badge)
 
     def wire(self, bridge) -> None:
         bridge.run_started.connect(self.on_run_started)
@@ -44,6 +45,22 @@ class ConnectionFeed:
         bridge.orders_changed.connect(self.on_orders)
         bridge.log_lines.connect(self.on_log)
         bridge.equity_points.connect(self.on_equity)
+        bridge.alerts.connect(self.on_alerts)
+        bridge.state_changed.connect(self._stale_on_state)
+
+    def on_alerts(self, events: list) -> None:
+        """Stale / resumed market data: the Live tab's badge follows every connection's feeds."""
+        for e in events:
+            if isinstance(e, ev.FeedStale):
+                self.stale.setdefault(e.connection, set()).add(e.symbol)
+            elif isinstance(e, ev.FeedResumed):
+                self.stale.get(e.connection, set()).discard(e.symbol)
+        self.win.live_tab.set_stale_feeds(self.stale)
+
+    def _stale_on_state(self, name: str, state: str, _reason: str) -> None:
+        """An engine that is not running has no feed to be stale."""
+        if state not in ACTIVE_STATES and self.stale.pop(name, None):
+            self.win.live_tab.set_stale_feeds(self.stale)
 
     def _summary(self, name: str) -> dict:
         try:

@@ -61,6 +61,7 @@ class WindowLayout:
             st = s.value(f"headers/{name}")
             if _saved(st):
                 table.horizontalHeader().restoreState(st)
+                table.setProperty("user_sized", True)  # the remembered widths win over fitting to the window
         for name, sp in self._splitters().items():
             st = s.value(f"splitters/{name}")
             if _saved(st):

@@ -196,9 +196,7 @@ class MainWindow(QMainWindow):
         except KeyError as exc:
             self.notify(str(exc.args[0] if exc.args else exc))
             return
-        self.mode_badge.setText("LIVE" if conn.live else "PAPER")
-        self.mode_badge.setProperty("live", conn.live)
-        repolish(self.mode_badge)
+        self._show_mode(conn)
         self.live_tab.set_speed(conn.speed)
         self.live_tab.set_live_connections(c.name for c in self.services.connections() if c.live)
         self.load_history()
@@ -209,6 +207,12 @@ class MainWindow(QMainWindow):
         if state != ev.IDLE:
             reason = self.services.engine(name).reason
         self._apply_state(state, reason)
+
+    def _show_mode(self, conn) -> None:
+        """The toolbar badge: LIVE or PAPER for the connection shown."""
+        self.mode_badge.setText("LIVE" if conn.live else "PAPER")
+        self.mode_badge.setProperty("live", conn.live)
+        repolish(self.mode_badge)
 
     def load_history(self) -> None:
         """(Re)load the current connection's positions, log, equity curve and figures from services."""
@@ -318,6 +322,7 @@ class MainWindow(QMainWindow):
         self._fill_connection_combo()
         if name == self.current:
             conn = self.services.connection(name)
+            self._show_mode(conn)  # Go live / back to paper shows at once, not at the next selection
             self.live_tab.set_speed(conn.speed)
         self.live_tab.set_live_connections(c.name for c in self.services.connections() if c.live)
         self.tray.refresh()

@@ -12,6 +12,12 @@ def _pos_pnl_pct(p, model) -> Optional[float]:
     return p.net_pnl / basis if basis else None
 
 
+def _stops_at(p) -> str:
+    if p.stop_loss is None and p.take_profit is None:
+        return "–"  # no stops
+    return getattr(p, "protection", "") or "app"
+
+
 class OpenPositionsModel(StoredTableModel):
     """Open positions of one connection, keyed by position id; current price and unrealized P&L
     come from the latest account snapshot's prices (:meth:`update_prices`)."""
@@ -27,6 +33,9 @@ class OpenPositionsModel(StoredTableModel):
         Column("unrealized_pct", "P&L %", PNL_PCT, getter=lambda p, m: m.unrealized_pct(p)),
         Column("stop_loss", "Stop-loss", PRICE),
         Column("take_profit", "Take-profit", PRICE),
+        Column("protection", "Stops at", align="center", getter=lambda p, m: _stops_at(p), sample="exchange",
+               tip="Where the stop-loss and take-profit live: at the exchange (orders resting there, they act "
+                   "even when the app is closed) or in the app (checked on every price while it runs)"),
         Column("fees", "Fees", MONEY),
         Column("opened_at", "Opened (UTC)", TIME),
         Column("id", "#", INT),
@@ -115,8 +124,8 @@ class ClosedPositionsModel(StoredTableModel):
     )
 
     def __init__(self, parent=None, max_rows: int = 50_000):
-        # Ids restart with each run, so the key adds the opening time and symbol.
-        super().__init__(parent, key=lambda p: (p.id, p.opened_at, p.symbol), max_rows=max_rows)
+        # Ids restart with each run, and identical replays give identical positions: the run is in the key.
+        super().__init__(parent, key=lambda p: (p.run_id, p.id, p.opened_at, p.symbol), max_rows=max_rows)
 
     def apply(self, positions: Iterable[Any]) -> None:
         closed = [p for p in positions if p.closed_at is not None]

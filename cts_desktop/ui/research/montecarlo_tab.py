@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QPus
 from ...core import montecarlo as mc_core
 from ...services import backtests, montecarlo
 from ...services import reports as report
-from ..backtest.palette import BG, EQUITY_PEN, FG
+from ..backtest.palette import bg, EQUITY_PEN, fg
 
 MC_ROWS = ["Final equity", "Max drawdown", "Longest losing streak (trades)"]
 
@@ -66,13 +66,13 @@ class MonteCarloTab(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setFixedHeight(self.table.horizontalHeader().sizeHint().height() + 3 * 30 + 4)
         v.addWidget(self.table)
-        self.plot = pg.PlotWidget(background=BG)
+        self.plot = pg.PlotWidget(background=bg())
         self.plot.setObjectName("FanChart")
         p = self.plot.getPlotItem()
         p.showGrid(x=True, y=True, alpha=0.15)
         p.setMenuEnabled(False)
-        p.setLabel("bottom", "Trade # (shaded: 5th-95th and 25th-75th percentile bands)", color=FG)
-        p.setLabel("left", "Equity", color=FG)
+        p.setLabel("bottom", "Trade # (shaded: 5th-95th and 25th-75th percentile bands)", color=fg())
+        p.setLabel("left", "Equity", color=fg())
         p.getAxis("left").enableAutoSIPrefix(False)
         p.addLegend(offset=(10, 10))
         v.addWidget(self.plot, 1)
@@ -140,5 +140,5 @@ class MonteCarloTab(QWidget):
         if self.trades is not None:
             real = np.concatenate(([r.starting_equity], r.starting_equity + np.cumsum(self.trades.pnls)))
             p.plot(x, real, pen=pg.mkPen("#f0b44c", width=1.5), name="real order")
-        p.setLabel("left", f"Equity ({cur})" if cur else "Equity", color=FG)
+        p.setLabel("left", f"Equity ({cur})" if cur else "Equity", color=fg())
         p.enableAutoRange()

@@ -147,6 +147,29 @@ class SearchBox(QWidget):
                 self.space.item(i, c).setText(str(v))
         self.space.item(i, 0).setCheckState(Qt.CheckState.Checked if vary else Qt.CheckState.Unchecked)
 
+    def set_rows(self, rows: List[view.RangeRow]) -> None:
+        """Fill the table from ``rows`` (a reopened study: :func:`~cts_desktop.services.research_view.form_state`);
+        rows are matched by name, names the table does not have are ignored."""
+        for r in rows:
+            if r.name in [x.name for x in self._rows] and r.kind != "fixed":
+                self.set_range(r.name, r.low, r.high, r.step, r.choices if r.kind == "list" else None, r.vary)
+
+    def set_settings(self, s: Dict[str, Any]) -> None:
+        """The inverse of :meth:`settings` (a reopened study's request fields)."""
+        for box, key in ((self.method, "method"), (self.objective, "objective")):
+            i = box.findData(s.get(key))
+            if i >= 0:
+                box.setCurrentIndex(i)
+        for spin, key in ((self.trials, "n_trials"), (self.seed, "seed"), (self.min_trades, "min_trades")):
+            if isinstance(s.get(key), int):
+                spin.setValue(s[key])
+        if isinstance(s.get("workers"), int):
+            self.workers.setValue(s["workers"])
+        dd = s.get("max_drawdown")
+        self.use_max_dd.setChecked(isinstance(dd, (int, float)))
+        if isinstance(dd, (int, float)):
+            self.max_dd.setValue(float(dd) * 100.0)
+
     def rows(self) -> List[view.RangeRow]:
         """The table as :class:`~cts_desktop.services.research_view.RangeRow` values."""
         out = []

@@ -12,15 +12,17 @@ Every rule and message is the optimize service's (:mod:`cts_desktop.services.opt
 """
 from __future__ import annotations
 
+import asyncio
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QSplitter,
                                QTabWidget, QVBoxLayout, QWidget)
 
-from ...services import backtests, montecarlo, optimize, walkforward
+from ...services import backtests, montecarlo, optimize, research_history, walkforward
 from ...services import research_view as view
 from ...services.research_data import DataSpec
 from ...services.research_job import ResearchJob
@@ -55,8 +57,8 @@ class OptimizeWindow(StudyOutputs, QWidget):
         self._timer.setInterval(100)
         self._timer.timeout.connect(self._poll)
         self.form = SettingsForm(services)
-        # a study reloads its data by itself (child process, re-runs, reopening): datasets and files only
-        self.form.data.source_box.removeItem(self.form.data.source_box.findData(SOURCE_HISTORY))
+        self._history: Optional[Tuple[tuple, DataSpec]] = None  # (the form's history spec, its kept file)
+        self._download: Optional[asyncio.Task] = None
         self.search = SearchBox()
         self.left = QTabWidget()
         self.left.setObjectName("OptimizeSettingsTabs")
@@ -132,7 +134,7 @@ class OptimizeWindow(StudyOutputs, QWidget):
         self.state_label.setText(text)
         colour = {"error": "#ff6b6b", "cancelled": "#f0b44c"}.get(state, "")
         self.state_label.setStyleSheet(f"color:{colour};" if colour else "")
-        busy = self.job is not None and not self.job.done
+        busy = (self.job is not None and not self.job.done) or self._download is not None
         self.run_button.setEnabled(not busy)
         self.cancel_button.setEnabled(busy and state == "running")
         self.search.set_busy(busy)
@@ -157,8 +159,28 @@ class OptimizeWindow(StudyOutputs, QWidget):
             path = str(self.form.data.csv.path)
             return DataSpec(candles=(path,), symbols=(spec["symbol"],), market_type=spec["market_type"],
                             start_ms=start, end_ms=end)
-        raise FormError("Optimising on exchange history is not offered yet: choose a shipped dataset or import "
-                        "a candle file.", "exchange history is not offered yet.")
+        key = tuple(sorted(spec.items()))
+        if self._history is None or self._history[0] != key:
+            raise FormError("Download the exchange history first (Run study does it).", "history not downloaded.")
+        return replace(self._history[1], start_ms=start, end_ms=end)
+
+    async def _download_then_start(self, walk_forward: bool) -> None:
+        """Exchange history: downloaded (or read from the cache) and kept as a file by the service,
+        then the study starts on it."""
+        try:
+            spec = self.form.data.spec()
+            conn = self.services.connection(spec["connection"])
+            self._set_state("running", f"Downloading {spec['symbol']} {spec['timeframe']} from {conn.exchange}…")
+            data = await research_history.history_data(
+                conn, spec["symbol"], spec["timeframe"], spec["since"], spec["until"], Path(self.services.data_dir),
+                lambda d, t: self.state_label.setText(f"Downloading: {d:,} of {t:,} candles…"))
+        except Exception as exc:  # noqa: BLE001 - a download's every failure is shown, the window stays usable
+            self._download = None
+            self._set_state("error", f"Not started: {getattr(exc, 'message', '') or backtests.error_message(exc) or exc}")
+            return
+        self._download = None
+        self._history = (tuple(sorted(spec.items())), data)
+        self.start(walk_forward)
 
     def build_request(self) -> optimize.StudyRequest:
         """The study the form describes, checked by the service. Raises :class:`FormError`,
@@ -177,8 +199,11 @@ class OptimizeWindow(StudyOutputs, QWidget):
         """Check the form and start the study (or, ``walk_forward``, the walk-forward analysis with
         the Walk-forward tab's lengths) in the background; False (with the service's message in
         the state line) when the form is refused or a job is running."""
-        if self.job is not None and not self.job.done:
+        if (self.job is not None and not self.job.done) or self._download is not None:
             return False
+        if self.form.data.source() == SOURCE_HISTORY and not self._history_ready():
+            self._download = asyncio.ensure_future(self._download_then_start(walk_forward))
+            return True
         try:
             req = self.build_request()
             wf = walkforward.WalkForwardRequest(req, **self.tabs.walkforward.lengths()) if walk_forward else None
@@ -202,6 +227,12 @@ class OptimizeWindow(StudyOutputs, QWidget):
         what = "walk-forward analysis" if wf is not None else f"{req.method} search"
         self._set_state("running", f"Starting the {what} of {req.strategy} (workers: {req.workers})…")
         return True
+
+    def _history_ready(self) -> bool:
+        try:
+            return self._history is not None and self._history[0] == tuple(sorted(self.form.data.spec().items()))
+        except FormError:
+            return False
 
     def _launch(self, kind: str, args: tuple, on_done: Callable[[Any], None]) -> None:
         self.job = ResearchJob(kind, args, Path(self.services.data_dir))
@@ -280,7 +311,40 @@ class OptimizeWindow(StudyOutputs, QWidget):
             self._set_state("error", f"Error: {backtests.error_message(exc) or exc}")
             return False
         self.show_study(result, req)
+        if req is not None:
+            self.fill_form(req)
         return True
+
+    def fill_form(self, req: optimize.StudyRequest) -> None:
+        """Put a stored study's request back into the form (data, strategy, account settings,
+        search space and search settings), so it can be changed and run again. What cannot be
+        restored (a candle file that moved) is said in the state line."""
+        f = self.form
+        try:
+            f.select_strategy(req.strategy)
+        except KeyError:
+            self.state_label.setText(self.state_label.text() + f" (strategy {req.strategy!r} is not known here)")
+            return
+        state = view.form_state(req.strategy, req.space)
+        f.param_form.set_values(state.fixed)
+        self.search.set_rows(state.rows)
+        self.search.set_settings({k: getattr(req, k) for k in ("method", "objective", "n_trials", "seed", "workers",
+                                                               "min_trades", "max_drawdown")})
+        self.search.set_span(req.data.start_ms, req.data.end_ms)
+        st = req.settings
+        for box, value in ((f.cash, st.cash), (f.fee, st.fee * 100.0), (f.slippage, st.slippage * 100.0),
+                           (f.max_position, st.max_position * 100.0)):
+            box.setValue(value)
+        d = f.data
+        if req.data.dataset:
+            d.select(SOURCE_DATASET, req.data.dataset)
+        elif req.data.candles:
+            d.select(SOURCE_CSV)
+            d.csv_symbol.setText(req.data.symbols[0] if req.data.symbols else "")
+            d.csv_type.setCurrentIndex(max(d.csv_type.findData(req.data.market_type), 0))
+            if not d.import_csv(req.data.candles[0]):
+                self.state_label.setText(self.state_label.text() + " The study's candle file could not be read "
+                                         "again: see the Data tab.")
 
     def _open_selected(self) -> None:
         sid = self.tabs.selected_study()
@@ -297,7 +361,7 @@ class OptimizeWindow(StudyOutputs, QWidget):
 
         def done(run: backtests.BacktestResult) -> None:
             self.best_run = run
-            self.tabs.best_tabs.show_result(run)
+            self.tabs.best_tabs.show_result(run, (self.study.strategy, optimize.best_params(self.study)))
             self.tabs.montecarlo.set_trades(montecarlo.trades_from_result(
                 run, f"best trial #{self.study.best.number} (run #{run.run_id})"))
             self.tabs.setCurrentIndex(2)

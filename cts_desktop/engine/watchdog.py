@@ -1,0 +1,141 @@
+"""Strategy steps off the event loop, with a time budget, for the exchange engines.
+
+A strategy's ``on_candle`` is plain synchronous Python: if it hangs (an endless loop, a blocking
+call), nothing can interrupt it. On the asyncio thread that would freeze every engine, the GUI and
+the kill switch. So an exchange engine runs each candle's step (:meth:`TradingCore.on_candle`) on
+its own :class:`StepWorker` thread and awaits it on the loop; the loop stays free. A step that
+outlives its budget is reported, the engine holds new entries (a late signal would act on an old
+price) and stops feeding candles until it returns; the kill path runs on the loop and never waits
+for it. The worker is a daemon thread, so a strategy that never returns cannot keep the process
+from exiting.
+
+While a step runs off the loop, what the core publishes is handed to the loop thread
+(:class:`LoopBus`), so bus handlers (the GUI bridge, headless printing) keep running on the loop
+as before. The recorded-replay hot path does not use any of this (no thread hop per candle).
+"""
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import time
+from typing import Any, Callable, Optional, Tuple
+
+from ..core import events as ev
+from ..core.models import Candle
+from .bus import EventBus, Handler
+from .core import TradingCore
+
+Job = Tuple[Callable[..., Any], Tuple[Any, ...], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+
+
+class LoopBus(EventBus):
+    """An :class:`EventBus` front for ``bus`` that publishes on ``loop``'s thread: called from
+    another thread, the event is queued to the loop (in order); on the loop, it goes at once."""
+
+    __slots__ = ("bus", "loop", "loop_thread")
+
+    def __init__(self, bus: EventBus, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self.bus = bus
+        self.loop = loop
+        self.loop_thread = threading.get_ident()
+
+    def subscribe(self, handler: Handler) -> Callable[[], None]:
+        return self.bus.subscribe(handler)
+
+    @property
+    def has_subscribers(self) -> bool:
+        return self.bus.has_subscribers
+
+    def publish(self, event: Any) -> None:
+        if threading.get_ident() == self.loop_thread:
+            self.bus.publish(event)
+        elif not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.bus.publish, event)
+
+
+class StepWorker:
+    """One daemon thread that runs steps one at a time (``name``: the thread's name)."""
+
+    def __init__(self, name: str) -> None:
+        self._jobs: "queue.SimpleQueue[Optional[Job]]" = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
+        self._thread.start()
+        self.busy = False  # a step is running (or queued)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> "asyncio.Future[Any]":
+        """Run ``fn(*args)`` on the worker; the future resolves on the calling loop."""
+        loop = asyncio.get_running_loop()
+        fut: "asyncio.Future[Any]" = loop.create_future()
+        self.busy = True
+        self._jobs.put((fn, args, fut, loop))
+        return fut
+
+    def close(self) -> None:
+        """Let the thread end after its current step (if that step ever returns)."""
+        self._jobs.put(None)
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            fn, args, fut, loop = job
+            try:
+                result = fn(*args)
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+                self._resolve(loop, fut, None, exc)
+            else:
+                self._resolve(loop, fut, result, None)
+
+    def _resolve(self, loop: asyncio.AbstractEventLoop, fut: "asyncio.Future[Any]", result: Any,
+                 exc: Optional[BaseException]) -> None:
+        def done() -> None:
+            self.busy = False
+            if fut.done():
+                return
+            if exc is not None:
+                fut.set_exception(exc)
+            else:
+                fut.set_result(result)
+
+        if not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(done)
+            except RuntimeError:  # the loop closed meanwhile: nobody awaits the step any more
+                self.busy = False
+        else:
+            self.busy = False
+
+
+async def timed_step(worker: StepWorker, core: TradingCore, symbol: str, candle: Candle, *, budget_s: float,
+                     stopped: Callable[[], bool]) -> bool:
+    """Run ``core.on_candle(symbol, candle)`` on ``worker`` and wait for it without blocking the
+    loop. True once it finished; False when the engine was stopped while the step still ran over
+    its ``budget_s`` (s): its strategies are then deactivated, so nothing calls into them again.
+    Exceptions of the step (not a strategy's: the core catches those) are raised here."""
+    fut = worker.submit(core.on_candle, symbol, candle)
+    done, _ = await asyncio.wait({fut}, timeout=budget_s)
+    if not done:
+        started = time.monotonic() - budget_s
+        names = ", ".join(r.name for r in core.runners if r.active) or "strategy"
+        core.log(ev.CAT_ERROR, f"{names} is over its time budget of {budget_s:g} s on a {symbol} candle: new entries "
+                               "are held and candles wait until it returns; the kill switch does not wait for it",
+                 "error")
+        if core.breakers is not None:
+            core.breakers.hold("budget", f"{names} went over its time budget: its late signals are refused")
+        while not fut.done():
+            if stopped():
+                for r in core.runners:
+                    r.active = False
+                return False
+            await asyncio.wait({fut}, timeout=0.05)
+        core.log(ev.CAT_ENGINE, f"{names} returned after {time.monotonic() - started:.1f} s; entries allowed again",
+                 "warning")
+        if core.breakers is not None:
+            core.breakers.release("budget")
+    fut.result()
+    if core.breakers is not None:
+        core.breakers.observe(core.portfolio.equity, candle[0])
+    return True
