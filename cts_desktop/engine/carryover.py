@@ -232,9 +232,20 @@ def install(core: Any, report: ReconcileReport) -> None:
                      + (f", stop {p.stop_loss:g}" if p.stop_loss else "")
                      + (f", target {p.take_profit:g}" if p.take_profit else "") + f" ({p.strategy or 'strategy'})")
     if report.error:
-        core.close_only = f"reconciliation failed: {report.error}"
-        core.log(ev.CAT_ENGINE, f"close-only: {core.close_only}; exits, stop-losses and cancels stay allowed",
-                 "error")
+        close_only(core, report.error, core.log)
+
+
+CLOSE_ONLY_KEY = "reconciliation"
+"""The key of the close-only hold in :class:`~.breakers.Breakers` (``core.breakers.holds``)."""
+
+
+def close_only(core: Any, error: str, log: LogFn) -> None:
+    """Reconciliation failed (``error``): ``core`` refuses every new entry from now on (a hold in
+    its breakers, :data:`CLOSE_ONLY_KEY`); exits, stop-losses and cancels stay allowed."""
+    reason = f"close-only: reconciliation failed: {error}"
+    if core.breakers is not None:
+        core.breakers.hold(CLOSE_ONLY_KEY, reason)
+    log(ev.CAT_ENGINE, f"{reason}; exits, stop-losses and cancels stay allowed", "error")
 
 
 def adopt_orders(core: Any, orders: List[Order], follow: Callable[[Order], None]) -> None:

@@ -84,7 +84,6 @@ class TradingCore:
         self.last_ts = 0
         self._last_snapshot = 0.0
         self.failed_reason = ""
-        self.close_only = ""  # why new entries are refused (exits stay allowed); "" = trading normally
         # External execution (live trading): orders are not matched by the paper exchange but
         # queued in ``outbox`` for the async engine to send; it reports back through
         # external_fill / external_reject. Triggered exits become market orders too.
@@ -259,8 +258,6 @@ class TradingCore:
                 accepted, verdict = True, f"exit {pos.amount:g} {market.base}"
                 order = self._new_order(s.symbol, s.side, pos.amount, ts, f"exit: {s.reason}" if s.reason else "exit",
                                         s.strategy, reduce_only=True)
-        elif self.close_only:
-            accepted, verdict = False, f"close-only: {self.close_only}"
         else:
             price = self.portfolio.last_prices.get(s.symbol, 0.0)
             open_count = len(self.portfolio.open)

@@ -15,7 +15,7 @@ from ..core.models import SELL, Fill, Market, Order, Position
 from ..exchange.errors import GatewayError
 from ..store import reconciliations as store
 from ..store.recorder import Recorder
-from .carryover import ReconcileReport, adjust_to_wallet, adopt_orders, split_open_orders
+from .carryover import ReconcileReport, adjust_to_wallet, adopt_orders, close_only, split_open_orders
 from .lifecycle import LogFn
 
 
@@ -64,8 +64,7 @@ async def recheck_after_reconnect(core: Any, gateway: Any, markets: Dict[str, Ma
     if report.empty():
         return report
     if report.error:
-        core.close_only = f"reconciliation failed: {report.error}"
-        log(ev.CAT_ENGINE, f"close-only: {core.close_only}; exits, stop-losses and cancels stay allowed", "error")
+        close_only(core, report.error, log)
     if recorder is not None and run_id is not None:
         await asyncio.wrap_future(recorder.flush())
         rid = run_id

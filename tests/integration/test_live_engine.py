@@ -377,10 +377,11 @@ def test_unsettleable_order_makes_the_run_close_only(services, venue):
         await eng.stop()
 
     asyncio.run(go())
-    assert eng.core.close_only.startswith(f"reconciliation failed: cannot reconcile order {cid}:")
-    assert "Traceback" not in eng.core.close_only and not eng.reconciliation.ok
+    held = eng.core.breakers.holds["reconciliation"]
+    assert held.startswith(f"close-only: reconciliation failed: cannot reconcile order {cid}:")
+    assert "Traceback" not in held and not eng.reconciliation.ok
     refused = db_rows(services, "select accepted, verdict from signals where connection = ?", "venue stuck")
-    assert refused == [(0, f"close-only: {eng.core.close_only}")]
+    assert refused == [(0, held)]
     assert venue.requests.count(("POST", "/api/v3/order")) == 1  # only the earlier run's order
     stored = db_rows(services, "select ok, detail from reconciliations where run_id = ?", eng.run_id)
     assert stored == [(0, eng.reconciliation.detail())] and "FAILED, close-only" in stored[0][1]
