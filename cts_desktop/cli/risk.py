@@ -1,4 +1,5 @@
-"""``cts-desktop kill NAME|--all`` and ``cts-desktop risk rearm NAME`` / ``risk status``.
+"""``cts-desktop kill NAME|--all`` and ``cts-desktop risk rearm NAME`` / ``risk status`` /
+``risk resume NAME SYMBOL`` (a symbol paused after refused exits).
 
 ``kill`` reaches engines running headless in other processes on the same data dir through a
 request file they poll (:mod:`cts_desktop.store.control` says why
@@ -33,6 +34,14 @@ def add_subparsers(sub) -> None:
     ra = rsub.add_parser("rearm", help="re-arm the max-drawdown breaker of a connection")
     ra.add_argument("name", metavar="NAME")
     rsub.add_parser("status", help="list the connections whose breaker is latched")
+    rr = rsub.add_parser("resume", help="lift the pause of a symbol whose exit the exchange refused again and again",
+                         description="After 3 refused exits in a row (coins moved or sold by hand at the exchange) "
+                                     "a symbol is paused: no entries, no automatic exits. Check the wallet at the "
+                                     "exchange, then resume it on the running headless engine.")
+    rr.add_argument("name", metavar="NAME")
+    rr.add_argument("symbol", metavar="SYMBOL", help="e.g. BTC/USDT")
+    rr.add_argument("--timeout", type=float, default=15.0, metavar="S",
+                    help="seconds to wait for the running engine to answer (default 15)")
 
 
 def _err(msg: str) -> None:
@@ -55,6 +64,12 @@ def run_risk(args, *, data_dir, config_dir) -> int:
     from ..services.kill import KillError, latched_stored, rearm_stored
     from ..store.settings import SettingsError
     try:
+        if args.risk_command == "resume":
+            from ..services.kill import request_resume
+            lines = request_resume(data_dir, args.name, args.symbol, timeout=args.timeout)
+            for line in lines:
+                print(line)
+            return exit_codes.FAILED if any(line.startswith("not resumed") for line in lines) else exit_codes.OK
         if args.risk_command == "rearm":
             print(rearm_stored(data_dir, config_dir, args.name))
             return exit_codes.OK

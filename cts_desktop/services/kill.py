@@ -7,6 +7,8 @@
 * :meth:`KillService.serve_requests`: answers ``cts-desktop kill`` requests from other processes
   (:class:`cts_desktop.store.control.ControlDir`); a headless run polls it;
 * :func:`request_kill`: the CLI's side, which waits for the answer;
+* :meth:`KillService.paused` / :meth:`resume_symbol` (and :func:`request_resume` for a headless run):
+  symbols paused after their exit was refused again and again;
 * :meth:`KillService.rearm` / :meth:`latched`: the max-drawdown breaker's latch
   (:class:`cts_desktop.store.breakers.LatchStore`).
 
@@ -74,12 +76,42 @@ class KillService:
         engines = [self.services.engines[n] for n in self.running()]
         return list(await asyncio.gather(*(kill_engine(e, flatten=self.flattens) for e in engines)))
 
+    # -- symbols paused after refused exits --------------------------------------------------------
+    def paused(self, name: str) -> Dict[str, str]:
+        """Symbols of ``name``'s running engine that are paused (exits refused again and again:
+        no entries, no automatic exits) -> why."""
+        core = getattr(self.services.engines.get(name), "core", None)
+        return dict(getattr(core, "paused", None) or {})
+
+    def resume_symbol(self, name: str, symbol: str) -> str:
+        """Lift the pause of ``symbol`` on ``name``'s running engine (after the trader checked the
+        wallet at the exchange). Raises :class:`KillError` when it is not running or not paused."""
+        eng = self.services.engines.get(name)
+        if eng is None or not eng.active:
+            raise KillError(f"{name}: the engine is not running here")
+        if symbol not in self.paused(name):
+            raise KillError(f"{name}: {symbol} is not paused")
+        eng.resume_symbol(symbol)
+        return f"{name}: {symbol} resumed: entries and exits allowed again"
+
     async def serve_requests(self) -> int:
-        """Answer the kill requests of other processes that this process can serve; returns how
-        many it served. A request for a connection not running here is left for another process."""
+        """Answer the kill and resume requests of other processes that this process can serve;
+        returns how many it served. A request for a connection not running here is left for
+        another process."""
         served = 0
-        for rid, target in self.control.pending():
+        for rid, target, data in self.control.requests():
             if rid in self._served:
+                continue
+            if data.get("action") == "resume":
+                if target not in self.running():
+                    continue
+                try:
+                    lines = [self.resume_symbol(target, str(data.get("symbol", "")))]
+                except KillError as exc:
+                    lines = [f"not resumed: {exc}"]
+                self._served.add(rid)
+                self.control.answer(rid, lines)
+                served += 1
                 continue
             if target == ALL:
                 reports = await self.kill_all()
@@ -126,8 +158,21 @@ def request_kill(data_dir: Path, target: str, *, timeout: float = 15.0, grace: f
     ``target`` (a connection, or :data:`~cts_desktop.store.control.ALL`) and wait up to ``timeout``
     s for the answers (``grace`` s more for other processes once one answered). Returns their
     lines. Raises :class:`KillError` when nobody answered."""
+    return request(data_dir, target, "kill", timeout=timeout, grace=grace)
+
+
+def request_resume(data_dir: Path, name: str, symbol: str, *, timeout: float = 15.0) -> List[str]:
+    """The CLI's side of :meth:`KillService.resume_symbol` for a headless run of ``name``. Raises
+    :class:`KillError` when nobody answered."""
+    return request(data_dir, name, "resume", timeout=timeout, symbol=symbol)
+
+
+def request(data_dir: Path, target: str, action: str, *, timeout: float = 15.0, grace: float = 0.5,
+            **extra: Any) -> List[str]:
+    """Post ``action`` for ``target`` in ``data_dir``'s control folder and wait for the answers
+    (see :func:`request_kill`)."""
     control = ControlDir(data_dir)
-    rid = control.post_kill(target)
+    rid = control.post(target, action, **extra)
     try:
         deadline = time.monotonic() + timeout
         answers: List[Dict[str, Any]] = []

@@ -8,7 +8,8 @@ work the same on every OS (no Unix-socket path limits, no Windows named pipes), 
 reachable by anyone who may write the data dir (which is the permission that matters: that user
 can already read the trade database), and leave a trace when nobody answered.
 
-* request: ``kill-<id>.request``: ``{"target": "<connection>" | "*", "at": ms}``
+* request: ``kill-<id>.request``: ``{"target": "<connection>" | "*", "action": "kill" | "resume",
+  "symbol": "<symbol>" (resume), "at": ms}`` (``resume`` lifts a symbol paused after refused exits)
 * answer:  ``kill-<id>.<pid>.answer``: ``{"pid": int, "lines": [str, ...]}``
 
 Files are written atomically (temp file + ``os.replace``), so a reader never sees half of one.
@@ -56,8 +57,15 @@ class ControlDir:
     # -- the asking side (the CLI) ------------------------------------------------------------------
     def post_kill(self, target: str) -> str:
         """Ask for the kill switch on connection ``target`` (or :data:`ALL`); returns the request id."""
+        return self.post(target)
+
+    def post(self, target: str, action: str = "kill", **extra: Any) -> str:
+        """Ask for ``action`` (``kill``, or ``resume`` with ``symbol``: lift a paused symbol) on
+        connection ``target``; returns the request id (the file keeps the ``kill-`` prefix of every
+        request, so older processes still see kill requests)."""
         rid = uuid.uuid4().hex[:12]
-        _write(self.path / f"kill-{rid}.request", {"target": target, "at": int(time.time() * 1000)})
+        _write(self.path / f"kill-{rid}.request", {"target": target, "action": action, **extra,
+                                                   "at": int(time.time() * 1000)})
         return rid
 
     def answers(self, rid: str) -> List[Dict[str, Any]]:
@@ -77,13 +85,18 @@ class ControlDir:
     # -- the serving side (a process that runs engines) ------------------------------------------
     def pending(self) -> List[Tuple[str, str]]:
         """``(request id, target)`` of every kill request in the folder, oldest first."""
+        return [(rid, target) for rid, target, data in self.requests() if data.get("action", "kill") == "kill"]
+
+    def requests(self) -> List[Tuple[str, str, Dict[str, Any]]]:
+        """``(request id, target, the request)`` of every request in the folder, oldest first."""
         if not self.path.is_dir():
             return []
         out = []
         for p in sorted(self.path.glob("kill-*.request"), key=lambda q: q.stat().st_mtime if q.exists() else 0):
-            target = _read(p).get("target")
+            data = _read(p)
+            target = data.get("target")
             if isinstance(target, str):
-                out.append((p.name[len("kill-"):-len(".request")], target))
+                out.append((p.name[len("kill-"):-len(".request")], target, data))
         return out
 
     def answer(self, rid: str, lines: List[str]) -> None:

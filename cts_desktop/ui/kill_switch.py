@@ -5,9 +5,10 @@ No rules here: everything is :class:`~cts_desktop.services.kill.KillService`."""
 from __future__ import annotations
 
 import asyncio
+from typing import Optional
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from ..services.kill import KillError, KillService
 
@@ -15,7 +16,8 @@ SHORTCUT = "Ctrl+Shift+K"
 
 
 def install(win) -> None:
-    """Add the kill switch (toolbar + Engine menu) and "Re-arm risk breaker" to ``win``."""
+    """Add the kill switch (toolbar + Engine menu), "Re-arm risk breaker" and "Resume paused
+    symbol…" to ``win``."""
     win.killer = KillService(win.services)
     kill = QAction("KILL SWITCH", win)
     kill.setObjectName("action_kill")
@@ -27,6 +29,10 @@ def install(win) -> None:
     rearm.setObjectName("action_rearm")
     rearm.setStatusTip("Allow new entries again on the selected connection after its max-drawdown breaker tripped")
     rearm.triggered.connect(lambda: rearm_selected(win))
+    resume = QAction("Resume paused symbol…", win)
+    resume.setObjectName("action_resume_symbol")
+    resume.setStatusTip("Allow entries and exits again on a symbol paused after its exit was refused again and again")
+    resume.triggered.connect(lambda: resume_paused(win))
     win.toolbar.addSeparator()
     win.toolbar.addAction(kill)
     button = win.toolbar.widgetForAction(kill)
@@ -39,7 +45,8 @@ def install(win) -> None:
             menu_action.menu().addSeparator()
             menu_action.menu().addAction(kill)
             menu_action.menu().addAction(rearm)
-    win.actions["kill"], win.actions["rearm"] = kill, rearm
+            menu_action.menu().addAction(resume)
+    win.actions["kill"], win.actions["rearm"], win.actions["resume_symbol"] = kill, rearm, resume
 
 
 def ask_kill(win) -> None:
@@ -87,3 +94,24 @@ def rearm_selected(win) -> None:
         win.notify(win.killer.rearm(name), "info")
     except (KillError, KeyError) as exc:
         win.notify(str(exc.args[0] if isinstance(exc, KeyError) else exc), "info")
+
+
+def resume_paused(win, symbol: Optional[str] = None) -> None:
+    """Pick one of the selected connection's paused symbols (with why it was paused) and lift the
+    pause; ``symbol`` skips the question (scripts and tests). The answer goes to the banner."""
+    name = win.current
+    paused = win.killer.paused(name) if name is not None else {}
+    if not paused:
+        win.notify(f"{name or 'No connection'}: no symbol is paused", "info")
+        return
+    if symbol is None:
+        items = {f"{sym}  ({why})": sym for sym, why in paused.items()}
+        choice, ok = QInputDialog.getItem(win, "Resume paused symbol", "Check the wallet at the exchange first. "
+                                          "Resume:", list(items), 0, False)
+        if not ok:
+            return
+        symbol = items[choice]
+    try:
+        win.notify(win.killer.resume_symbol(name, symbol), "info")
+    except KillError as exc:
+        win.notify(str(exc), "info")

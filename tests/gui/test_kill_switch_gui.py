@@ -84,3 +84,13 @@ def test_risk_section_edits_the_breakers_and_shows_a_bad_one_inline(window, serv
         assert exc.field == "max_position_fraction" and "(0, 1]" in str(exc)
     else:
         raise AssertionError("a max position size of 0 was accepted")
+
+
+def test_resume_paused_symbol_is_in_the_engine_menu_and_says_when_nothing_is_paused(window):
+    from cts_desktop.ui import kill_switch
+
+    action = window.actions["resume_symbol"]
+    engine_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Engine")
+    assert action in engine_menu.actions()
+    kill_switch.resume_paused(window)
+    assert "no symbol is paused" in window.banner.text.text()

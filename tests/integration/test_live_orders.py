@@ -7,6 +7,8 @@ import asyncio
 
 import pytest
 
+from cts_desktop.services.kill import KillService, request_resume
+
 from cts_desktop.core import events as ev
 from cts_desktop.core.models import FILLED, PARTIALLY_FILLED, PENDING_CREATE, Order
 from cts_desktop.core.order_state import NOT_OURS
@@ -281,7 +283,17 @@ def test_exits_refused_again_and_again_stop_after_the_limit_and_pause_the_symbol
         await candle(venue, eng)  # candle 5: an entry signal on the paused symbol is refused
         assert venue.requests.count(("POST", "/api/v3/order")) == posts
         venue.faults.clear()
-        eng.resume_symbol(SYM)
+        # the trader resumes it the way `cts-desktop risk resume NAME SYMBOL` does from another process:
+        # a request file in the data dir, answered by the process running the engine
+        services.engines["venue refused"] = eng
+        killer = KillService(services)
+        assert killer.paused("venue refused") == {SYM: eng.core.paused[SYM]}
+        asked = asyncio.get_running_loop().run_in_executor(
+            None, lambda: request_resume(services.data_dir, "venue refused", SYM, timeout=20))
+        await until(lambda: killer.control.requests(), what="the resume request")
+        assert await killer.serve_requests() == 1
+        assert await asked == [f"venue refused: {SYM} resumed: entries and exits allowed again"]
+        assert SYM not in eng.core.paused
         await eng.stop()
         return posts
 
