@@ -1,5 +1,9 @@
 """Headless runs: the same engine, no window, a summary on stdout.
 
+A start that reconciled something with earlier runs (settled orders, booked fills, carried or
+adjusted positions, adopted or listed orders, interrupted runs, a failure: close-only) prints the
+review first (:mod:`cts_desktop.services.reconciliation`).
+
 This is how the engine runs on a server and how CI proves the main job. Errors and warnings of
 the engine's log go to stderr as they happen; with ``--verbose`` every engine event is printed on
 stdout as it happens, one readable line each (:func:`event_line`): state changes, orders, fills,
@@ -131,6 +135,9 @@ def run_headless(services, connection: str, *, duration: Optional[float] = None,
         if eng.state == ev.ERROR:
             failed_start.append(eng)
             return exit_codes.for_start_failure(eng.start_error)
+        review = services.reconciliation_review(connection, eng.run_id) if eng.run_id else None
+        if review is not None:  # what the start found about earlier runs, before anything else
+            print("\n".join(review.lines()), file=out, flush=True)
         code = exit_codes.OK
         killer = KillService(services)
         stop_watching = asyncio.Event()

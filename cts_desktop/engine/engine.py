@@ -149,6 +149,14 @@ class TradeEngine(EngineLifecycle):
                     params={"strategies": [{"strategy": x.name, "params": x.p, "symbols": sorted(x.symbols or [])}
                                            for x in strategies]},
                     currency=source.quote, starting_balance=balance))
+        if self.recorder is not None and self.run_id is not None:  # killed runs: interrupted / resumed
+            from .carryover import note_replay_start
+
+            run_id, resumed = self.run_id, resume is not None
+            self.reconciliation = await loop.run_in_executor(
+                None, lambda: note_replay_start(conn.name, run_id, resumed=resumed, state=resume))
+            if not self.reconciliation.empty():
+                self.bus.publish(ev.ReconciliationResult(conn.name, 0, 0, self.reconciliation.detail()))
         fee = conn.fee
         self.core = TradingCore(
             conn.name, source.markets, strategies, portfolio=Portfolio(balance, source.quote), limits=limits,

@@ -21,7 +21,8 @@ the next candle's open, on the exchange's real candles, from ``conn.starting_bal
 
 Live mode (``conn.live`` True): ``core.external_execution`` is on; after each candle the engine
 drains ``core.outbox`` through the :class:`~cts_desktop.engine.orders.OrderSender`. Earlier runs'
-orders are reconciled first; the starting balance is the exchange's *free* quote balance.
+orders, fills, then positions are reconciled first (:mod:`.reconcile`, :mod:`.carryover`); the
+starting balance is the *free* quote balance plus the carried positions' entry value.
 
 Stop leaves positions and exchange orders as they are (listed in the log; the next start
 reconciles); the kill switch (:mod:`.kill`) cancels and closes first. Every entry also passes
@@ -53,16 +54,18 @@ from ..store.recorder import Recorder
 from ..store.settings import ConnectionConfig
 from .breakers import Breakers, latch_store_for
 from .bus import EventBus
+from .carryover import ReconcileReport, start_run_of
 from .core import TradingCore
 from .feeds import MarketFeed
 from .lifecycle import EngineError, EngineLifecycle
 from . import priority
 from .budget_feed import watch_budgets
-from .live_setup import load_markets, open_gateway, paper_balance
+from .live_setup import load_markets, open_gateway
 from .orders import LiveLedger, OrderSender, Unsettled, unknown_order_window_ms
 from .order_stream import OrderStream, follow_orders
-from .protection import Protector, reconcile_with_stops
-from .reconcile import Reconciler
+from .protection import Protector
+from .reconcile import starting_balance_of
+from .reconnect import recheck_engine
 from .strategies import Strategy, build_strategies
 from .watchdog import LoopBus, StepWorker, timed_step
 
@@ -129,6 +132,8 @@ class ExchangeEngine(EngineLifecycle):
         self.feed: Optional[MarketFeed] = None  # market data, once the gateway is open
         self.orders: Optional[OrderSender] = None  # live mode: sends and follows the orders
         self.reconciled: List[Order] = []  # orders of earlier runs settled at start
+        self.reconciliation: Optional[ReconcileReport] = None  # what the start found (carryover.py)
+        self._adopt: List[Order] = []  # orders at the exchange this run follows from its start
         self.strategy_budget_s = strategy_budget_s  # a candle's strategy step longer than this is reported (watchdog.py)
         self.worker: Optional[StepWorker] = None
         self.protector: Optional[Protector] = None  # the open positions' stops (protection.py)
@@ -183,7 +188,7 @@ class ExchangeEngine(EngineLifecycle):
         self._unwatch_budgets = watch_budgets(gateway, self.name, self.bus)  # the Activity tab's gauge
         all_markets = await self._load_markets(gateway)
         quote = next(iter(self.markets.values())).quote
-        balance = await self._starting_balance(gateway, quote, all_markets)
+        balance = await starting_balance_of(self, gateway, quote, all_markets)  # live: reconciliation first
         if self.recorder is not None:
             self.run_id = await asyncio.wrap_future(self.recorder.begin_run_future(
                 conn.name, self.mode, dataset=f"{conn.exchange}:{conn.market_type}:{tf}", strategy=conn.strategy,
@@ -211,6 +216,7 @@ class ExchangeEngine(EngineLifecycle):
             self.orders.live = LiveLedger(core, recorder=self.recorder, run_id=self.run_id, name=self.name, bus=self.bus)
         self.protector = Protector.start_for(self, core, gateway)
         self._log_start(gateway, strategy, balance, quote)
+        await start_run_of(self, core)  # carryover.py: carried positions, report stored, orders adopted
         core.start()
         await self._warm_up_recent(max(int(getattr(strategy, "warmup", 0) or 0), 0))
         self.started_wall = time.time()
@@ -225,24 +231,6 @@ class ExchangeEngine(EngineLifecycle):
             close_grace_ms=self.close_grace_ms, timeout_ms=self.timeout_ms, retry_interval=self.ws_retry_interval,
             max_retry_interval=self.max_ws_retry_interval, sync_timeout=self.ws_sync_timeout)
         return all_markets
-
-    async def _starting_balance(self, gateway: CcxtGateway, quote: str, all_markets: Dict[str, Market]) -> float:
-        """Live: reconcile, then the free ``quote`` balance; paper: the configured one."""
-        if not self.live:
-            return await paper_balance(gateway, self.conn, quote, all_markets, self.timeframe)
-        assert self.recorder is not None
-        self.orders = OrderSender(gateway, self.markets, recorder=self.recorder, log=self._log,
-                                  secrets=self._secret_values, settle_interval=self.settle_interval,
-                                  max_settle_interval=self.max_settle_interval)
-        self.reconciled, self._leftover_stops = await reconcile_with_stops(Reconciler(
-            self.orders, gateway=gateway, recorder=self.recorder, name=self.name, log=self._log,
-            timeout_s=self.reconcile_timeout_s), self._log)
-        balances = await gateway.fetch_balance()
-        balance = (balances.get(quote) or {}).get("free", 0.0)
-        if not balance > 0:
-            raise EngineError(f"no free {quote} at {gateway.name}: live trading starts from the account's "
-                              f"free {quote} balance")
-        return balance
 
     def _log_start(self, gateway: CcxtGateway, strategy: Strategy, balance: float, quote: str) -> None:
         conn = self.conn
@@ -303,6 +291,8 @@ class ExchangeEngine(EngineLifecycle):
                     self._log(ev.CAT_ENGINE, f"candles not available ({err.message}); retrying", "warning")
                     await feed.sleep(min(feed.interval() * 2 ** failures, 60.0, err.retry_after or 60.0))
                     continue
+                if failures and self.live:  # the exchange answers again: check it before trading on
+                    await recheck_engine(self)
                 failures = 0
                 with priority.live_work():  # replays hold back until this batch's orders are out
                     await self._feed(batch)

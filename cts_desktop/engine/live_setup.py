@@ -11,6 +11,7 @@ from typing import Dict, Optional, Tuple
 
 from ..core.live_gate import live_refusal
 from ..core.models import Market
+from ..core.gateway import Gateway
 from ..exchange.ccxt_gateway import CcxtGateway
 from ..store.settings import ConnectionConfig
 from .lifecycle import EngineError
@@ -71,7 +72,7 @@ async def load_markets(gateway: CcxtGateway, conn: ConnectionConfig) -> Tuple[Di
     return all_markets, markets
 
 
-async def paper_balance(gateway: CcxtGateway, conn: ConnectionConfig, quote: str, all_markets: Dict[str, Market],
+async def paper_balance(gateway: Gateway, conn: ConnectionConfig, quote: str, all_markets: Dict[str, Market],
                         timeframe: str) -> float:
     """``conn.starting_balance`` (USDT-equivalent) in ``quote``: converted at the last
     ``QUOTE/USDT`` close when the quote currency is not a dollar."""

@@ -25,7 +25,7 @@ import ccxt
 
 from ..core import events as ev
 from ..core.order_state import OrderUpdate, apply, excess
-from ..exchange.ccxt_gateway import CREDENTIAL_ALIASES, CcxtGateway, create_pro_exchange, pro_supports
+from ..exchange.ccxt_gateway import CcxtGateway, pro_supports
 from ..exchange.errors import map_exception, redact
 from ..store.settings import ConnectionConfig
 from .fees import fill_of_trade
@@ -48,10 +48,7 @@ class OrderStream:
         self.conn = conn
         self.gateway = gateway
         self.sender = sender
-        ex = gateway.exchange
-        self._secrets: Dict[str, str] = {k: getattr(ex, k) for k in sorted(set(CREDENTIAL_ALIASES.values()))
-                                         if isinstance(getattr(ex, k, None), str) and getattr(ex, k)}
-        self._secret_values: Tuple[str, ...] = tuple(self._secrets.values())
+        self._secret_values: Tuple[str, ...] = gateway.secret_values()
         self._log = log
         self._stopped = stopped
         self.timeout_ms = timeout_ms
@@ -89,10 +86,7 @@ class OrderStream:
             pro = None
             tasks: List["asyncio.Task[None]"] = []
             try:
-                pro = create_pro_exchange(self.conn, self._secrets, timeout_ms=self.timeout_ms)
-                ex = self.gateway.exchange
-                pro.set_markets(ex.markets, ex.currencies)
-                pro.options["timeDifference"] = ex.options.get("timeDifference", 0)  # signed like REST
+                pro = self.gateway.stream_client(timeout_ms=self.timeout_ms, fresh=True, private=True)
                 loop = asyncio.get_running_loop()
                 tasks = [loop.create_task(self._trades(pro)), loop.create_task(self._orders(pro))]
                 self._log(ev.CAT_ORDER, "order updates: following the account's executions by websocket "

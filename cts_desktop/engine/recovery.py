@@ -1,5 +1,9 @@
 """Crash recovery: the account of a run rebuilt from what it had committed.
 
+A replay start also notes what it found (:func:`.carryover.note_replay_start`): other runs of the connection
+left ``running`` are marked ``interrupted``, and a resumed run gets a reconciliation record
+("resumed after an unclean stop"), one per resume, shown and stored like a live start's.
+
 Positions and balance are rebuilt from the run's positions (balance = starting balance +
 realized P&L - fees of every position), the peak and drawdown from its equity points. The
 trading core restores its curve and its orders in flight itself (:meth:`TradingCore.restore`).
@@ -35,3 +39,4 @@ def restore_portfolio(pf: Portfolio, state: Dict[str, Any]) -> None:
                max((p.id for p in positions), default=0) + 1)
     for p in open_:
         pf.last_prices[p.symbol] = p.last_price
+

@@ -219,6 +219,11 @@ class CcxtGateway(CcxtMore):
         """Copy a ccxt order structure onto ``order`` through the order state table
         (:func:`cts_desktop.core.order_state.apply`). An order found by client id whose symbol,
         side or amount differ from ours is not applied: ``order.flag`` says why."""
+        if order.id is None and order.symbol in (self.exchange.markets or {}):
+            try:  # compare with what create_order sent (an order recorded before sending is unrounded)
+                order.amount = float(self.exchange.amount_to_precision(order.symbol, order.amount))
+            except (ccxt.BaseError, ValueError, TypeError):
+                log.debug("cannot round the amount of %s", order.clientOrderId, exc_info=True)
         problem = adoption_problem(order, raw.get("symbol"), raw.get("side"),
                                    _num(raw["amount"]) if raw.get("amount") is not None else None)
         if problem:

@@ -7,7 +7,7 @@ and sharing its markets: no second ``exchangeInfo``).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from cts_desktop.core.connection import ConnectionConfig
 from cts_desktop.core.models import Candle, Order
@@ -76,18 +76,24 @@ class CcxtMore:
         """Whether ccxt.pro streams ``capability`` for this exchange."""
         return pro_supports(self.conn.exchange, capability)
 
+    def secret_values(self) -> Tuple[str, ...]:
+        """The credential values of this gateway, to redact from any text that leaves it."""
+        return tuple(v for v in self._creds.values() if isinstance(v, str) and v)
+
     def stream_client(self, *, timeout_ms: Optional[int] = None, fresh: bool = False,
-                      on_candle_close: Optional[Callable[[], None]] = None) -> Any:
+                      on_candle_close: Optional[Callable[[], None]] = None, private: bool = False) -> Any:
         """A ccxt.pro client for this connection with the REST client's markets (``fresh``: a new
-        one the caller owns and closes; else the gateway's own, closed with it). Raises
+        one the caller owns and closes; else the gateway's own, closed with it; ``private``: a fresh
+        one with the credentials, for the account's streams). Raises
         ``GatewayError('not-supported')`` when ccxt.pro has none. ``on_candle_close()`` is called
         as soon as a message saying a candle closed arrives, before ccxt parses it
         (:func:`~cts_desktop.exchange.capabilities.closes_candle`)."""
         if self._pro is not None and not fresh:
             return self._pro
-        pro = create_pro_exchange(self.conn, {} if fresh else self._creds, timeout_ms=timeout_ms)
+        pro = create_pro_exchange(self.conn, self._creds if (private or not fresh) else {}, timeout_ms=timeout_ms)
         if self.exchange.markets:
             pro.set_markets(self.exchange.markets, self.exchange.currencies)
+        pro.options["timeDifference"] = self.exchange.options.get("timeDifference", 0)  # signed like REST
         if on_candle_close is not None:
             handle, ex_id = pro.handle_message, self.conn.exchange
 

@@ -26,6 +26,7 @@ from ..store.recorder import Recorder
 from ..store.settings import ConnectionConfig, SettingsStore
 from .app_settings import AppSettingsService
 from .formatting import fmt_time
+from .reconciliation import ReconciliationReview, latest_review
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,10 @@ class AppServices:
 
     def latest_run(self, name: str) -> Optional[Run]:
         return repo.latest_run(name)
+
+    def reconciliation_review(self, name: str, run_id: Optional[int] = None) -> Optional[ReconciliationReview]:
+        """What the start of run ``run_id`` (default: the latest) reconciled, or None (:mod:`.reconciliation`)."""
+        return latest_review(name, run_id)
 
     def equity_curve(self, name: str) -> List[Tuple[int, float]]:
         """The equity curve of the running engine, or of the latest run in the database."""

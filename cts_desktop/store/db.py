@@ -22,7 +22,7 @@ from playhouse.migrate import SqliteMigrator, migrate
 from peewee import (AutoField, BlobField, BooleanField, CharField, DatabaseProxy, FloatField, ForeignKeyField,
                     IntegerField, Model, PeeweeException, SqliteDatabase, TextField)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DB_FILENAME = "cts-desktop.sqlite3"
 
 proxy = DatabaseProxy()
@@ -78,7 +78,7 @@ class Run(BaseModel):
     starting_balance = FloatField(default=0.0)
     started_at = IntegerField()
     ended_at = IntegerField(null=True)
-    state = CharField(default="running")  # running / stopped / error / finished
+    state = CharField(default="running")  # running / stopped / error / finished / interrupted
     reason = TextField(default="")
     last_candle_ts = IntegerField(null=True)  # market time replayed up to (resume point)
     summary = TextField(default="{}")  # JSON, written at the end
@@ -303,13 +303,32 @@ class Trial(BaseModel):
         indexes = ((("study", "window", "number"), False),)
 
 
+class ReconciliationRec(BaseModel):
+    """What the start of a run found and did about earlier runs (``store/reconciliations.py``):
+    ``summary`` is JSON (orders settled, fills booked, positions carried / adjusted / closed,
+    orders adopted and listed, runs marked interrupted); ``ok`` False when reconciliation failed
+    (the run is then close-only); ``created_at`` ms UTC."""
+
+    id = AutoField()
+    run = ForeignKeyField(Run, backref="reconciliations", on_delete="CASCADE")
+    connection = CharField(index=True)
+    created_at = IntegerField()
+    ok = BooleanField(default=True)
+    detail = TextField(default="")
+    summary = TextField(default="{}")
+
+    class Meta:
+        table_name = "reconciliations"
+
+
 MODELS = [Meta, Run, OrderRec, FillRec, PositionRec, SignalRec, EquityChunkRec, EventRec, CandleRec, CandleSpanRec,
-          Study, Trial]
+          Study, Trial, ReconciliationRec]
 
 # version -> function(database) upgrading from version-1 to version (playhouse.migrate steps)
 MIGRATIONS: Dict[int, Callable[[SqliteDatabase], None]] = {
     2: lambda db: db.create_tables([Study, Trial]),  # research studies (optimisation, walk-forward)
     3: lambda db: _add_column(db, "positions", "protection", PositionRec.protection),  # where stops live
+    4: lambda db: db.create_tables([ReconciliationRec]),  # start-up reconciliation summaries
 }
 
 

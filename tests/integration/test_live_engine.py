@@ -308,7 +308,7 @@ def _crashed_order(services, v, name, cid_suffix, *, at_venue, limit_price=None)
 def test_restart_reconciles_orders_left_in_flight(services, venue):
     venue.add_account(API_KEY, API_SECRET, {"USDT": 10_000})
     run_id, filled_cid = _crashed_order(services, venue, "venue crash", "1", at_venue=True)
-    _, lost_cid = _crashed_order(services, venue, "venue crash", "2", at_venue=False)
+    lost_run, lost_cid = _crashed_order(services, venue, "venue crash", "2", at_venue=False)
     # an order a paper run of the same connection left open never reached the exchange: ignored
     paper_run = services.recorder.begin_run("venue crash", "paper", currency="USDT", starting_balance=1000)
     services.recorder.order(paper_run, "venue crash", Order(clientOrderId=f"cts-{paper_run}-1", symbol=SYM, side="buy",
@@ -334,8 +334,18 @@ def test_restart_reconciles_orders_left_in_flight(services, venue):
     assert venue.requests.count(("GET", "/api/v3/order")) >= 3  # the filled order once, the lost one twice
     fills = db_rows(services, "select fill_id, run_id, client_order_id from fills where connection = ?", "venue crash")
     assert fills == [(str(vo.fills[0].trade_id), run_id, filled_cid)]
-    # the new run started from the free USDT left after the fill
-    assert eng.core.portfolio.starting_balance == pytest.approx(venue.balance(API_KEY, "USDT")[0])
+    # the earlier run's position (from the fill booked at this start) is carried in, equal to the
+    # wallet; the starting balance is the free USDT plus its entry notional
+    (pos,) = eng.core.portfolio.open.values()
+    wallet_btc = sum(venue.balance(API_KEY, "BTC"))
+    # (the latest live run before this one, which would have carried run_id's position on)
+    assert pos.amount == pytest.approx(wallet_btc) and pos.meta["carried_from_run"] == lost_run
+    assert eng.core.portfolio.starting_balance == pytest.approx(
+        venue.balance(API_KEY, "USDT")[0] + pos.amount * pos.entry_price)
+    report = eng.reconciliation
+    assert [p["action"] for p in report.positions] == ["carried"] and len(report.fills) == 1
+    assert {o["client_order_id"] for o in report.settled} == {filled_cid, lost_cid}
+    assert set(report.interrupted) == {run_id, lost_run, paper_run}  # left "running" by the earlier runs
     assert venue.requests.count(("POST", "/api/v3/order")) == 1  # nothing resent
 
     # a second start finds nothing to reconcile and books nothing twice
@@ -348,28 +358,50 @@ def test_restart_reconciles_orders_left_in_flight(services, venue):
     asyncio.run(go2())
     assert again.state == ev.STOPPED and not again.reconciled
     assert db_rows(services, "select count(*) from fills where connection = ?", "venue crash")[0][0] == 1
+    (pos2,) = again.core.portfolio.open.values()  # carried on again, from the run that carried it
+    assert (pos2.amount, pos2.entry_price) == pytest.approx((pos.amount, pos.entry_price))
+    assert pos2.meta["carried_from_run"] == eng.run_id
 
 
-def test_unsettleable_order_fails_closed(services, venue):
+def test_unsettleable_order_makes_the_run_close_only(services, venue):
     venue.add_account(API_KEY, API_SECRET, {"USDT": 10_000})
     _, cid = _crashed_order(services, venue, "venue stuck", "1", at_venue=True)
     venue.faults.status(500, path="/api/v3/order", method="GET")  # the exchange cannot answer queries
-    eng = make_engine(services, venue, "venue stuck", live=True, reconcile_timeout_s=1.0)
-    asyncio.run(eng.start())
-    assert eng.state == ev.ERROR
-    assert eng.reason.startswith(f"cannot reconcile order {cid}:") and "Traceback" not in eng.reason
+    eng = make_engine(services, venue, "venue stuck", live=True, reconcile_timeout_s=1.0,
+                      params={"buy_on": "1", "sell_on": ""})
+
+    async def go():
+        await eng.start()
+        assert eng.state == ev.RUNNING, eng.reason  # not an error: it trades close-only
+        await step(venue, eng, 1)  # candle 1: a buy signal, refused
+        await eng.stop()
+
+    asyncio.run(go())
+    held = eng.core.breakers.holds["reconciliation"]
+    assert held.startswith(f"close-only: reconciliation failed: cannot reconcile order {cid}:")
+    assert "Traceback" not in held and not eng.reconciliation.ok
+    refused = db_rows(services, "select accepted, verdict from signals where connection = ?", "venue stuck")
+    assert refused == [(0, held)]
     assert venue.requests.count(("POST", "/api/v3/order")) == 1  # only the earlier run's order
-    assert eng.core is None  # no trading at all
+    stored = db_rows(services, "select ok, detail from reconciliations where run_id = ?", eng.run_id)
+    assert stored == [(0, eng.reconciliation.detail())] and "FAILED, close-only" in stored[0][1]
 
 
-def test_order_still_open_at_the_exchange_fails_closed(services, venue):
+def test_order_still_open_at_the_exchange_is_adopted(services, venue):
     venue.add_account(API_KEY, API_SECRET, {"USDT": 10_000})
     price = venue.price(VSYM)
     _, cid = _crashed_order(services, venue, "venue open", "1", at_venue=True, limit_price=round(price * 0.9, 2))
-    eng = make_engine(services, venue, "venue open", live=True)
-    asyncio.run(eng.start())
-    assert eng.state == ev.ERROR
-    assert f"cannot reconcile order {cid}: it is still open" in eng.reason
+    eng = make_engine(services, venue, "venue open", live=True, params={"buy_on": "", "sell_on": ""})
+
+    async def go():
+        await eng.start()
+        assert eng.state == ev.RUNNING, eng.reason
+        assert eng.core._inflight[SYM].clientOrderId == cid  # followed by the new run
+        await eng.stop()
+
+    asyncio.run(go())
+    assert [o["client_order_id"] for o in eng.reconciliation.adopted] == [cid] and eng.reconciliation.ok
+    assert db_rows(services, "select run_id from orders where client_order_id = ?", cid) == [(eng.run_id,)]
 
 
 # --------------------------------------------------------------------------- (f) configuration errors

@@ -12,6 +12,7 @@ from PySide6.QtCore import QTimer
 from ...core import events as ev
 from .. import fmt, heap
 from ..live import figures_of
+from ..reconciliation_dialog import show_reconciliation
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,7 @@ class ConnectionFeed:
     # -- live events ------------------------------------------------------------------------------
     def on_run_started(self, name: str, run_id: int) -> None:
         win = self.win
+        show_reconciliation(win, self.services, name, run_id)  # what the start found, when anything
         if name != win.current:
             return
         win.positions_tab.new_run()
