@@ -36,7 +36,7 @@ from .curve import EquityCurve
 from .exits import protective_prices, triggered_exit
 from .journal import RunJournal
 from .order_guard import held_long, spot_excess
-from .recovery import restore_portfolio
+from .recovery import resume_core
 from .runners import StrategyRunner
 from .strategies import Strategy
 
@@ -136,20 +136,8 @@ class TradingCore:
 
     # -- crash recovery -----------------------------------------------------------------------------
     def restore(self, state: Dict[str, Any]) -> None:
-        """Carry on a run from what it had committed (see ``repositories.resume_state``).
-
-        The account is rebuilt by :func:`~cts_desktop.engine.recovery.restore_portfolio`, the
-        equity curve from its points, and orders still in flight go back to the paper exchange under their own clientOrderIds,
-        so nothing is sent twice and order numbering continues where it stopped.
-        """
-        restore_portfolio(self.portfolio, state)
-        self.equity_curve.restore(state["curve"], state["balances"])
-        self._order_seq = state["max_order_seq"]
-        for order in state["open_orders"]:
-            self.orders.append(order)
-            order.state = "pending-create"
-            self.paper.submit(order, order.timestamp)
-            self._inflight[order.symbol] = order
+        """Carry on a run from what it had committed (:func:`~cts_desktop.engine.recovery.resume_core`)."""
+        resume_core(self, state)
 
     def warm(self, symbol: str, candle: Candle) -> None:
         """Feed a candle from before the resume point to the strategies only: they rebuild their

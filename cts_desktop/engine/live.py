@@ -45,7 +45,7 @@ from pathlib import Path
 
 from ..core import events as ev
 from ..core.accounting import Portfolio
-from ..core.models import TERMINAL_STATES, Candle, Market, Order, timeframe_ms
+from ..core.models import Candle, Market, Order, timeframe_ms
 from ..core.risk import RiskLimits
 from ..exchange.ccxt_gateway import CcxtGateway
 from ..exchange.errors import GatewayError
@@ -68,6 +68,7 @@ from .reconcile import starting_balance_of
 from .reconnect import recheck_engine
 from .strategies import Strategy, build_strategies
 from .watchdog import LoopBus, StepWorker, timed_step
+from .wind_down import wind_down
 
 log = logging.getLogger(__name__)
 
@@ -350,50 +351,9 @@ class ExchangeEngine(EngineLifecycle):
 
     # -- end ----------------------------------------------------------------------------------
     async def _wind_down(self) -> None:
-        """Stop following orders (they stay as they are), list what is open, close the gateway."""
-        if self.feed is not None:
-            await self.feed.close()
-        if self.worker is not None:
-            self.worker.close()
-        if self.protector is not None:
-            await self.protector.close()  # protective orders stay at the exchange
-        if self.order_stream is not None:
-            await self.order_stream.close()
-        if self.orders is not None:
-            await self.orders.cancel_all()
-        core = self.core
-        if core is not None and self.live:
-            for o in core.orders:
-                if o.state not in TERMINAL_STATES:
-                    self._log(ev.CAT_ORDER, f"order {o.clientOrderId} is still {o.state}: left as it is; "
-                                            "the next start reconciles it", "warning")
-            if self.gateway is not None and self.gateway.markets():
-                await self._report_open_orders(self.gateway)
-        if core is not None:
-            for p in core.portfolio.open.values():
-                self._log(ev.CAT_POSITION, f"position left open: {p.side} {p.amount:g} {p.symbol} "
-                                           f"entry {p.entry_price:g}")
-        if self.gateway is not None:
-            await self.gateway.close()
-            getattr(self, "_unwatch_budgets", lambda: None)()
-
-    async def _report_open_orders(self, gateway: CcxtGateway) -> None:
-        """List the orders open at the exchange on the run's symbols (only a report)."""
-        try:
-            open_orders = await asyncio.wait_for(self._open_orders(gateway), 5.0)
-        except Exception as exc:  # noqa: BLE001 - only a report: any failure is logged, not raised
-            self._log(ev.CAT_ORDER, f"could not list the open orders at the exchange: {self._describe(exc)}",
-                      "warning")
-            return
-        for o in open_orders:
-            self._log(ev.CAT_ORDER, f"open at the exchange, left as it is: {o.side} {o.amount:g} "
-                                    f"{o.symbol} ({o.clientOrderId or o.id}, {o.state})")
-
-    async def _open_orders(self, gateway: CcxtGateway) -> List[Order]:
-        out: List[Order] = []
-        for sym in self.markets:
-            out.extend(await gateway.fetch_open_orders(sym))
-        return out
+        """Stop following orders (they stay as they are), list what is open, close the gateway
+        (:func:`~cts_desktop.engine.wind_down.wind_down`)."""
+        await wind_down(self)
 
     async def _finish(self, state: str, reason: str) -> None:
         await self._wind_down()

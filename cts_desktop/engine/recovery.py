@@ -6,7 +6,7 @@ left ``running`` are marked ``interrupted``, and a resumed run gets a reconcilia
 
 Positions and balance are rebuilt from the run's positions (balance = starting balance +
 realized P&L - fees of every position), the peak and drawdown from its equity points. The
-trading core restores its curve and its orders in flight itself (:meth:`TradingCore.restore`).
+trading core's curve and orders in flight are put back by :func:`resume_core`.
 """
 from __future__ import annotations
 
@@ -40,3 +40,19 @@ def restore_portfolio(pf: Portfolio, state: Dict[str, Any]) -> None:
     for p in open_:
         pf.last_prices[p.symbol] = p.last_price
 
+
+
+def resume_core(core: Any, state: Dict[str, Any]) -> None:
+    """Carry :class:`~cts_desktop.engine.core.TradingCore` ``core`` on from what its run had
+    committed (see ``repositories.resume_state``): the account rebuilt by :func:`restore_portfolio`,
+    the equity curve from its points, and the orders still in flight back at the paper exchange
+    under their own clientOrderIds, so nothing is sent twice and order numbering continues where
+    it stopped."""
+    restore_portfolio(core.portfolio, state)
+    core.equity_curve.restore(state["curve"], state["balances"])
+    core._order_seq = state["max_order_seq"]
+    for order in state["open_orders"]:
+        core.orders.append(order)
+        order.state = "pending-create"
+        core.paper.submit(order, order.timestamp)
+        core._inflight[order.symbol] = order
