@@ -87,7 +87,7 @@ def test_a_run_on_exchange_data_shows_its_feed_not_a_replay(window, services, qt
     assert services.engine_state("venue paper") == ev.RUNNING, services.engine("venue paper").reason
     services.engine("venue paper").poll_interval = 0.1
     venue.state.advance(2)
-    qtbot.waitUntil(lambda: "candles" in live.progress_text.text(), timeout=30_000)
+    qtbot.waitUntil(lambda: " candle" in live.progress_text.text(), timeout=30_000)
     text = live.progress_text.text()
     assert text.startswith("Paper on binance testnet, rest market data") and "next decision at" in text
     assert "replayed" not in text
