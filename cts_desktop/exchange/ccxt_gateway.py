@@ -332,25 +332,6 @@ class CcxtGateway(CcxtMore):
                     return raw
         raise GatewayError("order-not-found", f"{ex.name} has no order with client id {order.clientOrderId} on {order.symbol}.")
 
-    async def last_price(self, symbol: str, max_age_ms: int = 60_000) -> Optional[float]:
-        """The last traded price of ``symbol`` (quote): ccxt's last ticker when younger than
-        ``max_age_ms``, else a fresh one; None when the exchange does not list ``symbol`` or the
-        ticker cannot be read (fee conversion falls back then)."""
-        await self._ensure_markets()
-        ex = self.exchange
-        if symbol not in (ex.markets or {}):
-            return None
-        cached = (ex.tickers or {}).get(symbol) or {}
-        if cached.get("last") and (ex.milliseconds() - int(cached.get("timestamp") or 0)) < max_age_ms:
-            return float(cached["last"])
-        try:
-            ticker = await self._call("reading the ticker", ex.fetch_ticker, symbol)
-        except GatewayError as err:
-            log.warning("no %s price for a fee conversion: %s", symbol, err.message)
-            return None
-        last = ticker.get("last") or ticker.get("close")
-        return float(last) if last else None
-
     async def fetch_open_orders(self, symbol: Optional[str] = None) -> List[Order]:
         """Open orders (of ``symbol``, or all) as :class:`Order` objects."""
         await self._ensure_markets()

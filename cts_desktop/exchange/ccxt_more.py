@@ -1,5 +1,5 @@
 """The parts of :class:`cts_desktop.core.gateway.Gateway` the ccxt gateway adds to its REST core:
-name, capabilities, signing window, credentials check, an order's trades, positions, and the
+name, capabilities, signing window, credentials check, an order's trades, last prices, positions, and the
 streams (one ccxt.pro client per gateway, made on first use, configured like the REST client
 and sharing its markets: no second ``exchangeInfo``).
 
@@ -7,12 +7,16 @@ and sharing its markets: no second ``exchangeInfo``).
 """
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from cts_desktop.core.connection import ConnectionConfig
 from cts_desktop.core.models import Candle, Order
 from cts_desktop.exchange.capabilities import Capabilities, capabilities_of, closes_candle
 from cts_desktop.exchange.ccxt_factory import create_pro_exchange, pro_supports
+from cts_desktop.exchange.errors import GatewayError
+
+log = logging.getLogger(__name__)
 
 
 class CcxtMore:
@@ -33,6 +37,25 @@ class CcxtMore:
 
     async def _ensure_markets(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
+
+    async def last_price(self, symbol: str, max_age_ms: int = 60_000) -> Optional[float]:
+        """The last traded price of ``symbol`` (quote): ccxt's last ticker when younger than
+        ``max_age_ms``, else a fresh one; None when the exchange does not list ``symbol`` or the
+        ticker cannot be read (fee conversion falls back then)."""
+        await self._ensure_markets()
+        ex = self.exchange
+        if symbol not in (ex.markets or {}):
+            return None
+        cached = (ex.tickers or {}).get(symbol) or {}
+        if cached.get("last") and (ex.milliseconds() - int(cached.get("timestamp") or 0)) < max_age_ms:
+            return float(cached["last"])
+        try:
+            ticker = await self._call("reading the ticker", ex.fetch_ticker, symbol)
+        except GatewayError as err:
+            log.warning("no %s price for a fee conversion: %s", symbol, err.message)
+            return None
+        last = ticker.get("last") or ticker.get("close")
+        return float(last) if last else None
 
     @property
     def name(self) -> str:

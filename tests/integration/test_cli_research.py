@@ -62,7 +62,7 @@ def test_optimize_then_show_list_walkforward_and_montecarlo(tmp_path):
     (["optimize", *SLICE, *SPACE, "--max-drawdown", "30"], "--max-drawdown: a fraction in (0, 1]"),
     (["optimize", "--dataset", "ftx-btc-perp-1m", "--to", "2022-01-01T00:30", *SPACE], "data: 89 candles"),
     (["walkforward", *SLICE, *SPACE, "--in-sample", "3d", "--out-of-sample", "1d"], "--in-sample: the first window"),
-    (["optimize", *SPACE], "give --dataset KEY or --candles CSV"),
+    (["optimize", *SPACE], "give --dataset KEY, --candles CSV or --history CONNECTION"),
     (["optimize", "--show", "7"], "--show: no study 7"),
     (["montecarlo"], "run: no backtest run yet"),
 ])
