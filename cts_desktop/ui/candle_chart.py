@@ -19,7 +19,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ..services import reports as report
 from ..services.charting import Line, Mark
@@ -39,6 +39,7 @@ def _style(p: pg.PlotItem, fg: str, label: str) -> None:
         axis = p.getAxis(ax)
         axis.setPen(pg.mkPen(fg))
         axis.setTextPen(pg.mkPen(fg))
+        axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # unchanged axes are blitted
     p.getAxis("left").setWidth(78)
     p.getAxis("left").enableAutoSIPrefix(False)
     p.setLabel("left", label, color=fg)
