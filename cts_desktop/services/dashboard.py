@@ -130,7 +130,9 @@ class DashboardService:
         """The figures of ``name``'s card. Raises ``KeyError`` naming the known connections."""
         svc = self.services
         conn = svc.connection(name)
-        card = Card(name=name, exchange=conn.exchange if not conn.is_paper_replay else f"paper replay: {conn.dataset}",
+        where = f"paper replay: {conn.dataset}" if conn.is_paper_replay else \
+            f"{conn.exchange}{' testnet' if conn.testnet else ''} ({conn.market_type})"
+        card = Card(name=name, exchange=where,
                     live=bool(conn.live), state=svc.engine_state(name))
         eng = svc.engines.get(name)
         if eng is not None:

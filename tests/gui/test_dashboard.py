@@ -174,7 +174,8 @@ def test_title_and_card_say_live_while_a_live_engine_runs(window, services, venu
     for n in (a, b):
         run(qtbot, services.start_engine(n), timeout=30_000)
     qtbot.waitUntil(lambda: all(services.engines[n].core.candles_seen > 20 for n in (a, b)), timeout=30_000)
-    qtbot.waitUntil(lambda: "candle" in card.activity.text(), timeout=20_000)
+    qtbot.waitUntil(lambda: "candle" in card.detail.text(), timeout=20_000)
+    assert card.activity.text().startswith("LIVE on binance testnet")
     window.resize(1280, 720)
     window.tabs.setCurrentWidget(window.dashboard_tab)
     qtbot.waitUntil(lambda: all(c.isVisible() for c in window.dashboard_tab.cards.values()), timeout=5_000)

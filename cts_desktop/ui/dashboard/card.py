@@ -31,7 +31,7 @@ class ConnectionCard(QFrame):
         self.name = name
         self.setObjectName("DashCard")
         self.setMinimumWidth(CARD_WIDTH)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)  # never squeezed
         self.card: Optional[Card] = None
         self.stale: set = set()
         lay = QVBoxLayout(self)
@@ -58,7 +58,13 @@ class ConnectionCard(QFrame):
         self.activity = ElidedLabel()
         self.activity.setObjectName("DashActivity")
         body.addWidget(self.activity)
+        self.detail = ElidedLabel()  # the rest of a feed line: last candle, next decision
+        self.detail.setObjectName("Hint")
+        body.addWidget(self.detail)
         self.progress = ProgressLine(height=5)
+        keep = self.progress.sizePolicy()
+        keep.setRetainSizeWhenHidden(True)  # every card the same height, replay or not
+        self.progress.setSizePolicy(keep)
         body.addWidget(self.progress)
         grid = QGridLayout()
         grid.setHorizontalSpacing(18)
@@ -67,6 +73,8 @@ class ConnectionCard(QFrame):
         for i, (key, label) in enumerate(FIGURES):
             t = QLabel(label.upper())
             t.setObjectName("StatTitle")
+            if i >= 2:
+                t.setContentsMargins(0, 8, 0, 0)  # room between the two rows of figures
             v = QLabel("–")
             v.setObjectName("DashValue")
             v.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -114,7 +122,10 @@ class ConnectionCard(QFrame):
             repolish(self.mode_strip)
         self.state.set_state(card.state, card.reason)
         self.exchange.setText(card.exchange)
-        self.activity.setText(card.activity or (card.reason if card.state == "error" else ""))
+        line = card.activity or (card.reason if card.state == "error" else "")
+        first, _sep, rest = line.partition("  ·  ")
+        self.activity.setText(first)
+        self.detail.setText(rest)
         self.progress.setVisible(card.progress is not None)
         self.progress.set_fraction(card.progress or 0.0)
         cur = card.currency
@@ -152,7 +163,8 @@ class ConnectionCard(QFrame):
         """The "updated HH:MM:SS (n s ago)" line, from the engine's last update (wall clock)."""
         t = self.card.last_update if self.card is not None else None
         if not t:
-            self.updated.setText("not updated here yet")
+            running = self.card is not None and self.card.running
+            self.updated.setText("waiting for the first update" if running else "not run in this session")
             return
         self.updated.setText(f"updated {fmt.wall_clock(t)} ({fmt.ago(t, now or time.time())})")
 

@@ -2,15 +2,19 @@
 are). LIVE is unmistakable: a red strip with white text and a red frame; PAPER a calm blue strip."""
 from __future__ import annotations
 
-from ..theme import is_dark
+import re
+from functools import lru_cache
+
+from ...core.resources import resources_dir
+from ..theme import current_theme, is_dark
 
 _DARK = """
 QFrame#DashCard { background: #1f2430; border: 1px solid #2c3342; border-radius: 8px; }
 QFrame#DashCard[live="true"] { border: 2px solid #e5312b; }
 QFrame#DashCard QLabel { background: transparent; }
-QLabel#DashMode { background: #1e3a5f; color: #9cc8ff; font-weight: 700; padding: 4px;
+QFrame#DashCard QLabel#DashMode { background: #1e3a5f; color: #9cc8ff; font-weight: 700; padding: 4px;
                   border-top-left-radius: 7px; border-top-right-radius: 7px; }
-QLabel#DashMode[live="true"] { background: #c62828; color: #ffffff; letter-spacing: 1px; }
+QFrame#DashCard QLabel#DashMode[live="true"] { background: #c62828; color: #ffffff; letter-spacing: 1px; }
 QLabel#DashName { font-size: 12pt; font-weight: 700; }
 QLabel#DashValue { font-size: 13pt; font-weight: 600; }
 QLabel#DashValue[tone="up"] { color: #26a69a; }
@@ -25,9 +29,9 @@ _LIGHT = """
 QFrame#DashCard { background: #ffffff; border: 1px solid #d5dbe3; border-radius: 8px; }
 QFrame#DashCard[live="true"] { border: 2px solid #c62828; }
 QFrame#DashCard QLabel { background: transparent; }
-QLabel#DashMode { background: #dbe8f8; color: #1f5699; font-weight: 700; padding: 4px;
+QFrame#DashCard QLabel#DashMode { background: #dbe8f8; color: #1f5699; font-weight: 700; padding: 4px;
                   border-top-left-radius: 7px; border-top-right-radius: 7px; }
-QLabel#DashMode[live="true"] { background: #c62828; color: #ffffff; letter-spacing: 1px; }
+QFrame#DashCard QLabel#DashMode[live="true"] { background: #c62828; color: #ffffff; letter-spacing: 1px; }
 QLabel#DashName { font-size: 12pt; font-weight: 700; }
 QLabel#DashValue { font-size: 13pt; font-weight: 600; }
 QLabel#DashValue[tone="up"] { color: #1b7f74; }
@@ -39,6 +43,17 @@ QPushButton#DashKill:disabled { background: #e8c4c4; color: #fdf2f2; }
 """
 
 
+@lru_cache(maxsize=4)
+def _pill_rules(name: str) -> str:
+    """The app style sheet's state-pill rules, which a card's transparent labels would hide
+    (a widget's own sheet wins over the application's)."""
+    try:
+        text = (resources_dir() / "styles" / f"{name}.qss").read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    return "\n".join(re.findall(r"[^{}]*StatePill[^{}]*\{[^}]*\}", text))
+
+
 def sheet() -> str:
     """The style sheet for the current theme."""
-    return _DARK if is_dark() else _LIGHT
+    return (_DARK if is_dark() else _LIGHT) + _pill_rules(current_theme())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Dict, Optional, Set
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout,
                                QWidget)
 
@@ -152,7 +152,7 @@ class DashboardTab(QWidget):
         for card in self.cards.values():
             self.grid.removeWidget(card)
         for i, name in enumerate(self._order):
-            self.grid.addWidget(self.cards[name], i // columns, i % columns)
+            self.grid.addWidget(self.cards[name], i // columns, i % columns, Qt.AlignmentFlag.AlignTop)
         for c in range(self.grid.columnCount()):
             self.grid.setColumnStretch(c, 1 if c < columns else 0)
         self.grid.setRowStretch(self.grid.rowCount(), 1)
