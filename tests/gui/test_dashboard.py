@@ -71,7 +71,8 @@ def test_two_replays_from_their_cards_stop_one_kill_the_other(window, services, 
     ea, eb = services.engines[a], services.engines[b]
     assert ea is not eb
     qtbot.waitUntil(lambda: ea.core.candles_seen > 30 and eb.core.candles_seen > 30, timeout=30_000)
-    # both run at once, and each card follows its own engine through the bridge
+    # both run at once, and each card follows its own engine through the bridge, selected or not
+    assert window.current == a
     qtbot.waitUntil(lambda: bool(card_a.card.progress and card_b.card.progress), timeout=10_000)
     assert "candles replayed" in card_a.activity.text() and not card_a.start_button.isEnabled()
     # the figures are the service's, per connection (nothing runs between refresh and compare)
@@ -170,6 +171,12 @@ def test_title_and_card_say_live_while_a_live_engine_runs(window, services, venu
     qtbot.waitUntil(lambda: card.card.state == ev.RUNNING, timeout=10_000)
     assert card.mode_strip.text().startswith("LIVE") and card.property("live") is True
     assert f"LIVE: {name}" in window.dashboard_tab.summary.text()
+    # feed health follows the feed's stale / resumed events of that connection
+    assert card.feed.text() == "feed ok"
+    services.bus.publish(ev.FeedStale(name, "BTC/USDT", 30.0))
+    qtbot.waitUntil(lambda: card.feed.text() == "stale: BTC/USDT", timeout=10_000)
+    services.bus.publish(ev.FeedResumed(name, "BTC/USDT", 31.0))
+    qtbot.waitUntil(lambda: card.feed.text() == "feed ok", timeout=10_000)
     # three cards at 1280x720, with two replays running beside the live engine, dark and light
     for n in (a, b):
         run(qtbot, services.start_engine(n), timeout=30_000)
