@@ -108,6 +108,9 @@ def test_two_replays_from_their_cards_stop_one_kill_the_other(window, services, 
     qtbot.waitUntil(lambda: ea.core.candles_seen > seen + 5, timeout=30_000)
     assert ea.state == ev.RUNNING  # A untouched
     qtbot.waitUntil(lambda: "kill switch:" in window.banner.text.text(), timeout=10_000)
+    # Details on a card shows that connection in the other tabs
+    qtbot.mouseClick(card_b.open_button, Qt.MouseButton.LeftButton)
+    assert window.current == b and window.tabs.currentWidget() is window.live_tab
 
 
 def test_the_dialog_picks_the_cards_and_other_windows_remember(window, services, qtbot, tmp_path):

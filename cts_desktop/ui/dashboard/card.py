@@ -25,6 +25,7 @@ class ConnectionCard(QFrame):
     start_clicked = Signal(str)
     stop_clicked = Signal(str)
     kill_clicked = Signal(str)
+    open_clicked = Signal(str)
 
     def __init__(self, name: str, parent=None):
         super().__init__(parent)
@@ -96,7 +97,9 @@ class ConnectionCard(QFrame):
         self.kill_button = self._button("Kill", "DashKill", self.kill_clicked)
         self.kill_button.setToolTip("Kill switch on this connection only: cancel its open orders, close its "
                                     "positions (as the settings say) and stop its engine; asks first")
-        for b in (self.start_button, self.stop_button):
+        self.open_button = self._button("Details ›", "DashOpen", self.open_clicked)
+        self.open_button.setToolTip("Show this connection in the Live Trading, Positions and Activity tabs")
+        for b in (self.start_button, self.stop_button, self.open_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(self.kill_button)

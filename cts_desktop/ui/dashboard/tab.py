@@ -134,6 +134,7 @@ class DashboardTab(QWidget):
                 card.start_clicked.connect(self.start)
                 card.stop_clicked.connect(self.stop)
                 card.kill_clicked.connect(self.kill)
+                card.open_clicked.connect(self.open_connection)
                 self.cards[name] = card
         self._order = names
         self._columns = 0  # lay out again
@@ -207,6 +208,11 @@ class DashboardTab(QWidget):
         from ..kill_switch import ask_kill
 
         ask_kill(self.win, name)
+
+    def open_connection(self, name: str) -> None:
+        """Select ``name`` in the window and show its Live Trading tab."""
+        self.win.select_connection(name)
+        self.win.tabs.setCurrentWidget(self.win.live_tab)
 
     def open_picker(self) -> Optional[ActiveConnectionsDialog]:
         """The "Add or remove active connections" dialog (window-modal; the cards follow on OK)."""
