@@ -250,6 +250,19 @@ class AppSettingsService:
                 self._listeners.remove(listener)
         return unsubscribe
 
+    def extra(self, key: str) -> Any:
+        """A value kept in the file outside :data:`FIELDS` (not in the Settings dialog: e.g. the
+        Dashboard's active connections), or None."""
+        return self._unknown.get(key)
+
+    def set_extra(self, key: str, value: Any) -> None:
+        """Save ``value`` (JSON) under ``key`` outside :data:`FIELDS`; the caller checks it.
+        Raises ``SettingsError`` when the file cannot be written (the value stays as it was)."""
+        if key in FIELD_BY_KEY:
+            raise AppSettingsError(key, f"{key!r} is a setting: change it with update()")
+        self.file.write({**self._unknown, key: value, **self.values})
+        self._unknown[key] = value
+
     def needs_restart(self, keys: List[str]) -> List[str]:
         """Labels of those ``keys`` that take effect only at the next start."""
         return [FIELD_BY_KEY[k].label for k in keys if FIELD_BY_KEY[k].applies == "restart"]

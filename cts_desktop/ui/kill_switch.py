@@ -49,10 +49,11 @@ def install(win) -> None:
     win.actions["kill"], win.actions["rearm"], win.actions["resume_symbol"] = kill, rearm, resume
 
 
-def ask_kill(win) -> None:
-    """The confirmation (non-blocking); the kill runs when the trader clicks "Kill"."""
+def ask_kill(win, name: Optional[str] = None) -> None:
+    """The confirmation (non-blocking); the kill runs when the trader clicks "Kill". ``name``: that
+    connection only (a Dashboard card's Kill), else every running engine."""
     try:
-        plan = win.killer.plan()
+        plan = win.killer.plan([name] if name is not None else None)
     except KillError as exc:
         win.notify(str(exc), "info")
         return
@@ -62,13 +63,17 @@ def ask_kill(win) -> None:
     go = box.addButton("Kill", QMessageBox.ButtonRole.DestructiveRole)
     go.setObjectName("KillConfirmButton")
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-    box.buttonClicked.connect(lambda b: _killed(win) if b is go else None)
+    box.buttonClicked.connect(lambda b: _killed(win, name) if b is go else None)
     box.open()
     win.kill_confirm = box
 
 
-def _killed(win) -> None:
-    fut = asyncio.ensure_future(win.killer.kill_all())
+async def _kill_one(win, name: str) -> list:
+    return [await win.killer.kill(name)]
+
+
+def _killed(win, name: Optional[str] = None) -> None:
+    fut = asyncio.ensure_future(win.killer.kill_all() if name is None else _kill_one(win, name))
 
     def done(f: asyncio.Future) -> None:
         if f.cancelled():

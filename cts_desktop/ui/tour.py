@@ -25,24 +25,28 @@ STEPS: List[Tuple[Optional[int], str, str]] = [
     (None, "Welcome to CTS Desktop",
      "A desktop station for crypto trading: paper trading on recorded markets or on an exchange's live "
      "prices, and live trading once you allow it. Every order, fill and position is kept on this computer.<br><br>"
-     "This short tour shows the four tabs. It takes a minute; <b>Skip</b> (or Esc) closes it, and "
+     "This short tour shows the tabs. It takes a minute; <b>Skip</b> (or Esc) closes it, and "
      "<b>Help &gt; Tour</b> brings it back."),
-    (0, "Connections",
+    (0, "Dashboard",
+     "A card for each active connection: PAPER or LIVE, the engine's state, balance, equity, open positions, "
+     "today's P&amp;L and the feed's health, with Start, Stop and Kill for that connection alone. Several "
+     "engines run side by side; <b>Add or remove active connections…</b> picks the cards."),
+    (1, "Connections",
      "Each connection is an exchange account (or the built-in <b>Paper - recorded market</b>, which needs no "
      "keys) with its strategy and risk settings. API keys are kept in your system's keyring, never in files. "
      "<b>Test Connection</b> checks keys, clock and permissions; live trading stays off until a test passes "
      "and you confirm it."),
-    (1, "Live Trading",
+    (2, "Live Trading",
      "Start, pause and stop the engine of the selected connection (F5 to F8) and set a replay's speed. The cards "
      "show balance, equity, P&amp;L, fees, trades, win rate and drawdown as they change; below them, the "
      "equity curve and the run's analytics."),
-    (2, "Positions",
+    (3, "Positions",
      "Open positions with their live P&amp;L on top; the history of closed positions and the orders below. "
      "Right-click any table to export all of its rows to CSV."),
-    (3, "Activity",
+    (4, "Activity",
      "What the engine did and why: signals, risk decisions, orders, fills and errors, filterable by kind, "
      "level and text. The app's own log file (named in Help &gt; About) keeps more detail, never secrets."),
-    (0, "Add your exchange",
+    (1, "Add your exchange",
      "Ready for a real exchange? Add a connection, enter its API key and secret, save and press Test "
      "Connection. It paper-trades on the exchange's real prices until you switch live trading on.<br><br>"
      "Or press <b>Finish</b> and try the built-in paper connection first: select it and press Start (F5)."),

@@ -73,7 +73,7 @@ def test_shortcuts_table_is_generated_from_the_actions(window, qtbot):
     shown = {(table.item(r, 0).text(), table.item(r, 1).text()) for r in range(table.rowCount())}
     native = QKeySequence.SequenceFormat.NativeText
     expected = {("F5", "Start"), ("F6", "Pause"), ("F7", "Resume"), ("F8", "Stop"), ("Ctrl+B", "Backtest..."),
-                ("F1", "Keyboard shortcuts"), ("Ctrl+1", "Connections"), ("Ctrl+4", "Activity")}
+                ("F1", "Keyboard shortcuts"), ("Ctrl+1", "Dashboard"), ("Ctrl+2", "Connections"), ("Ctrl+5", "Activity")}
     assert expected <= shown
     assert ("Ctrl+Q", "Quit") in shown
     # every menu action with a shortcut is in the table, with its own keys: it cannot drift
@@ -108,7 +108,7 @@ def test_first_run_tour_steps_skip_flag_and_add_connection(window, services, qtb
         if i < len(tour.STEPS) - 1:
             assert not dlg.add_button.isVisible()
             qtbot.mouseClick(dlg.next_button, Qt.MouseButton.LeftButton)
-    assert {"Connections", "Live Trading", "Positions", "Activity"} <= set(tabs_seen)
+    assert {"Dashboard", "Connections", "Live Trading", "Positions", "Activity"} <= set(tabs_seen)
     assert dlg.add_button.isVisible() and dlg.next_button.text() == "Finish"
     qtbot.mouseClick(dlg.back_button, Qt.MouseButton.LeftButton)
     assert dlg.step == len(tour.STEPS) - 2

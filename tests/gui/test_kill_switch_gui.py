@@ -64,7 +64,7 @@ def test_rearm_clears_a_latched_breaker(window, services):
 
 def test_risk_section_edits_the_breakers_and_shows_a_bad_one_inline(window, services, qtbot):
     window.resize(1280, 720)
-    window.tabs.setCurrentIndex(0)
+    window.tabs.setCurrentWidget(window.connections_tab)
     d = window.connections_tab.details
     rs = d.risk_section
     assert rs.spins["daily_loss_limit"].value() == 5.0 and rs.spins["max_drawdown"].value() == 20.0

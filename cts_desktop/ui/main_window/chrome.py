@@ -16,7 +16,7 @@ from ..tour import show_tour
 from ..widgets import ElidedLabel, repolish
 from . import exporting
 
-TAB_NAMES = ("Connections", "Live Trading", "Positions", "Activity")
+TAB_NAMES = ("Dashboard", "Connections", "Live Trading", "Positions", "Activity")
 
 
 class Banner(QFrame):

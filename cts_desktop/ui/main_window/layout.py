@@ -54,8 +54,9 @@ class WindowLayout:
         state = s.value("windowState")
         if _saved(state):
             w.restoreState(state)
-        tab = s.value("tab", 1, int)
-        w.tabs.setCurrentIndex(tab if 0 <= tab < w.tabs.count() else 1)
+        default = w.tabs.indexOf(w.live_tab)
+        tab = s.value("tab", default, int)
+        w.tabs.setCurrentIndex(tab if 0 <= tab < w.tabs.count() else default)
         w.positions_tab.lower.setCurrentIndex(s.value("positionsLowerTab", 0, int))
         for name, table in self._tables().items():
             st = s.value(f"headers/{name}")

@@ -25,6 +25,7 @@ from ..activity import ActivityTab
 from ..analytics import AnalyticsPanel
 from ..bridge import EventBridge
 from ..connections import ConnectionsTab
+from ..dashboard import DashboardTab
 from ..live import LiveTab
 from ..positions import PositionsTab
 from .. import theme
@@ -110,10 +111,11 @@ class MainWindow(QMainWindow):
         self.live_tab.views.currentChanged.connect(lambda _i: self.refresh_analytics())
         self.positions_tab = PositionsTab()
         self.activity_tab = ActivityTab(self.actions)
+        self.dashboard_tab = DashboardTab(self)  # a card per active connection, whichever is selected
         self.tabs = QTabWidget()
         self.tabs.setObjectName("MainTabs")
         self.tabs.setDocumentMode(True)
-        pages = (self.connections_tab, self.live_tab, self.positions_tab, self.activity_tab)
+        pages = (self.dashboard_tab, self.connections_tab, self.live_tab, self.positions_tab, self.activity_tab)
         for w, title in zip(pages, chrome.TAB_NAMES, strict=True):
             self.tabs.addTab(w, title)
 
@@ -153,6 +155,7 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         self.bridge.state_changed.connect(self._on_state)
         self.feed.wire(self.bridge)
+        self.dashboard_tab.wire(self.bridge)
         self.connection_combo.currentIndexChanged.connect(self._combo_changed)
         self.connections_tab.selected.connect(self._list_selected)
         self.connections_tab.saved.connect(self._connection_saved)
@@ -275,6 +278,7 @@ class MainWindow(QMainWindow):
     # -- engine state ------------------------------------------------------------------------------------
     def _on_state(self, name: str, state: str, reason: str) -> None:
         self.connections_tab.set_state(name, state)
+        self.setWindowTitle(self.dashboard_tab.service.title())  # "CTS Desktop — LIVE: name" while live runs
         if state == ev.ERROR:
             self.notify(f"{name}: engine error: {reason or 'unknown reason'}")
         if name != self.current:
@@ -327,15 +331,18 @@ class MainWindow(QMainWindow):
             self.live_tab.set_speed(conn.speed)
         self.live_tab.set_live_connections(c.name for c in self.services.connections() if c.live)
         self.tray.refresh()
+        self.dashboard_tab.reload()
         self.statusBar().showMessage(f"Saved {name}", 5000)
 
     def _connection_renamed(self, old: str, new: str) -> None:
         self._fill_connection_combo()
+        self.dashboard_tab.rename(old, new)
         if self.current == old:
             self.select_connection(new)
 
     def _connection_removed(self, name: str) -> None:
         self._fill_connection_combo()
+        self.dashboard_tab.reload()
         self.live_tab.set_live_connections(c.name for c in self.services.connections() if c.live)
         if self.current == name:
             names = [c.name for c in self.services.connections()]
