@@ -9,9 +9,9 @@ this module feeds it the bridge's events and shows its messages every :data:`DEL
   in its banner (the Activity log already holds every fill and error line the engine logged).
 
 The icon is ``resources/icons/cts-desktop.svg``; while any connection's engine trades live it
-carries a red dot and the tooltip starts with ``LIVE: <names>``. There is no kill switch yet: the
-menu's "Stop all engines" stops every engine (``services.stop_all``) and leaves positions open,
-and says so.
+carries a red dot and the tooltip starts with ``LIVE: <names>``. The menu's "Stop all engines"
+stops every engine (``services.stop_all``) and leaves positions open, and says so; "Kill switch…"
+opens the window's kill-switch confirmation (cancel every order, flatten, stop).
 """
 from __future__ import annotations
 
@@ -172,10 +172,16 @@ class TrayController(QObject):
         m.addSeparator()
         stop_all = m.addAction("Stop all engines")
         stop_all.setObjectName("tray_stop_all")
-        stop_all.setToolTip("Stops every engine; open positions stay open (there is no kill switch yet)")
+        stop_all.setToolTip("Stops every engine; orders and positions stay as they are (the kill switch cancels "
+                            "and flattens)")
         stop_all.setStatusTip(stop_all.toolTip())
         stop_all.setEnabled(bool(self._active()))
         stop_all.triggered.connect(self.stop_all)
+        kill = m.addAction("Kill switch…")
+        kill.setObjectName("tray_kill")
+        kill.setToolTip("Cancel every open order, close every position, stop every engine (asks first)")
+        kill.setEnabled(bool(self._active()))
+        kill.triggered.connect(self._kill)
         settings = m.addAction("Settings...")
         settings.setObjectName("tray_settings")
         settings.triggered.connect(self.win.open_settings)
@@ -202,6 +208,12 @@ class TrayController(QObject):
         if running:
             return self._run(self.services.stop_engine(name), f"stop {name}")
         return self._run(self.services.start_engine(name), f"start {name}")
+
+    def _kill(self) -> None:
+        from . import kill_switch  # the window's own confirmation and kill path
+        self.win.showNormal()
+        self.win.raise_()
+        kill_switch.ask_kill(self.win)
 
     def stop_all(self) -> asyncio.Future:
         """Stop every engine (positions stay open)."""

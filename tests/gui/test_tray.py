@@ -56,12 +56,14 @@ def test_the_menu_starts_and_stops_engines_and_stop_all_is_named_for_what_it_doe
     tray = TrayController(window, use_tray=True)  # the tray object itself, as on a desktop with one
     assert tray.tray is not None and tray.tray.contextMenu() is tray.menu
     names = [a.objectName() for a in tray.menu.actions() if a.objectName()]
-    assert names == ["tray_show", f"tray_engine_{fast_paper}", "tray_stop_all", "tray_settings", "tray_quit"]
+    assert names == ["tray_show", f"tray_engine_{fast_paper}", "tray_stop_all", "tray_kill", "tray_settings",
+                     "tray_quit"]
     start = tray.engine_actions[fast_paper]
     assert start.text() == f"Start {fast_paper}"
     stop_all = tray.action("tray_stop_all")
     assert stop_all.text() == "Stop all engines" and not stop_all.isEnabled()
-    assert "positions stay open" in stop_all.toolTip() and "no kill switch" in stop_all.toolTip()
+    assert "positions stay as they are" in stop_all.toolTip() and "kill switch" in stop_all.toolTip()
+    assert not tray.action("tray_kill").isEnabled()
     assert tray.tooltip == "CTS Desktop - no engine running"
 
     services.connection(fast_paper).speed = "real time"  # stays running while we look
@@ -70,6 +72,11 @@ def test_the_menu_starts_and_stops_engines_and_stop_all_is_named_for_what_it_doe
     qtbot.waitUntil(lambda: tray.engine_actions[fast_paper].text() == f"Stop {fast_paper}", timeout=10_000)
     assert tray.tooltip == f"CTS Desktop - paper: {fast_paper}" and tray.tray.toolTip() == tray.tooltip
     assert tray.action("tray_stop_all").isEnabled()
+    tray.action("tray_kill").trigger()  # the window's kill-switch confirmation, naming what it will do
+    from PySide6.QtWidgets import QMessageBox
+    box = window.findChild(QMessageBox, "KillConfirm")
+    assert box is not None and box.isVisible() and "cancel every open order" in box.text()
+    box.reject()
     tray.action("tray_stop_all").trigger()
     qtbot.waitUntil(lambda: services.engine_state(fast_paper) == ev.STOPPED, timeout=60_000)
     assert repo.latest_run(fast_paper).reason == "stopped from the tray menu"
