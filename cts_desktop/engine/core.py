@@ -40,6 +40,7 @@ from .recovery import resume_core
 from .runners import StrategyRunner
 from .strategies import Strategy
 
+ENTRY_REASONS = ("entry", "manual entry")  # orders whose fill arms the order's stop-loss / take-profit
 SNAPSHOT_INTERVAL_S = 0.1  # account snapshots to the UI at most this often (wall clock)
 
 
@@ -289,7 +290,7 @@ class TradingCore:
         if self.external_execution:
             self.outbox.append(order)
             self._inflight[order.symbol] = order
-            self.log(ev.CAT_ORDER, f"{order.side} {order.amount:g} {order.symbol} market ({order.reason}) "
+            self.log(ev.CAT_ORDER, f"{order.side} {order.amount:g} {order.symbol} {_kind(order)} ({order.reason}) "
                                    f"id {order.clientOrderId}: queued for the exchange", ts=ts)
             self.journal.order_changed(order)
             return
@@ -300,7 +301,7 @@ class TradingCore:
         else:
             self._inflight[order.symbol] = order
             if self.journal.wants_info:
-                self.log(ev.CAT_ORDER, f"{order.side} {order.amount:g} {order.symbol} market ({order.reason}) "
+                self.log(ev.CAT_ORDER, f"{order.side} {order.amount:g} {order.symbol} {_kind(order)} ({order.reason}) "
                                    f"id {order.clientOrderId}", ts=ts)
         self.journal.order_changed(order)
 
@@ -356,7 +357,7 @@ class TradingCore:
         meta = self._entry_meta.pop(order.clientOrderId, None)
         sl_price = tp_price = None
         strategy = order.strategy
-        if order.reason == "entry":
+        if order.reason in ENTRY_REASONS:
             sl_price, tp_price = protective_prices(order.side, fill.price, order.stop_loss, order.take_profit,
                                                    self.markets[order.symbol].price_step)
         market, held = self.markets[order.symbol], held_long(self.portfolio, order.symbol)
@@ -389,3 +390,7 @@ class TradingCore:
     def write_curve(self) -> None:
         """Hand the whole equity curve to the recorder as one record (backtests)."""
         self.equity_curve.write()
+
+
+def _kind(order: Order) -> str:
+    return "market" if order.type == "market" else f"{order.type} {order.price:g}"

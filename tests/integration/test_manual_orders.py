@@ -1,0 +1,109 @@
+"""Manual orders through the real engine and a real SQLite file: on the built-in recorded-market
+replay a market and a limit order, cancel, close, close all, a refusal with the risk verdict;
+and on the local venue (live) a manual market order that reaches the exchange once and is booked."""
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+
+from cts_desktop.core.manual import Ticket, TicketError
+from cts_desktop.engine import strategies
+from cts_desktop.engine.strategies.base import Strategy
+from cts_desktop.services import AppServices
+from cts_desktop.services.trading import TradingService
+from cts_desktop.store.db import DB_FILENAME
+from cts_desktop.store.settings import ConnectionConfig
+from tests.waits import until
+
+pytestmark = pytest.mark.timeout(90)
+
+
+class Idle(Strategy):
+    """Never trades: every order of these tests is a manual one."""
+
+    name = "test_idle"
+    params = ()
+
+    def on_candle(self, ctx, symbol, candle):
+        return None
+
+
+strategies.register(Idle)
+
+
+@pytest.fixture
+def services(dirs):
+    s = AppServices(*dirs)
+    yield s
+    s.close()
+
+
+def rows(services, sql, *args):
+    services.recorder.flush().result(10)
+    con = sqlite3.connect(services.data_dir / DB_FILENAME)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def test_manual_orders_on_the_paper_replay(services):
+    services.save_connection(ConnectionConfig(name="hand", dataset="bittrex-btc-5m", speed="x1000",
+                                              strategy="test_idle", strategy_params={}))
+    trading = TradingService(services)
+
+    async def go():
+        eng = await services.start_engine("hand")
+        core = eng.core
+        await until(lambda: len(core.portfolio.last_prices) >= 2, what="prices of two symbols")
+        eth, ltc = "ETH/BTC", "LTC/BTC"
+        # a market buy of 10 % of equity: previewed, placed, filled at a later candle's open
+        ticket = Ticket(eth, "buy", 0.1, unit="equity")
+        preview = trading.preview("hand", ticket)
+        assert preview.accepted and preview.verdict.startswith("ok:") and preview.fee > 0, preview
+        assert "placed" in await trading.place("hand", ticket)
+        await until(lambda: eth in core.portfolio.open, what="the manual buy to fill")
+        assert core.portfolio.open[eth].strategy == "manual"
+        # a limit far below the price rests; it is listed and canceled
+        low = round(core.portfolio.last_prices[ltc] * 0.5, 6)
+        await trading.place("hand", Ticket(ltc, "buy", 0.05, unit="equity", type="limit", price=low))
+        (resting,) = [o for o in trading.open_orders("hand") if o.symbol == ltc]
+        assert resting.type == "limit" and resting.price == pytest.approx(low)
+        assert "canceled" in await trading.cancel("hand", resting.clientOrderId)
+        assert not [o for o in trading.open_orders("hand") if o.symbol == ltc]
+        # a refusal: the risk checks' own words
+        with pytest.raises(TicketError, match="exceeds the max position size"):
+            await trading.place("hand", Ticket(ltc, "buy", 0.9, unit="equity"))
+        assert not trading.preview("hand", Ticket(ltc, "buy", 0.9, unit="equity")).accepted
+        with pytest.raises(TicketError, match="rounds to 0 on the market.s step"):
+            await trading.place("hand", Ticket(ltc, "buy", 1e-9))
+        # close the position at market
+        await trading.close("hand", eth)
+        await until(lambda: eth not in core.portfolio.open, what="the manual close to fill")
+        # two positions, then close all
+        await trading.place("hand", Ticket(eth, "buy", 0.1, unit="equity"))
+        await trading.place("hand", Ticket(ltc, "buy", 0.1, unit="equity"))
+        await until(lambda: len(core.portfolio.open) == 2, what="two positions")
+        assert "2 positions" in await trading.close_all("hand")
+        await until(lambda: not core.portfolio.open, what="close all")
+        with pytest.raises(TicketError, match="no open position"):
+            await trading.close("hand", eth)
+        await services.stop_engine("hand")
+        return eng
+
+    eng = asyncio.run(go())
+    orders = rows(services, "select symbol, type, reason, state, strategy from orders where connection = ? order by id",
+                  "hand")
+    assert [(o[2], o[3]) for o in orders] == [
+        ("manual entry", "filled"), ("manual entry", "canceled"), ("manual close", "filled"),
+        ("manual entry", "filled"), ("manual entry", "filled"), ("manual close", "filled"), ("manual close", "filled")]
+    assert orders[1][1] == "limit" and {o[4] for o in orders} == {"manual"}
+    assert rows(services, "select count(*) from fills where connection = ?", "hand")[0][0] == 6
+    closed = rows(services, "select symbol, close_reason, strategy from positions where connection = ? "
+                            "and closed_at is not null", "hand")
+    assert sorted(closed) == [("ETH/BTC", "manual close", "manual")] * 2 + [("LTC/BTC", "manual close", "manual")]
+    refused = rows(services, "select accepted, verdict from signals where connection = ? and accepted = 0", "hand")
+    assert any("exceeds the max position size" in r[1] for r in refused)
+    assert eng.state == "stopped"
