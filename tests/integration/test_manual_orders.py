@@ -107,3 +107,46 @@ def test_manual_orders_on_the_paper_replay(services):
     refused = rows(services, "select accepted, verdict from signals where connection = ? and accepted = 0", "hand")
     assert any("exceeds the max position size" in r[1] for r in refused)
     assert eng.state == "stopped"
+
+
+def test_manual_orders_on_a_live_connection_reach_the_venue_once(services, venue):
+    from tests.integration.test_live_engine import SYM, VSYM, make_engine, step, venue_orders
+    from tests.venue.harness import API_KEY, API_SECRET
+
+    venue.add_account(API_KEY, API_SECRET, {"USDT": 10_000})
+    eng = make_engine(services, venue, "venue live", live=True, params={"buy_on": "", "sell_on": "", "size": 0.2})
+    trading = TradingService(services)
+
+    async def go():
+        await eng.start()
+        assert eng.state == "running", eng.reason
+        await step(venue, eng, 1)  # a last price for the ticket
+        assert "LIVE order on binance testnet" in trading.confirmation("venue live", Ticket(SYM, "buy", 0.002))
+        line = await trading.place("venue live", Ticket(SYM, "buy", 0.002))
+        assert "placed" in line
+        await until(lambda: SYM in eng.core.portfolio.open, what="the manual buy booked")
+        (buy,) = [o for o in eng.core.orders if o.reason == "manual entry"]
+        assert len(venue_orders(venue, buy.clientOrderId)) == 1  # sent once
+        assert venue.balance(API_KEY, "BTC")[0] == pytest.approx(0.002, rel=0.01)
+        # a resting limit far below the price: canceled at the venue
+        low = round(venue.price(VSYM) * 0.7, 2)
+        await trading.place("venue live", Ticket(SYM, "sell", 0.002, type="limit", price=low * 2, reduce_only=True))
+        (rest,) = trading.open_orders("venue live")
+        (at_venue,) = venue_orders(venue, rest.clientOrderId)
+        assert at_venue.is_open
+        await trading.cancel("venue live", rest.clientOrderId)
+        assert at_venue.status == "CANCELED" and not trading.open_orders("venue live")
+        # close the position at market
+        await trading.close("venue live", SYM)
+        await until(lambda: SYM not in eng.core.portfolio.open, what="the manual close booked")
+        await eng.stop()
+
+    asyncio.run(go())
+    assert venue.balance(API_KEY, "BTC")[0] < 1e-5
+    orders = rows(services, "select reason, state, type from orders where connection = ? order by id", "venue live")
+    assert orders == [("manual entry", "filled", "market"), ("manual exit", "canceled", "limit"),
+                      ("manual close", "filled", "market")]
+    assert rows(services, "select count(*) from fills where connection = ?", "venue live")[0][0] == 2
+    (closed,) = rows(services, "select close_reason, strategy from positions where connection = ? "
+                               "and closed_at is not null", "venue live")
+    assert closed == ("manual close", "manual")
