@@ -1,0 +1,266 @@
+"""The order ticket: a manual order for the selected connection, docked in the main window.
+
+Side, type (market / limit with GTC, IOC or post-only), amount in base, quote or percent of
+equity, limit price, optional stop-loss / take-profit prices, reduce-only. As the trader types,
+the ticket shows what the order comes to (amount on the market's step, price, notional, fee) and
+the risk verdict: both are :meth:`cts_desktop.services.trading.TradingService.preview`'s, the
+same checks the engine applies when it is sent. On a live connection Send first asks, naming the
+exchange, side, amount and notional (the service's words; setting "Confirm live orders").
+No rules here: everything is :class:`~cts_desktop.services.trading.TradingService`.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Optional
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
+                               QMessageBox, QPushButton, QVBoxLayout, QWidget)
+
+from ..services.trading import Ticket, TicketError, TradingService
+from .widgets import repolish
+
+REFRESH_MS = 500  # the preview follows the price this often while the ticket is shown
+TIFS = (("GTC", "Good till canceled"), ("IOC", "Immediate or cancel"), ("PO", "Post-only"))
+GREEN, RED = "#2e7d32", "#c62828"
+
+
+def _spin(decimals: int = 8, maximum: float = 1e12) -> QDoubleSpinBox:
+    s = QDoubleSpinBox()
+    s.setDecimals(decimals)
+    s.setRange(0.0, maximum)
+    s.setGroupSeparatorShown(True)
+    s.setSpecialValueText("none")  # 0 shows as "none" (stop-loss / take-profit not set)
+    s.setKeyboardTracking(True)
+    return s
+
+
+class OrderTicket(QWidget):
+    """``OrderTicket(trading)``: a ticket for :attr:`connection` (set by :meth:`set_connection`).
+    ``result`` shows the last outcome; ``confirm_box`` is the open live confirmation, if any."""
+
+    def __init__(self, trading: TradingService, parent=None):
+        super().__init__(parent)
+        self.setObjectName("OrderTicket")
+        self.trading = trading
+        self.connection: Optional[str] = None
+        self.confirm_box: Optional[QMessageBox] = None
+        self.pending: Optional[asyncio.Future] = None
+        self.header = QLabel("No connection")
+        self.header.setObjectName("SectionTitle")
+        self.mode = QLabel()
+        self.mode.setObjectName("Badge")
+        self.symbol = QComboBox()
+        self.symbol.setObjectName("TicketSymbol")
+        self.buy = QPushButton("Buy")
+        self.sell = QPushButton("Sell")
+        self.sides = QButtonGroup(self)
+        for i, b in enumerate((self.buy, self.sell)):
+            b.setCheckable(True)
+            b.setObjectName("TicketBuy" if i == 0 else "TicketSell")
+            self.sides.addButton(b, i)
+        self.buy.setChecked(True)
+        self.type = QComboBox()
+        self.type.setObjectName("TicketType")
+        self.type.addItem("Market", "market")
+        self.type.addItem("Limit", "limit")
+        self.tif = QComboBox()
+        self.tif.setObjectName("TicketTif")
+        for key, text in TIFS:
+            self.tif.addItem(text, key)
+        self.amount = _spin()
+        self.amount.setObjectName("TicketAmount")
+        self.amount.setSpecialValueText("")
+        self.unit = QComboBox()
+        self.unit.setObjectName("TicketUnit")
+        self.price = _spin()
+        self.price.setObjectName("TicketPrice")
+        self.price.setSpecialValueText("")
+        self.stop_loss = _spin()
+        self.stop_loss.setObjectName("TicketStopLoss")
+        self.take_profit = _spin()
+        self.take_profit.setObjectName("TicketTakeProfit")
+        self.reduce_only = QCheckBox("Reduce-only (only closes or shrinks the position)")
+        self.reduce_only.setObjectName("TicketReduceOnly")
+        self.estimate = QLabel()
+        self.estimate.setObjectName("TicketEstimate")
+        self.estimate.setWordWrap(True)
+        self.verdict = QLabel()
+        self.verdict.setObjectName("TicketVerdict")
+        self.verdict.setWordWrap(True)
+        self.send = QPushButton("Buy")
+        self.send.setObjectName("TicketSend")
+        self.result = QLabel()
+        self.result.setObjectName("Hint")
+        self.result.setWordWrap(True)
+        self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._layout()
+        for w in (self.symbol, self.type, self.tif, self.unit):
+            w.currentIndexChanged.connect(self._changed)
+        for s in (self.amount, self.price, self.stop_loss, self.take_profit):
+            s.valueChanged.connect(self._changed)
+        self.sides.idToggled.connect(lambda _i, on: on and self._changed())
+        self.reduce_only.toggled.connect(self._changed)
+        self.send.clicked.connect(self.submit)
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start()
+        self._changed()
+
+    def _layout(self) -> None:
+        head = QHBoxLayout()
+        head.addWidget(self.header, 1)
+        head.addWidget(self.mode)
+        sides = QHBoxLayout()
+        sides.addWidget(self.buy)
+        sides.addWidget(self.sell)
+        amount = QHBoxLayout()
+        amount.addWidget(self.amount, 1)
+        amount.addWidget(self.unit)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Symbol", self.symbol)
+        form.addRow("Side", sides)
+        form.addRow("Type", self.type)
+        form.addRow("Time in force", self.tif)
+        form.addRow("Amount", amount)
+        form.addRow("Limit price", self.price)
+        form.addRow("Stop-loss", self.stop_loss)
+        form.addRow("Take-profit", self.take_profit)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(10, 8, 10, 8)
+        lay.addLayout(head)
+        lay.addLayout(form)
+        lay.addWidget(self.reduce_only)
+        lay.addWidget(self.estimate)
+        lay.addWidget(self.verdict)
+        lay.addWidget(self.send)
+        lay.addWidget(self.result)
+        lay.addStretch(1)
+
+    # -- what the trader typed ----------------------------------------------------------------------
+    @property
+    def side(self) -> str:
+        return "buy" if self.buy.isChecked() else "sell"
+
+    def ticket(self) -> Ticket:
+        """The ticket as typed (percent of equity becomes a fraction)."""
+        unit = self.unit.currentData() or "base"
+        amount = self.amount.value() / 100.0 if unit == "equity" else self.amount.value()
+        limit = self.type.currentData() == "limit"
+        return Ticket(self.symbol.currentText(), self.side, amount, unit=unit, type=self.type.currentData(),
+                      price=self.price.value() if limit else None, tif=self.tif.currentData() if limit else "GTC",
+                      stop_loss=self.stop_loss.value() or None, take_profit=self.take_profit.value() or None,
+                      reduce_only=self.reduce_only.isChecked())
+
+    def set_connection(self, name: Optional[str]) -> None:
+        """Show the ticket for connection ``name`` (its symbols, PAPER or LIVE)."""
+        self.connection = name
+        self.header.setText(f"Order ticket · {name}" if name else "Order ticket")
+        live = bool(name) and self.trading.is_live(name)
+        self.mode.setText("LIVE" if live else "PAPER")
+        self.mode.setProperty("kind", "live" if live else "paper")
+        repolish(self.mode)
+        symbols = self.trading.symbols(name) if name else []
+        if symbols != [self.symbol.itemText(i) for i in range(self.symbol.count())]:
+            self.symbol.blockSignals(True)
+            self.symbol.clear()
+            self.symbol.addItems(symbols)
+            self.symbol.blockSignals(False)
+        self._changed()
+
+    def focus_side(self, side: str) -> None:
+        """Buy / sell shortcut: pick the side and put the cursor in the amount."""
+        (self.buy if side == "buy" else self.sell).setChecked(True)
+        self.amount.setFocus()
+        self.amount.selectAll()
+
+    # -- preview --------------------------------------------------------------------------------------
+    def _changed(self, *_args) -> None:
+        limit = self.type.currentData() == "limit"
+        self.tif.setEnabled(limit)
+        self.price.setEnabled(limit)
+        self._units()
+        colour = GREEN if self.side == "buy" else RED
+        self.send.setText(f"{self.side.capitalize()} {self.symbol.currentText()}".strip())
+        self.send.setStyleSheet(f"QPushButton#TicketSend {{ background: {colour}; color: white; font-weight: 600; "
+                                "padding: 6px; border-radius: 4px; }")
+        self.refresh()
+
+    def _units(self) -> None:
+        sym = self.symbol.currentText()
+        base, _, quote = sym.partition("/")
+        quote = quote.split(":")[0]
+        labels = [(base or "base", "base"), (quote or "quote", "quote"), ("% of equity", "equity")]
+        if [self.unit.itemData(i) for i in range(self.unit.count())] != [k for _t, k in labels] or \
+                self.unit.itemText(0) != labels[0][0]:
+            keep = self.unit.currentData() or "base"
+            self.unit.blockSignals(True)
+            self.unit.clear()
+            for text, key in labels:
+                self.unit.addItem(text, key)
+            self.unit.setCurrentIndex(max(self.unit.findData(keep), 0))
+            self.unit.blockSignals(False)
+
+    def refresh(self) -> None:
+        """Recompute the estimate and the verdict (prices move; also on every edit)."""
+        if not self.isVisible() and self.connection is None:
+            return
+        if self.connection is None:
+            self._show("", "Select a connection with a running engine to trade by hand.", None)
+            return
+        p = self.trading.preview(self.connection, self.ticket())
+        if p.error:
+            self._show("", p.error, None)
+            return
+        self._show(p.text, ("Risk check: " + p.verdict), p.accepted)
+
+    def _show(self, estimate: str, verdict: str, ok: Optional[bool]) -> None:
+        self.estimate.setText(estimate)
+        self.verdict.setText(verdict)
+        self.verdict.setStyleSheet("" if ok is None else f"color: {GREEN if ok else RED};")
+        self.send.setEnabled(bool(ok) and self.pending is None)
+
+    # -- sending --------------------------------------------------------------------------------------
+    def submit(self) -> None:
+        """Send (after the live confirmation, when one is due)."""
+        if self.connection is None:
+            return
+        ticket = self.ticket()
+        try:
+            question = self.trading.confirmation(self.connection, ticket)
+        except TicketError as exc:
+            self.result.setText(str(exc))
+            return
+        if question is None:
+            self._send(ticket)
+            return
+        box = QMessageBox(QMessageBox.Icon.Warning, "Confirm live order", question,
+                          QMessageBox.StandardButton.Cancel, self)
+        box.setObjectName("TicketConfirm")
+        go = box.addButton("Send live order", QMessageBox.ButtonRole.AcceptRole)
+        go.setObjectName("TicketConfirmSend")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.buttonClicked.connect(lambda b, t=ticket: self._send(t) if b is go else None)
+        box.open()
+        self.confirm_box = box
+
+    def _send(self, ticket: Ticket) -> None:
+        name = self.connection
+        assert name is not None
+        self.result.setText("sending…")
+        fut = asyncio.ensure_future(self.trading.place(name, ticket))
+        self.pending = fut
+        self.send.setEnabled(False)
+
+        def done(f: asyncio.Future) -> None:
+            self.pending = None
+            if f.cancelled():
+                return
+            exc = f.exception()
+            self.result.setText(str(exc) if exc is not None else f.result())
+            self.result.setStyleSheet(f"color: {RED};" if exc is not None else "")
+            self.refresh()
+
+        fut.add_done_callback(done)
