@@ -35,6 +35,11 @@ def _spin(decimals: int = 8, maximum: float = 1e12) -> QDoubleSpinBox:
     return s
 
 
+def _step_decimals(step: float) -> int:
+    text = f"{step:.10f}".rstrip("0")
+    return len(text.split(".")[1]) if "." in text and step > 0 else 0
+
+
 class OrderTicket(QWidget):
     """``OrderTicket(trading)``: a ticket for :attr:`connection` (set by :meth:`set_connection`).
     ``result`` shows the last outcome; ``confirm_box`` is the open live confirmation, if any."""
@@ -58,6 +63,8 @@ class OrderTicket(QWidget):
         for i, b in enumerate((self.buy, self.sell)):
             b.setCheckable(True)
             b.setObjectName("TicketBuy" if i == 0 else "TicketSell")
+            b.setStyleSheet(f"QPushButton:checked {{ background: {GREEN if i == 0 else RED}; color: white; "
+                            "font-weight: 600; }")
             self.sides.addButton(b, i)
         self.buy.setChecked(True)
         self.type = QComboBox()
@@ -88,6 +95,9 @@ class OrderTicket(QWidget):
         self.verdict = QLabel()
         self.verdict.setObjectName("TicketVerdict")
         self.verdict.setWordWrap(True)
+        for label, lines in ((self.estimate, 2), (self.verdict, 3)):  # a dock does not grow for wrapped text
+            label.setMinimumHeight(label.fontMetrics().lineSpacing() * lines + 4)
+            label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.send = QPushButton("Buy")
         self.send.setObjectName("TicketSend")
         self.result = QLabel()
@@ -157,7 +167,7 @@ class OrderTicket(QWidget):
     def set_connection(self, name: Optional[str]) -> None:
         """Show the ticket for connection ``name`` (its symbols, PAPER or LIVE)."""
         self.connection = name
-        self.header.setText(f"Order ticket · {name}" if name else "Order ticket")
+        self.header.setText(name or "No connection")
         live = bool(name) and self.trading.is_live(name)
         self.mode.setText("LIVE" if live else "PAPER")
         self.mode.setProperty("kind", "live" if live else "paper")
@@ -182,6 +192,7 @@ class OrderTicket(QWidget):
         self.tif.setEnabled(limit)
         self.price.setEnabled(limit)
         self._units()
+        self._decimals()
         colour = GREEN if self.side == "buy" else RED
         self.send.setText(f"{self.side.capitalize()} {self.symbol.currentText()}".strip())
         self.send.setStyleSheet(f"QPushButton#TicketSend {{ background: {colour}; color: white; font-weight: 600; "
@@ -202,6 +213,15 @@ class OrderTicket(QWidget):
                 self.unit.addItem(text, key)
             self.unit.setCurrentIndex(max(self.unit.findData(keep), 0))
             self.unit.blockSignals(False)
+
+    def _decimals(self) -> None:
+        """Amounts in base and prices with the market's steps; quote and percent with 2 decimals."""
+        market = self.trading.market(self.connection, self.symbol.currentText()) if self.connection else None
+        price_d = _step_decimals(market.price_step) if market is not None else 2
+        amount_d = _step_decimals(market.amount_step) if market is not None else 8
+        self.amount.setDecimals(amount_d if self.unit.currentData() == "base" else 2)
+        for s in (self.price, self.stop_loss, self.take_profit):
+            s.setDecimals(price_d)
 
     def refresh(self) -> None:
         """Recompute the estimate and the verdict (prices move; also on every edit)."""

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDockWidget, QMenu, QMessageBox
 from ..services.trading import TradingService
 from .ticket import OrderTicket
 
+DOCK_WIDTH = 320  # px: leaves the tabs 960 of a 1280 px window
 SHORTCUTS = {"buy": "Ctrl+Shift+B", "sell": "Ctrl+Shift+S", "cancel_all": "Ctrl+Shift+X",
              "close_all": "Ctrl+Shift+F"}
 
@@ -28,6 +29,7 @@ def install(win) -> None:
     dock.setWidget(win.ticket)
     dock.setAllowedAreas(Qt.DockWidgetArea.LeftDockWidgetArea | Qt.DockWidgetArea.RightDockWidgetArea)
     win.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    win.resizeDocks([dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
     win.ticket_dock = dock
 
     def act(key: str, text: str, slot, tip: str) -> QAction:
