@@ -78,6 +78,12 @@ def equity_fraction(quote: TicketQuote, equity: float) -> float:
     return (quote.notional + quote.fee) / equity if equity > 0 else 0.0
 
 
+def _decimals(step: float) -> int:
+    """Decimal places of a tick size (0.1 -> 1, 0.0005 -> 4), so 200001 ticks of 0.1 print 20000.1."""
+    text = f"{step:.12f}".rstrip("0")
+    return len(text.split(".")[1]) if "." in text else 0
+
+
 def _check_shape(t: Ticket) -> None:
     if t.side not in (BUY, SELL):
         raise TicketError(f"side must be buy or sell, got {t.side!r}")
@@ -130,7 +136,7 @@ def size_ticket(t: Ticket, market: Market, last_price: float, equity: float, *,
     if t.type == "limit":
         assert t.price is not None
         step = market.price_step
-        price = round(round(t.price / step) * step, 12) if step > 0 else t.price
+        price = round(round(t.price / step) * step, _decimals(step)) if step > 0 else t.price
     if not price > 0:
         raise TicketError(f"no price for {t.symbol} yet: wait for the first candle")
     maker = t.type == "limit" and t.tif != "IOC"

@@ -150,3 +150,28 @@ def test_manual_orders_on_a_live_connection_reach_the_venue_once(services, venue
     (closed,) = rows(services, "select close_reason, strategy from positions where connection = ? "
                                "and closed_at is not null", "venue live")
     assert closed == ("manual close", "manual")
+
+
+def test_a_manual_close_of_a_strategy_position_is_recorded_as_such(services, venue):
+    from tests.integration.test_live_engine import SYM, make_engine, step
+
+    eng = make_engine(services, venue, "venue paper", live=False, params={"buy_on": "1", "sell_on": "", "size": 0.2})
+    trading = TradingService(services)
+
+    async def go():
+        await eng.start()
+        await step(venue, eng, 2)  # the strategy's buy fills at candle 2's open
+        assert eng.core.portfolio.open[SYM].strategy == "test_scripted"
+        # the strategy's position cannot be added to by hand (the same risk checks): no pyramiding
+        assert "no pyramiding" in trading.preview("venue paper", Ticket(SYM, "buy", 0.001)).verdict
+        await trading.close("venue paper", SYM)
+        await step(venue, eng, 1)
+        assert SYM not in eng.core.portfolio.open
+        await eng.stop()
+
+    asyncio.run(go())
+    (closed,) = rows(services, "select close_reason, strategy from positions where connection = ? "
+                               "and closed_at is not null", "venue paper")
+    assert closed == ("manual close", "test_scripted")
+    reasons = rows(services, "select reason, strategy from orders where connection = ? order by id", "venue paper")
+    assert reasons == [("entry", "test_scripted"), ("manual close", "test_scripted")]
