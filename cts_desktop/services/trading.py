@@ -103,7 +103,8 @@ class TradingService:
         return (f"LIVE order on {conn.exchange}{' testnet' if conn.testnet else ''} ({name}):\n"
                 f"{ticket.side.upper()} {p.amount:g} {p.base} {ticket.symbol}, {kind}"
                 f"{', reduce-only' if ticket.reduce_only else ''}\n"
-                f"notional ~{p.notional:,.2f} {p.quote}, fee ~{p.fee:,.4f} {p.quote}\n\nSend it with real money?")
+                f"notional ~{p.notional:,.2f} {p.quote}, fee ~{p.fee:,.4f} {p.quote}\n\n"
+                + ("Send it to the testnet?" if conn.testnet else "Send it with real money?"))
 
     def _confirms(self) -> bool:
         try:

@@ -15,7 +15,7 @@ from typing import Optional
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
-                               QMessageBox, QPushButton, QVBoxLayout, QWidget)
+                               QMessageBox, QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
 from ..services.trading import Ticket, TicketError, TradingService
 from .widgets import repolish
@@ -32,6 +32,9 @@ def _spin(decimals: int = 8, maximum: float = 1e12) -> QDoubleSpinBox:
     s.setGroupSeparatorShown(True)
     s.setSpecialValueText("none")  # 0 shows as "none" (stop-loss / take-profit not set)
     s.setKeyboardTracking(True)
+    # the width of "1,000,000,000,000.00000000" is not a reason for a wide dock: the form sizes it
+    s.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+    s.setMinimumWidth(90)
     return s
 
 
@@ -87,7 +90,8 @@ class OrderTicket(QWidget):
         self.stop_loss.setObjectName("TicketStopLoss")
         self.take_profit = _spin()
         self.take_profit.setObjectName("TicketTakeProfit")
-        self.reduce_only = QCheckBox("Reduce-only (only closes or shrinks the position)")
+        self.reduce_only = QCheckBox("Reduce-only")
+        self.reduce_only.setToolTip("Only closes or shrinks the open position; never opens or reverses one")
         self.reduce_only.setObjectName("TicketReduceOnly")
         self.estimate = QLabel()
         self.estimate.setObjectName("TicketEstimate")
@@ -170,7 +174,7 @@ class OrderTicket(QWidget):
         self.header.setText(name or "No connection")
         live = bool(name) and self.trading.is_live(name)
         self.mode.setText("LIVE" if live else "PAPER")
-        self.mode.setProperty("kind", "live" if live else "paper")
+        self.mode.setProperty("live", live)  # styled as the toolbar's badge: LIVE in red
         repolish(self.mode)
         symbols = self.trading.symbols(name) if name else []
         if symbols != [self.symbol.itemText(i) for i in range(self.symbol.count())]:

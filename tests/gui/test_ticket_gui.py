@@ -136,3 +136,38 @@ def test_ticket_without_a_running_engine_says_how(window, qtbot):
     qtbot.waitUntil(lambda: "the engine is not running: start it to trade by hand" in window.ticket.verdict.text(),
                     timeout=5_000)
     assert not window.ticket.send.isEnabled()
+
+
+def test_a_live_order_asks_first_naming_exchange_side_amount_and_notional(window, services, venue, qtbot):
+    from tests.integration.test_live_engine import SYM, make_engine, step, venue_orders
+    from tests.venue.harness import API_KEY, API_SECRET
+
+    venue.add_account(API_KEY, API_SECRET, {"USDT": 10_000})
+    eng = make_engine(services, venue, "venue live", live=True, params={"buy_on": "", "sell_on": "", "size": 0.2})
+    run(qtbot, eng.start())
+    assert eng.state == ev.RUNNING, eng.reason
+    run(qtbot, step(venue, eng, 1))
+    window.resize(1280, 720)
+    window._fill_connection_combo()
+    window.select_connection("venue live")
+    t = window.ticket
+    qtbot.waitUntil(lambda: t.connection == "venue live" and t.symbol.currentText() == SYM, timeout=5_000)
+    assert t.mode.text() == "LIVE"
+    t.unit.setCurrentIndex(t.unit.findData("base"))
+    t.amount.setValue(0.002)
+    qtbot.waitUntil(lambda: t.send.isEnabled(), timeout=5_000)
+    qtbot.mouseClick(t.send, Qt.MouseButton.LeftButton)
+    box = t.confirm_box
+    assert box is not None and box.isVisible()
+    text = box.text()
+    assert "LIVE order on binance testnet (venue live)" in text and "BUY 0.002 BTC BTC/USDT, market" in text
+    assert "notional ~" in text and "USDT" in text
+    shot(window, "ticket_live_main_window.png")
+    shot(box, "ticket_live_confirmation.png")
+    assert not eng.core.orders  # nothing is sent before the answer
+    qtbot.mouseClick(box.findChild(type(box.defaultButton()), "TicketConfirmSend"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: SYM in eng.core.portfolio.open, timeout=20_000)
+    (order,) = eng.core.orders
+    assert order.reason == "manual entry" and len(venue_orders(venue, order.clientOrderId)) == 1
+    qtbot.waitUntil(lambda: "placed" in t.result.text(), timeout=5_000)
+    run(qtbot, eng.stop())
