@@ -184,6 +184,10 @@ class OrderTicket(QWidget):
             self.symbol.blockSignals(False)
         self._changed()
 
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        self.refresh()
+
     def focus_side(self, side: str) -> None:
         """Buy / sell shortcut: pick the side and put the cursor in the amount."""
         (self.buy if side == "buy" else self.sell).setChecked(True)
@@ -198,7 +202,8 @@ class OrderTicket(QWidget):
         self._units()
         self._decimals()
         colour = GREEN if self.side == "buy" else RED
-        self.send.setText(f"{self.side.capitalize()} {self.symbol.currentText()}".strip())
+        live = " · LIVE" if self.mode.text() == "LIVE" else ""
+        self.send.setText(f"{self.side.capitalize()} {self.symbol.currentText()}{live}".strip())
         self.send.setStyleSheet(f"QPushButton#TicketSend {{ background: {colour}; color: white; font-weight: 600; "
                                 "padding: 6px; border-radius: 4px; }")
         self.refresh()
@@ -229,8 +234,8 @@ class OrderTicket(QWidget):
 
     def refresh(self) -> None:
         """Recompute the estimate and the verdict (prices move; also on every edit)."""
-        if not self.isVisible() and self.connection is None:
-            return
+        if not self.isVisible():
+            return  # hidden: nothing to show; set_connection and showing it refresh
         if self.connection is None:
             self._show("", "Select a connection with a running engine to trade by hand.", None)
             return

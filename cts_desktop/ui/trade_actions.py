@@ -30,6 +30,14 @@ def install(win) -> None:
     dock.setAllowedAreas(Qt.DockWidgetArea.LeftDockWidgetArea | Qt.DockWidgetArea.RightDockWidgetArea)
     win.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
     win.resizeDocks([dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
+    # Hidden until asked for (toolbar button, Trade menu, Ctrl+Shift+B / S): shown, it takes 320 px
+    # that the Positions tab needs at 1280 px. Whether it is open is remembered with the layout.
+    dock.hide()
+    toggle = dock.toggleViewAction()
+    toggle.setObjectName("action_ticket")
+    toggle.setText("Order ticket")
+    toggle.setStatusTip("Show or hide the order ticket (trade by hand on the selected connection)")
+    win.toolbar.insertAction(win.actions["kill"], toggle)
     win.ticket_dock = dock
 
     def act(key: str, text: str, slot, tip: str) -> QAction:
@@ -52,7 +60,7 @@ def install(win) -> None:
     menu.addAction(act("close_all", "Close all positions…", lambda: ask_close_all(win),
                        "Close every open position of the selected connection at market"))
     menu.addSeparator()
-    menu.addAction(dock.toggleViewAction())
+    menu.addAction(toggle)
     win.trade_menu = menu
     # the ticket follows the selected connection (and its engine's symbols once it runs)
     follow = QTimer(win)
@@ -120,7 +128,7 @@ def ask_close_all(win) -> None:
 
 
 def table_actions(win, menu: QMenu, table, kind: str) -> None:
-    """The trading commands at the top of a table's right-click menu (``kind``: "positions" for
+    """The trading commands under the export items of a table's right-click menu (``kind``: "positions" for
     the open positions table, "orders" for the orders table; nothing for the others)."""
     name = win.current
     if name is None or table not in (win.positions_tab.open_table, win.positions_tab.orders_table):
@@ -128,7 +136,6 @@ def table_actions(win, menu: QMenu, table, kind: str) -> None:
     row = table.currentIndex().row()
     model = table.model()
     record = model.record(row) if 0 <= row < model.rowCount() else None
-    first = menu.actions()[0] if menu.actions() else None
     added = []
     if table is win.positions_tab.open_table:
         if record is not None:
@@ -143,6 +150,6 @@ def table_actions(win, menu: QMenu, table, kind: str) -> None:
                                                                               "Cancel"))
             added.append(a)
         added.append(win.actions["cancel_all"])
+    menu.addSeparator()
     for a in added:
-        menu.insertAction(first, a)
-    menu.insertSeparator(first)
+        menu.addAction(a)

@@ -120,7 +120,7 @@ def table_menu(win, table, kind: str) -> QMenu:
     if kind == "orders":
         fills = menu.addAction("Export fills to CSV…")
         fills.triggered.connect(lambda _c=False: export_kind(win, "fills"))
-    if hasattr(win, "trading"):  # the trading commands (ui/trade_actions.py) come first
+    if hasattr(win, "trading"):  # the trading commands (ui/trade_actions.py)
         trade_actions.table_actions(win, menu, table, kind)
     return menu
 
