@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from .models import BUY, SELL, Market
+from .models import BUY, SELL, Market, Order
 from .risk import truncate_amount
 
 UNITS = ("base", "quote", "equity")
@@ -26,6 +26,7 @@ MANUAL = "manual"  # Order.strategy of a manual entry; every manual Order.reason
 ENTRY_REASON = "manual entry"
 CLOSE_REASON = "manual close"
 EXIT_REASON = "manual exit"  # a reduce-only ticket
+ENTRY_REASONS = ("entry", ENTRY_REASON)  # orders whose fill arms the order's stop-loss / take-profit
 
 
 class TicketError(ValueError):
@@ -70,6 +71,11 @@ class TicketQuote:
 def is_manual(reason: str) -> bool:
     """True for the reason of an order placed by hand."""
     return reason.startswith(MANUAL)
+
+
+def order_kind(order: Order) -> str:
+    """``"market"`` or ``"limit 20000.1"`` (with the price), for log lines."""
+    return "market" if order.type == "market" or order.price is None else f"{order.type} {order.price:g}"
 
 
 def equity_fraction(quote: TicketQuote, equity: float) -> float:

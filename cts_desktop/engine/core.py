@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..core import events as ev
 from ..core.accounting import Portfolio
+from ..core.manual import ENTRY_REASONS, order_kind
 from ..core.models import BUY, LONG, SELL, Candle, Fill, Market, Order, Position, Signal
 from ..core.order_state import is_terminal
 from ..core.risk import RiskLimits, check_entry
@@ -40,7 +41,6 @@ from .recovery import resume_core
 from .runners import StrategyRunner
 from .strategies import Strategy
 
-ENTRY_REASONS = ("entry", "manual entry")  # orders whose fill arms the order's stop-loss / take-profit
 SNAPSHOT_INTERVAL_S = 0.1  # account snapshots to the UI at most this often (wall clock)
 
 
@@ -290,7 +290,7 @@ class TradingCore:
         if self.external_execution:
             self.outbox.append(order)
             self._inflight[order.symbol] = order
-            self.log(ev.CAT_ORDER, f"{order.side} {order.amount:g} {order.symbol} {_kind(order)} ({order.reason}) "
+            self.log(ev.CAT_ORDER, f"{order.side} {order.amount:g} {order.symbol} {order_kind(order)} ({order.reason}) "
                                    f"id {order.clientOrderId}: queued for the exchange", ts=ts)
             self.journal.order_changed(order)
             return
@@ -301,7 +301,7 @@ class TradingCore:
         else:
             self._inflight[order.symbol] = order
             if self.journal.wants_info:
-                self.log(ev.CAT_ORDER, f"{order.side} {order.amount:g} {order.symbol} {_kind(order)} ({order.reason}) "
+                self.log(ev.CAT_ORDER, f"{order.side} {order.amount:g} {order.symbol} {order_kind(order)} ({order.reason}) "
                                    f"id {order.clientOrderId}", ts=ts)
         self.journal.order_changed(order)
 
@@ -390,7 +390,3 @@ class TradingCore:
     def write_curve(self) -> None:
         """Hand the whole equity curve to the recorder as one record (backtests)."""
         self.equity_curve.write()
-
-
-def _kind(order: Order) -> str:
-    return "market" if order.type == "market" else f"{order.type} {order.price:g}"
