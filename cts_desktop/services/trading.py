@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, List, Optional
 
 from ..core.manual import UNITS, Ticket, TicketError
-from ..core.models import Market, Order
+from ..core.models import FAILED, Market, Order
 from ..engine import manual
 
 __all__ = ["Preview", "Ticket", "TicketError", "TradingService", "UNITS"]
@@ -119,9 +119,10 @@ class TradingService:
         if not v.accepted or v.order is None:
             raise TicketError(f"refused: {v.reason}")
         o = v.order
-        if o.error:
+        if o.state == FAILED:  # refused by the exchange (or not sent): its words
             raise TicketError(f"order {o.clientOrderId} {o.status}: {o.error}")
-        return f"{o.side} {o.amount:g} {o.symbol} {o.type} placed ({o.clientOrderId}, {o.state})"
+        text = f"{o.side} {o.amount:g} {o.symbol} {o.type} placed ({o.clientOrderId}, {o.state})"
+        return f"{text}: {o.error}" if o.error else text  # an IOC canceled unfilled says so
 
     def open_orders(self, name: str) -> List[Order]:
         """The running engine's orders that are not final (empty when it is not running)."""

@@ -175,3 +175,48 @@ def test_a_manual_close_of_a_strategy_position_is_recorded_as_such(services, ven
     assert closed == ("manual close", "test_scripted")
     reasons = rows(services, "select reason, strategy from orders where connection = ? order by id", "venue paper")
     assert reasons == [("entry", "test_scripted"), ("manual close", "test_scripted")]
+
+
+def test_ioc_and_post_only_limits_reach_the_venue_as_such(services, venue):
+    from tests.integration.test_live_engine import SYM, VSYM, make_engine, step, venue_orders
+    from tests.venue.harness import API_KEY, API_SECRET
+
+    venue.add_account(API_KEY, API_SECRET, {"USDT": 10_000})
+    eng = make_engine(services, venue, "venue live", live=True, params={"buy_on": "", "sell_on": "", "size": 0.2})
+    trading = TradingService(services)
+
+    async def go():
+        await eng.start()
+        await step(venue, eng, 1)
+        price = venue.price(VSYM)
+        # IOC below the price: nothing to take, the venue expires it at once
+        await trading.place("venue live", Ticket(SYM, "buy", 0.002, type="limit", price=round(price * 0.9, 2), tif="IOC"))
+        await until(lambda: not trading.open_orders("venue live"), what="the IOC order to end")
+        # post-only above the price would take: the venue refuses it, the trader reads why
+        with pytest.raises(TicketError, match="would immediately match"):
+            await trading.place("venue live", Ticket(SYM, "buy", 0.002, type="limit", price=round(price * 1.1, 2),
+                                                     tif="PO"))
+        await eng.stop()
+        return [o for o in eng.core.orders]
+
+    ioc, po = asyncio.run(go())
+    (at_venue,) = venue_orders(venue, ioc.clientOrderId)
+    assert at_venue.time_in_force == "IOC" and at_venue.status == "EXPIRED" and ioc.state == "canceled"
+    assert po.state == "failed" and not venue_orders(venue, po.clientOrderId)
+
+
+def test_ioc_and_post_only_need_a_live_connection(services):
+    services.save_connection(ConnectionConfig(name="hand", dataset="bittrex-btc-5m", speed="x1000",
+                                              strategy="test_idle", strategy_params={}))
+    trading = TradingService(services)
+
+    async def go():
+        eng = await services.start_engine("hand")
+        await until(lambda: eng.core.portfolio.last_prices, what="a price")
+        sym = next(iter(eng.core.portfolio.last_prices))
+        p = trading.preview("hand", Ticket(sym, "buy", 0.1, unit="equity", type="limit", price=1.0, tif="PO"))
+        await services.stop_engine("hand")
+        return p
+
+    p = asyncio.run(go())
+    assert not p.accepted and "PO orders need a live connection" in p.error
