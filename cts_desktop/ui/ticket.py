@@ -205,7 +205,8 @@ class OrderTicket(QWidget):
         live = " · LIVE" if self.mode.text() == "LIVE" else ""
         self.send.setText(f"{self.side.capitalize()} {self.symbol.currentText()}{live}".strip())
         self.send.setStyleSheet(f"QPushButton#TicketSend {{ background: {colour}; color: white; font-weight: 600; "
-                                "padding: 6px; border-radius: 4px; }")
+                                "padding: 6px; border-radius: 4px; } QPushButton#TicketSend:disabled { "
+                                "background: rgba(128, 128, 128, 0.25); color: rgba(160, 160, 160, 0.8); }")
         self.refresh()
 
     def _units(self) -> None:
@@ -288,7 +289,7 @@ class OrderTicket(QWidget):
             if f.cancelled():
                 return
             exc = f.exception()
-            self.result.setText(str(exc) if exc is not None else f.result())
+            self.result.setText("Last order: " + (str(exc) if exc is not None else f.result()))
             self.result.setStyleSheet(f"color: {RED};" if exc is not None else "")
             self.refresh()
 

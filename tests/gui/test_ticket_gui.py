@@ -80,6 +80,14 @@ def test_ticket_places_cancels_and_closes_on_the_paper_replay(window, services, 
     orders = window.positions_tab.orders_table
     qtbot.waitUntil(lambda: orders.model().rowCount() >= 2, timeout=10_000)
     select_row(orders, lambda o: o.type == "limit")
+    window.tabs.setCurrentWidget(window.positions_tab)
+    window.positions_tab.lower.setCurrentIndex(1)  # the Orders tab
+    menu = table_menu(window, orders, "orders")
+    menu.popup(orders.viewport().mapToGlobal(orders.visualRect(orders.currentIndex()).center()))
+    qtbot.waitUntil(menu.isVisible, timeout=5_000)
+    shot(window, "positions_orders_manual.png")
+    shot(menu, "orders_menu.png")
+    menu.close()
     menu_action(window, orders, "orders", "Cancel order ").trigger()
     qtbot.waitUntil(lambda: not window.trading.open_orders(BUILTIN_PAPER_NAME), timeout=10_000)
     # refused while long (no pyramiding): the verdict says why, Send is off
@@ -94,6 +102,9 @@ def test_ticket_places_cancels_and_closes_on_the_paper_replay(window, services, 
     opened = window.positions_tab.open_table
     qtbot.waitUntil(lambda: opened.model().rowCount() == 1, timeout=10_000)
     select_row(opened, lambda p: p.symbol == sym)
+    m = opened.model()
+    tip = m.tooltip(m.record(opened.currentIndex().row()), m.columns[0])  # the symbol cell's tooltip
+    assert tip == f"{sym}: opened by hand (order ticket)"
     menu_action(window, opened, "positions", f"Close {sym} at market").trigger()
     qtbot.waitUntil(lambda: sym not in core.portfolio.open, timeout=20_000)
     # flat again: now the size itself is what the risk checks refuse
