@@ -82,20 +82,17 @@ def _entry_verdict(core: TradingCore, t: Ticket, q: TicketQuote, ts: int, dry: b
     if size > 1:
         return False, (f"{q.notional + q.fee:,.2f} {pf.currency} with the fee is more than the equity "
                        f"{pf.equity:,.2f} {pf.currency}"), 0.0
-    open_count = len(pf.open) + sum(1 for s, o in core._inflight.items() if not o.reduce_only and s not in pf.open)
+    open_count = len(pf.open) + sum(1 for s, o in list(core._inflight.items()) if not o.reduce_only and s not in pf.open)
     sig = Signal(ts, t.symbol, t.side, "entry", size=size, stop_loss=q.stop_loss, take_profit=q.take_profit,
                  reason=MANUAL, strategy=MANUAL)
     v = check_entry(sig, core.markets[t.symbol], q.price, equity=pf.equity, available=pf.available,
                     open_positions=open_count, position=pos, limits=core.limits, default_size=size, fee=q.fee_rate)
     if not v.accepted:
         return False, v.reason, 0.0
-    if core.breakers is not None:
-        sent = len(core.breakers.sent)
-        refused = core.breakers.entry_refusal(pf, t.symbol, q.notional, q.fee_rate, ts)
+    if core.breakers is not None:  # a preview (dry) does not count towards the order-rate limit
+        refused = core.breakers.entry_refusal(pf, t.symbol, q.notional, q.fee_rate, ts, dry=dry)
         if refused is not None:
             return False, refused, 0.0
-        if dry and len(core.breakers.sent) > sent:
-            core.breakers.sent.pop()  # a preview does not count towards the order-rate limit
     amount = q.amount + (pos.amount if pos is not None else 0.0)  # a reversal closes the other side too
     return True, f"ok: {t.side} {q.amount:g} {core.markets[t.symbol].base} (~{q.notional:,.2f} {pf.currency}, " \
                  f"{size:.1%} of equity)", amount

@@ -84,6 +84,8 @@ class TradingService:
             v = manual.verdict(eng.core, ticket, dry=True)
         except TicketError as exc:
             return Preview(error=str(exc))
+        except RuntimeError:  # the engine's worker changed the account while we read it: next refresh
+            return Preview(error="the engine is deciding on a candle: the estimate follows in a moment")
         q = v.quote
         assert q is not None
         m = eng.core.markets[ticket.symbol]

@@ -90,6 +90,9 @@ class OrderTicket(QWidget):
         self.stop_loss.setObjectName("TicketStopLoss")
         self.take_profit = _spin()
         self.take_profit.setObjectName("TicketTakeProfit")
+        for spin in (self.stop_loss, self.take_profit):
+            spin.setToolTip("A price; kept as its distance from the entry's fill price, as a strategy's stops are "
+                            "(a market order fills at the next price, so its stops move with it). Empty: none")
         self.reduce_only = QCheckBox("Reduce-only")
         self.reduce_only.setToolTip("Only closes or shrinks the open position; never opens or reverses one")
         self.reduce_only.setObjectName("TicketReduceOnly")

@@ -220,3 +220,35 @@ def test_ioc_and_post_only_need_a_live_connection(services):
 
     p = asyncio.run(go())
     assert not p.accepted and "PO orders need a live connection" in p.error
+
+
+def test_stops_of_a_manual_entry_and_a_reduce_only_partial_exit(services):
+    services.save_connection(ConnectionConfig(name="hand", dataset="bittrex-btc-5m", speed="x1000",
+                                              strategy="test_idle", strategy_params={}))
+    trading = TradingService(services)
+
+    async def go():
+        eng = await services.start_engine("hand")
+        pf = eng.core.portfolio
+        await until(lambda: "ETH/BTC" in pf.last_prices, what="a price")
+        last = pf.last_prices["ETH/BTC"]
+        await trading.place("hand", Ticket("ETH/BTC", "buy", 0.1, unit="equity", stop_loss=last * 0.8,
+                                           take_profit=last * 1.5))
+        await until(lambda: "ETH/BTC" in pf.open, what="the entry")
+        pos = pf.open["ETH/BTC"]
+        whole = pos.amount
+        # kept as distances from the fill, as a strategy's: 20 % under and 50 % over the entry
+        assert pos.stop_loss == pytest.approx(pos.entry_price * 0.8, rel=1e-3)
+        assert pos.take_profit == pytest.approx(pos.entry_price * 1.5, rel=1e-3)
+        with pytest.raises(TicketError, match="reduce-only: a buy does not reduce the long position"):
+            await trading.place("hand", Ticket("ETH/BTC", "buy", whole / 2, reduce_only=True))
+        await trading.place("hand", Ticket("ETH/BTC", "sell", whole / 2, reduce_only=True))
+        await until(lambda: pf.open["ETH/BTC"].amount < whole, what="the partial exit")
+        left = pf.open["ETH/BTC"].amount
+        await services.stop_engine("hand")
+        return whole, left
+
+    whole, left = asyncio.run(go())
+    assert left == pytest.approx(whole / 2, rel=0.01)
+    assert [r[0] for r in rows(services, "select reason from orders where connection = ? order by id", "hand")] == \
+        ["manual entry", "manual exit"]

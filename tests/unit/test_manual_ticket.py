@@ -66,3 +66,20 @@ def test_stop_loss_and_take_profit_become_distances():
 
 def test_manual_reasons():
     assert is_manual("manual close") and is_manual("manual entry") and not is_manual("entry")
+
+
+def test_a_preview_asks_the_breakers_without_counting_or_observing():
+    from cts_desktop.core.risk import RiskLimits
+    from cts_desktop.engine.breakers import Breakers
+
+    logs = []
+    b = Breakers("A", RiskLimits(max_orders_per_minute=1, max_drawdown=0.1), quote="USDT", store=None,
+                 publish=lambda e: None, log=lambda *a, **k: logs.append(a), clock=lambda: 1_000_000)
+    args = dict(notional=100.0, fee=0.001, available=10_000.0, exposure=0.0, ts=0)
+    for _ in range(3):
+        assert b.refusal(equity=10_000.0, dry=True, **args) is None
+    assert not b.sent and b.peak < 10_000.0  # nothing counted, nothing observed
+    assert b.refusal(equity=10_000.0, **args) is None  # the order itself counts
+    assert "order rate limit" in b.refusal(equity=10_000.0, dry=True, **args)
+    assert len(b.sent) == 1
+    assert b.refusal(equity=5_000.0, dry=True, **args) is not None and b.latched is None  # a preview never trips
