@@ -187,6 +187,14 @@ class OrderTicket(QWidget):
             self.symbol.blockSignals(False)
         self._changed()
 
+    def set_symbol(self, symbol: str) -> bool:
+        """Show ``symbol`` in the ticket (a watchlist or chart click); False when the connection
+        does not trade it."""
+        i = self.symbol.findText(symbol)
+        if i >= 0:
+            self.symbol.setCurrentIndex(i)
+        return i >= 0
+
     def showEvent(self, event) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)
         self.refresh()

@@ -54,6 +54,7 @@ def test_ticket_places_cancels_and_closes_on_the_paper_replay(window, services, 
     t = window.ticket
     qtbot.waitUntil(lambda: t.symbol.count() == len(core.markets), timeout=5_000)
     sym = t.symbol.itemText(0)
+    assert t.set_symbol(sym) and not t.set_symbol("NOPE/USD")
     # Ctrl+Shift+B: buy, cursor in the amount; 10 % of equity at market
     window.actions["buy"].trigger()
     assert window.ticket_dock.isVisible() and t.side == "buy" and t.amount.hasFocus()
@@ -143,6 +144,9 @@ def test_trade_shortcuts_are_in_help(window):
     assert rows["Ctrl+Shift+B"][0] == "Buy ticket" and rows["Ctrl+Shift+S"][0] == "Sell ticket"
     assert rows["Ctrl+Shift+X"][0] == "Cancel all orders" and rows["Ctrl+Shift+F"][0] == "Close all positions…"
     assert "Ctrl+Shift+K" in rows
+    dlg = help_ui.show_shortcuts(window)
+    shot(dlg, "help_shortcuts.png")
+    dlg.close()
 
 
 def test_ticket_without_a_running_engine_says_how(window, qtbot):
