@@ -115,6 +115,10 @@ def verdict(core: TradingCore, t: Ticket, *, dry: bool = True) -> Verdict:
         amount = min(q.amount, pos.amount)
         return Verdict(True, f"ok: reduces the {pos.side} {pos.amount:g} by {amount:g}", q)
     accepted, reason, _amount = _entry_verdict(core, t, q, ts, dry)
+    pos = core.portfolio.open.get(t.symbol)
+    if not accepted and pos is not None and (pos.side == LONG) == (t.side == SELL) \
+            and not core.markets[t.symbol].can_short:
+        reason += f" (to sell the {pos.amount:g} held, tick reduce-only or close the position)"
     return Verdict(accepted, reason, q)
 
 

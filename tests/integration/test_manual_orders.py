@@ -130,6 +130,8 @@ def test_manual_orders_on_a_live_connection_reach_the_venue_once(services, venue
         assert venue.balance(API_KEY, "BTC")[0] == pytest.approx(0.002, rel=0.01)
         # a resting limit far below the price: canceled at the venue
         low = round(venue.price(VSYM) * 0.7, 2)
+        sell = trading.preview("venue live", Ticket(SYM, "sell", 0.002))  # spot: selling the coins is reduce-only
+        assert not sell.accepted and "tick reduce-only or close the position" in sell.verdict
         await trading.place("venue live", Ticket(SYM, "sell", 0.002, type="limit", price=low * 2, reduce_only=True))
         (rest,) = trading.open_orders("venue live")
         (at_venue,) = venue_orders(venue, rest.clientOrderId)
