@@ -134,6 +134,7 @@ class Order:
     trade_ids: Set[str] = field(default_factory=set)
     booked: float = 0.0
     flag: str = ""
+    time_in_force: str = ""  # limit orders: "" or "GTC", "IOC", "PO" (post-only)
 
     def __post_init__(self) -> None:
         if not self.remaining:

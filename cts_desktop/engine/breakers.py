@@ -118,20 +118,24 @@ class Breakers:
 
     # -- the verdict ----------------------------------------------------------------------------
     def refusal(self, *, notional: float, fee: float, available: float, equity: float, exposure: float,
-                ts: int) -> Optional[str]:
+                ts: int, dry: bool = False) -> Optional[str]:
         """Why an entry of ``notional`` (quote) decided at market time ``ts`` is refused, or None
         (then it counts towards the order-rate limit). ``exposure``: notional of the other open
-        positions (quote); ``fee``: taker fee fraction; ``available``: free quote."""
+        positions (quote); ``fee``: taker fee fraction; ``available``: free quote. ``dry`` (the
+        order ticket's preview, from any thread): the same verdict, nothing observed or counted."""
         for held in self.holds.values():
             return held
-        self.observe(equity, ts)
-        if self._still_latched(equity):
+        if not dry:
+            self.observe(equity, ts)
+        if (self.latched is not None) if dry else self._still_latched(equity):
             return f"circuit breaker latched ({self.latched}): close-only until re-armed"
         reason: Optional[str] = rules.daily_loss_refusal(self.limits, self.day_start_equity, equity, self.quote)
         if reason is None:
             reason = rules.order_refusal(self.limits, notional=notional, fee=fee, available=available,
                                          equity=equity, exposure=exposure, quote=self.quote)
         now = self._clock()
+        if dry:
+            return reason or rules.rate_refusal(self.limits, list(self.sent), now)
         while self.sent and now - self.sent[0] >= 60_000:
             self.sent.popleft()
         if reason is None:
@@ -140,15 +144,16 @@ class Breakers:
             self.sent.append(now)
         return reason
 
-    def entry_refusal(self, portfolio: Portfolio, symbol: str, notional: float, fee: float, ts: int) -> Optional[str]:
+    def entry_refusal(self, portfolio: Portfolio, symbol: str, notional: float, fee: float, ts: int, *,
+                      dry: bool = False) -> Optional[str]:
         """:meth:`refusal` for an entry on ``symbol`` of ``notional`` (quote) with the account as
         ``portfolio`` holds it (the other open positions count as exposure at their last price)."""
         if symbol in self.symbol_holds:
             return self.symbol_holds[symbol]
         exposure = sum(p.amount * portfolio.last_prices.get(sym, p.entry_price)
-                       for sym, p in portfolio.open.items() if sym != symbol)
+                       for sym, p in list(portfolio.open.items()) if sym != symbol)
         return self.refusal(notional=notional, fee=fee, available=portfolio.available, equity=portfolio.equity,
-                            exposure=exposure, ts=ts)
+                            exposure=exposure, ts=ts, dry=dry)
 
 
 def latch_store_for(recorder: Optional[Recorder]) -> Optional[LatchStore]:

@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..core import events as ev
 from ..core.accounting import Portfolio
+from ..core.manual import ENTRY_REASONS, order_kind
 from ..core.models import BUY, LONG, SELL, Candle, Fill, Market, Order, Position, Signal
 from ..core.order_state import is_terminal
 from ..core.risk import RiskLimits, check_entry
@@ -289,7 +290,7 @@ class TradingCore:
         if self.external_execution:
             self.outbox.append(order)
             self._inflight[order.symbol] = order
-            self.log(ev.CAT_ORDER, f"{order.side} {order.amount:g} {order.symbol} market ({order.reason}) "
+            self.log(ev.CAT_ORDER, f"{order.side} {order.amount:g} {order.symbol} {order_kind(order)} ({order.reason}) "
                                    f"id {order.clientOrderId}: queued for the exchange", ts=ts)
             self.journal.order_changed(order)
             return
@@ -300,7 +301,7 @@ class TradingCore:
         else:
             self._inflight[order.symbol] = order
             if self.journal.wants_info:
-                self.log(ev.CAT_ORDER, f"{order.side} {order.amount:g} {order.symbol} market ({order.reason}) "
+                self.log(ev.CAT_ORDER, f"{order.side} {order.amount:g} {order.symbol} {order_kind(order)} ({order.reason}) "
                                    f"id {order.clientOrderId}", ts=ts)
         self.journal.order_changed(order)
 
@@ -356,7 +357,7 @@ class TradingCore:
         meta = self._entry_meta.pop(order.clientOrderId, None)
         sl_price = tp_price = None
         strategy = order.strategy
-        if order.reason == "entry":
+        if order.reason in ENTRY_REASONS:
             sl_price, tp_price = protective_prices(order.side, fill.price, order.stop_loss, order.take_profit,
                                                    self.markets[order.symbol].price_step)
         market, held = self.markets[order.symbol], held_long(self.portfolio, order.symbol)

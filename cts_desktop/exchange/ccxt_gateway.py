@@ -289,6 +289,8 @@ class CcxtGateway(CcxtMore):
         params: Dict[str, Any] = {"clientOrderId": order.clientOrderId}
         if order.reduce_only and ex.markets.get(order.symbol, {}).get("contract"):
             params["reduceOnly"] = True
+        if order.type == "limit" and order.time_in_force in ("IOC", "PO"):
+            params.update({"timeInForce": "IOC"} if order.time_in_force == "IOC" else {"postOnly": True})
         raw = await self._trade_call("placing the order", ex.create_order, order.symbol, order.type, order.side, amount, price, params)
         return self._apply(order, raw)
 

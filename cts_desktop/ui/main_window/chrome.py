@@ -11,7 +11,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QToolBar, QToolButton
 
 from .. import help as help_ui
-from .. import kill_switch
+from .. import kill_switch, trade_actions
 from ..tour import show_tour
 from ..widgets import ElidedLabel, repolish
 from . import exporting
@@ -141,6 +141,7 @@ def make_toolbar(win) -> None:
     win.addToolBar(tb)
     win.toolbar = tb
     kill_switch.install(win)  # the kill switch button (Ctrl+Shift+K) and the breaker re-arm
+    trade_actions.install(win)  # the order ticket dock, the Trade menu, the tables' cancel / close
 
 
 def make_status_bar(win) -> None:

@@ -14,6 +14,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
 from ...services import exports
+from .. import trade_actions
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,8 @@ def table_menu(win, table, kind: str) -> QMenu:
     if kind == "orders":
         fills = menu.addAction("Export fills to CSV…")
         fills.triggered.connect(lambda _c=False: export_kind(win, "fills"))
+    if hasattr(win, "trading"):  # the trading commands (ui/trade_actions.py)
+        trade_actions.table_actions(win, menu, table, kind)
     return menu
 
 

@@ -47,6 +47,12 @@ class OpenPositionsModel(StoredTableModel):
         super().__init__(parent, key=lambda p: p.id)
         self._prices: Dict[str, float] = {}
 
+    def tooltip(self, row, col):
+        """Who opened the position (its strategy, or "manual": the order ticket), on its symbol."""
+        if col.field == "symbol" and getattr(row, "strategy", ""):
+            return f"{row.symbol}: opened by {'hand (order ticket)' if row.strategy == 'manual' else row.strategy}"
+        return None
+
     def price_of(self, p) -> float:
         return self._prices.get(p.symbol) or p.last_price
 

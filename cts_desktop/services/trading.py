@@ -1,0 +1,152 @@
+"""Trading by hand, for the GUI's order ticket and tables (and any command line to come).
+
+:class:`TradingService` wraps :mod:`cts_desktop.engine.manual` for the engines of an
+``AppServices``: a ticket's preview (amount, price, notional and fee, the risk verdict), the live
+confirmation text, placing it, and the tables' cancel / cancel all / close / close all. Every
+message a trader sees for a bad ticket is raised from here as
+:class:`~cts_desktop.core.manual.TicketError` (a ``ValueError``), so every front end says the same.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, List, Optional
+
+from ..core.manual import UNITS, Ticket, TicketError
+from ..core.models import FAILED, Market, Order
+from ..engine import manual
+
+__all__ = ["Preview", "Ticket", "TicketError", "TradingService", "UNITS"]
+
+
+@dataclass
+class Preview:
+    """A ticket as it would go now: ``amount`` (base), ``price`` (quote: limit or last),
+    ``notional`` and ``fee`` (quote), ``accepted`` and ``verdict`` (the risk checks' words), and
+    ``text``: one line for the ticket. ``error``: why the ticket is not an order yet ("" if it is)."""
+
+    accepted: bool = False
+    verdict: str = ""
+    amount: float = 0.0
+    price: float = 0.0
+    notional: float = 0.0
+    fee: float = 0.0
+    base: str = ""
+    quote: str = ""
+    error: str = ""
+
+    @property
+    def text(self) -> str:
+        if self.error:
+            return self.error
+        return (f"{self.amount:g} {self.base} at {self.price:g}: {self.notional:,.2f} {self.quote} "
+                f"+ fee {self.fee:,.4f} {self.quote}")
+
+
+class TradingService:
+    """Manual orders on the running engines of ``services`` (an ``AppServices``)."""
+
+    def __init__(self, services: Any) -> None:
+        self.services = services
+
+    def _engine(self, name: str) -> Any:
+        eng = self.services.engines.get(name)
+        if eng is None or not eng.active or eng.core is None:
+            raise TicketError(f"{name}: the engine is not running: start it to trade by hand")
+        return eng
+
+    def is_live(self, name: str) -> bool:
+        """True when ``name``'s orders go to a real exchange with real money."""
+        return bool(self.services.connection(name).live)
+
+    def symbols(self, name: str) -> List[str]:
+        """The symbols the running engine trades (the configured ones when it is not running)."""
+        eng = self.services.engines.get(name)
+        core = getattr(eng, "core", None)
+        if core is not None:
+            return list(core.markets)
+        return list(getattr(self.services.connection(name), "symbols", []) or [])
+
+    def market(self, name: str, symbol: str) -> Optional[Market]:
+        """The market rules of ``symbol`` on the running engine (None when not running)."""
+        core = getattr(self.services.engines.get(name), "core", None)
+        return core.markets.get(symbol) if core is not None else None
+
+    def last_price(self, name: str, symbol: str) -> float:
+        """The last close of ``symbol`` the running engine saw (quote; 0 when none)."""
+        core = getattr(self.services.engines.get(name), "core", None)
+        return core.portfolio.last_prices.get(symbol, 0.0) if core is not None else 0.0
+
+    def preview(self, name: str, ticket: Ticket) -> Preview:
+        """What ``ticket`` comes to now and the risk verdict on it; never raises for a bad
+        ticket (its message is in ``error``), so the ticket can show it as the trader types."""
+        try:
+            eng = self._engine(name)
+            v = manual.verdict(eng.core, ticket, dry=True)
+        except TicketError as exc:
+            return Preview(error=str(exc))
+        except RuntimeError:  # the engine's worker changed the account while we read it: next refresh
+            return Preview(error="the engine is deciding on a candle: the estimate follows in a moment")
+        q = v.quote
+        assert q is not None
+        m = eng.core.markets[ticket.symbol]
+        return Preview(v.accepted, v.reason, q.amount, q.price, q.notional, q.fee, m.base, m.quote)
+
+    def confirmation(self, name: str, ticket: Ticket) -> Optional[str]:
+        """The question to ask before a live order (exchange, side, amount, notional), or None for
+        paper connections and when the ``confirm_live_orders`` setting is off. Raises
+        :class:`TicketError` for a ticket that is not an order."""
+        if not self.is_live(name) or not self._confirms():
+            return None
+        p = self.preview(name, ticket)
+        if p.error:
+            raise TicketError(p.error)
+        conn = self.services.connection(name)
+        kind = "market" if ticket.type == "market" else f"limit {p.price:g} {ticket.tif}"
+        return (f"LIVE order on {conn.exchange}{' testnet' if conn.testnet else ''} ({name}):\n"
+                f"{ticket.side.upper()} {p.amount:g} {p.base} {ticket.symbol}, {kind}"
+                f"{', reduce-only' if ticket.reduce_only else ''}\n"
+                f"notional ~{p.notional:,.2f} {p.quote}, fee ~{p.fee:,.4f} {p.quote}\n\n"
+                + ("Send it to the testnet?" if conn.testnet else "Send it with real money?"))
+
+    def _confirms(self) -> bool:
+        try:
+            return bool(self.services.app_settings["confirm_live_orders"])
+        except KeyError:
+            return True
+
+    async def place(self, name: str, ticket: Ticket) -> str:
+        """Place ``ticket`` on ``name``'s running engine; returns one line for the trader. A risk
+        refusal raises :class:`TicketError` with the verdict."""
+        v = await manual.place(self._engine(name), ticket)
+        if not v.accepted or v.order is None:
+            raise TicketError(f"refused: {v.reason}")
+        o = v.order
+        if o.state == FAILED:  # refused by the exchange (or not sent): its words
+            raise TicketError(f"order {o.clientOrderId} {o.status}: {o.error}")
+        text = f"{o.side} {o.amount:g} {o.symbol} {o.type} placed ({o.clientOrderId}, {o.state})"
+        return f"{text}: {o.error}" if o.error else text  # an IOC canceled unfilled says so
+
+    def open_orders(self, name: str) -> List[Order]:
+        """The running engine's orders that are not final (empty when it is not running)."""
+        eng = self.services.engines.get(name)
+        if eng is None or getattr(eng, "core", None) is None or not eng.active:
+            return []
+        return manual.open_orders(eng.core)
+
+    async def cancel(self, name: str, client_id: str) -> str:
+        """Cancel one open order (by clientOrderId); returns a line for the trader."""
+        o = await manual.cancel(self._engine(name), client_id)
+        return f"order {client_id} {o.state}"
+
+    async def cancel_all(self, name: str) -> str:
+        n = await manual.cancel_all(self._engine(name))
+        return f"{n} order{'' if n == 1 else 's'} canceled"
+
+    async def close(self, name: str, symbol: str) -> str:
+        """Close the position on ``symbol`` at market (recorded as ``"manual close"``)."""
+        o = await manual.close(self._engine(name), symbol)
+        return f"closing {symbol}: {o.side} {o.amount:g} at market ({o.clientOrderId})"
+
+    async def close_all(self, name: str) -> str:
+        orders = await manual.close_all(self._engine(name))
+        return f"closing {len(orders)} position{'' if len(orders) == 1 else 's'} at market"
