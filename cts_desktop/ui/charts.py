@@ -77,7 +77,7 @@ class EquityChart(QWidget):
         self._loading: Optional[Tuple[Sequence[Tuple[int, float]], int]] = None
         self._queued: list = []  # live batches that arrived during a load
 
-        self._empty = QLabel("No equity data yet: start the engine to see the curve grow.", self)
+        self._empty = QLabel("No equity data yet: the curve grows as the engine runs (Start).", self)
         self._empty.setObjectName("ChartPlaceholder")
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
