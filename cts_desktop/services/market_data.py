@@ -24,7 +24,6 @@ from ..core.gateway import Gateway
 BOOK_MIN_INTERVAL_S = 1.0
 BOOK_LEVELS = 15  # levels a side shown (the issue asks for 10-20)
 DAY_MS = 86_400_000
-STALE_AFTER_MS = 120_000  # a ticker older than this is shown as stale
 REPLAY_NOTE = "Paper replay: figures from the replayed candles (recorded data has no bid/ask)."
 REPLAY_BOOK_NOTE = "Paper replay: no order book in recorded data; one level at the last candle's close."
 
@@ -36,7 +35,7 @@ def _f(value: Any) -> Optional[float]:
 @dataclass
 class WatchRow:
     """One watchlist row: ``last``, ``bid``, ``ask``, ``spread`` (ask - bid) in quote; ``change_pct``
-    over 24 h (percent); ``volume`` 24 h in base; ``state`` ``live`` / ``polled`` / ``stale`` / ``replay``."""
+    over 24 h (percent); ``volume`` 24 h in base; ``state`` ``live`` (streamed) / ``polled`` (REST) / ``stale`` / ``replay``."""
 
     symbol: str
     last: Optional[float]
@@ -113,27 +112,35 @@ class MarketData:
         self._public[name] = (conn, gw)
         return gw
 
-    def _streaming(self, name: str) -> bool:
+    def _feed(self, name: str) -> Any:
         eng = self.app.engines.get(name)
-        feed = getattr(eng, "feed", None) if eng is not None and eng.active else None
+        return getattr(eng, "feed", None) if eng is not None and eng.active else None
+
+    def _streaming(self, name: str) -> bool:
+        feed = self._feed(name)
         return feed is not None and feed.data_source() == "websocket"
 
-    async def watchlist(self, name: str, now_ms: Optional[int] = None) -> Watchlist:
-        """The watchlist of ``name``'s symbols (see :class:`WatchRow`). Raises ``KeyError``,
+    def _stale(self, name: str) -> set:
+        """The symbols the running engine's feed watchdog has marked stale (``engine/staleness.py``)."""
+        watchdog = getattr(self._feed(name), "staleness", None)
+        return set(watchdog.stale) if watchdog is not None else set()
+
+    async def watchlist(self, name: str) -> Watchlist:
+        """The watchlist of ``name``'s symbols (see :class:`WatchRow`): ``stale`` when the exchange sent
+        no ticker or the running engine's feed watchdog says so. Raises ``KeyError``,
         ``GatewayError`` (the exchange did not answer), ``CandleFileError`` (a replay's file)."""
         conn = self.app.connection(name)
         symbols = self.chart.symbols(name)
         if conn.is_paper_replay:
             return Watchlist([self._replay_row(name, s) for s in symbols], REPLAY_NOTE)
         tickers = await (await self.gateway(name)).fetch_tickers(symbols)
-        now = now_ms if now_ms is not None else int(time.time() * 1000)
         fresh = "live" if self._streaming(name) else "polled"
+        stale = self._stale(name)
         rows = []
         for s in symbols:
             t = tickers.get(s) or {}
             bid, ask = _f(t.get("bid")), _f(t.get("ask"))
-            ts = t.get("timestamp")
-            state = "stale" if not t or (ts and now - int(ts) > STALE_AFTER_MS) else fresh
+            state = "stale" if not t or s in stale else fresh
             rows.append(WatchRow(s, _f(t.get("last") or t.get("close")), _f(t.get("percentage")), bid, ask,
                                  ask - bid if bid is not None and ask is not None else None,
                                  _f(t.get("baseVolume")), state))

@@ -1,0 +1,127 @@
+"""The Market tab (issue 9): the live candle chart fed by the engine's candles, with the fills as
+markers, on the built-in paper replay; the watchlist and the order book of an exchange-paper
+connection against the local venue (their figures equal the venue's). Screenshots at 1280x720 in
+both themes go to /work/notes/shots/market when that folder exists."""
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from cts_desktop.core import events as ev
+from cts_desktop.core.resample import resample
+from cts_desktop.store.settings import BUILTIN_PAPER_NAME
+from cts_desktop.ui import fmt
+from tests.gui.conftest import run
+
+SHOTS = Path("/work/notes/shots/market")
+
+
+def shot(widget, name: str) -> None:
+    if SHOTS.is_dir():
+        widget.grab().save(str(SHOTS / name))
+
+
+def themed_shots(window, qtbot, stem: str) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from cts_desktop.ui.theme import apply_theme
+
+    window.resize(1280, 720)
+    app = QApplication.instance()
+    for theme in ("dark", "light"):
+        apply_theme(app, theme)
+        window.market_tab.set_dark(theme == "dark")
+        qtbot.wait(50)  # a paint pass for the grab, not a wait for a condition
+        shot(window, f"{stem}-{theme}.png")
+    apply_theme(app, "dark")
+    window.market_tab.set_dark(True)
+
+
+def test_replay_candles_and_fills_reach_the_chart(window, services, qtbot):
+    name = BUILTIN_PAPER_NAME
+    conn = services.connection(name)
+    conn.speed = "x1000"  # paced first: candles arrive through the bridge one tick at a time
+    services.save_connection(conn)
+    window.select_connection(name)
+    tab = window.market_tab
+    window.tabs.setCurrentWidget(tab)
+    qtbot.waitUntil(lambda: tab.chart.data.n == 45_031, timeout=20_000)  # no run yet: the whole dataset
+    assert "whole dataset" in tab.info.text()
+    run(qtbot, services.start_engine(name), timeout=30_000)
+    eng = services.engine(name)
+    qtbot.waitUntil(lambda: eng.core is not None and eng.core.candles_seen >= 30, timeout=30_000)
+    qtbot.waitUntil(lambda: 30 <= tab.chart.data.n < 45_031, timeout=10_000)
+    n_before = tab.chart.data.n
+    qtbot.waitUntil(lambda: tab.chart.data.n >= n_before + 5, timeout=10_000)  # appended live
+    assert tab._extra or len(tab.feed) >= n_before  # candles came as events, not only from a reload
+    services.set_speed(name, "max")
+    qtbot.waitUntil(lambda: services.engine_state(name) == ev.STOPPED, timeout=120_000)
+    window.bridge.flush()
+    qtbot.waitUntil(lambda: tab.chart.data.n == eng.core.candles_seen, timeout=15_000)
+    assert tab.chart.data.column("ts")[-1] == eng.core.last_ts
+    # markers are the fills: one per fill, at its time and price
+    tab.refresh_overlays()
+    marks = tab.chart._marks
+    fills = eng.core.fills
+    assert fills and len(marks) == len(fills)
+    assert sorted((m.ts, m.price) for m in marks) == sorted((f.timestamp, f.price) for f in fills)
+    assert tab.chart.levels() == {} or "entry" in tab.chart.levels()
+    # a longer timeframe aggregates the feed's candles
+    tab.tf_box.setCurrentText("1h")
+    assert tab.chart.data.n == len(resample(tab.feed, 3_600_000))
+    assert tab.chart.data.column("high")[-1] == tab.feed[tab.feed[:, 0] >= tab.chart.data.column("ts")[-1], 2].max()
+    # a replay's watchlist and book come from its candles and say so
+    qtbot.waitUntil(lambda: tab.watchlist.row_values("BTC/USD:USD").get("Feed") == "replay", timeout=10_000)
+    assert tab.watchlist.row_values("BTC/USD:USD")["Last"] == fmt.price(float(tab.feed[-1, 4]))
+    assert "replayed candles" in tab.watchlist.note.text()
+    qtbot.waitUntil(lambda: tab.book.book is not None, timeout=10_000)
+    assert len(tab.book.book.bids) == 1 and "one level" in tab.book.note.text()
+    tab.chart.show_last(300)
+    themed_shots(window, qtbot, "market-replay")
+
+
+def _venue_json(venue, path: str):
+    with urllib.request.urlopen(venue.base_url + path, timeout=10) as r:  # noqa: S310 - loopback
+        return json.loads(r.read())
+
+
+def test_exchange_watchlist_and_book_equal_the_venue(window, services, qtbot, venue):
+    from tests.venue.harness import connection_for
+
+    services.save_connection(connection_for(venue, name="venue paper", rate_limit_per_second=500,
+                                            symbols=["BTC/USDT", "ETH/USDT"], starting_balance=1000.0,
+                                            strategy_params={"timeframe": "5m"}))
+    window._fill_connection_combo()
+    window.select_connection("venue paper")
+    tab = window.market_tab
+    window.tabs.setCurrentWidget(tab)
+    qtbot.waitUntil(lambda: tab.watchlist.row_values("ETH/USDT").get("Last", "–") != "–", timeout=30_000)
+    qtbot.waitUntil(lambda: tab.book.book is not None and len(tab.book.book.bids) == 15, timeout=30_000)
+    qtbot.waitUntil(lambda: tab.chart.data.n > 0, timeout=30_000)
+    for sym, vsym in (("BTC/USDT", "BTCUSDT"), ("ETH/USDT", "ETHUSDT")):
+        t = _venue_json(venue, f"/api/v3/ticker/24hr?symbol={vsym}")
+        row = tab.watchlist.row_values(sym)
+        bid, ask = float(t["bidPrice"]), float(t["askPrice"])
+        assert row["Last"] == fmt.price(float(t["lastPrice"]))
+        assert (row["Bid"], row["Ask"]) == (fmt.price(bid), fmt.price(ask))
+        assert row["Spread"] == fmt.price(ask - bid)
+        assert row["24h"] == f"{float(t['priceChangePercent']):+.2f} %"
+        assert row["Feed"] == "polled"
+    depth = _venue_json(venue, "/api/v3/depth?symbol=BTCUSDT&limit=20")
+    book = tab.book.book
+    assert [(p, a) for p, a, _c in book.bids] == [(float(p), float(a)) for p, a in depth["bids"][:15]]
+    assert [(p, a) for p, a, _c in book.asks] == [(float(p), float(a)) for p, a in depth["asks"][:15]]
+    assert book.bids[-1][2] == sum(float(a) for _p, a in depth["bids"][:15])
+    assert book.spread == float(depth["asks"][0][0]) - float(depth["bids"][0][0])
+    # clicking a row charts that symbol
+    row = next(i for i in range(tab.watchlist.table.rowCount()) if tab.watchlist.table.item(i, 0).text() == "ETH/USDT")
+    tab.watchlist.table.cellClicked.emit(row, 0)
+    assert tab.symbol_box.currentText() == "ETH/USDT"
+    qtbot.waitUntil(lambda: tab.book.book is not None and tab.book.book.symbol == "ETH/USDT", timeout=30_000)
+    qtbot.waitUntil(lambda: "ETH/USDT" not in tab.info.text() or tab.chart.data.n > 0, timeout=30_000)
+    assert np.isfinite(tab.chart.data.column("close")).all()
+    themed_shots(window, qtbot, "market-exchange")
+    run(qtbot, services.market.close())
