@@ -7,7 +7,7 @@ from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem,
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
 from .. import fmt
@@ -44,6 +44,12 @@ def _pct(value: Optional[float]) -> str:
     return "–" if value is None else f"{value:+.2f} %"
 
 
+def _volume(value: Optional[float]) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.4g}"
+
+
 class WatchlistPanel(QWidget):
     """``symbol_clicked(symbol)`` when the trader clicks a row."""
 
@@ -56,12 +62,14 @@ class WatchlistPanel(QWidget):
         self.table = _table(self.HEADERS, "Watchlist")
         self.note = QLabel("")
         self.note.setObjectName("WatchlistNote")
-        self.note.setWordWrap(True)
+        head = QHBoxLayout()
+        head.setContentsMargins(4, 2, 4, 0)
+        head.addWidget(self.title)
+        head.addWidget(self.note, 1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.title)
+        lay.addLayout(head)
         lay.addWidget(self.table, 1)
-        lay.addWidget(self.note)
         self.table.cellClicked.connect(self._clicked)
 
     def _clicked(self, row: int, _col: int) -> None:
@@ -77,7 +85,7 @@ class WatchlistPanel(QWidget):
             colour = None if r.change_pct is None else (UP if r.change_pct >= 0 else DOWN)
             cells = (_item(r.symbol, right=False), _item(fmt.price(r.last)), _item(_pct(r.change_pct), colour=colour),
                      _item(fmt.price(r.bid)), _item(fmt.price(r.ask)), _item(fmt.price(r.spread)),
-                     _item(f"{r.volume:,.4g}" if r.volume is not None else "–"), _item(r.state, right=False))
+                     _item(_volume(r.volume)), _item(r.state, right=False))
             cells[-1].setToolTip(STATE_TIPS.get(r.state, ""))
             if r.state == "stale":
                 cells[-1].setForeground(DOWN)
@@ -109,6 +117,9 @@ class BookPanel(QWidget):
         self.spread.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.bids = _table(self.HEADERS, "BookBids")
         self.bids.horizontalHeader().hide()
+        for t in (self.asks, self.bids):
+            t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+            t.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.note = QLabel("")
         self.note.setObjectName("BookNote")
         self.note.setWordWrap(True)
@@ -137,7 +148,9 @@ class BookPanel(QWidget):
         fill(self.asks, list(reversed(book.asks)), DOWN)
         fill(self.bids, book.bids, UP)
         self.asks.scrollToBottom()
-        if book.spread is not None and book.bids:
+        if one_level:
+            self.spread.setText("Spread – (recorded data)")
+        elif book.spread is not None and book.bids:
             mid = (book.asks[0][0] + book.bids[0][0]) / 2
             rel = book.spread / mid * 100 if mid else 0.0
             self.spread.setText(f"Spread {fmt.price(book.spread)} ({rel:.3f} %)")

@@ -17,6 +17,7 @@ from typing import Awaitable, Callable, List, Optional
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from ...core.models import TIMEFRAME_MS
@@ -63,13 +64,19 @@ class MarketTab(QWidget):
         self.chart = CandleChart(bg=bg(), fg=fg())
         self.watchlist = WatchlistPanel()
         self.book = BookPanel()
+        # the chart over the watchlist (a wide table: every column readable at 1280 px), the book beside
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.setObjectName("MarketChartSplit")
+        left.addWidget(self.chart)
+        left.addWidget(self.watchlist)
+        left.setStretchFactor(0, 1)
+        left.setSizes([440, 150])
         split = QSplitter(Qt.Orientation.Horizontal)
         split.setObjectName("MarketSplit")
-        split.addWidget(self.watchlist)
-        split.addWidget(self.chart)
+        split.addWidget(left)
         split.addWidget(self.book)
-        split.setStretchFactor(1, 1)
-        split.setSizes([330, 700, 250])
+        split.setStretchFactor(0, 1)
+        split.setSizes([960, 320])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(bar)
@@ -257,3 +264,7 @@ class MarketTab(QWidget):
                 p.getAxis(ax).setPen(pg.mkPen(fg()))
                 p.getAxis(ax).setTextPen(pg.mkPen(fg()))
         self.chart.readout.setStyleSheet(f"color:{fg()}; font-family: monospace;")
+        shade = QColor(bg())
+        shade.setAlpha(170)
+        self.chart.legend.setBrush(pg.mkBrush(shade))
+        self.chart.legend.setLabelTextColor(fg())
