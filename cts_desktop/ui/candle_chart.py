@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
+from shiboken6 import isValid
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -235,6 +236,8 @@ class CandleChart(QWidget):
     def redraw(self) -> None:
         """Draw the visible candles (merged when needed), volume, lines; fit the price axis."""
         self._pending = False
+        if not isValid(self.price.vb):  # the window closed before this queued redraw ran
+            return
         x0, x1 = self.price.vb.viewRange()[0]
         b = self.bars = self.data.visible(x0 * 1000.0, x1 * 1000.0, self.max_bars())
         x = (b.ts + b.width / 2) / 1000.0

@@ -18,6 +18,7 @@ from typing import Awaitable, Callable, List, Optional
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor
+from shiboken6 import isValid
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from ...core.models import TIMEFRAME_MS
@@ -141,10 +142,15 @@ class MarketTab(QWidget):
                 result = await coro
             except Exception as exc:  # noqa: BLE001 - shown in the tab, the window stays up
                 log.warning("%s failed: %s", what, exc)
-                self.info.setText(f"Could not {what}: {exc}")
+                if self._alive():
+                    self.info.setText(f"Could not {what}: {exc}")
                 return
-            done(result)
+            if self._alive():  # the window may have closed while the service answered
+                done(result)
         asyncio.ensure_future(go())
+
+    def _alive(self) -> bool:
+        return isValid(self) and isValid(self.chart.price.vb)
 
     def reload(self) -> None:
         """(Re)load the chart's history from the service."""
