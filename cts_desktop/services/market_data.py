@@ -118,7 +118,7 @@ class MarketData:
 
     def _streaming(self, name: str) -> bool:
         feed = self._feed(name)
-        return feed is not None and feed.data_source() == "websocket"
+        return feed is not None and feed.data_source == "websocket"
 
     def _stale(self, name: str) -> set:
         """The symbols the running engine's feed watchdog has marked stale (``engine/staleness.py``)."""

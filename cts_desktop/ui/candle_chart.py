@@ -213,10 +213,12 @@ class CandleChart(QWidget):
             if line is None:
                 colour = LEVEL_COLOURS.get(name, "#aab3c5")
                 line = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(colour, style=Qt.PenStyle.DashLine),
-                                       label=f"{name} {{value:g}}", labelOpts={"color": colour, "position": 0.05})
+                                       label=f"{name} {{value:g}}", labelOpts={"color": colour, "position": 0.01,
+                                                  "anchors": [(0, 1), (0, 1)]})  # left-aligned, above the line
                 self._levels[name] = line
                 self.price.addItem(line, ignoreBounds=True)
             line.setValue(price)
+        self._schedule()  # the price axis may widen to keep a nearby line in view
 
     def levels(self) -> Dict[str, float]:
         return {k: float(v.value()) for k, v in self._levels.items()}
@@ -255,6 +257,11 @@ class CandleChart(QWidget):
             item.setData(lx / 1000.0 + b.width / 2000.0, ly, connect="finite")
         if len(b):
             lo, hi = float(np.min(b.low)), float(np.max(b.high))
+            near = (hi - lo) * 0.5  # a stop-loss / take-profit line this close to the candles stays in view
+            for line in self._levels.values():
+                level = float(line.value())
+                if lo - near <= level <= hi + near:
+                    lo, hi = min(lo, level), max(hi, level)
             pad = (hi - lo) * 0.06 or abs(hi) * 0.01 or 1.0
             self.price.setYRange(lo - pad, hi + pad, padding=0)
             self.volume.setYRange(0, float(np.max(b.volume)) * 1.05 or 1.0, padding=0)

@@ -126,3 +126,65 @@ def test_exchange_watchlist_and_book_equal_the_venue(window, services, qtbot, ve
     assert np.isfinite(tab.chart.data.column("close")).all()
     themed_shots(window, qtbot, "market-exchange")
     run(qtbot, services.market.close())
+
+
+def test_exchange_run_candles_fills_and_levels_reach_the_chart(window, services, qtbot, venue):
+    """An exchange-paper run on the venue's candles: each candle the engine processes is appended to
+    the chart, the entry fill is a marker, the open position's entry / stop-loss / take-profit are lines."""
+    from cts_desktop.core.models import BUY, Signal
+    from cts_desktop.engine import strategies
+    from cts_desktop.engine.strategies.base import Param, Strategy
+    from tests.venue.harness import connection_for
+
+    class BuyOnce(Strategy):
+        name = "test_market_buy_once"
+        params = (Param("timeframe", str, "5m"),)
+
+        def __init__(self, params=None):
+            super().__init__(params)
+            self.n = 0
+
+        @property
+        def warmup(self):
+            return 0
+
+        def on_candle(self, ctx, symbol, candle):
+            self.n += 1
+            if self.n == 1:
+                return [Signal(candle[0], symbol, BUY, size=0.1, stop_loss=0.002, take_profit=0.003,
+                               reason="test", strategy=self.name)]
+            return None
+
+    strategies.register(BuyOnce)
+    name = "venue run"
+    services.save_connection(connection_for(venue, name=name, rate_limit_per_second=500, starting_balance=1000.0,
+                                            strategy="test_market_buy_once", strategy_params={"timeframe": "5m"}))
+    window._fill_connection_combo()
+    window.select_connection(name)
+    tab = window.market_tab
+    window.tabs.setCurrentWidget(tab)
+    qtbot.waitUntil(lambda: tab.chart.data.n > 0, timeout=30_000)
+    run(qtbot, services.start_engine(name), timeout=60_000)
+    eng = services.engine(name)
+    assert services.engine_state(name) == ev.RUNNING, eng.reason
+    eng.poll_interval = 0.1
+    for _ in range(4):  # a candle for the signal, the next one fills it; no more (the stop stays open)
+        seen = eng.core.candles_seen
+        venue.state.advance(1)
+        qtbot.waitUntil(lambda s=seen: eng.core.candles_seen > s, timeout=30_000)
+        if eng.core.fills:
+            break
+    assert eng.core.fills and "BTC/USDT" in eng.core.portfolio.open
+    qtbot.waitUntil(lambda: tab.chart.data.n and tab.chart.data.column("ts")[-1] == eng.core.last_ts, timeout=15_000)
+    pos = eng.core.portfolio.open["BTC/USDT"]
+    want = {"entry": pos.entry_price, "stop-loss": pos.stop_loss, "take-profit": pos.take_profit}
+    qtbot.waitUntil(lambda: tab.chart.levels() == want, timeout=15_000)
+    qtbot.waitUntil(lambda: len(tab.chart._marks) == len(eng.core.fills), timeout=15_000)
+    assert [(m.ts, m.price) for m in tab.chart._marks] == [(f.timestamp, f.price) for f in eng.core.fills]
+    # while the engine runs, the watchlist is read through its gateway (REST polling here)
+    window.bridge.flush()
+    qtbot.waitUntil(lambda: tab.watchlist.row_values("BTC/USDT").get("Feed") == "polled", timeout=15_000)
+    assert "Could not" not in tab.info.text()
+    tab.chart.show_last(120)
+    themed_shots(window, qtbot, "market-exchange-run")
+    run(qtbot, services.stop_engine(name), timeout=30_000)

@@ -153,7 +153,7 @@ class BookPanel(QWidget):
         elif book.spread is not None and book.bids:
             mid = (book.asks[0][0] + book.bids[0][0]) / 2
             rel = book.spread / mid * 100 if mid else 0.0
-            self.spread.setText(f"Spread {fmt.price(book.spread)} ({rel:.3f} %)")
+            self.spread.setText(f"Spread {fmt.price(book.spread)} ({rel:.2g} %)")
         else:
             self.spread.setText("Spread –")
         self.note.setText(book.note)

@@ -16,7 +16,7 @@ import logging
 from typing import Awaitable, Callable, List, Optional
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from shiboken6 import isValid
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
@@ -35,7 +35,11 @@ RELOAD_MS = 500  # after an overflow of candles, the history is reloaded at most
 
 
 class MarketTab(QWidget):
-    """``MarketTab(services, bridge)``; :meth:`set_connection` shows a connection."""
+    """``MarketTab(services, bridge)``; :meth:`set_connection` shows a connection.
+    ``symbol_selected(connection, symbol)`` when the chart shows another symbol (a watchlist click,
+    the symbol box): the order ticket can follow."""
+
+    symbol_selected = Signal(str, str)
 
     def __init__(self, services, bridge, parent: Optional[QWidget] = None):
         super().__init__(parent)
@@ -50,6 +54,7 @@ class MarketTab(QWidget):
         self._resampler: Optional[Resampler] = None
         self._generation = 0  # a newer load makes an older one's answer moot
         self._busy: set = set()  # polls in flight
+        self._tasks: set = set()  # service calls in flight
         self.symbol_box = QComboBox()
         self.symbol_box.setObjectName("MarketSymbol")
         self.tf_box = QComboBox()
@@ -130,6 +135,8 @@ class MarketTab(QWidget):
             self.book.clear()
             self.reload()
             self._poll_book()
+            if self.name:
+                self.symbol_selected.emit(self.name, symbol)
 
     def show_symbol(self, symbol: str) -> None:
         """Chart ``symbol`` (a watchlist click)."""
@@ -147,7 +154,9 @@ class MarketTab(QWidget):
                 return
             if self._alive():  # the window may have closed while the service answered
                 done(result)
-        asyncio.ensure_future(go())
+        task = asyncio.ensure_future(go())
+        self._tasks.add(task)  # held until done: the loop keeps only a weak reference
+        task.add_done_callback(self._tasks.discard)
 
     def _alive(self) -> bool:
         return isValid(self) and isValid(self.chart.price.vb)
