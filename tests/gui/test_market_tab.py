@@ -188,3 +188,24 @@ def test_exchange_run_candles_fills_and_levels_reach_the_chart(window, services,
     tab.chart.show_last(120)
     themed_shots(window, qtbot, "market-exchange-run")
     run(qtbot, services.stop_engine(name), timeout=30_000)
+
+
+def test_bridge_delivers_candles_in_order_and_caps_a_flood(qtbot):
+    from cts_desktop.engine.bus import EventBus
+    from cts_desktop.ui.bridge import MAX_CANDLES, EventBridge
+
+    bus = EventBus()
+    bridge = EventBridge(bus, interval_ms=10_000)  # drained by flush() only
+    got = []
+    bridge.candles.connect(lambda conn, items, complete: got.append((conn, [e.candle[0] for e in items], complete)))
+    for i in range(3):
+        bus.publish(ev.CandleEvent("a", "BTC/USDT", (i, 1, 1, 1, 1, 1), 60_000))
+    bridge.flush()
+    assert got == [("a", [0, 1, 2], True)]
+    got.clear()
+    for i in range(5 * MAX_CANDLES):  # a max-speed replay between two ticks
+        bus.publish(ev.CandleEvent("a", "BTC/USDT", (i, 1, 1, 1, 1, 1), 60_000))
+    bridge.flush()
+    assert len(got) == 1 and got[0][2] is False
+    assert got[0][1] == list(range(4 * MAX_CANDLES, 5 * MAX_CANDLES))  # the newest, oldest first
+    bridge.close()
