@@ -72,6 +72,8 @@ def test_replay_candles_and_fills_reach_the_chart(window, services, qtbot):
     # a longer timeframe aggregates the feed's candles
     tab.tf_box.setCurrentText("1h")
     assert tab.chart.data.n == len(resample(tab.feed, 3_600_000))
+    assert [ln.name for ln in tab.chart._lines] == ["SMA 10", "SMA 30"]  # the strategy's indicators
+    assert tab.chart._lines[0].ts[-1] == tab.feed[-1, 0]  # over every candle of the run
     assert tab.chart.data.column("high")[-1] == tab.feed[tab.feed[:, 0] >= tab.chart.data.column("ts")[-1], 2].max()
     # a replay's watchlist and book come from its candles and say so
     last = fmt.price(float(tab.feed[-1, 4]))  # polled once a second: wait for a poll after the end

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Awaitable, Callable, List, Optional
 
 import numpy as np
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 POLL_MS = 1000  # watchlist and order book
 OVERLAY_MS = 1000  # indicator lines and markers recomputed at most this often while candles arrive
 RELOAD_MS = 500  # after an overflow of candles, the history is reloaded at most this often
+LINES_S = 2.0  # indicator lines of the same chart recomputed at most this often (s)
 
 
 class MarketTab(QWidget):
@@ -55,6 +57,8 @@ class MarketTab(QWidget):
         self._generation = 0  # a newer load makes an older one's answer moot
         self._busy: set = set()  # polls in flight
         self._tasks: set = set()  # service calls in flight
+        self._lines_key: tuple = ()  # (connection, symbol, feed tf, chart tf) the lines were made for
+        self._lines_at = 0.0  # time.monotonic() when they were
         self.symbol_box = QComboBox()
         self.symbol_box.setObjectName("MarketSymbol")
         self.tf_box = QComboBox()
@@ -222,16 +226,25 @@ class MarketTab(QWidget):
             self._overlay_timer.start()
 
     def refresh_overlays(self) -> None:
-        """Indicator lines, fill markers and levels of the symbol, from the service."""
+        """Indicator lines, fill markers and levels of the symbol, from the service. The lines
+        (tens of ms over a month of 1m candles) at most every :data:`LINES_S` for the same chart;
+        a refresh sooner keeps the old lines and asks again later."""
         if not self.name or not self.symbol:
             return
+        key = (self.name, self.symbol, self.feed_tf_ms, self.chart_tf_ms())
+        now = time.monotonic()
+        lines = key != self._lines_key or now - self._lines_at >= LINES_S
         try:
-            ov = self.market.chart.overlays(self.name, self.symbol, self._feed_array(), self.feed_tf_ms)
+            ov = self.market.chart.overlays(self.name, self.symbol, self._feed_array(), self.feed_tf_ms, lines=lines)
         except Exception as exc:  # noqa: BLE001 - a store read for display must not break the tab
             log.warning("overlays of %s failed", self.name, exc_info=True)
             self.info.setText(f"Could not read the trades of {self.name}: {exc}")
             return
-        self.chart.set_lines(ov.lines)
+        if lines:
+            self._lines_key, self._lines_at = key, now
+            self.chart.set_lines(ov.lines)
+        elif not self._overlay_timer.isActive():
+            self._overlay_timer.start(int((LINES_S - (now - self._lines_at)) * 1000) + 1)
         self.chart.set_marks(ov.marks)
         self.chart.set_levels(ov.levels)
 
