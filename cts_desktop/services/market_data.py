@@ -6,8 +6,11 @@ on first use, closed by :meth:`MarketData.close`). The UI never talks to an exch
 A paper replay has no tickers nor book: its watchlist comes from the replayed candles and its book
 is one level at the last close; both say so (``note``).
 
-An order book is read at most once a second per connection and symbol (:data:`BOOK_MIN_INTERVAL_S`):
-asked sooner, the last one is returned. Prices in quote, amounts and volumes in base, changes in
+An order book is read at most once a second per connection and symbol (:data:`BOOK_MIN_INTERVAL_S`),
+an exchange's tickers at most every :data:`TICKERS_MIN_INTERVAL_S`: asked sooner, the last answer
+is returned. These reads share the exchange's request budget with the engines
+(``exchange/budget.py``), so while a budget is backing off, banned or over :data:`DISPLAY_SHARE`
+used this minute they are not made at all: the last answer is returned, its note saying why. Prices in quote, amounts and volumes in base, changes in
 percent, times in ms UTC.
 """
 from __future__ import annotations
@@ -22,6 +25,8 @@ from ..core.connection import ConnectionConfig
 from ..core.gateway import Gateway
 
 BOOK_MIN_INTERVAL_S = 1.0
+TICKERS_MIN_INTERVAL_S = 3.0  # an exchange's tickers are read at most this often per connection
+DISPLAY_SHARE = 0.5  # display reads stop while a request budget is this full (the engine needs the rest)
 BOOK_LEVELS = 15  # levels a side shown (the issue asks for 10-20)
 DAY_MS = 86_400_000
 REPLAY_NOTE = "Paper replay: figures from the replayed candles (recorded data has no bid/ask)."
@@ -56,7 +61,7 @@ class Watchlist:
 @dataclass
 class Book:
     """``bids`` / ``asks``: ``(price, amount, cumulative amount)`` best first; ``spread`` = best ask -
-    best bid (quote, None without both sides); ``note`` for the trader (a replay's one-level book)."""
+    best bid (quote, None without both sides); ``note`` for the trader (a replay's one-level book, a read skipped to spare the request budget)."""
 
     symbol: str
     bids: List[Tuple[float, float, float]] = field(default_factory=list)
@@ -64,6 +69,7 @@ class Book:
     spread: Optional[float] = None
     timestamp: Optional[int] = None
     note: str = ""
+    recorded: bool = False  # a paper replay's one level at the close: no amounts, no spread
 
 
 def _levels(rows: List[List[Any]], n: int) -> List[Tuple[float, float, float]]:
@@ -82,6 +88,19 @@ def book_of(symbol: str, raw: Dict[str, Any], levels: int = BOOK_LEVELS, note: s
     return Book(symbol, bids, asks, spread, raw.get("timestamp"), note)
 
 
+def budget_tight(gateway: Any) -> str:
+    """Why display reads through ``gateway`` should wait (a request budget backing off, banned or
+    over :data:`DISPLAY_SHARE` used this minute), or ``""``."""
+    for b in getattr(gateway, "budgets", ()):
+        st = b.status()
+        if st.state != "ok":
+            return f"Not read: the request budget ({st.label}) is {st.state}; the engine goes first."
+        if st.limit and st.used >= st.limit * DISPLAY_SHARE:
+            return (f"Not read: {st.used} of {st.limit} request weight used this minute ({st.label}); "
+                    "the engine goes first.")
+    return ""
+
+
 class MarketData:
     """Watchlists and order books for the connections of ``app`` (:class:`~cts_desktop.services.AppServices`)."""
 
@@ -90,6 +109,7 @@ class MarketData:
         self.chart = chart  # a services.market.MarketChart: symbols and replayed candles
         self._public: Dict[str, Tuple[ConnectionConfig, Gateway]] = {}
         self._books: Dict[Tuple[str, str], Tuple[float, Book]] = {}
+        self._watchlists: Dict[str, Tuple[float, Watchlist]] = {}
 
     async def gateway(self, name: str) -> Any:
         """The running engine's gateway of ``name``, else a public one (no credentials). Raises
@@ -133,7 +153,14 @@ class MarketData:
         symbols = self.chart.symbols(name)
         if conn.is_paper_replay:
             return Watchlist([self._replay_row(name, s) for s in symbols], REPLAY_NOTE)
-        tickers = await (await self.gateway(name)).fetch_tickers(symbols)
+        held = self._watchlists.get(name)
+        if held is not None and time.monotonic() - held[0] < TICKERS_MIN_INTERVAL_S:
+            return held[1]
+        gateway = await self.gateway(name)
+        tight = budget_tight(gateway)
+        if tight:
+            return Watchlist(held[1].rows if held else [], tight)
+        tickers = await gateway.fetch_tickers(symbols)
         fresh = "live" if self._streaming(name) else "polled"
         stale = self._stale(name)
         rows = []
@@ -144,7 +171,9 @@ class MarketData:
             rows.append(WatchRow(s, _f(t.get("last") or t.get("close")), _f(t.get("percentage")), bid, ask,
                                  ask - bid if bid is not None and ask is not None else None,
                                  _f(t.get("baseVolume")), state))
-        return Watchlist(rows, f"{conn.exchange}: {'streamed' if fresh == 'live' else 'polled'} tickers")
+        wl = Watchlist(rows, f"{conn.exchange}: {'streamed' if fresh == 'live' else 'polled'} tickers")
+        self._watchlists[name] = (time.monotonic(), wl)
+        return wl
 
     def _replay_row(self, name: str, symbol: str) -> WatchRow:
         chart = self.chart
@@ -174,8 +203,14 @@ class MarketData:
             if row.last is not None:
                 raw = {"bids": [[row.last, 0.0]], "asks": [[row.last, 0.0]]}
             book = book_of(symbol, raw, 1, REPLAY_BOOK_NOTE)
+            book.recorded = True
         else:
-            raw = await (await self.gateway(name)).fetch_order_book(symbol, max(levels, 20))
+            gateway = await self.gateway(name)
+            tight = budget_tight(gateway)
+            if tight:
+                last = held[1] if held is not None else Book(symbol)
+                return Book(symbol, last.bids, last.asks, last.spread, last.timestamp, tight)
+            raw = await gateway.fetch_order_book(symbol, max(levels, 20))
             book = book_of(symbol, raw, levels)
         self._books[key] = (time.monotonic(), book)
         return book

@@ -135,7 +135,7 @@ class BookPanel(QWidget):
     def set_book(self, book) -> None:
         """Show a :class:`~cts_desktop.services.market_data.Book`."""
         self.book = book
-        one_level = bool(book.note)
+        one_level = book.recorded
 
         def fill(table: QTableWidget, levels, colour: QColor) -> None:
             table.setRowCount(len(levels))
