@@ -15,6 +15,7 @@ percent, times in ms UTC.
 """
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
@@ -151,8 +152,10 @@ class MarketData:
         ``GatewayError`` (the exchange did not answer), ``CandleFileError`` (a replay's file)."""
         conn = self.app.connection(name)
         symbols = self.chart.symbols(name)
-        if conn.is_paper_replay:
-            return Watchlist([self._replay_row(name, s) for s in symbols], REPLAY_NOTE)
+        if conn.is_paper_replay:  # off the loop: the first read of a dataset parses its files
+            rows = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: [self._replay_row(name, s) for s in symbols])
+            return Watchlist(rows, REPLAY_NOTE)
         held = self._watchlists.get(name)
         if held is not None and time.monotonic() - held[0] < TICKERS_MIN_INTERVAL_S:
             return held[1]
@@ -198,7 +201,7 @@ class MarketData:
             return held[1]
         conn = self.app.connection(name)
         if conn.is_paper_replay:
-            row = self._replay_row(name, symbol)
+            row = await asyncio.get_running_loop().run_in_executor(None, self._replay_row, name, symbol)
             raw: Dict[str, Any] = {"bids": [], "asks": []}
             if row.last is not None:
                 raw = {"bids": [[row.last, 0.0]], "asks": [[row.last, 0.0]]}

@@ -59,6 +59,7 @@ class MarketTab(QWidget):
         self._tasks: set = set()  # service calls in flight
         self._lines_key: tuple = ()  # (connection, symbol, feed tf, chart tf) the lines were made for
         self._lines_at = 0.0  # time.monotonic() when they were
+        self._tf_from_feed = True
         self.symbol_box = QComboBox()
         self.symbol_box.setObjectName("MarketSymbol")
         self.tf_box = QComboBox()
@@ -116,7 +117,6 @@ class MarketTab(QWidget):
         self.name = name
         try:
             symbols = self.market.chart.symbols(name)
-            feed_tf = self.market.chart.feed_timeframe(name)
         except Exception as exc:  # noqa: BLE001 - a connection that cannot be shown says why
             self.info.setText(f"Cannot show {name}: {exc}")
             return
@@ -124,9 +124,7 @@ class MarketTab(QWidget):
         self.symbol_box.clear()
         self.symbol_box.addItems(symbols)
         self.symbol_box.blockSignals(False)
-        self.tf_box.blockSignals(True)
-        self.tf_box.setCurrentText(feed_tf)
-        self.tf_box.blockSignals(False)
+        self._tf_from_feed = True  # the timeframe box starts at the feed's, known with the history
         self.symbol = symbols[0] if symbols else ""
         self.book.clear()
         self.reload()
@@ -176,6 +174,13 @@ class MarketTab(QWidget):
             if gen != self._generation:
                 return
             self.feed, self.feed_tf_ms, self._extra = h.candles, h.timeframe_ms, []
+            if self._tf_from_feed:
+                self._tf_from_feed = False
+                tf = next((k for k, v in TIMEFRAME_MS.items() if v == h.timeframe_ms), None)
+                if tf is not None:
+                    self.tf_box.blockSignals(True)
+                    self.tf_box.setCurrentText(tf)
+                    self.tf_box.blockSignals(False)
             self.info.setText(f"{name}: {h.source}, {len(h.candles):,} candles")
             self.render()
         self._run(self.market.chart.history(name, symbol), loaded, f"load the candles of {symbol}")
