@@ -80,10 +80,12 @@ def test_replay_candles_and_fills_reach_the_chart(window, services, qtbot):
     qtbot.waitUntil(lambda: tab.watchlist.row_values("BTC/USD:USD").get("Last") == last, timeout=10_000)
     assert tab.watchlist.row_values("BTC/USD:USD")["Feed"] == "replay"
     assert "replayed candles" in tab.watchlist.note.text()
-    qtbot.waitUntil(lambda: tab.book.book is not None, timeout=10_000)
+    close = float(tab.feed[-1, 4])
+    qtbot.waitUntil(lambda: tab.book.book is not None and tab.book.book.bids[0][0] == close, timeout=10_000)
     assert len(tab.book.book.bids) == 1 and "one level" in tab.book.note.text()
     tab.chart.show_last(300)
     themed_shots(window, qtbot, "market-replay")
+    assert tab.book.book.bids[0][0] == close, tab.book.book
 
 
 def _venue_json(venue, path: str):
