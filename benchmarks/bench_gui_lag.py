@@ -126,7 +126,7 @@ async def measure(app, tab: str, dataset: str, record: bool = True) -> dict:
         window.resize(1280, 800)
         window.tabs.setCurrentWidget({"live": window.live_tab, "activity": window.activity_tab,
                                       "positions": window.positions_tab,
-                                      "connections": window.connections_tab}[tab])
+                                      "connections": window.connections_tab, "market": window.market_tab}[tab])
         window.show()
     await asyncio.sleep(1.5)  # a trader looks at the window before pressing Start (the prefetch runs)
     probe = LagProbe()

@@ -81,6 +81,17 @@ class PositionEvent:
 
 
 @dataclass(slots=True)
+class CandleEvent:
+    """A closed candle of ``symbol`` the engine has just processed: ``candle`` is
+    ``(open time ms, open, high, low, close, volume base)`` at the feed's ``timeframe_ms``."""
+
+    connection: str
+    symbol: str
+    candle: tuple
+    timeframe_ms: int
+
+
+@dataclass(slots=True)
 class AccountSnapshot:
     """The account at one moment; published as the equity curve grows.
 

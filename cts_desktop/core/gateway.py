@@ -88,6 +88,16 @@ class Gateway(Protocol):
         """The next ticker update of ``symbol`` (ccxt unified ticker: ``last``, ``bid``, ``ask``...)."""
         ...
 
+    async def fetch_tickers(self, symbols: List[str]) -> Dict[str, Dict[str, Any]]:
+        """Tickers of ``symbols`` (symbol -> ccxt unified ticker: ``last``, ``bid``, ``ask``,
+        ``percentage`` (24 h change, percent), ``baseVolume`` (24 h, base), ``timestamp`` ms)."""
+        ...
+
+    async def fetch_order_book(self, symbol: str, limit: int = 20) -> Dict[str, Any]:
+        """The order book of ``symbol``: ``{"bids": [[price, amount], ...] (best first),
+        "asks": [...], "timestamp": ms or None}``, at most ``limit`` levels a side (amounts in base)."""
+        ...
+
     async def watch_trades(self, symbol: str) -> List[Dict[str, Any]]:
         """The next public trades of ``symbol`` (ccxt unified trades)."""
         ...

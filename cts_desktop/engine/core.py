@@ -192,6 +192,7 @@ class TradingCore:
         self.equity_curve.add(ts, equity, pf)
         self.last_ts = ts
         if self.bus.has_subscribers:
+            self.bus.publish(ev.CandleEvent(self.connection, symbol, candle, self.data_tf_ms))  # the Market tab's chart
             now = time.monotonic()
             if now - self._last_snapshot >= SNAPSHOT_INTERVAL_S:
                 self._last_snapshot = now

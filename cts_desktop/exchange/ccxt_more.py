@@ -57,6 +57,21 @@ class CcxtMore:
         last = ticker.get("last") or ticker.get("close")
         return float(last) if last else None
 
+    async def fetch_tickers(self, symbols: List[str]) -> Dict[str, Dict[str, Any]]:
+        """Tickers of ``symbols`` in one request where the exchange has ``fetchTickers``, else one each."""
+        await self._ensure_markets()
+        ex = self.exchange
+        if ex.has.get("fetchTickers"):
+            return dict(await self._call("reading the tickers", ex.fetch_tickers, list(symbols)))
+        return {s: dict(await self._call("reading the ticker", ex.fetch_ticker, s)) for s in symbols}
+
+    async def fetch_order_book(self, symbol: str, limit: int = 20) -> Dict[str, Any]:
+        """The order book of ``symbol``, at most ``limit`` levels a side (ccxt unified)."""
+        await self._ensure_markets()
+        book = await self._call("reading the order book", self.exchange.fetch_order_book, symbol, limit)
+        return {"bids": list(book.get("bids") or [])[:limit], "asks": list(book.get("asks") or [])[:limit],
+                "timestamp": book.get("timestamp")}
+
     @property
     def name(self) -> str:
         """The exchange's display name."""

@@ -142,6 +142,24 @@ class PaperGateway:
         candles = self._candles.get(symbol)
         return float(candles[-1][4]) if candles else None
 
+    async def fetch_tickers(self, symbols: List[str]) -> Dict[str, Dict[str, Any]]:
+        """From the newest candle pushed of each symbol: last = bid = ask = its close."""
+        out = {}
+        for s in symbols:
+            candles = self._candles.get(s)
+            if candles:
+                c = candles[-1]
+                out[s] = {"symbol": s, "timestamp": c[0], "last": c[4], "bid": c[4], "ask": c[4], "baseVolume": c[5]}
+        return out
+
+    async def fetch_order_book(self, symbol: str, limit: int = 20) -> Dict[str, Any]:
+        """One level a side at the newest candle's close (the paper market has no book)."""
+        candles = self._candles.get(symbol)
+        if not candles:
+            return {"bids": [], "asks": [], "timestamp": None}
+        c = candles[-1]
+        return {"bids": [[c[4], c[5]]], "asks": [[c[4], c[5]]], "timestamp": c[0]}
+
     async def watch_ticker(self, symbol: str) -> Dict[str, Any]:
         c = (await self.watch_ohlcv(symbol))[-1]
         return {"symbol": symbol, "timestamp": c[0], "last": c[4], "close": c[4], "bid": c[4], "ask": c[4]}

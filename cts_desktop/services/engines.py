@@ -8,9 +8,10 @@ qasync loop) and listens to :attr:`bus` through ``ui/bridge.py``; it never reach
 """
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from ..core.events import LogEvent
 from ..core.models import Position
@@ -27,6 +28,9 @@ from ..store.settings import ConnectionConfig, SettingsStore
 from .app_settings import AppSettingsService
 from .formatting import fmt_time
 from .reconciliation import ReconciliationReview, latest_review
+
+if TYPE_CHECKING:
+    from .market import MarketService
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +164,16 @@ class AppServices:
         """Stop every engine (``reason`` is logged as why); open positions stay as they are."""
         for eng in list(self.engines.values()):
             await eng.stop(reason)
+        market = self.__dict__.get("market")
+        if market is not None:
+            await market.close()  # the Market tab's public gateways
+
+    @functools.cached_property
+    def market(self) -> "MarketService":
+        """The Market tab's chart history, overlays, watchlists and order books (made on first use)."""
+        from .market import MarketService
+
+        return MarketService(self)
 
     # -- history (reads) ------------------------------------------------------------------------
     def open_positions(self, name: str) -> List[Position]:

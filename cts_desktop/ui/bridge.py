@@ -11,7 +11,10 @@ Coalescing rules, per connection:
 * account snapshots, progress and engine state: only the latest is kept (state changes are
   also emitted at once when they happen, because buttons must follow the engine immediately);
 * positions and orders: the latest version per key (position id, client order id);
-* log lines, fills and equity points: appended, emitted as one list per tick.
+* log lines, fills and equity points: appended, emitted as one list per tick;
+* candles (the Market tab's chart): appended, at most :data:`MAX_CANDLES` per connection and tick;
+  beyond that only the newest are kept and the signal says the list is not complete (the view
+  then reloads its history from the service instead of drawing a max-speed replay candle by candle).
 
 Bus handlers run on the qasync loop, which is Qt's own thread, so no locking is needed.
 
@@ -37,6 +40,7 @@ REFRESH_MS = 100  # drain interval: at most 10 UI refreshes per second per view
 TICK_BUDGET_S = 0.006  # heavy kinds emitted per tick until this much time is spent
 HOLD_FACTOR = 40.0  # after heavy updates that cost c seconds, the next ones wait HOLD_FACTOR * c
 MAX_HOLD_S = 1.0  # ... but never longer than this
+MAX_CANDLES = 500  # candles kept per connection and tick (more: the newest, marked incomplete)
 
 
 class EventBridge(QObject):
@@ -54,6 +58,8 @@ class EventBridge(QObject):
     * ``log_lines(connection, [LogEvent])``: new log lines in arrival order;
     * ``equity_points(connection, [(timestamp_ms, equity)])``: new equity curve points;
     * ``run_started(connection, run_id)``: a new run began (views clear what belonged to the last);
+    * ``candles(connection, [CandleEvent], complete)``: closed candles the engine processed since the
+      last tick, oldest first (``complete`` False: only the newest :data:`MAX_CANDLES` of more);
     * ``alerts([event])``: circuit-breaker trips, stale and resumed feeds, reconciliation results, in arrival
       order (rare: emitted with the light kinds, every tick).
     """
@@ -68,6 +74,7 @@ class EventBridge(QObject):
     equity_points = Signal(str, list)
     run_started = Signal(str, int)
     alerts = Signal(list)
+    candles = Signal(str, list, bool)
     request_budget = Signal(str, object)  # connection, the latest RequestBudgetChanged
 
     def __init__(self, bus, parent: Optional[QObject] = None, interval_ms: int = REFRESH_MS):
@@ -81,6 +88,8 @@ class EventBridge(QObject):
         self._logs: Dict[str, List[ev.LogEvent]] = {}
         self._equity: Dict[str, List[tuple]] = {}
         self._alerts: List[object] = []
+        self._candles: Dict[str, List[ev.CandleEvent]] = {}
+        self._candles_dropped: set = set()  # connections whose candles overflowed this tick
         self._budgets: Dict[Tuple[str, str], ev.RequestBudgetChanged] = {}
         self._dirty = False
         self._starting: set = set()  # connections between initializing and running
@@ -98,6 +107,7 @@ class EventBridge(QObject):
             ev.FeedResumed: self._alerts.append,
             ev.ReconciliationResult: self._alerts.append,
             ev.RequestBudgetChanged: self._on_budget,
+            ev.CandleEvent: self._on_candle,
         }
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
@@ -117,6 +127,13 @@ class EventBridge(QObject):
 
     def _on_log(self, e: ev.LogEvent) -> None:
         self._logs.setdefault(e.connection, []).append(e)
+
+    def _on_candle(self, e: ev.CandleEvent) -> None:
+        buf = self._candles.setdefault(e.connection, [])
+        buf.append(e)
+        if len(buf) > 2 * MAX_CANDLES:  # amortised trim: O(1) per event
+            del buf[:-MAX_CANDLES]
+            self._candles_dropped.add(e.connection)
 
     def _on_budget(self, e: ev.RequestBudgetChanged) -> None:
         self._budgets[(e.connection, e.label)] = e
@@ -215,6 +232,12 @@ class EventBridge(QObject):
             equity, self._equity = self._equity, {}
             for conn, points in equity.items():
                 self.equity_points.emit(conn, points)
+        if self._candles:
+            candles, self._candles = self._candles, {}
+            for conn, items in candles.items():
+                complete = conn not in self._candles_dropped and len(items) <= MAX_CANDLES
+                self.candles.emit(conn, items[-MAX_CANDLES:], complete)
+            self._candles_dropped.clear()
         if self._budgets:
             budgets, self._budgets = self._budgets, {}
             for (conn, _label), b in budgets.items():

@@ -252,6 +252,7 @@ def open_settings(win) -> SettingsDialog:
 def follow_theme(win) -> None:
     """Recolour what ``win`` draws in code (the equity chart) for the theme now applied."""
     win.live_tab.chart.set_dark(is_dark())
+    win.market_tab.set_dark(is_dark())
     win.live_tab.progress.update()
 
 

@@ -25,7 +25,7 @@ def status_text(w) -> str:
 
 
 def test_window_shows_four_tabs_and_the_builtin_connection(window):
-    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == list(TAB_NAMES)
+    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == list(TAB_NAMES) + ["Market"]
     combo = window.connection_combo
     assert combo.findData(BUILTIN_PAPER_NAME) >= 0
     assert window.current == BUILTIN_PAPER_NAME

@@ -27,6 +27,7 @@ from ..bridge import EventBridge
 from ..connections import ConnectionsTab
 from ..dashboard import DashboardTab
 from ..live import LiveTab
+from ..market import MarketTab
 from ..positions import PositionsTab
 from .. import theme
 from ..settings_dialog import apply_app_settings, follow_theme, open_settings
@@ -118,6 +119,8 @@ class MainWindow(QMainWindow):
         pages = (self.dashboard_tab, self.connections_tab, self.live_tab, self.positions_tab, self.activity_tab)
         for w, title in zip(pages, chrome.TAB_NAMES, strict=True):
             self.tabs.addTab(w, title)
+        self.market_tab = MarketTab(services, self.bridge)  # chart, watchlist, order book (issue 9)
+        self.tabs.addTab(self.market_tab, "Market")
 
     def open_backtest(self) -> None:
         """Tools > Backtest: one backtest window per main window, raised if already open."""
@@ -204,6 +207,7 @@ class MainWindow(QMainWindow):
         self.live_tab.set_speed(conn.speed)
         self.live_tab.set_live_connections(c.name for c in self.services.connections() if c.live)
         self.load_history()
+        self.market_tab.set_connection(name)
         # Read the replay's candles ahead of Start, once the window has settled.
         QTimer.singleShot(500, lambda n=name: self.current == n and self.services.prefetch(n))
         state = self.services.engine_state(name)

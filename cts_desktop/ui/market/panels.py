@@ -1,0 +1,167 @@
+"""The Market tab's side panels: the watchlist (one row per symbol of the connection) and the
+order book of the symbol on the chart. They draw what :mod:`cts_desktop.services.market_data`
+returns; they never ask an exchange themselves."""
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from .. import fmt
+
+UP, DOWN = QColor("#26a69a"), QColor("#ef5350")
+STATE_TIPS = {"live": "streamed by the exchange (websocket)", "polled": "read over REST about once a second",
+              "stale": "no ticker, or the engine's market data for it is stale", "replay": "from the replayed candles"}
+
+
+def _item(text: str, *, right: bool = True, colour: Optional[QColor] = None) -> QTableWidgetItem:
+    it = QTableWidgetItem(text)
+    it.setTextAlignment((Qt.AlignmentFlag.AlignRight if right else Qt.AlignmentFlag.AlignLeft)
+                        | Qt.AlignmentFlag.AlignVCenter)
+    if colour is not None:
+        it.setForeground(colour)
+    return it
+
+
+def _table(headers, name: str) -> QTableWidget:
+    t = QTableWidget(0, len(headers))
+    t.setObjectName(name)
+    t.setHorizontalHeaderLabels(headers)
+    t.verticalHeader().hide()
+    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    t.verticalHeader().setDefaultSectionSize(22)
+    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    t.horizontalHeader().setStretchLastSection(True)
+    return t
+
+
+def _pct(value: Optional[float]) -> str:
+    return "–" if value is None else f"{value:+.2f} %"
+
+
+def _volume(value: Optional[float]) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.4g}"
+
+
+class WatchlistPanel(QWidget):
+    """``symbol_clicked(symbol)`` when the trader clicks a row."""
+
+    HEADERS = ("Symbol", "Last", "24h", "Bid", "Ask", "Spread", "Volume 24h", "Feed")
+    symbol_clicked = Signal(str)
+
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.title = QLabel("<b>Watchlist</b>")
+        self.table = _table(self.HEADERS, "Watchlist")
+        self.note = QLabel("")
+        self.note.setObjectName("WatchlistNote")
+        head = QHBoxLayout()
+        head.setContentsMargins(4, 2, 4, 0)
+        head.addWidget(self.title)
+        head.addWidget(self.note, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(head)
+        lay.addWidget(self.table, 1)
+        self.table.cellClicked.connect(self._clicked)
+
+    def _clicked(self, row: int, _col: int) -> None:
+        item = self.table.item(row, 0)
+        if item is not None:
+            self.symbol_clicked.emit(item.text())
+
+    def set_watchlist(self, wl, selected: str = "") -> None:
+        """Show a :class:`~cts_desktop.services.market_data.Watchlist`."""
+        t = self.table
+        t.setRowCount(len(wl.rows))
+        for i, r in enumerate(wl.rows):
+            colour = None if r.change_pct is None else (UP if r.change_pct >= 0 else DOWN)
+            cells = (_item(r.symbol, right=False), _item(fmt.price(r.last)), _item(_pct(r.change_pct), colour=colour),
+                     _item(fmt.price(r.bid)), _item(fmt.price(r.ask)), _item(fmt.price(r.spread)),
+                     _item(_volume(r.volume)), _item(r.state, right=False))
+            cells[-1].setToolTip(STATE_TIPS.get(r.state, ""))
+            if r.state == "stale":
+                cells[-1].setForeground(DOWN)
+            for j, cell in enumerate(cells):
+                t.setItem(i, j, cell)
+            if r.symbol == selected:
+                t.selectRow(i)
+        self.note.setText(wl.note)
+
+    def row_values(self, symbol: str) -> dict:
+        """The texts of ``symbol``'s row by column header (tests, screen readers)."""
+        for i in range(self.table.rowCount()):
+            if self.table.item(i, 0).text() == symbol:
+                return {h: self.table.item(i, j).text() for j, h in enumerate(self.HEADERS)}
+        return {}
+
+
+class BookPanel(QWidget):
+    """The order book: asks above (best at the bottom), the spread, bids below (best at the top)."""
+
+    HEADERS = ("Price", "Amount", "Total")
+
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.title = QLabel("<b>Order book</b>")
+        self.asks = _table(self.HEADERS, "BookAsks")
+        self.spread = QLabel("")
+        self.spread.setObjectName("BookSpread")
+        self.spread.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.bids = _table(self.HEADERS, "BookBids")
+        self.bids.horizontalHeader().hide()
+        for t in (self.asks, self.bids):
+            t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+            t.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.note = QLabel("")
+        self.note.setObjectName("BookNote")
+        self.note.setWordWrap(True)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.title)
+        lay.addWidget(self.asks, 1)
+        lay.addWidget(self.spread)
+        lay.addWidget(self.bids, 1)
+        lay.addWidget(self.note)
+        self.book = None
+
+    def set_book(self, book) -> None:
+        """Show a :class:`~cts_desktop.services.market_data.Book`."""
+        self.book = book
+        one_level = book.recorded
+
+        def fill(table: QTableWidget, levels, colour: QColor) -> None:
+            table.setRowCount(len(levels))
+            for i, (price, amount, total) in enumerate(levels):
+                cells = (_item(fmt.price(price), colour=colour), _item("–" if one_level else fmt.amount(amount)),
+                         _item("–" if one_level else fmt.amount(total)))
+                for j, cell in enumerate(cells):
+                    table.setItem(i, j, cell)
+
+        fill(self.asks, list(reversed(book.asks)), DOWN)
+        fill(self.bids, book.bids, UP)
+        self.asks.scrollToBottom()
+        if one_level:
+            self.spread.setText("Spread – (recorded data)")
+        elif book.spread is not None and book.bids:
+            mid = (book.asks[0][0] + book.bids[0][0]) / 2
+            rel = book.spread / mid * 100 if mid else 0.0
+            self.spread.setText(f"Spread {fmt.price(book.spread)} ({rel:.2g} %)")
+        else:
+            self.spread.setText("Spread –")
+        self.note.setText(book.note)
+        self.title.setText(f"<b>Order book</b> {book.symbol}")
+
+    def clear(self, text: str = "") -> None:
+        self.book = None
+        self.asks.setRowCount(0)
+        self.bids.setRowCount(0)
+        self.spread.setText("")
+        self.note.setText(text)
