@@ -15,6 +15,7 @@ GUI (yields to the event loop every ``slice_s`` seconds, reports progress, can b
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -94,18 +95,29 @@ class Backtest:
         self._elapsed = 0.0
 
     def run(self) -> BacktestResult:
-        """The whole backtest at full speed."""
+        """The whole backtest at full speed.
+
+        Python's cyclic garbage collector is paused while the candles run (and restored after):
+        the loop makes short-lived acyclic objects that reference counting frees at once, and the
+        collector's passes over them cost a fifth of the run (FTX month: ~184,000 -> ~221,000
+        candles/s). The engine code is the same as a live run's; only this process setting differs."""
         t0 = time.perf_counter()
         core = self.core
         core.start()
         on_candle = core.on_candle
-        if len(self.series) == 1:  # one symbol: its candles as they are, no merge to tag them
-            ((symbol, candles),) = self.series.items()
-            for candle in candles:
-                on_candle(symbol, candle)
-        else:
-            for symbol, candle in merge_streams(self.series):
-                on_candle(symbol, candle)
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            if len(self.series) == 1:  # one symbol: its candles as they are, no merge to tag them
+                ((symbol, candles),) = self.series.items()
+                for candle in candles:
+                    on_candle(symbol, candle)
+            else:
+                for symbol, candle in merge_streams(self.series):
+                    on_candle(symbol, candle)
+        finally:
+            if collecting:
+                gc.enable()
         self._elapsed = time.perf_counter() - t0
         return self._finish(t0)
 
