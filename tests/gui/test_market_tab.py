@@ -178,7 +178,8 @@ def test_exchange_run_candles_fills_and_levels_reach_the_chart(window, services,
         qtbot.waitUntil(lambda s=seen: eng.core.candles_seen > s, timeout=30_000)
         if eng.core.fills:
             break
-    assert eng.core.fills and "BTC/USDT" in eng.core.portfolio.open
+    # the strategy step (and so the fill's booking) may still be on the engine's worker thread: wait for it
+    qtbot.waitUntil(lambda: eng.core.fills and "BTC/USDT" in eng.core.portfolio.open, timeout=30_000)
     qtbot.waitUntil(lambda: tab.chart.data.n and tab.chart.data.column("ts")[-1] == eng.core.last_ts, timeout=15_000)
     pos = eng.core.portfolio.open["BTC/USDT"]
     want = {"entry": pos.entry_price, "stop-loss": pos.stop_loss, "take-profit": pos.take_profit}

@@ -12,6 +12,7 @@ polled about once a second while the tab is on screen.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from typing import Awaitable, Callable, List, Optional
@@ -156,7 +157,13 @@ class MarketTab(QWidget):
                 return
             if self._alive():  # the window may have closed while the service answered
                 done(result)
-        task = asyncio.ensure_future(go())
+        try:
+            loop = asyncio.get_event_loop()  # qasync's loop in the app
+        except RuntimeError:  # no event loop any more (the window outlived it): nothing to load into
+            if inspect.iscoroutine(coro):
+                coro.close()
+            return
+        task = loop.create_task(go())
         self._tasks.add(task)  # held until done: the loop keeps only a weak reference
         task.add_done_callback(self._tasks.discard)
 
