@@ -47,7 +47,13 @@ def damage(path: Path) -> Optional[str]:
     wal = Path(f"{path}-wal")
     # Without a WAL to read, "immutable" opens the file alone: no -wal/-shm are created next to it.
     # With one, read-only mode reads it too (its commits may not be in the main file yet).
-    flags = "mode=ro" if wal.exists() and wal.stat().st_size else "mode=ro&immutable=1"
+    # Another process closing the database last checkpoints and deletes the -wal at any moment:
+    # one stat, and a -wal gone in between is a -wal with nothing left to read.
+    try:
+        has_wal = wal.stat().st_size > 0
+    except FileNotFoundError:
+        has_wal = False
+    flags = "mode=ro" if has_wal else "mode=ro&immutable=1"
     con = sqlite3.connect(f"{path.resolve().as_uri()}?{flags}", uri=True)
     rows: List[str] = []
     try:
