@@ -247,8 +247,11 @@ def test_exchange_history_downloads_through_the_cache(services, bt, qtbot, venue
     assert first >= 1 and "kept in the database" in bt.hist_status.text()
     task = bt.start()  # again: from the cache, no candle request
     qtbot.waitUntil(task.done, timeout=120_000)
-    assert bt.state == "finished" and bt.result.candles == n
-    assert sum(1 for r in venue.requests if r == ("GET", "/api/v3/klines")) == first
+    # the venue's candles follow the wall clock: when a 5m candle closed between the two runs, the
+    # second asks for that one new candle only (one request), else for nothing
+    again = bt.result.candles
+    assert bt.state == "finished" and again in (n, n + 1)
+    assert sum(1 for r in venue.requests if r == ("GET", "/api/v3/klines")) == first + (again - n)
 
     bt.hist_symbol.setText("NOPE/USDT")
     task = bt.start()
