@@ -245,7 +245,7 @@ def test_an_app_held_stop_fires_on_a_price_update_before_the_candle_closes(servi
     if api_type == "rest":
         assert tickers  # polled from the ticker
     else:
-        assert tickers == []  # the websocket's forming candle was the price
+        assert len(tickers) <= 1  # the forming candle is the price once the stream delivered one; a ticker may serve before
 
 
 def test_a_restart_while_the_oco_rests_is_no_reconciliation_error_and_leaves_it_protecting(services, venue):

@@ -71,6 +71,8 @@ def test_candles_piled_up_during_an_outage_are_not_traded(services, venue):
         assert len(strategy.seen) == 2 and not eng.core.orders
         venue.end_outage(VSYM)
         await until(lambda: len(strategy.seen) == 7, what="the piled-up candles")
+        # the strategy step runs on the engine's worker thread: wait for its order before the round trip
+        await until(lambda: len(eng.core.orders) >= 1, what="the order from candle 7")
         await until(lambda: round_trips_over(eng), what="the order round trip")
         assert eng.feed.late_candles == 4
         (order,) = eng.core.orders  # one order, from candle 7; none from 3..6
