@@ -141,7 +141,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 say "installing CTS Desktop${extra:+ with the test tools} into $VENV"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".$extra"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -c packaging/constraints.txt -e ".$extra"
 
 # ---- 4. launcher and menu entry --------------------------------------------------------------------
 BIN_DIR=${CTS_BIN_DIR:-$HOME/.local/bin}
