@@ -31,6 +31,7 @@ from ..store.settings import ConnectionConfig
 from . import priority
 from .lifecycle import LogFn
 from .trade_candles import TradeCandles
+from .tasks import end_task
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +84,8 @@ class WsStream:
         """Stop the supervisor (its failures were logged) and forget the stream."""
         if self.task is None:
             return
-        self.task.cancel()
-        try:
-            await self.task
-        except asyncio.CancelledError:
-            pass  # what cancel() asked for
-        except Exception:  # noqa: BLE001 - the supervisor logs its failures; this is only its end
-            log.debug("the websocket supervisor ended with an error", exc_info=True)
-        self.task = None
+        task, self.task = self.task, None
+        await end_task(task, "the websocket supervisor")
         self.down()
 
     async def _supervise(self) -> None:

@@ -31,6 +31,7 @@ from ..store.settings import ConnectionConfig
 from .fees import fill_of_trade
 from .lifecycle import LogFn
 from .orders import OrderSender
+from .tasks import end_task
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +71,8 @@ class OrderStream:
 
     async def close(self) -> None:
         """Stop the stream (its failures were logged)."""
-        if self.task is None:
-            return
-        self.task.cancel()
-        try:
-            await self.task
-        except asyncio.CancelledError:
-            pass  # what cancel() asked for
-        self.task = None
+        task, self.task = self.task, None
+        await end_task(task, "the order stream")
         self.up = False
 
     async def _supervise(self) -> None:

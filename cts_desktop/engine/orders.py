@@ -40,6 +40,7 @@ from .core import TradingCore
 from .fees import FeeRates, fill_of_trade, increment_fill
 from .lifecycle import LogFn, describe_error
 from .refused_exits import RefusedExits, exit_order
+from .tasks import end_tasks
 
 log = logging.getLogger(__name__)
 
@@ -215,16 +216,7 @@ class OrderSender:
     async def cancel_all(self) -> None:
         """Stop following orders (they stay as they are at the exchange)."""
         self.exits.cancel()
-        tasks = list(self.settlers.values())
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            try:
-                await t
-            except asyncio.CancelledError:
-                pass  # what cancel() asked for
-            except Exception:  # noqa: BLE001 - a follower's failure was already reported through fatal
-                log.debug("an order follower ended with an error", exc_info=True)
+        await end_tasks(list(self.settlers.values()), "an order follower")  # failures went through fatal
 
     # -- settling -------------------------------------------------------------------------------
     async def settle(self, order: Order, ledger: Ledger, *, deadline: Optional[float]) -> None:

@@ -48,6 +48,7 @@ from .feeds import MarketFeed
 from .lifecycle import LogFn
 from .orders import OrderSender
 from .protection_restart import reconcile_with_stops  # noqa: F401 - re-exported for the engine
+from .tasks import end_task
 
 log = logging.getLogger(__name__)
 
@@ -147,12 +148,7 @@ class Protector:
     async def close(self) -> None:
         """Stop the loop; protective orders stay at the exchange (they protect the coins)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass  # what cancel() asked for
+        await end_task(task, "the protection loop")
 
     async def _loop(self) -> None:
         while True:

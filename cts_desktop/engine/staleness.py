@@ -25,6 +25,7 @@ from typing import Callable, Dict, Iterable, List, Optional
 from ..core import events as ev
 from .bus import EventBus
 from .lifecycle import LogFn
+from .tasks import end_task
 
 CHECK_EVERY_S = 1.0  # at most this long between two checks
 
@@ -107,12 +108,6 @@ class FeedWatchdog:
 
     async def close(self) -> None:
         """Stop the checking task."""
-        if self.task is None:
-            return
-        self.task.cancel()
-        try:
-            await self.task
-        except asyncio.CancelledError:
-            pass  # what cancel() asked for
-        self.task = None
+        task, self.task = self.task, None
+        await end_task(task, "the staleness watchdog")
 
