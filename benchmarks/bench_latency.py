@@ -181,7 +181,8 @@ async def _run(v, samples, old, paper):
         services = AppServices(Path(tmp) / "data", Path(tmp) / "config")
         conn = connection_for(SimpleNamespace(base_url=base_url), "live", live=not paper, api_type="websocket",
                               strategy="bench_every_candle",
-                              rate_limit_per_second=1000, starting_balance=10_000)
+                              rate_limit_per_second=1000, starting_balance=10_000,
+                              risk={"max_orders_per_minute": 0})  # one order every ~30 ms, by design
         services.save_connection(conn)
         services.save_connection(ConnectionConfig(name="replay", dataset="ftx-btc-perp-1m", speed="max"))
         recorder = services.recorder if old else services.lanes.setdefault("live", type(services.recorder)(services.db, batched=True))
