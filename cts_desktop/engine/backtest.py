@@ -172,7 +172,7 @@ class Backtest:
         if self.recorder is not None and self.run_id is not None:
             # Hand the records to the writer thread first, so the database write overlaps the
             # analytics below; the run row with its summary follows in a second, small batch.
-            core.write_curve()
+            core.equity_curve.write()  # the whole curve as one record
             for p in pf.open.values():  # their last state, marked at the last close
                 self.recorder.position(self.run_id, core.connection, p)
             written = self.recorder.flush()

@@ -4,9 +4,7 @@ candle -> paper fills of resting orders -> stop-loss / take-profit -> mark to ma
 strategy signals -> risk verdict -> order (recorded, then submitted) -> fill -> accounting ->
 records and events.
 
-The same :class:`TradingCore` runs under the async :class:`~cts_desktop.engine.engine.TradeEngine`
-(paper replay, GUI and headless) and under the backtest loop, which is why a backtest and a
-paper replay of the same strategy over the same candles give identical fills.
+The same :class:`TradingCore` runs replays, backtests (identical fills) and exchange engines.
 
 Per candle of ``symbol`` with open time ``ts`` (ms), in this order:
 
@@ -15,7 +13,9 @@ Per candle of ``symbol`` with open time ``ts`` (ms), in this order:
    (:mod:`.exits`: when one candle touches both, the stop-loss is assumed to have come first).
 3. The position is marked at the close; equity and drawdown are updated.
 4. The candle goes to the strategies (aggregated first when a strategy's timeframe is longer
-   than the data's); their signals are handled at the candle's close time, ``ts + timeframe``.
+   than the data's); then their signals are handled, at the candle's close time ``ts + timeframe``.
+   Exchange engines call the strategies on a worker thread (a time budget: ``watchdog.py``);
+   everything that touches the account stays on the engine's loop.
 """
 from __future__ import annotations
 
@@ -145,15 +145,9 @@ class TradingCore:
         indicators; any signal is dropped (it was acted on, or not, before the crash)."""
         self.warming = True
         try:
-            for runner, on_candle, symbols in self._direct:
-                if symbols is None or symbol in symbols:
-                    try:
-                        on_candle(self, symbol, candle)
-                    except Exception as exc:  # noqa: BLE001 - as on the live path
-                        self._strategy_failed(runner, exc)
-            for runner in self._aggregating:
-                if runner.active and (runner.symbols is None or symbol in runner.symbols):
-                    self._aggregate(runner, symbol, candle)
+            for runner, signals, _ts in self.strategy_results(symbol, candle) or ():
+                if isinstance(signals, BaseException) and runner.active:
+                    self._strategy_failed(runner, signals)
         finally:
             self.warming = False
         self.portfolio.last_prices[symbol] = candle[4]
@@ -161,9 +155,13 @@ class TradingCore:
 
     # -- the hot path ---------------------------------------------------------------------------
     def on_candle(self, symbol: str, candle: Candle) -> None:
-        """Process one closed candle of ``symbol`` (see the module docstring)."""
-        ts = candle[0]
-        self.candles_seen += 1
+        """Process one closed candle of ``symbol`` (see the module docstring): the three steps
+        below in a row. Exchange engines run the middle one on a worker thread (``watchdog.py``)."""
+        equity = self.before_strategies(symbol, candle)
+        self.after_strategies(symbol, candle, equity, self.strategy_results(symbol, candle))
+
+    def before_strategies(self, symbol: str, candle: Candle) -> float:
+        """Steps 1-3 of the module docstring; returns the equity marked at the close (quote)."""
         if self._paper_pending.get(symbol):  # the paper exchange's resting orders of symbol
             for order, fill in self.paper.on_candle(symbol, candle):
                 self._on_fill(order, fill)
@@ -172,24 +170,51 @@ class TradingCore:
         if pos is not None and (pos.stop_loss is not None or pos.take_profit is not None) \
                 and symbol not in self._inflight and symbol not in self.paused and pos.protection != "exchange":
             self._check_exits(pos, candle)
-        equity = pf.mark(symbol, candle[4], False)
+        return pf.mark(symbol, candle[4], False)
+
+    def strategy_results(self, symbol: str, candle: Candle) -> Optional[List[Tuple[StrategyRunner, Any, int]]]:
+        """Step 4's strategy calls only: their code and their runners' aggregation, nothing of the
+        account (so it may run off the loop while the loop books fills). None when no strategy
+        signaled or raised, else ``[(runner, its signals or the exception it raised, decision ts ms)]``."""
+        out: Optional[List[Tuple[StrategyRunner, Any, int]]] = None
+        signals: Any  # a list of signals, None, or what the strategy raised
         for runner, on_candle, symbols in self._direct:
             if symbols is not None and symbol not in symbols:
                 continue
             try:
                 signals = on_candle(self, symbol, candle)
-            except Exception as exc:  # noqa: BLE001 - a strategy's bug stops that strategy only
-                self._strategy_failed(runner, exc)
-                continue
+            except Exception as exc:  # noqa: BLE001 - a strategy's bug stops that strategy only (after_strategies)
+                signals = exc
             if signals:
-                close_ts = ts + self.data_tf_ms
+                out = out or []
+                out.append((runner, signals, candle[0] + self.data_tf_ms))
+        for runner in self._aggregating:
+            if runner.active and (runner.symbols is None or symbol in runner.symbols):
+                for c, close_ts in runner.aggregate(symbol, candle, self.data_tf_ms):
+                    try:
+                        signals = runner.strategy.on_candle(self, symbol, c)
+                    except Exception as exc:  # noqa: BLE001 - as above
+                        signals = exc
+                    if signals:
+                        out = out or []
+                        out.append((runner, signals, close_ts))
+        return out
+
+    def after_strategies(self, symbol: str, candle: Candle, equity: float, results: Optional[List[Any]]) -> None:
+        """Step 4's signals to orders (a raising strategy is stopped; one stopped meanwhile, by the
+        kill switch or a failure, is not heard), then the equity point and the events."""
+        if results:
+            for runner, signals, ts in results:
+                if not runner.active:
+                    continue
+                if isinstance(signals, BaseException):
+                    self._strategy_failed(runner, signals)
+                    continue
                 for sig in signals:
-                    self.handle_signal(sig, close_ts)
-        if self._aggregating:
-            for runner in self._aggregating:
-                if runner.active and (runner.symbols is None or symbol in runner.symbols):
-                    self._aggregate(runner, symbol, candle)
-        self.equity_curve.add(ts, equity, pf)
+                    self.handle_signal(sig, ts)
+        ts = candle[0]
+        self.candles_seen += 1  # counted once processed whole, its orders queued
+        self.equity_curve.add(ts, equity, self.portfolio)
         self.last_ts = ts
         if self.bus.has_subscribers:
             self.bus.publish(ev.CandleEvent(self.connection, symbol, candle, self.data_tf_ms))  # the Market tab's chart
@@ -197,20 +222,6 @@ class TradingCore:
             if now - self._last_snapshot >= SNAPSHOT_INTERVAL_S:
                 self._last_snapshot = now
                 self.publish_snapshot()
-
-    def _aggregate(self, r: StrategyRunner, symbol: str, c: Candle) -> None:
-        for candle, close_ts in r.aggregate(symbol, c, self.data_tf_ms):
-            self._run_strategy(r, symbol, candle, close_ts)
-
-    def _run_strategy(self, r: StrategyRunner, symbol: str, candle: Candle, close_ts: int) -> None:
-        try:
-            signals = r.strategy.on_candle(self, symbol, candle)
-        except Exception as exc:  # noqa: BLE001 - a strategy's bug stops that strategy only
-            self._strategy_failed(r, exc)
-            return
-        if signals:
-            for s in signals:
-                self.handle_signal(s, close_ts)
 
     def _guard(self, r: StrategyRunner, fn: Callable[..., None], *args: Any) -> None:
         try:
@@ -387,7 +398,3 @@ class TradingCore:
         new = self.equity_curve.unpublished()
         if new:
             self.bus.publish(ev.EquityPoints(self.connection, new))
-
-    def write_curve(self) -> None:
-        """Hand the whole equity curve to the recorder as one record (backtests)."""
-        self.equity_curve.write()

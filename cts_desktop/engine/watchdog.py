@@ -2,16 +2,17 @@
 
 A strategy's ``on_candle`` is plain synchronous Python: if it hangs (an endless loop, a blocking
 call), nothing can interrupt it. On the asyncio thread that would freeze every engine, the GUI and
-the kill switch. So an exchange engine runs each candle's step (:meth:`TradingCore.on_candle`) on
-its own :class:`StepWorker` thread and awaits it on the loop; the loop stays free. A step that
+the kill switch. So an exchange engine calls the strategies of each candle
+(:meth:`TradingCore.strategy_results`) on its own :class:`StepWorker` thread and awaits them on the
+loop; the loop stays free, and everything that touches the account stays on it. A step that
 outlives its budget is reported, the engine holds new entries (a late signal would act on an old
 price) and stops feeding candles until it returns; the kill path runs on the loop and never waits
 for it. The worker is a daemon thread, so a strategy that never returns cannot keep the process
 from exiting.
 
-While a step runs off the loop, what the core publishes is handed to the loop thread
-(:class:`LoopBus`), so bus handlers (the GUI bridge, headless printing) keep running on the loop
-as before. The recorded-replay hot path does not use any of this (no thread hop per candle).
+What a strategy publishes through its context while it runs off the loop (a log line) is handed
+to the loop thread (:class:`LoopBus`), so bus handlers (the GUI bridge, headless printing) keep
+running on the loop. The recorded-replay hot path does not use any of this (no thread hop per candle).
 """
 from __future__ import annotations
 
@@ -111,11 +112,15 @@ class StepWorker:
 
 async def timed_step(worker: StepWorker, core: TradingCore, symbol: str, candle: Candle, *, budget_s: float,
                      stopped: Callable[[], bool]) -> bool:
-    """Run ``core.on_candle(symbol, candle)`` on ``worker`` and wait for it without blocking the
-    loop. True once it finished; False when the engine was stopped while the step still ran over
-    its ``budget_s`` (s): its strategies are then deactivated, so nothing calls into them again.
-    Exceptions of the step (not a strategy's: the core catches those) are raised here."""
-    fut = worker.submit(core.on_candle, symbol, candle)
+    """Process one candle: the account's steps on the loop, the strategies' calls
+    (:meth:`TradingCore.strategy_results`) on ``worker``, awaited without blocking the loop, and
+    their signals on the loop again (:meth:`TradingCore.after_strategies`, late ones refused while
+    the budget hold lasts). So fills, kills and manual orders booked meanwhile never race the step.
+    True once done; False when the engine was stopped while the strategies still ran over their
+    ``budget_s`` (s): they are then deactivated, so nothing calls into them again (their signals
+    are dropped). Exceptions of the step (not a strategy's: those stop the strategy) are raised here."""
+    equity = core.before_strategies(symbol, candle)
+    fut = worker.submit(core.strategy_results, symbol, candle)
     done, _ = await asyncio.wait({fut}, timeout=budget_s)
     if not done:
         started = time.monotonic() - budget_s
@@ -131,11 +136,13 @@ async def timed_step(worker: StepWorker, core: TradingCore, symbol: str, candle:
                     r.active = False
                 return False
             await asyncio.wait({fut}, timeout=0.05)
+        core.after_strategies(symbol, candle, equity, fut.result())  # under the hold: late entries refused
         core.log(ev.CAT_ENGINE, f"{names} returned after {time.monotonic() - started:.1f} s; entries allowed again",
                  "warning")
         if core.breakers is not None:
             core.breakers.release("budget")
-    fut.result()
+    else:
+        core.after_strategies(symbol, candle, equity, fut.result())
     if core.breakers is not None:
         core.breakers.observe(core.portfolio.equity, candle[0])
     return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 
 import pytest
@@ -482,3 +483,41 @@ def test_candles_closed_during_a_pause_are_not_traded(services, venue):
 
     asyncio.run(go())
     assert len(eng.core.orders) == 1 and eng.core.orders[0].reason == "entry"
+
+
+# --------------------------------------------------------------------------- the strategy's thread
+
+
+def test_the_strategy_thread_runs_strategy_code_only(services, venue):
+    """An exchange engine calls its strategies on a worker thread (their time budget), and only
+    them: the account (fills, positions, risk verdicts, orders, records, events) is touched on the
+    engine's loop alone, so nothing the loop books meanwhile races a candle's step. Every call made
+    on the worker thread during a live round trip is listed here and checked."""
+    venue.add_account(API_KEY, API_SECRET, {"USDT": 10_000})
+    eng = make_engine(services, venue, "venue worker", live=True, params={"buy_on": "2", "sell_on": "4", "size": 0.05})
+    on_worker = set()
+
+    def profile(frame, event, arg):
+        if event == "call" and threading.current_thread().name.startswith("cts-strategy"):
+            module = frame.f_globals.get("__name__", "")
+            if module.startswith("cts_desktop."):
+                on_worker.add(f"{module}.{frame.f_code.co_name}")
+
+    threading.setprofile(profile)  # threads started from here on: the engine's worker
+
+    async def go():
+        await eng.start()
+        assert eng.state == ev.RUNNING, eng.reason
+        await step(venue, eng, 5)
+        await eng.stop()
+
+    try:
+        asyncio.run(go())
+    finally:
+        threading.setprofile(None)
+    assert [o.state for o in eng.core.orders] == [FILLED, FILLED]
+    assert "cts_desktop.engine.core.strategy_results" in on_worker  # the profile saw the worker
+    allowed = {"cts_desktop.engine.watchdog._work", "cts_desktop.engine.watchdog._resolve",
+               "cts_desktop.engine.core.strategy_results", "cts_desktop.engine.core.position",
+               "cts_desktop.core.models.__init__", "cts_desktop.core.models.__post_init__"}
+    assert on_worker <= allowed, sorted(on_worker - allowed)
