@@ -45,7 +45,8 @@ class Moved:
 
 
 def _fmt(price: Optional[float]) -> str:
-    return "none" if price is None else f"{price:g}"
+    """A price as the trader typed it: every digit up to 10 (``:g`` would print 16637.74 as 16637.7)."""
+    return "none" if price is None else f"{price:.10g}"
 
 
 def _rounded(price: Optional[float], market: Market, what: str) -> Optional[float]:
@@ -53,10 +54,14 @@ def _rounded(price: Optional[float], market: Market, what: str) -> Optional[floa
         return None
     if not price > 0:
         raise TicketError(f"the {what} must be a price above 0 (leave it empty to remove it)")
-    step = market.price_step
+    return on_tick(price, market.price_step)
+
+
+def on_tick(price: float, step: float) -> float:
+    """``price`` rounded to the tick ``step`` (quote), printed as typed: 17141.92, not 17141.920000000002."""
     if step <= 0:
         return price
-    decimals = len(f"{step:.12f}".rstrip("0").split(".")[1])  # 0.01 -> 2: 17141.92, not 17141.920000000002
+    decimals = len(f"{step:.12f}".rstrip("0").split(".")[1])  # 0.01 -> 2
     return round(round(price / step) * step, decimals)
 
 
@@ -72,10 +77,10 @@ def check_stops(pos: Position, market: Market, last: float, stop_loss: Optional[
     long = pos.side == LONG
     if sl is not None and (sl >= last if long else sl <= last):
         raise TicketError(f"a {pos.side}'s stop-loss must be {'below' if long else 'above'} the last price "
-                          f"{last:g} (it would trigger at once): {sl:g}")
+                          f"{_fmt(last)} (it would trigger at once): {_fmt(sl)}")
     if tp is not None and (tp <= last if long else tp >= last):
         raise TicketError(f"a {pos.side}'s take-profit must be {'above' if long else 'below'} the last price "
-                          f"{last:g} (it would trigger at once): {tp:g}")
+                          f"{_fmt(last)} (it would trigger at once): {_fmt(tp)}")
     return sl, tp
 
 
@@ -87,7 +92,8 @@ def _changes(before: Tuple[Optional[float], Optional[float]], after: Tuple[Optio
     return out
 
 
-def _last_price(eng: Any, core: TradingCore, symbol: str) -> float:
+def last_price(eng: Any, core: TradingCore, symbol: str) -> float:
+    """The price stops are checked against (quote): the protector's newest poll, else the last close."""
     protector = getattr(eng, "protector", None)
     polled = protector.prices.get(symbol) if protector is not None else None
     return float(polled or core.portfolio.last_prices.get(symbol, 0.0))
@@ -100,7 +106,7 @@ def _move_now(eng: Any, core: TradingCore, symbol: str, stop_loss: Optional[floa
         raise TicketError(f"no open position on {symbol}")
     if symbol in core._inflight:
         raise TicketError(f"an order for {symbol} is in flight: move the stops once it has settled")
-    sl, tp = check_stops(pos, core.markets[symbol], _last_price(eng, core, symbol), stop_loss, take_profit)
+    sl, tp = check_stops(pos, core.markets[symbol], last_price(eng, core, symbol), stop_loss, take_profit)
     before = (pos.stop_loss, pos.take_profit)
     moved = Moved(symbol, pos.side, before, (sl, tp), pos.protection)
     changes = _changes(before, (sl, tp))

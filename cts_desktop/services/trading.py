@@ -155,18 +155,28 @@ class TradingService:
     def stops(self, name: str, symbol: str) -> Optional[Tuple[Optional[float], Optional[float]]]:
         """``(stop-loss, take-profit)`` (quote, None: none) of the open position on ``symbol`` of
         ``name``'s running engine; None when there is no such position (or the engine is stopped)."""
-        core = getattr(self.services.engines.get(name), "core", None)
+        eng = self.services.engines.get(name)
+        core = getattr(eng, "core", None) if eng is not None and eng.active else None
         pos = core.portfolio.open.get(symbol) if core is not None else None
         return (pos.stop_loss, pos.take_profit) if pos is not None else None
+
+    def stops_price(self, name: str, symbol: str) -> float:
+        """The price (quote) moved stops of ``symbol`` are checked against now: the newest polled
+        price of a running exchange engine, else the last close (0 when the engine is stopped)."""
+        eng = self.services.engines.get(name)
+        core = getattr(eng, "core", None) if eng is not None and eng.active else None
+        return move_stops.last_price(eng, core, symbol) if core is not None else 0.0
 
     def move_confirmation(self, name: str, symbol: str, level: str, price: Optional[float]) -> Optional[str]:
         """The short question to ask before moving ``level`` (``"stop-loss"`` / ``"take-profit"``)
         of a live position to ``price`` (quote; None: remove it); None on paper connections."""
         if not self.is_live(name):
             return None
-        conn = self.services.connection(name)
+        conn, market = self.services.connection(name), self.market(name, symbol)
+        if price is not None and market is not None:
+            price = move_stops.on_tick(price, market.price_step)
         where = f"{conn.exchange}{' testnet' if conn.testnet else ''}"
-        to = f"to {price:g}" if price is not None else "away (no " + level + ")"
+        to = f"to {price:.10g}" if price is not None else "away (no " + level + ")"
         return f"Move the {level} of the LIVE {symbol} position on {where} ({name}) {to}?"
 
     async def move_stops(self, name: str, symbol: str, stop_loss: Optional[float],

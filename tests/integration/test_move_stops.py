@@ -91,7 +91,7 @@ def test_moving_the_stops_on_the_paper_replay(services):
     assert pos.close_reason == "stop-loss" and pos.exit_price <= new_sl  # the new level, far above the old
     assert new_sl > old_sl * 1.5
     logs = activity(services, "replay")
-    assert any(f"stop-loss moved from {old_sl:g} to {new_sl:g} (manual)" in m for m in logs), logs
+    assert any(f"stop-loss moved from {old_sl:.10g} to {new_sl:.10g} (manual)" in m for m in logs), logs
     assert any("take-profit moved from" in m and "to none (manual)" in m for m in logs)
 
 
@@ -128,7 +128,7 @@ def test_moving_the_stops_replaces_the_oco_at_the_venue(services, venue):
                             "and reason in ('stop-loss', 'take-profit') order by id", "move oco")
     assert [s[2] for s in states] == ["canceled", "canceled", "open", "open"], states
     assert {s[0] for s in states[2:]} == {new_sl.client_order_id, new_tp.client_order_id}
-    assert any("stop-loss moved from" in m and f"to {sl:g} (manual)" in m for m in activity(services, "move oco"))
+    assert any("stop-loss moved from" in m and f"to {sl:.10g} (manual)" in m for m in activity(services, "move oco"))
 
     async def clear():  # both removed: nothing rests at the venue any more
         await eng.start()

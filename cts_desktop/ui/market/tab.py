@@ -28,6 +28,7 @@ from ...services.market import CHART_TIMEFRAMES, Resampler, resample
 from ..backtest.palette import bg, fg
 from ..candle_chart import CandleChart
 from .panels import BookPanel, WatchlistPanel
+from .stop_drag import StopDrag
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class MarketTab(QWidget):
         bridge.fills.connect(lambda name, _f: self._overlays_soon(name))
         bridge.positions_changed.connect(lambda name, _p: self._overlays_soon(name))
         bridge.run_started.connect(lambda name, _r: name == self.name and self.reload())
+        self.stop_drag = StopDrag(self)  # the open position's stop lines can be dragged
         self._poll_timer = self._timer(POLL_MS, self.poll, repeat=True)
         self._overlay_timer = self._timer(OVERLAY_MS, self.refresh_overlays)
         self._reload_timer = self._timer(RELOAD_MS, self.reload)
@@ -258,7 +260,7 @@ class MarketTab(QWidget):
         elif not self._overlay_timer.isActive():
             self._overlay_timer.start(int((LINES_S - (now - self._lines_at)) * 1000) + 1)
         self.chart.set_marks(ov.marks)
-        self.chart.set_levels(ov.levels)
+        self.chart.set_levels(ov.levels, movable=self.stop_drag.movable())
 
     # -- watchlist and book ----------------------------------------------------------------------
     def poll(self) -> None:
