@@ -106,6 +106,8 @@ def _move_now(eng: Any, core: TradingCore, symbol: str, stop_loss: Optional[floa
         raise TicketError(f"no open position on {symbol}")
     if symbol in core._inflight:
         raise TicketError(f"an order for {symbol} is in flight: move the stops once it has settled")
+    if core.breakers is not None and "kill" in core.breakers.holds:  # it flattens: nothing is armed again
+        raise TicketError("the kill switch is on: its positions are being closed, their stops stay as they are")
     sl, tp = check_stops(pos, core.markets[symbol], last_price(eng, core, symbol), stop_loss, take_profit)
     before = (pos.stop_loss, pos.take_profit)
     moved = Moved(symbol, pos.side, before, (sl, tp), pos.protection)
