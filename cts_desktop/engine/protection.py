@@ -209,9 +209,13 @@ class Protector:
             self._adopt(self.leftovers)
             self.leftovers = []
         for sym, pos in list(core.portfolio.open.items()):
-            if (pos.stop_loss is None and pos.take_profit is None) or sym in core._inflight:
-                continue
             guard = self.guards.get(sym)
+            if pos.stop_loss is None and pos.take_profit is None:  # (removed by hand: engine/move_stops.py)
+                if guard is not None and sym not in core._inflight:
+                    await self._disarm(guard, "the stops were removed")
+                continue
+            if sym in core._inflight:
+                continue
             if guard is not None and guard.matches(pos):
                 continue
             if guard is not None:

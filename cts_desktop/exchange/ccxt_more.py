@@ -72,6 +72,12 @@ class CcxtMore:
         return {"bids": list(book.get("bids") or [])[:limit], "asks": list(book.get("asks") or [])[:limit],
                 "timestamp": book.get("timestamp")}
 
+    async def fetch_trades(self, symbol: str, limit: int = 20) -> List[Dict[str, Any]]:
+        """The newest public trades of ``symbol`` (ccxt unified: ``timestamp`` ms, ``price`` quote,
+        ``amount`` base, ``side`` of the taker), oldest first, at most ``limit``."""
+        await self._ensure_markets()
+        return list(await self._call("reading the public trades", self.exchange.fetch_trades, symbol, None, limit))
+
     @property
     def name(self) -> str:
         """The exchange's display name."""

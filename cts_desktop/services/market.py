@@ -25,6 +25,7 @@ from ..core.resample import CHART_TIMEFRAMES, Resampler, resample
 from ..exchange import replay
 from . import charting
 from .market_data import MarketData
+from .market_trades import TradeTape
 
 log = logging.getLogger(__name__)
 
@@ -158,12 +159,15 @@ class MarketChart:
 
 
 class MarketService:
-    """``chart`` (:class:`MarketChart`) and ``data`` (:class:`~.market_data.MarketData`: watchlist,
-    order book) for the connections of ``app``; :meth:`close` releases the public gateways."""
+    """``chart`` (:class:`MarketChart`), ``data`` (:class:`~.market_data.MarketData`: watchlist,
+    order book) and ``trades`` (:class:`~.market_trades.TradeTape`: the last public trades) for
+    the connections of ``app``; :meth:`close` ends the trade streams and the public gateways."""
 
     def __init__(self, app: Any):
         self.chart = MarketChart(app)
         self.data = self.chart.data
+        self.trades = TradeTape(self.data)
 
     async def close(self) -> None:
+        await self.trades.close()
         await self.data.close()

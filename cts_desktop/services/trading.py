@@ -9,11 +9,11 @@ message a trader sees for a bad ticket is raised from here as
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 from ..core.manual import UNITS, Ticket, TicketError
 from ..core.models import FAILED, Market, Order
-from ..engine import manual
+from ..engine import manual, move_stops
 
 __all__ = ["Preview", "Ticket", "TicketError", "TradingService", "UNITS"]
 
@@ -150,3 +150,51 @@ class TradingService:
     async def close_all(self, name: str) -> str:
         orders = await manual.close_all(self._engine(name))
         return f"closing {len(orders)} position{'' if len(orders) == 1 else 's'} at market"
+
+    # -- moving a position's stop-loss / take-profit (engine/move_stops.py) -----------------------
+    def stops(self, name: str, symbol: str) -> Optional[Tuple[Optional[float], Optional[float]]]:
+        """``(stop-loss, take-profit)`` (quote, None: none) of the open position on ``symbol`` of
+        ``name``'s running engine; None when there is no such position (or the engine is stopped)."""
+        eng = self.services.engines.get(name)
+        core = getattr(eng, "core", None) if eng is not None and eng.active else None
+        pos = core.portfolio.open.get(symbol) if core is not None else None
+        return (pos.stop_loss, pos.take_profit) if pos is not None else None
+
+    def stops_price(self, name: str, symbol: str) -> float:
+        """The price (quote) moved stops of ``symbol`` are checked against now: the newest polled
+        price of a running exchange engine, else the last close (0 when the engine is stopped)."""
+        eng = self.services.engines.get(name)
+        core = getattr(eng, "core", None) if eng is not None and eng.active else None
+        return move_stops.last_price(eng, core, symbol) if core is not None else 0.0
+
+    def move_confirmation(self, name: str, symbol: str, level: str, price: Optional[float]) -> Optional[str]:
+        """The short question to ask before moving ``level`` (``"stop-loss"`` / ``"take-profit"``)
+        of a live position to ``price`` (quote; None: remove it); None on paper connections."""
+        if not self.is_live(name):
+            return None
+        conn, market = self.services.connection(name), self.market(name, symbol)
+        if price is not None and market is not None:
+            price = move_stops.on_tick(price, market.price_step)
+        where = f"{conn.exchange}{' testnet' if conn.testnet else ''}"
+        to = f"to {price:.10g}" if price is not None else "away (no " + level + ")"
+        return f"Move the {level} of the LIVE {symbol} position on {where} ({name}) {to}?"
+
+    async def move_stops(self, name: str, symbol: str, stop_loss: Optional[float],
+                         take_profit: Optional[float]) -> str:
+        """Set the stops of the open position on ``symbol`` (quote; None: none): checked against
+        the last price (a long's stop-loss below it, take-profit above; a short the reverse),
+        rounded to the tick, recorded, and at the exchange the protective orders replaced.
+        Returns one line for the trader; raises :class:`TicketError` with the reason."""
+        return (await move_stops.move(self._engine(name), symbol, stop_loss, take_profit)).text
+
+    async def move_level(self, name: str, symbol: str, level: str, price: Optional[float]) -> str:
+        """Move one ``level`` (``"stop-loss"`` or ``"take-profit"``) to ``price`` (quote; None:
+        remove it), the other kept (:meth:`move_stops`). Raises :class:`TicketError`."""
+        if level not in move_stops.LEVELS:
+            raise TicketError(f"{level!r} is not a stop: {' or '.join(move_stops.LEVELS)}")
+        now = self.stops(name, symbol)
+        if now is None:
+            self._engine(name)
+            raise TicketError(f"no open position on {symbol}")
+        sl, tp = (price, now[1]) if level == "stop-loss" else (now[0], price)
+        return await self.move_stops(name, symbol, sl, tp)

@@ -47,9 +47,13 @@ def _style(p: pg.PlotItem, fg: str, label: str) -> None:
 
 
 class CandleChart(QWidget):
-    """See the module docstring. ``hovered(text)`` is emitted with the crosshair's read-out."""
+    """See the module docstring. ``hovered(text)`` is emitted with the crosshair's read-out;
+    ``level_moved(name, price)`` when the trader lets go of a dragged stop-loss / take-profit line
+    (made draggable by :meth:`set_levels`; the line stays where it was dropped until
+    :meth:`settle_level` or :meth:`snap_back`)."""
 
     hovered = Signal(str)
+    level_moved = Signal(str, float)
 
     def __init__(self, parent: Optional[QWidget] = None, *, bg: str = "#161a22", fg: str = "#aab3c5"):
         super().__init__(parent)
@@ -59,6 +63,8 @@ class CandleChart(QWidget):
         self._line_items: List[tuple] = []
         self._marks: List[Mark] = []
         self._levels: Dict[str, pg.InfiniteLine] = {}
+        self._level_values: Dict[str, float] = {}  # name -> the price last set (a refused drag goes back to it)
+        self._dropped: set = set()  # lines dropped and not answered yet: set_levels leaves them be
         self._pending = False
         self.readout = QLabel("")
         self.readout.setObjectName("CandleReadout")
@@ -204,24 +210,59 @@ class CandleChart(QWidget):
                    for m, e in zip(self._marks, entry, strict=True)],
             pen=self._mark_pen, data=[m.tip for m in self._marks])
 
-    def set_levels(self, levels: Dict[str, Optional[float]]) -> None:
-        """Horizontal lines named ``entry``, ``stop-loss``, ``take-profit`` (None removes one)."""
+    def set_levels(self, levels: Dict[str, Optional[float]], movable: Sequence[str] = ()) -> None:
+        """Horizontal lines named ``entry``, ``stop-loss``, ``take-profit`` (None removes one);
+        those named in ``movable`` can be dragged (:attr:`level_moved` on release)."""
         for name, price in levels.items():
             line = self._levels.get(name)
             if price is None:
                 if line is not None:
                     self.price.removeItem(line)
                     del self._levels[name]
+                    self._level_values.pop(name, None)
                 continue
             if line is None:
                 colour = LEVEL_COLOURS.get(name, "#aab3c5")
                 line = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(colour, style=Qt.PenStyle.DashLine),
-                                       label=f"{name} {{value:g}}", labelOpts={"color": colour, "position": 0.01,
+                                       label=f"{name} {{value:.10g}}", labelOpts={"color": colour, "position": 0.01,
                                                   "anchors": [(0, 1), (0, 1)]})  # left-aligned, above the line
                 self._levels[name] = line
                 self.price.addItem(line, ignoreBounds=True)
-            line.setValue(price)
+                line.sigPositionChangeFinished.connect(lambda ln, n=name: self._dropped_at(n, ln))
+            self._make_movable(line, name in movable, LEVEL_COLOURS.get(name, "#aab3c5"))
+            self._level_values[name] = float(price)
+            if not line.moving and name not in self._dropped:  # never yank a line from the trader's hand
+                line.setValue(price)
         self._schedule()  # the price axis may widen to keep a nearby line in view
+
+    @staticmethod
+    def _make_movable(line: pg.InfiniteLine, movable: bool, colour: str) -> None:
+        if line.movable == movable:
+            return
+        line.setMovable(movable)
+        line.setHoverPen(pg.mkPen(colour, width=3) if movable else line.pen)
+        line.setCursor(Qt.CursorShape.SizeVerCursor if movable else Qt.CursorShape.ArrowCursor)
+        line.setToolTip("Drag to move it; released, the stop moves (asked first on a live connection)"
+                        if movable else "")
+
+    def _dropped_at(self, name: str, line: pg.InfiniteLine) -> None:
+        price = float(line.value())
+        if price == self._level_values.get(name):
+            return
+        self._dropped.add(name)
+        self.level_moved.emit(name, price)
+
+    def settle_level(self, name: str) -> None:
+        """The dropped line ``name`` was accepted: later :meth:`set_levels` calls place it again."""
+        self._dropped.discard(name)
+
+    def snap_back(self, name: str) -> None:
+        """The dropped line ``name`` was refused: back to the price last set."""
+        self._dropped.discard(name)
+        line, price = self._levels.get(name), self._level_values.get(name)
+        if line is not None and price is not None:
+            line.setValue(price)
+            self._schedule()  # the price axis fits the line where it is again
 
     def levels(self) -> Dict[str, float]:
         return {k: float(v.value()) for k, v in self._levels.items()}
@@ -260,12 +301,13 @@ class CandleChart(QWidget):
             item.setData(lx / 1000.0 + b.width / 2000.0, ly, connect="finite")
         if len(b):
             lo, hi = float(np.min(b.low)), float(np.max(b.high))
-            near = (hi - lo) * 0.5  # a stop-loss / take-profit line this close to the candles stays in view
+            # a stop-loss / take-profit line this close to the candles stays in view (and can be dragged)
+            near = max((hi - lo) * 0.5, abs(hi) * 0.01)
             for line in self._levels.values():
                 level = float(line.value())
                 if lo - near <= level <= hi + near:
                     lo, hi = min(lo, level), max(hi, level)
-            pad = (hi - lo) * 0.06 or abs(hi) * 0.01 or 1.0
+            pad = (hi - lo) * 0.09 or abs(hi) * 0.01 or 1.0  # room for a top line's label above it
             self.price.setYRange(lo - pad, hi + pad, padding=0)
             self.volume.setYRange(0, float(np.max(b.volume)) * 1.05 or 1.0, padding=0)
 

@@ -142,6 +142,7 @@ def table_actions(win, menu: QMenu, table, kind: str) -> None:
             a = QAction(f"Close {record.symbol} at market", menu)
             a.triggered.connect(lambda _c=False, s=record.symbol: run(win, win.trading.close(name, s), "Close"))
             added.append(a)
+            added.append(move_stops_action(win, menu, name, record))
         added.append(win.actions["close_all"])
     else:
         if record is not None and record.state not in ("filled", "canceled", "failed"):
@@ -153,3 +154,19 @@ def table_actions(win, menu: QMenu, table, kind: str) -> None:
     menu.addSeparator()
     for a in added:
         menu.addAction(a)
+
+
+def move_stops_action(win, menu: QMenu, name: str, position) -> QAction:
+    """"Move stop-loss / take-profit…" for ``position``: opens :class:`~.move_stops_dialog.MoveStopsDialog`."""
+    from .move_stops_dialog import MoveStopsDialog
+
+    def open_dialog() -> None:
+        dlg = MoveStopsDialog(win.trading, name, position, win,
+                              done_text=lambda text: win.statusBar().showMessage(text, 10000))
+        dlg.open()
+        win.move_stops_dialog = dlg
+
+    a = QAction("Move stop-loss / take-profit…", menu)
+    a.setObjectName("action_move_stops")
+    a.triggered.connect(open_dialog)
+    return a

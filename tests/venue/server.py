@@ -244,6 +244,7 @@ class VenueServer:
             ("GET", "/api/v3/avgPrice"): Endpoint(VenueServer.h_avg_price, PUBLIC, 1),
             ("GET", "/api/v3/klines"): Endpoint(VenueServer.h_klines, PUBLIC, 1),
             ("GET", "/api/v3/depth"): Endpoint(VenueServer.h_depth, PUBLIC, VenueServer.depth_weight),
+            ("GET", "/api/v3/aggTrades"): Endpoint(VenueServer.h_agg_trades, PUBLIC, 2),
             ("GET", "/api/v3/account"): Endpoint(VenueServer.h_account, USER_DATA, 10),
             ("POST", "/api/v3/order"): Endpoint(VenueServer.h_new_order, TRADE, 1),
             ("GET", "/api/v3/order"): Endpoint(VenueServer.h_get_order, USER_DATA, 2),
@@ -491,6 +492,20 @@ class VenueServer:
         last5 = self.state.candles(rules.symbol)[-5:]
         avg = sum(Decimal(repr(c[4])) for c in last5) / len(last5)
         return {"mins": 5, "price": fmt(avg)}
+
+    def h_agg_trades(self, p: dict, key: Optional[str]) -> list:
+        """The newest recorded public trades (oldest first) up to the current candle, as Binance's
+        aggregate trades (one recorded trade each); empty for a symbol without a trade tape."""
+        rules = self.state.rules_for(p.get("symbol"))
+        limit = min(max(_int_param(p, "limit", 500), 1), 1000)
+        cursor = self.state.paths[rules.symbol].cursor
+        rows: list = []
+        for index in range(cursor, max(cursor - 240, -1), -1):
+            rows[:0] = self.state.trades_at(rules.symbol, index)
+            if len(rows) >= limit:
+                break
+        return [{"a": tid, "p": price, "q": amount, "f": tid, "l": tid, "T": ts, "m": side == "sell", "M": True}
+                for ts, tid, side, price, amount in rows[-limit:]]
 
     def h_klines(self, p: dict, key: Optional[str]) -> list:
         rules = self.state.rules_for(p.get("symbol"))

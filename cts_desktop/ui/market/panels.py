@@ -1,6 +1,7 @@
-"""The Market tab's side panels: the watchlist (one row per symbol of the connection) and the
-order book of the symbol on the chart. They draw what :mod:`cts_desktop.services.market_data`
-returns; they never ask an exchange themselves."""
+"""The Market tab's side panels: the watchlist (one row per symbol of the connection), the
+order book of the symbol on the chart and its last public trades. They draw what
+:mod:`cts_desktop.services.market_data` and :mod:`cts_desktop.services.market_trades` return;
+they never ask an exchange themselves."""
 from __future__ import annotations
 
 from typing import Optional
@@ -164,4 +165,47 @@ class BookPanel(QWidget):
         self.asks.setRowCount(0)
         self.bids.setRowCount(0)
         self.spread.setText("")
+        self.note.setText(text)
+
+
+class TradesPanel(QWidget):
+    """The last public trades of the charted symbol, newest on top: time (UTC), price (green: the
+    taker bought, red: sold), amount (base)."""
+
+    HEADERS = ("Time (UTC)", "Price", "Amount")
+
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.title = QLabel("<b>Last trades</b>")
+        self.table = _table(self.HEADERS, "LastTrades")
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.note = QLabel("")
+        self.note.setObjectName("TradesNote")
+        self.note.setWordWrap(True)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.title)
+        lay.addWidget(self.table, 1)
+        lay.addWidget(self.note)
+        self.trades = None
+
+    def set_trades(self, trades) -> None:
+        """Show a :class:`~cts_desktop.services.market_trades.Trades`."""
+        self.trades = trades
+        t = self.table
+        t.setRowCount(len(trades.rows))
+        for i, r in enumerate(trades.rows):
+            colour = UP if r.side == "buy" else DOWN if r.side == "sell" else None
+            cells = (_item(fmt.utc_ms(r.ts, seconds=True)[-8:]), _item(fmt.price(r.price), colour=colour),
+                     _item(fmt.amount(r.amount)))
+            cells[0].setToolTip(f"{fmt.utc_ms(r.ts, seconds=True)} UTC, {r.side or 'side unknown'}")
+            for j, cell in enumerate(cells):
+                t.setItem(i, j, cell)
+        self.note.setText(trades.note)
+        self.title.setText(f"<b>Last trades</b> {trades.symbol}")
+
+    def clear(self, text: str = "") -> None:
+        self.trades = None
+        self.table.setRowCount(0)
         self.note.setText(text)

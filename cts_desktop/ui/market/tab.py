@@ -1,13 +1,15 @@
 """The Market tab: the selected connection's symbol as a live candlestick chart (the strategy's
 indicators, every fill as a marker, the open position's entry / stop-loss / take-profit), with
-the connection's watchlist on the left and the symbol's order book on the right.
+the connection's watchlist on the left and the symbol's order book and last public trades on the
+right.
 
 The chart starts from the history :class:`~cts_desktop.services.market.MarketChart` gives and then
 follows the engine's candles as the bridge delivers them (``EventBridge.candles``, at most ~10
 times a second; a max-speed replay overflows the bridge's per-tick cap and the chart then reloads
 its history instead, at most twice a second). Candles are shown at the chosen timeframe,
 aggregated from the feed's (:mod:`cts_desktop.core.resample`). The watchlist and the book are
-polled about once a second while the tab is on screen.
+polled about once a second while the tab is on screen, the last trades too (or streamed:
+:mod:`cts_desktop.services.market_trades`).
 """
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ from ...core.models import TIMEFRAME_MS
 from ...services.market import CHART_TIMEFRAMES, Resampler, resample
 from ..backtest.palette import bg, fg
 from ..candle_chart import CandleChart
-from .panels import BookPanel, WatchlistPanel
+from .panels import BookPanel, TradesPanel, WatchlistPanel
+from .stop_drag import StopDrag
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +79,7 @@ class MarketTab(QWidget):
         self.chart = CandleChart(bg=bg(), fg=fg())
         self.watchlist = WatchlistPanel()
         self.book = BookPanel()
+        self.trades = TradesPanel()
         # the chart over the watchlist (a wide table: every column readable at 1280 px), the book beside
         left = QSplitter(Qt.Orientation.Vertical)
         left.setObjectName("MarketChartSplit")
@@ -86,7 +90,12 @@ class MarketTab(QWidget):
         split = QSplitter(Qt.Orientation.Horizontal)
         split.setObjectName("MarketSplit")
         split.addWidget(left)
-        split.addWidget(self.book)
+        right = QSplitter(Qt.Orientation.Vertical)  # the book over the last trades
+        right.setObjectName("MarketBookSplit")
+        right.addWidget(self.book)
+        right.addWidget(self.trades)
+        right.setSizes([400, 200])
+        split.addWidget(right)
         split.setStretchFactor(0, 1)
         split.setSizes([960, 320])
         lay = QVBoxLayout(self)
@@ -100,6 +109,7 @@ class MarketTab(QWidget):
         bridge.fills.connect(lambda name, _f: self._overlays_soon(name))
         bridge.positions_changed.connect(lambda name, _p: self._overlays_soon(name))
         bridge.run_started.connect(lambda name, _r: name == self.name and self.reload())
+        self.stop_drag = StopDrag(self)  # the open position's stop lines can be dragged
         self._poll_timer = self._timer(POLL_MS, self.poll, repeat=True)
         self._overlay_timer = self._timer(OVERLAY_MS, self.refresh_overlays)
         self._reload_timer = self._timer(RELOAD_MS, self.reload)
@@ -128,6 +138,7 @@ class MarketTab(QWidget):
         self._tf_from_feed = True  # the timeframe box starts at the feed's, known with the history
         self.symbol = symbols[0] if symbols else ""
         self.book.clear()
+        self.trades.clear()
         self.reload()
         if self.isVisible():
             self.poll()
@@ -136,8 +147,10 @@ class MarketTab(QWidget):
         if symbol and symbol != self.symbol:
             self.symbol = symbol
             self.book.clear()
+            self.trades.clear()
             self.reload()
             self._poll_book()
+            self._poll_trades()
             if self.name:
                 self.symbol_selected.emit(self.name, symbol)
 
@@ -258,7 +271,7 @@ class MarketTab(QWidget):
         elif not self._overlay_timer.isActive():
             self._overlay_timer.start(int((LINES_S - (now - self._lines_at)) * 1000) + 1)
         self.chart.set_marks(ov.marks)
-        self.chart.set_levels(ov.levels)
+        self.chart.set_levels(ov.levels, movable=self.stop_drag.movable())
 
     # -- watchlist and book ----------------------------------------------------------------------
     def poll(self) -> None:
@@ -275,6 +288,7 @@ class MarketTab(QWidget):
                     self.watchlist.set_watchlist(wl, self.symbol)
             self._run(self._guard("watchlist", self.market.data.watchlist(name)), shown, "read the watchlist")
         self._poll_book()
+        self._poll_trades()
 
     def _poll_book(self) -> None:
         if not self.name or not self.symbol or "book" in self._busy:
@@ -287,6 +301,18 @@ class MarketTab(QWidget):
             if (name, symbol) == (self.name, self.symbol):
                 self.book.set_book(book)
         self._run(self._guard("book", self.market.data.order_book(name, symbol)), shown, f"read the order book of {symbol}")
+
+    def _poll_trades(self) -> None:
+        if not self.name or not self.symbol or "trades" in self._busy:
+            return
+        self._busy.add("trades")
+        name, symbol = self.name, self.symbol
+
+        def shown(trades) -> None:
+            if (name, symbol) == (self.name, self.symbol):
+                self.trades.set_trades(trades)
+        self._run(self._guard("trades", self.market.trades.trades(name, symbol)), shown,
+                  f"read the trades of {symbol}")
 
     async def _guard(self, key: str, coro: Awaitable):
         try:
