@@ -19,6 +19,9 @@ the previous design for comparison: the replay's 5 ms slices that never wait for
 Python's 5 ms switch interval, one recorder shared by every engine that never holds its commits
 back, and the order row committed by the writer thread behind everything queued (the request-budget
 throttler's burst, which removed ~5 ms of ccxt leaky-bucket wait per order, stays on in both).
+``--gui``: the same inside the real window (offscreen, 1280x720, on qasync's loop as the app runs):
+the Market tab shows the live connection, its watchlist re-filled with 50 symbols and its order
+book with 20 levels a side ten times a second, the chart fed by the engine's candles.
 Prints p50 / p99 / max in ms.
 """
 from __future__ import annotations
@@ -190,6 +193,7 @@ async def _run(v, samples, old, paper):
                              secrets=None if paper else {"apiKey": API_KEY, "secret": API_SECRET}, poll_interval=0.5, close_grace_ms=None,
                              recv_window_ms=5000, settle_interval=0.05, max_settle_interval=0.2, timeout_ms=5000)
         services.engines["live"] = eng
+        window = gui_load(services) if GUI else None
         await eng.start()
         await wait_for(lambda: eng.state == ev.RUNNING and eng.feed is not None and eng.feed.ws is not None
                        and eng.feed.ws.up, timeout=30)
@@ -205,14 +209,55 @@ async def _run(v, samples, old, paper):
         stop.set()
         await replay
         await eng.stop()
+        if window is not None:
+            window[1].stop()
+            window[0].close()
         services.close()
         return results, (replayed[0], took, replayed[1])
 
 
+GUI = False
+
+
+def gui_load(services):
+    """``--gui``: the window on the Market tab of the live connection, its watchlist (50 symbols)
+    and book (20 levels a side) re-filled every 100 ms, as a busy market would."""
+    from PySide6.QtCore import QTimer
+    from cts_desktop.services.market_data import Book, Watchlist, WatchRow
+    from cts_desktop.ui.main_window import MainWindow
+
+    window = MainWindow(services, connection="live")
+    window.resize(1280, 720)
+    window.tabs.setCurrentWidget(window.market_tab)
+    window.show()
+    rng = random.Random(7)
+    tab = window.market_tab
+
+    def tick():
+        rows = []
+        for i in range(50):
+            last = 100.0 * (i + 1) * (1 + rng.uniform(-0.01, 0.01))
+            rows.append(WatchRow(f"C{i:02d}/USDT", last, rng.uniform(-5, 5), last * 0.9999, last * 1.0001,
+                                 last * 0.0002, rng.uniform(1e3, 1e6), "live"))
+        tab.watchlist.set_watchlist(Watchlist(rows, "50 symbols, 10 Hz (benchmark)"), "C00/USDT")
+        mid = 16800 * (1 + rng.uniform(-0.001, 0.001))
+        bids = [(mid - 0.01 * (k + 1), rng.uniform(0.01, 2), 0.0) for k in range(20)]
+        asks = [(mid + 0.01 * (k + 1), rng.uniform(0.01, 2), 0.0) for k in range(20)]
+        tab.book.set_book(Book("BTC/USDT", bids, asks, 0.02))
+
+    timer = QTimer()
+    timer.setInterval(100)
+    timer.timeout.connect(tick)
+    timer.start()
+    return window, timer
+
+
 def main():
+    global GUI
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--old", action="store_true", help="the previous design: 5 ms slices, shared recorder")
+    ap.add_argument("--gui", action="store_true", help="inside the window: 50 symbols and a 20-level book at 10 Hz")
     ap.add_argument("--paper", action="store_true", help="a paper run on the venue's candles: the order goes to the "
                     "simulated exchange instead of the wire")
     args = ap.parse_args()
@@ -225,9 +270,19 @@ def main():
         priority.data_arrived = lambda: None
         priority.live_busy = lambda: False  # the replay's recorder never holds its commits back
         Recorder.commit_order_now = lambda *a, **k: False  # the order row waits for the writer thread
-    results, replayed = asyncio.run(run(args.samples, args.old, args.paper))
+    if args.gui:
+        GUI = True
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        import qasync
+        from cts_desktop.ui.app_gui import ensure_app
+        loop = qasync.QEventLoop(ensure_app())
+        asyncio.set_event_loop(loop)
+        results, replayed = loop.run_until_complete(run(args.samples, args.old, args.paper))
+    else:
+        results, replayed = asyncio.run(run(args.samples, args.old, args.paper))
     design = "previous design (--old)" if args.old else "this design"
-    print(f"{'paper' if args.paper else 'live'} order latency, {args.samples} samples per scenario, {design}; ms"
+    print(f"{'paper' if args.paper else 'live'} order latency, {args.samples} samples per scenario, {design}"
+          + (", in the window (50 symbols + a 20-level book at 10 Hz)" if args.gui else "") + "; ms"
           + ("; 'wire' = the paper exchange takes the order" if args.paper else ""))
     print(f"{'scenario':28} {'path':14} {'p50':>7} {'p99':>7} {'max':>7}")
     for scenario, (wire, event) in results.items():

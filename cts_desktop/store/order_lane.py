@@ -42,13 +42,13 @@ class OrderLane:
             self._con = con
         return self._con
 
-    def commit(self, row: Dict[str, Any]) -> bool:
+    def commit(self, row: Dict[str, Any], busy_ms: Optional[int] = None) -> bool:
         """Write ``row`` into the orders table (insert or replace) and commit it. Waits at most
-        ``busy_ms`` (ms) for this process's writers and as long again for another process's.
-        False when it could not (busy, or any database error: logged at debug level); the caller
-        then commits the row through the recorder's writer and waits for that."""
+        ``busy_ms`` (ms; default the lane's) for this process's writers and the lane's ``busy_ms``
+        for another process's. False when it could not (busy, or any database error: logged at
+        debug level); the caller then commits the row through the recorder's writer and waits for that."""
         gate = write_gate(self.db)
-        if not gate.acquire(timeout=self.busy_ms / 1000):
+        if not gate.acquire(timeout=(self.busy_ms if busy_ms is None else busy_ms) / 1000):
             log.debug("order lane: a writer is busy; the row goes through the recorder")
             return False
         try:

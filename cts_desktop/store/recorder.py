@@ -122,8 +122,8 @@ class Recorder:
         :meth:`flush`, which writes the row again with the order's state then). Waits at most
         ``busy_ms`` (ms); False when busy or on any database error: then await :meth:`flush`."""
         if self._lane is None:
-            self._lane = OrderLane(self.db, busy_ms)
-        return self._lane.commit(_order_row(run_id, connection, o))
+            self._lane = OrderLane(self.db)
+        return self._lane.commit(_order_row(run_id, connection, o), busy_ms)
 
     def fill(self, run_id: int, connection: str, f: Fill, position_id: Optional[int]) -> None:
         self._put(("fill", {

@@ -103,6 +103,7 @@ def test_the_recorders_checkpoint_the_wal_outside_their_commits(dirs):
     rec = Recorder(db, batched=True)
     try:
         run = rec.begin_run("ckpt", "paper", currency="USDT", starting_balance=1000)
+        rec.flush().result(10)  # the run row's commit and its checkpoint are over
         for i in range(50):
             rec.event(run, "ckpt", i, "engine", "info", f"line {i}", 0.0)
         db.__dict__.pop("_cts_checkpointed", None)  # due now
