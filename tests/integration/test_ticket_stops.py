@@ -156,3 +156,20 @@ def test_stops_amend_and_close_at_limit_at_the_venue(services, venue):  # noqa: 
     assert rows(services, "select count(*) from fills where connection = ?", "venue live")[0][0] == 2
     assert venue.balance(API_KEY, "BTC")[0] < 1e-5  # the venue agrees: bought once, sold once
     assert not [o for o in venue.state.orders.values() if o.is_open]
+
+
+def test_a_version_4_database_gets_the_orders_trigger_column(tmp_path):
+    from cts_desktop.store import db as store_db
+
+    store_db.open_database(tmp_path).close()
+    con = sqlite3.connect(tmp_path / store_db.DB_FILENAME)
+    con.execute("alter table orders drop column trigger")
+    con.execute("update meta set value = '4' where key = 'schema_version'")
+    con.commit()
+    con.close()
+    db = store_db.open_database(tmp_path)
+    try:
+        assert "trigger" in {c.name for c in db.get_columns("orders")}
+        assert store_db.Meta.get(store_db.Meta.key == "schema_version").value == str(store_db.SCHEMA_VERSION)
+    finally:
+        db.close()
