@@ -94,9 +94,10 @@ class TradingService:
 
     def confirmation(self, name: str, ticket: Ticket) -> Optional[str]:
         """The question to ask before a live order (exchange, side, amount, notional), or None for
-        paper connections and when the ``confirm_live_orders`` setting is off. Raises
-        :class:`TicketError` for a ticket that is not an order."""
-        if not self.is_live(name) or not self._confirms():
+        paper connections, when the ``confirm_live_orders`` setting is off and when the connection's
+        ``confirm_orders`` is off (:meth:`set_confirm_orders`). Raises :class:`TicketError` for a
+        ticket that is not an order."""
+        if not self.is_live(name) or not self._confirms() or not self.confirms_orders(name):
             return None
         p = self.preview(name, ticket)
         if p.error:
@@ -108,6 +109,19 @@ class TradingService:
                 f"{', reduce-only' if ticket.reduce_only else ''}\n"
                 f"notional ~{p.notional:,.2f} {p.quote}, fee ~{p.fee:,.4f} {p.quote}\n\n"
                 + ("Send it to the testnet?" if conn.testnet else "Send it with real money?"))
+
+    def confirms_orders(self, name: str) -> bool:
+        """False when connection ``name`` sends live orders by hand without asking."""
+        return bool(getattr(self.services.connection(name), "confirm_orders", True))
+
+    def set_confirm_orders(self, name: str, ask: bool) -> str:
+        """Ask (``ask`` True) or no longer ask before ``name``'s live orders by hand; stored on
+        the connection (the settings file), not for the others. Returns a line for the trader."""
+        conn = self.services.connection(name)
+        conn.confirm_orders = bool(ask)
+        self.services.save_connection(conn)
+        return (f"{name}: live orders by hand ask first" if ask else
+                f"{name}: live orders by hand go out WITHOUT a question (turn it back on in the connection's settings)")
 
     def _confirms(self) -> bool:
         try:

@@ -6,7 +6,8 @@ percent of equity, limit price, trigger price, optional stop-loss / take-profit 
 the ticket shows what the order comes to (amount on the market's step, price, notional, fee) and
 the risk verdict: both are :meth:`cts_desktop.services.trading.TradingService.preview`'s, the
 same checks the engine applies when it is sent. On a live connection Send first asks, naming the
-exchange, side, amount and notional (the service's words; setting "Confirm live orders").
+exchange, side, amount and notional (the service's words; setting "Confirm live orders"); its
+"don't ask again for <connection>" turns the question off for that connection only.
 No rules here: everything is :class:`~cts_desktop.services.trading.TradingService`.
 """
 from __future__ import annotations
@@ -298,9 +299,19 @@ class OrderTicket(QWidget):
         go = box.addButton("Send live order", QMessageBox.ButtonRole.AcceptRole)
         go.setObjectName("TicketConfirmSend")
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.buttonClicked.connect(lambda b, t=ticket: self._send(t) if b is go else None)
+        quiet = QCheckBox(f"Don't ask again for {self.connection}")
+        quiet.setObjectName("TicketConfirmQuiet")
+        quiet.setToolTip("Live orders on this connection only will go out without this question (real money). "
+                         "Turn it back on in the connection's settings (Live orders)")
+        box.setCheckBox(quiet)
+        box.buttonClicked.connect(lambda b, t=ticket: self._confirmed(t, quiet.isChecked()) if b is go else None)
         box.open()
         self.confirm_box = box
+
+    def _confirmed(self, ticket: Ticket, quiet: bool) -> None:
+        if quiet and self.connection is not None:
+            self.trading.set_confirm_orders(self.connection, False)
+        self._send(ticket)
 
     def _send(self, ticket: Ticket) -> None:
         name = self.connection

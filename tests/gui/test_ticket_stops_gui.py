@@ -117,3 +117,66 @@ def test_stop_amend_and_close_at_limit_from_the_window(window, services, qtbot):
         core.portfolio.open[sym].amount)
     shot(window, "after_close_at_limit.png")
     run(qtbot, services.stop_engine(BUILTIN_PAPER_NAME))
+
+
+def test_the_live_question_can_be_turned_off_for_one_connection_only(window, services, venue, qtbot):
+    from PySide6.QtWidgets import QCheckBox, QScrollArea
+
+    from cts_desktop.store.settings import SettingsStore
+    from tests.integration.test_live_engine import SYM, make_engine, step
+    from tests.venue.harness import API_KEY, API_SECRET, connection_for
+
+    venue.add_account(API_KEY, API_SECRET, {"USDT": 10_000})
+    services.save_connection(connection_for(venue, "venue other", live=True))
+    eng = make_engine(services, venue, "venue live", live=True, params={"buy_on": "", "sell_on": "", "size": 0.2})
+    run(qtbot, eng.start())
+    assert eng.state == ev.RUNNING, eng.reason
+    run(qtbot, step(venue, eng, 1))
+    window.resize(1280, 720)
+    window._fill_connection_combo()
+    window.select_connection("venue live")
+    t = window.ticket
+    window.actions["buy"].trigger()
+    qtbot.waitUntil(lambda: t.connection == "venue live" and t.symbol.currentText() == SYM, timeout=5_000)
+    t.unit.setCurrentIndex(t.unit.findData("base"))
+    t.amount.setValue(0.002)
+    qtbot.waitUntil(lambda: t.send.isEnabled(), timeout=5_000)
+    qtbot.mouseClick(t.send, Qt.MouseButton.LeftButton)
+    box = t.confirm_box
+    quiet = box.findChild(QCheckBox, "TicketConfirmQuiet")
+    assert quiet is not None and quiet.text() == "Don't ask again for venue live"
+    quiet.setChecked(True)
+    shot(box, "live_confirmation_dont_ask.png")
+    qtbot.mouseClick(box.findChild(type(box.defaultButton()), "TicketConfirmSend"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: SYM in eng.core.portfolio.open, timeout=20_000)
+    # stored on that connection (the settings file), not on the others, not globally
+    on_disk = SettingsStore(services.config_dir).load()
+    assert on_disk.get("venue live").confirm_orders is False and on_disk.get("venue other").confirm_orders is True
+    assert services.app_settings["confirm_live_orders"] is True
+    # the next live order on it goes out without the question
+    t.confirm_box = None
+    t.sell.setChecked(True)
+    t.reduce_only.setChecked(True)
+    qtbot.waitUntil(lambda: t.send.isEnabled(), timeout=5_000)
+    qtbot.mouseClick(t.send, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: SYM not in eng.core.portfolio.open, timeout=20_000)
+    assert t.confirm_box is None
+    run(qtbot, eng.stop())
+    # the connection's settings show it, with the warning, and turn it back on
+    window.tabs.setCurrentWidget(window.connections_tab)
+    window.connections_tab.refresh(select="venue live")
+    d = window.connections_tab.details
+    qtbot.waitUntil(lambda: d.conn is not None and d.conn.name == "venue live", timeout=5_000)
+    ex = d.exchange_section
+    assert not ex.confirm_orders.isChecked() and ex.confirm_warning.isVisibleTo(ex)
+    window.ticket_dock.hide()
+    qtbot.waitUntil(lambda: ex.height() >= ex.sizeHint().height(), timeout=5_000)  # laid out
+    area = next((w for w in d.findChildren(QScrollArea) if w.isAncestorOf(ex)), None)
+    if area is not None:
+        area.ensureWidgetVisible(ex.confirm_warning)
+    shot(window, "connection_confirm_orders_off.png")
+    ex.confirm_orders.setChecked(True)
+    assert not ex.confirm_warning.isVisibleTo(ex)
+    qtbot.waitUntil(d.save_button.isEnabled, timeout=5_000)
+    qtbot.mouseClick(d.save_button, Qt.MouseButton.LeftButton)
+    assert services.connection("venue live").confirm_orders is True
