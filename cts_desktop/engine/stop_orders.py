@@ -224,6 +224,12 @@ async def place(eng: Any, t: Ticket) -> Verdict:
     return await manual._on_core(eng, b.arm, t)
 
 
+def end_all(core: TradingCore, why: str) -> int:
+    """Cancel ``core``'s pending stops (the kill switch) with reason ``why``; returns how many."""
+    b = book(core)
+    return b.end_all(why) if b is not None else 0
+
+
 def open_orders(core: TradingCore) -> List[Order]:
     """The run's open orders (:func:`.manual.open_orders`) and its pending stops."""
     b = book(core)

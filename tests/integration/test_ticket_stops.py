@@ -173,3 +173,25 @@ def test_a_version_4_database_gets_the_orders_trigger_column(tmp_path):
         assert store_db.Meta.get(store_db.Meta.key == "schema_version").value == str(store_db.SCHEMA_VERSION)
     finally:
         db.close()
+
+
+def test_the_kill_switch_cancels_pending_stops(services, venue):  # noqa: F811
+    from cts_desktop.engine.kill import kill_engine
+    from tests.integration.test_live_engine import SYM, VSYM, make_engine, step
+
+    eng = make_engine(services, venue, "venue paper", live=False, params={"buy_on": "", "sell_on": "", "size": 0.2})
+    trading = TradingService(services)
+
+    async def go():
+        await eng.start()
+        await step(venue, eng, 1)
+        price = eng.core.portfolio.last_prices[SYM]
+        await trading.place("venue paper", Ticket(SYM, "buy", 0.002, type="stop_market", trigger=price * 1.01))
+        report = await kill_engine(eng)
+        venue.set_price(VSYM, price * 1.05)  # over the trigger: nothing may fire now
+        return report
+
+    report = asyncio.run(go())
+    assert report.canceled == 1 and not eng.core.orders and not eng.core.portfolio.open
+    (row,) = rows(services, "select type, state, error from orders where connection = ?", "venue paper")
+    assert row == ("stop_market", "canceled", "canceled by the kill switch")
