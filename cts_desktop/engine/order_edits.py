@@ -26,7 +26,7 @@ EPS = 1e-12
 def _limit_order(core: Any, client_id: str) -> Order:
     order = next((o for o in manual.open_orders(core) if o.clientOrderId == client_id), None)
     if order is None:
-        raise TicketError(f"order {client_id} is not open any more")
+        raise TicketError(f"order {client_id} is not open any more (filled or canceled): nothing was placed")
     if order.type != "limit" or order.price is None:
         raise TicketError(f"order {client_id} is a {order.type} order: only a resting limit order can be amended")
     return order

@@ -142,7 +142,9 @@ def test_stops_amend_and_close_at_limit_at_the_venue(services, venue):  # noqa: 
         assert "reduce-only" in line
         (close,) = [o for o in trading.open_orders("venue live") if o.type == "limit"]
         assert close.reduce_only and close.side == "sell" and close.amount == pytest.approx(held)
-        venue.set_price(VSYM, price * 1.25)
+        venue.set_price(VSYM, price * 1.25)  # fills it at the venue: an amend now places nothing
+        with pytest.raises(TicketError, match="nothing was placed"):
+            await trading.amend("venue live", close.clientOrderId, price=round(price * 1.3, 2))
         await step(venue, eng, 1)
         await until(lambda: SYM not in core.portfolio.open, timeout=20, what="the limit close booked")
         await eng.stop()
@@ -156,6 +158,7 @@ def test_stops_amend_and_close_at_limit_at_the_venue(services, venue):  # noqa: 
     assert rows(services, "select count(*) from fills where connection = ?", "venue live")[0][0] == 2
     assert venue.balance(API_KEY, "BTC")[0] < 1e-5  # the venue agrees: bought once, sold once
     assert not [o for o in venue.state.orders.values() if o.is_open]
+    assert len(venue.state.orders) == 4  # the stop's buy, the amended limit and its replacement, the close
 
 
 def test_a_version_4_database_gets_the_orders_trigger_column(tmp_path):

@@ -59,3 +59,14 @@ def test_a_triggered_stop_sends_a_market_or_a_limit_order():
     assert (lim.type, lim.price, lim.reduce_only) == ("limit", 18_990, True)
     o = Order("c-1", "BTC/USDT", "sell", "stop_limit", 0.02, price=18_990.0, trigger=19_000.0)
     assert order_type_text(o) == "stop-limit 18990, trigger 19000"
+
+
+def test_an_amend_replaces_what_is_left_of_a_partly_filled_order():
+    from cts_desktop.engine.order_edits import replacement
+
+    o = Order("c-2", "BTC/USDT", "buy", "limit", 0.05, price=19_000.0, filled=0.02, time_in_force="GTC")
+    same = replacement(o, 19_100.0, None)
+    assert (same.amount, same.price, same.type, same.tif) == (pytest.approx(0.03), 19_100.0, "limit", "GTC")
+    assert replacement(o, None, 0.04).amount == pytest.approx(0.02) and replacement(o, None, 0.04).price == 19_000.0
+    with pytest.raises(TicketError, match="0.02 of order c-2 filled already: a new amount of 0.02 leaves nothing"):
+        replacement(o, None, 0.02)
