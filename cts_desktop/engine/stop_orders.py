@@ -23,9 +23,10 @@ at the stop-limit's price) for the amount sized when it was placed, through the 
 order path as the ticket (:func:`.manual._place_now`: risk checks, breakers, order records, the
 order manager). The stop's own record ends ``triggered`` (or ``failed`` with the verdict when the
 risk checks refuse it then). A stop waits while another order of its symbol is in flight.
-When the run ends, pending stops are recorded ``canceled`` with the reason (a crash leaves them
-``open``: the next start of the connection marks them canceled, see
-:func:`cts_desktop.store.stop_rows.end_leftover_stops`). Under the kill switch they are canceled.
+When the run ends (stopping, stopped or in error), pending stops are recorded ``canceled`` with
+the reason; they are not re-armed by the next run (a crash leaves them ``open``: the connection's
+next start marks them canceled, :func:`cts_desktop.store.stop_rows.end_leftover_stops`). The
+kill switch cancels them first.
 """
 from __future__ import annotations
 
@@ -150,10 +151,15 @@ class StopBook:
         self.core.log(ev.CAT_ORDER, what, level)
 
     def _on_event(self, event: Any) -> None:
-        """Bus handler: a closed candle of this run (called inside the candle step)."""
-        if isinstance(event, ev.CandleEvent) and event.connection == self.core.connection and self.pending:
+        """Bus handler: a closed candle of this run (called inside the candle step), or the run
+        ending (its pending stops are recorded canceled while the recorder is still open)."""
+        if getattr(event, "connection", None) != self.core.connection or not self.pending:
+            return
+        if isinstance(event, ev.CandleEvent):
             c = event.candle
             self.check(event.symbol, c[3], c[2], c[0] + event.timeframe_ms, after=c[0])
+        elif isinstance(event, ev.EngineStateChanged) and event.state in (ev.STOPPING, ev.STOPPED, ev.ERROR):
+            self.end_all(ENDED_REASON)
 
     # -- watching prices --------------------------------------------------------------------------
     def _watch(self) -> None:
