@@ -195,3 +195,33 @@ def test_the_kill_switch_cancels_pending_stops(services, venue):  # noqa: F811
     assert report.canceled == 1 and not eng.core.orders and not eng.core.portfolio.open
     (row,) = rows(services, "select type, state, error from orders where connection = ?", "venue paper")
     assert row == ("stop_market", "canceled", "canceled by the kill switch")
+
+
+def test_a_sell_stop_limit_on_paper_exchange_data_triggers_on_the_ticker_and_closes(services, venue):  # noqa: F811
+    from tests.integration.test_live_engine import SYM, VSYM, make_engine, step
+
+    eng = make_engine(services, venue, "venue paper", live=False, params={"buy_on": "", "sell_on": "", "size": 0.2})
+    trading = TradingService(services)
+
+    async def go():
+        await eng.start()
+        await step(venue, eng, 1)
+        core = eng.core
+        await trading.place("venue paper", Ticket(SYM, "buy", 0.002))
+        await step(venue, eng, 1)
+        await until(lambda: SYM in core.portfolio.open, what="the buy filled")
+        price = core.portfolio.last_prices[SYM]
+        held = core.portfolio.open[SYM].amount
+        await trading.place("venue paper", Ticket(SYM, "sell", held, type="stop_limit", trigger=price * 0.98,
+                                                  price=price * 0.97, reduce_only=True))
+        venue.set_price(VSYM, price * 0.975)  # the ticker falls through the trigger
+        await until(lambda: any(o.type == "limit" for o in core.orders), timeout=20, what="the stop to trigger")
+        await step(venue, eng, 1)
+        await until(lambda: SYM not in core.portfolio.open, timeout=20, what="the limit sell filled")
+        await eng.stop()
+
+    asyncio.run(go())
+    got = [o[:3] for o in in_sequence(rows(services, "select type, reason, state, client_order_id from orders "
+                                                     "where connection = ?", "venue paper"))]
+    assert got == [("market", "manual entry", "filled"), ("stop_limit", "manual exit", "triggered"),
+                   ("limit", "manual exit", "filled")]
