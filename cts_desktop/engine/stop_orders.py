@@ -136,7 +136,8 @@ class StopBook:
 
     def _fire(self, ps: PendingStop, ts: int) -> None:
         o, core = ps.order, self.core
-        del self.pending[o.clientOrderId]
+        if self.pending.pop(o.clientOrderId, None) is None:
+            return  # canceled meanwhile (the run ending, from the loop's thread)
         v = manual._place_now(core, fired_ticket(ps.ticket))
         if v.accepted and v.order is not None:
             o.status, o.state = CLOSED, TRIGGERED
