@@ -157,6 +157,22 @@ def test_stops_amend_and_close_at_limit_at_the_venue(services, venue):  # noqa: 
     assert not [o for o in venue.state.orders.values() if o.is_open]
     assert len(venue.state.orders) == 4  # the stop's buy, the amended limit and its replacement, the close
 
+    # a crash leaves a live stop open in the database: the next live run does not look for it at the
+    # exchange (it was never sent), so its reconciliation passes
+    con = sqlite3.connect(services.data_dir / DB_FILENAME)
+    with con:
+        con.execute("update orders set state = 'open', status = 'open' where type = 'stop_market'")
+    con.close()
+    again = make_engine(services, venue, "venue live", live=True, params={"buy_on": "", "sell_on": "", "size": 0.2})
+
+    async def restart():
+        await again.start()
+        assert again.state == "running", again.reason
+        await again.stop()
+
+    asyncio.run(restart())
+    assert again.reconciliation.ok and "reconciliation" not in again.core.breakers.holds
+
 
 def test_a_version_4_database_gets_the_orders_trigger_column(tmp_path):
     from cts_desktop.store import db as store_db
