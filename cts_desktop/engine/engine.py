@@ -240,11 +240,12 @@ class TradeEngine(EngineLifecycle):
         the stream is exhausted."""
         on_candle = core.on_candle
         perf = time.perf_counter
+        every = 16 if priority.live_running() else 64  # candles between two looks at the clock
         n = 0
         for item in stream:
             on_candle(item[0], item[1])
             n += 1
-            if n >= 64:
+            if n >= every:
                 n = 0
                 if perf() >= deadline or core.failed_reason or self._stop_requested:
                     return False

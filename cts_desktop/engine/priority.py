@@ -12,9 +12,11 @@ replay at maximum speed must not hold the shared asyncio loop or the interpreter
 
 The other half is in the store and the services: each exchange connection gets its own recorder
 (writer thread and SQLite connection), a live order row is committed at once on the loop thread
-(``Recorder.commit_order_now``), and the replays' recorder starts no commit while
-:func:`live_busy` (at most 20 ms a batch), so that row does not wait for SQLite's write lock
-(``services/engines.py``). Process-wide; call :func:`exchange_engine_started`
+(``Recorder.commit_order_now``, ``store/order_lane.py``) under this process's write gate
+(``store/write_gate.py``: our writers queue on a lock, not in SQLite's sleeping busy handler, and
+checkpoint outside it), the replays' recorder starts no commit while :func:`live_busy` (at most
+20 ms a batch; ``services/engines.py``), and a request with tokens to spare in ccxt's bucket leaves
+without a turn of the loop (``exchange/budget.py``). Process-wide; call :func:`exchange_engine_started`
 and :func:`exchange_engine_stopped` in pairs.
 """
 from __future__ import annotations

@@ -242,6 +242,13 @@ def _hook_throttle(exchange: Any, budgets: List[Budget]) -> None:
             # ccxt refills its bucket only while requests queue: credit the idle time since the last one
             now, cfg = time.time() * 1000, th.config
             cfg["tokens"] = min(cfg["capacity"], cfg["tokens"] + (now - idle_since[0]) * cfg["refillRate"])
+            if not th.queue and th.config.get("algorithm") == "leakyBucket" and th.config["tokens"] >= 0:
+                # tokens to spare and nobody queued: take them here, as ccxt's loop would, without the
+                # task it starts and the two loop turns a request then waits (anything else ready on
+                # the loop, a replay's slice, ran in between, ahead of a live order)
+                th.config["tokens"] -= th.config["cost"] if cost is None else cost
+                idle_since[0] = now
+                return None
         try:
             return await original(cost)
         finally:

@@ -350,7 +350,7 @@ def open_database(data_dir: Path) -> SqliteDatabase:
     :class:`SchemaTooNewError` for a database from a newer app and :class:`DatabaseDamaged` for a
     damaged file (checked read-only with ``PRAGMA quick_check`` before anything is written). WAL journal, foreign keys on,
     ``synchronous=NORMAL`` (durable at every checkpoint; a power cut can lose the last commits
-    but never corrupts the file).
+    but never corrupts the file), no automatic checkpoints (the recorders run them: :mod:`.write_gate`).
     """
     data_dir = Path(data_dir)
     try:
@@ -366,7 +366,7 @@ def open_database(data_dir: Path) -> SqliteDatabase:
         raise DatabaseDamaged(path, detail)
     db = SqliteDatabase(
         str(path), check_same_thread=False,
-        pragmas={"journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal", "busy_timeout": BUSY_TIMEOUT_MS},
+        pragmas={"journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal", "busy_timeout": BUSY_TIMEOUT_MS, "wal_autocheckpoint": 0},
     )
     try:
         db.connect(reuse_if_open=True)

@@ -15,8 +15,7 @@ slice of candles, right after recording how far it got (:meth:`progress`), so th
 always holds the complete records of a prefix of the replay, never half a candle: this is what
 lets a run resume after a crash without losing or repeating an order.
 
-``deferred=True`` (backtests) is batched with a single flush at the end of the run: results reach
-the database at the end, in one transaction.
+``deferred=True`` (backtests): batched, one flush at the end of the run, one transaction.
 """
 from __future__ import annotations
 
@@ -34,7 +33,9 @@ from typing import Any, Callable, Dict, List, Optional, Type
 from peewee import Database
 
 from ..core.models import Fill, Order, Position, Signal
-from .db import BUSY_TIMEOUT_MS, BaseModel, EquityChunkRec, EventRec, FillRec, OrderRec, PositionRec, Run, SignalRec
+from .db import BaseModel, EquityChunkRec, EventRec, FillRec, OrderRec, PositionRec, Run, SignalRec
+from .order_lane import OrderLane
+from .write_gate import checkpoint, write_gate
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ class Recorder:
         # while hold() is true the writer starts no commit, for at most HOLD_MAX_S a batch (the
         # replays' records wait while a live engine commits and sends an order: services/engines.py)
         self.hold: Optional[Callable[[], bool]] = None
+        self._lane: Optional[OrderLane] = None
 
     # -- runs (synchronous: once per run) ------------------------------------------------------
     def begin_run(self, connection: str, mode: str, **kw: Any) -> int:
@@ -115,22 +117,13 @@ class Recorder:
             self._q.put(("order", _order_row(run_id, connection, o)))
 
     def commit_order_now(self, run_id: int, connection: str, o: Order, busy_ms: int = 5) -> bool:
-        """The priority lane of a live order: commit ``o``'s row on the calling thread at once,
-        not behind the records queued for the writer (they follow at the next :meth:`flush`; the
-        row is written again then, with the order's state at that time). Waits at most
-        ``busy_ms`` (ms) for another writer's transaction; False when the row could not be
-        committed (busy, or any database error): then :meth:`flush` and await it instead."""
-        con = self.db.connection()
-        try:
-            con.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
-            with self.db.atomic():
-                self._insert(OrderRec, [_order_row(run_id, connection, o)], replace=True)
-            return True
-        except Exception as exc:  # noqa: BLE001 - busy or broken: the caller falls back to flush(), which reports it
-            log.debug("recorder: order %s not committed at once (%s); flushing instead", o.clientOrderId, exc)
-            return False
-        finally:
-            con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        """The priority lane of a live order (:mod:`.order_lane`): ``o``'s row committed on the calling
+        thread at once, ahead of the records queued for the writer (they follow at the next
+        :meth:`flush`, which writes the row again with the order's state then). Waits at most
+        ``busy_ms`` (ms); False when busy or on any database error: then await :meth:`flush`."""
+        if self._lane is None:
+            self._lane = OrderLane(self.db, busy_ms)
+        return self._lane.commit(_order_row(run_id, connection, o))
 
     def fill(self, run_id: int, connection: str, f: Fill, position_id: Optional[int]) -> None:
         self._put(("fill", {
@@ -211,6 +204,8 @@ class Recorder:
         finally:
             self._q.put(_STOP)
             self._thread.join(timeout)
+            if self._lane is not None:
+                self._lane.close()
 
     # -- internals ----------------------------------------------------------------------------
     def _put(self, item: tuple) -> None:
@@ -226,8 +221,7 @@ class Recorder:
             if item is _STOP:
                 return
             batch = [item]
-            # with a hold (the replays' recorder) commits stay small, so a live order row never
-            # waits long for SQLite's write lock
+            # with a hold (the replays' recorder) commits stay small: a live order row waits little for the write gate
             most = HOLD_BATCH if self.hold is not None else 20000
             try:
                 while len(batch) < most:
@@ -254,7 +248,7 @@ class Recorder:
         g = _group(items)
         error: Optional[BaseException] = None
         try:
-            with self.db.atomic():
+            with write_gate(self.db), self.db.atomic():
                 self._write(g)
             self.written += len(items)
         except Exception as exc:  # noqa: BLE001 - reported, never raised on this thread
@@ -266,6 +260,8 @@ class Recorder:
                     self.on_error(exc)
                 except Exception:  # noqa: BLE001 - a failing handler must not stop the writer thread
                     log.exception("recorder on_error handler failed")
+        if error is None:
+            checkpoint(self.db)
         for fut in g.waiters:
             if error is None:
                 fut.set_result(None)

@@ -129,3 +129,26 @@ def test_the_connection_test_draws_on_the_same_budget(venue):
     sent, result = run((a, b), body)
     assert not result.ok and len(venue.requests) == sent
     assert result.error_kind == "banned" and "until" in result.status, (result.error_kind, result.status)
+
+
+def test_a_request_with_tokens_to_spare_leaves_without_waiting_for_the_loop(venue):
+    """With tokens in ccxt's bucket and nobody queued, the request is not parked behind ccxt's
+    throttler task: nothing else scheduled on the loop runs between asking and sending (a live
+    order does not wait behind a replay's slice); an empty bucket still makes it wait as ccxt does."""
+    a, b = two_gateways(venue)
+
+    async def body(a, b):
+        ex = a.exchange
+        ran = []
+        asyncio.get_running_loop().call_soon(ran.append, "other work")
+        ex.throttler.config["tokens"] = ex.throttler.config["capacity"]
+        await ex.throttle(1)
+        before_other = list(ran)
+        ex.throttler.config["tokens"] = -1.0  # an empty bucket: ccxt's loop refills it first
+        await ex.throttle(1)
+        return before_other, list(ran), ex.throttler.config["tokens"]
+
+    before_other, after, tokens = run((a, b), body)
+    assert before_other == []  # left at once
+    assert after == ["other work"]  # the empty bucket waited on the loop
+    assert tokens < 1.0

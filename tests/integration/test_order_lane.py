@@ -62,3 +62,56 @@ def test_a_held_writer_still_commits_a_flush(dirs):
     finally:
         rec.close()
         db.close()
+
+
+def test_the_order_lane_waits_for_this_process_writers_not_for_sqlite_busy_sleeps(dirs):
+    """Our own writers take the write gate: the live order's row waits for the holder's release
+    (within its budget) and is refused only when the holder outlasts it."""
+    import threading
+
+    from cts_desktop.store.write_gate import write_gate
+
+    data, _ = dirs
+    db = open_database(data)
+    rec = Recorder(db, batched=True)
+    try:
+        run = rec.begin_run("gate", "live", currency="USDT", starting_balance=1000)
+        gate = write_gate(db)
+        gate.acquire()  # a recorder's writer in its transaction
+        released = threading.Timer(0.05, gate.release)
+        released.start()
+        order = Order(clientOrderId="gate-1", symbol="BTC/USDT", side="buy", type="market", amount=0.01)
+        assert rec.commit_order_now(run, "gate", order, busy_ms=5000)  # waited for the release
+        released.join()
+        with gate:  # held for longer than the lane's budget
+            late = Order(clientOrderId="gate-2", symbol="BTC/USDT", side="buy", type="market", amount=0.01)
+            assert not rec._lane.commit({"client_order_id": "never"})  # refused, nothing written
+            assert not rec.commit_order_now(run, "gate", late)
+        assert rows(data, "select client_order_id from orders") == [("gate-1",)]
+    finally:
+        rec.close()
+        db.close()
+
+
+def test_the_recorders_checkpoint_the_wal_outside_their_commits(dirs):
+    """Connections do not checkpoint inside their commits (wal_autocheckpoint 0); the recorder's
+    writer does, after its commit: the rows reach the main database file (read here while ignoring
+    the -wal)."""
+    data, _ = dirs
+    db = open_database(data)
+    assert db.execute_sql("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    rec = Recorder(db, batched=True)
+    try:
+        run = rec.begin_run("ckpt", "paper", currency="USDT", starting_balance=1000)
+        for i in range(50):
+            rec.event(run, "ckpt", i, "engine", "info", f"line {i}", 0.0)
+        db.__dict__.pop("_cts_checkpointed", None)  # due now
+        rec.flush().result(10)
+        main_file = sqlite3.connect(f"file:{data / DB_FILENAME}?immutable=1", uri=True)
+        try:
+            assert main_file.execute("select count(*) from events").fetchone() == (50,)
+        finally:
+            main_file.close()
+    finally:
+        rec.close()
+        db.close()
