@@ -71,6 +71,9 @@ class ConnectionConfig:
     live_confirmation: Dict[str, Any] = field(default_factory=dict)
     builtin: bool = False
     stale_after_s: Optional[float] = None  # market data silent this long (s) = stale; None: 2 timeframes
+    # live orders by hand (ticket, amend, close at limit) ask first; False: this connection does not
+    # (set from the confirmation's "don't ask again" or the connection's settings)
+    confirm_orders: bool = True
 
     @property
     def is_paper_replay(self) -> bool:

@@ -135,6 +135,7 @@ class Order:
     booked: float = 0.0
     flag: str = ""
     time_in_force: str = ""  # limit orders: "" or "GTC", "IOC", "PO" (post-only)
+    trigger: Optional[float] = None  # app-held stop orders (engine/stop_orders.py): the trigger price, quote
 
     def __post_init__(self) -> None:
         if not self.remaining:

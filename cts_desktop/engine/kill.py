@@ -26,6 +26,7 @@ from ..core import events as ev
 from ..core.models import BUY, FAILED, LONG, REJECTED, SELL, TERMINAL_STATES, Order
 from ..core.risk import truncate_amount
 from ..exchange.errors import GatewayError
+from . import stop_orders
 from .breakers import Breakers
 from .core import TradingCore
 from .lifecycle import EngineLifecycle, describe_error
@@ -157,6 +158,7 @@ async def kill_engine(eng: EngineLifecycle, *, flatten: bool = True) -> KillRepo
     core.log(ev.CAT_ENGINE, "KILL SWITCH: canceling every open order" + (", closing every position" if flatten else "")
              + " and stopping", "warning")
     _drop_queued_entries(core)
+    report.canceled += stop_orders.end_all(core, "canceled by the kill switch")  # stops held by the app
     try:
         if core.external_execution:
             await _cancel_live(eng, report)

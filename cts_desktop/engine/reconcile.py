@@ -33,6 +33,7 @@ from ..core import events as ev
 from ..core.models import (PARTIALLY_FILLED, PENDING_CANCEL, PENDING_CREATE, STATE_OPEN, TERMINAL_STATES, Fill,
                            Market, Order)
 from ..core.gateway import Gateway
+from ..core.manual import STOP_TYPES
 from ..exchange.errors import GatewayError
 from ..store import reconciliations as recs
 from ..store.installation import order_id_prefix
@@ -170,7 +171,7 @@ class Reconciler:
         short = (OrderRec.filled > 0) & (booked < OrderRec.filled * (1 - MAX_BASE_FEE))
         q = (OrderRec.select().join(Run, on=(OrderRec.run == Run.id))
              .where((OrderRec.connection == self.name) & (OrderRec.state.in_(NON_TERMINAL) | short)
-                    & (Run.mode == "live"))
+                    & (Run.mode == "live") & OrderRec.type.not_in(STOP_TYPES))  # app-held stops: never sent
              .order_by(rec.id))
         out = []
         r: Any

@@ -25,6 +25,7 @@ from ..store.db import Run, open_database
 from ..store.installation import order_id_prefix
 from ..store.recorder import Recorder
 from ..store.settings import ConnectionConfig, SettingsStore
+from ..store.stop_rows import end_leftover_stops
 from .app_settings import AppSettingsService
 from .formatting import fmt_time
 from .reconciliation import ReconciliationReview, latest_review
@@ -138,6 +139,8 @@ class AppServices:
         if not eng.active and eng.state != "idle":
             eng = self._new_engine(name)
             self.engines[name] = eng
+        if not eng.active:  # stops from the ticket a crashed run left open: canceled, with the reason
+            end_leftover_stops(name)
         await eng.start()
         return eng
 

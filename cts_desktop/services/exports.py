@@ -46,7 +46,8 @@ def _num(v: Any) -> Any:
 def _order_row(r: Any) -> list:  # a peewee row (run_id: the run's key)
     return [r.run_id, iso_utc(r.timestamp), r.timestamp, r.client_order_id, r.exchange_id or "", r.symbol, r.side,
             r.type, r.amount, _num(r.price), r.status, r.state, r.filled, r.remaining, _num(r.average), r.cost, r.fee,
-            r.fee_currency, r.reason, _num(r.position_id), r.strategy, r.error, _num(r.stop_loss), _num(r.take_profit)]
+            r.fee_currency, r.reason, _num(r.position_id), r.strategy, r.error, _num(r.stop_loss), _num(r.take_profit),
+            _num(r.trigger)]
 
 
 def _fill_row(r: Any) -> list:  # a peewee row (run_id: the run's key)
@@ -72,7 +73,7 @@ _TABLES: Dict[str, Tuple[Sequence[str], Any, Callable[[Any], list], Callable[[An
     "orders": (("run_id", "time_utc", "timestamp_ms", "client_order_id", "exchange_order_id", "symbol", "side", "type",
                 "amount", "price", "status", "state", "filled", "remaining", "average_price", "cost", "fee",
                 "fee_currency", "reason", "position_id", "strategy", "error", "stop_loss_fraction",
-                "take_profit_fraction"),
+                "take_profit_fraction", "trigger_price"),
                OrderRec, _order_row, lambda m: (m.run, m.timestamp, m.id)),
     "fills": (("run_id", "time_utc", "timestamp_ms", "fill_id", "order_id", "client_order_id", "symbol", "side",
                "amount", "price", "cost", "fee", "fee_currency", "taker_or_maker", "position_id"),

@@ -2,7 +2,8 @@
 
 :class:`TradingService` wraps :mod:`cts_desktop.engine.manual` for the engines of an
 ``AppServices``: a ticket's preview (amount, price, notional and fee, the risk verdict), the live
-confirmation text, placing it, and the tables' cancel / cancel all / close / close all. Every
+confirmation text, placing it (stop orders are held by the engine: :mod:`~cts_desktop.engine.stop_orders`),
+and the tables' cancel / cancel all / amend / close / close at limit / close all. Every
 message a trader sees for a bad ticket is raised from here as
 :class:`~cts_desktop.core.manual.TicketError` (a ``ValueError``), so every front end says the same.
 """
@@ -11,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, List, Optional, Tuple
 
-from ..core.manual import UNITS, Ticket, TicketError
+from ..core.manual import UNITS, Ticket, TicketError, is_stop
 from ..core.models import FAILED, Market, Order
-from ..engine import manual, move_stops
+from ..engine import manual, move_stops, order_edits, stop_orders
 
 __all__ = ["Preview", "Ticket", "TicketError", "TradingService", "UNITS"]
 
@@ -93,20 +94,34 @@ class TradingService:
 
     def confirmation(self, name: str, ticket: Ticket) -> Optional[str]:
         """The question to ask before a live order (exchange, side, amount, notional), or None for
-        paper connections and when the ``confirm_live_orders`` setting is off. Raises
-        :class:`TicketError` for a ticket that is not an order."""
-        if not self.is_live(name) or not self._confirms():
+        paper connections, when the ``confirm_live_orders`` setting is off and when the connection's
+        ``confirm_orders`` is off (:meth:`set_confirm_orders`). Raises :class:`TicketError` for a
+        ticket that is not an order."""
+        if not self.is_live(name) or not self._confirms() or not self.confirms_orders(name):
             return None
         p = self.preview(name, ticket)
         if p.error:
             raise TicketError(p.error)
         conn = self.services.connection(name)
-        kind = "market" if ticket.type == "market" else f"limit {p.price:g} {ticket.tif}"
+        kind = _kind_text(ticket, p.price)
         return (f"LIVE order on {conn.exchange}{' testnet' if conn.testnet else ''} ({name}):\n"
                 f"{ticket.side.upper()} {p.amount:g} {p.base} {ticket.symbol}, {kind}"
                 f"{', reduce-only' if ticket.reduce_only else ''}\n"
                 f"notional ~{p.notional:,.2f} {p.quote}, fee ~{p.fee:,.4f} {p.quote}\n\n"
                 + ("Send it to the testnet?" if conn.testnet else "Send it with real money?"))
+
+    def confirms_orders(self, name: str) -> bool:
+        """False when connection ``name`` sends live orders by hand without asking."""
+        return bool(getattr(self.services.connection(name), "confirm_orders", True))
+
+    def set_confirm_orders(self, name: str, ask: bool) -> str:
+        """Ask (``ask`` True) or no longer ask before ``name``'s live orders by hand; stored on
+        the connection (the settings file), not for the others. Returns a line for the trader."""
+        conn = self.services.connection(name)
+        conn.confirm_orders = bool(ask)
+        self.services.save_connection(conn)
+        return (f"{name}: live orders by hand ask first" if ask else
+                f"{name}: live orders by hand go out WITHOUT a question (turn it back on in the connection's settings)")
 
     def _confirms(self) -> bool:
         try:
@@ -117,10 +132,13 @@ class TradingService:
     async def place(self, name: str, ticket: Ticket) -> str:
         """Place ``ticket`` on ``name``'s running engine; returns one line for the trader. A risk
         refusal raises :class:`TicketError` with the verdict."""
-        v = await manual.place(self._engine(name), ticket)
+        v = await stop_orders.place(self._engine(name), ticket)
         if not v.accepted or v.order is None:
             raise TicketError(f"refused: {v.reason}")
         o = v.order
+        if is_stop(ticket):
+            return (f"{o.side} {o.amount:g} {o.symbol} {o.type.replace('_', '-')} held until the trigger "
+                    f"{o.trigger:g} ({o.clientOrderId})")
         if o.state == FAILED:  # refused by the exchange (or not sent): its words
             raise TicketError(f"order {o.clientOrderId} {o.status}: {o.error}")
         text = f"{o.side} {o.amount:g} {o.symbol} {o.type} placed ({o.clientOrderId}, {o.state})"
@@ -131,15 +149,15 @@ class TradingService:
         eng = self.services.engines.get(name)
         if eng is None or getattr(eng, "core", None) is None or not eng.active:
             return []
-        return manual.open_orders(eng.core)
+        return stop_orders.open_orders(eng.core)
 
     async def cancel(self, name: str, client_id: str) -> str:
         """Cancel one open order (by clientOrderId); returns a line for the trader."""
-        o = await manual.cancel(self._engine(name), client_id)
+        o = await stop_orders.cancel(self._engine(name), client_id)
         return f"order {client_id} {o.state}"
 
     async def cancel_all(self, name: str) -> str:
-        n = await manual.cancel_all(self._engine(name))
+        n = await stop_orders.cancel_all(self._engine(name))
         return f"{n} order{'' if n == 1 else 's'} canceled"
 
     async def close(self, name: str, symbol: str) -> str:
@@ -198,3 +216,39 @@ class TradingService:
             raise TicketError(f"no open position on {symbol}")
         sl, tp = (price, now[1]) if level == "stop-loss" else (now[0], price)
         return await self.move_stops(name, symbol, sl, tp)
+
+    async def amend(self, name: str, client_id: str, price: Optional[float] = None,
+                    amount: Optional[float] = None) -> str:
+        """Cancel-replace the resting limit order ``client_id``: new ``price`` (quote) and/or
+        ``amount`` (base, the new total; what filled already is taken off). Returns a line for the
+        trader; :class:`TicketError` when nothing was placed (and why)."""
+        v = await order_edits.amend(self._engine(name), client_id, price, amount)
+        o = v.order
+        assert o is not None
+        if o.state == FAILED:
+            raise TicketError(f"order {client_id} canceled; its replacement {o.clientOrderId} {o.status}: {o.error}")
+        return f"order {client_id} replaced by {o.clientOrderId}: {o.side} {o.amount:g} at {o.price:g}"
+
+    async def close_at_limit(self, name: str, symbol: str, price: float) -> str:
+        """Close the position on ``symbol`` with a reduce-only limit order at ``price`` (quote)."""
+        v = await order_edits.close_at_limit(self._engine(name), symbol, price)
+        if not v.accepted or v.order is None:
+            raise TicketError(f"refused: {v.reason}")
+        o = v.order
+        if o.state == FAILED:
+            raise TicketError(f"order {o.clientOrderId} {o.status}: {o.error}")
+        return f"closing {symbol}: {o.side} {o.amount:g} limit {o.price:g}, reduce-only ({o.clientOrderId})"
+
+    def order(self, name: str, client_id: str) -> Optional[Order]:
+        """The open order ``client_id`` of ``name``'s running engine (None when not open)."""
+        return next((o for o in self.open_orders(name) if o.clientOrderId == client_id), None)
+
+
+def _kind_text(t: Ticket, price: float) -> str:
+    """The order type in the live confirmation: market, limit 20000 GTC, stop-market at 21000..."""
+    if t.type == "market":
+        return "market"
+    if t.type == "limit":
+        return f"limit {price:g} {t.tif}"
+    then = "a market order" if t.type == "stop_market" else f"a limit {price:g} {t.tif}"
+    return f"{t.type.replace('_', '-')}: at the trigger {t.trigger or 0:g} (held by the app), {then}"

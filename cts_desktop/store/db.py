@@ -19,10 +19,10 @@ from typing import Callable, Dict
 from . import db_check
 
 from playhouse.migrate import SqliteMigrator, migrate
-from peewee import (AutoField, BlobField, BooleanField, CharField, DatabaseProxy, FloatField, ForeignKeyField,
+from peewee import (AutoField, BlobField, BooleanField, CharField, DatabaseProxy, Field, FloatField, ForeignKeyField,
                     IntegerField, Model, PeeweeException, SqliteDatabase, TextField)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 DB_FILENAME = "cts-desktop.sqlite3"
 
 proxy = DatabaseProxy()
@@ -110,6 +110,7 @@ class OrderRec(BaseModel):
     stop_loss = FloatField(null=True)  # entry orders: distance from the fill price, fraction
     take_profit = FloatField(null=True)
     timestamp = IntegerField()
+    trigger = FloatField(null=True)  # app-held stop orders: the trigger price (quote)
 
     class Meta:
         table_name = "orders"
@@ -329,13 +330,14 @@ MIGRATIONS: Dict[int, Callable[[SqliteDatabase], None]] = {
     2: lambda db: db.create_tables([Study, Trial]),  # research studies (optimisation, walk-forward)
     3: lambda db: _add_column(db, "positions", "protection", PositionRec.protection),  # where stops live
     4: lambda db: db.create_tables([ReconciliationRec]),  # start-up reconciliation summaries
+    5: lambda db: _add_column(db, "orders", "trigger", OrderRec.trigger),  # app-held stop orders' trigger
 }
 
 
 BUSY_TIMEOUT_MS = 5000  # how long a connection waits for another writer (SQLite busy_timeout)
 
 
-def _add_column(db: SqliteDatabase, table: str, name: str, fld: CharField) -> None:
+def _add_column(db: SqliteDatabase, table: str, name: str, fld: Field) -> None:
     """Add column ``name`` to ``table`` unless it is there (a table created by a later version)."""
     if name not in {c.name for c in db.get_columns(table)}:
         migrate(SqliteMigrator(db).add_column(table, name, fld))

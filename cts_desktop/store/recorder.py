@@ -313,6 +313,7 @@ def _order_row(run_id: int, connection: str, o: Order) -> dict:
         "average": o.average, "cost": o.cost, "fee": o.fee, "fee_currency": o.fee_currency,
         "reason": o.reason, "position_id": o.position_id, "strategy": o.strategy, "error": o.error,
         "stop_loss": o.stop_loss, "take_profit": o.take_profit, "timestamp": o.timestamp,
+        "trigger": o.trigger,
     }
 
 

@@ -1,11 +1,13 @@
 """The order ticket: a manual order for the selected connection, docked in the main window.
 
-Side, type (market / limit with GTC, IOC or post-only), amount in base, quote or percent of
-equity, limit price, optional stop-loss / take-profit prices, reduce-only. As the trader types,
+Side, type (market / limit with GTC, IOC or post-only / stop-market / stop-limit: held by the
+engine until the trigger price, then sent as a market or limit order), amount in base, quote or
+percent of equity, limit price, trigger price, optional stop-loss / take-profit prices, reduce-only. As the trader types,
 the ticket shows what the order comes to (amount on the market's step, price, notional, fee) and
 the risk verdict: both are :meth:`cts_desktop.services.trading.TradingService.preview`'s, the
 same checks the engine applies when it is sent. On a live connection Send first asks, naming the
-exchange, side, amount and notional (the service's words; setting "Confirm live orders").
+exchange, side, amount and notional (the service's words; setting "Confirm live orders"); its
+"don't ask again for <connection>" turns the question off for that connection only.
 No rules here: everything is :class:`~cts_desktop.services.trading.TradingService`.
 """
 from __future__ import annotations
@@ -74,6 +76,11 @@ class OrderTicket(QWidget):
         self.type.setObjectName("TicketType")
         self.type.addItem("Market", "market")
         self.type.addItem("Limit", "limit")
+        self.type.addItem("Stop market", "stop_market")
+        self.type.addItem("Stop limit", "stop_limit")
+        self.type.setToolTip("Stop market / stop limit: the app holds the trigger and, when the price reaches it "
+                             "(rises to it for a buy, falls to it for a sell), sends a market order or a limit at "
+                             "the limit price. Pending stops are listed in the Orders table; they end with the run.")
         self.tif = QComboBox()
         self.tif.setObjectName("TicketTif")
         for key, text in TIFS:
@@ -86,6 +93,11 @@ class OrderTicket(QWidget):
         self.price = _spin()
         self.price.setObjectName("TicketPrice")
         self.price.setSpecialValueText("")
+        self.trigger = _spin()
+        self.trigger.setObjectName("TicketTrigger")
+        self.trigger.setSpecialValueText("")
+        self.trigger.setToolTip("Stop orders: the price that triggers them (above the last price for a buy, "
+                                "below it for a sell)")
         self.stop_loss = _spin()
         self.stop_loss.setObjectName("TicketStopLoss")
         self.take_profit = _spin()
@@ -114,7 +126,7 @@ class OrderTicket(QWidget):
         self._layout()
         for w in (self.symbol, self.type, self.tif, self.unit):
             w.currentIndexChanged.connect(self._changed)
-        for s in (self.amount, self.price, self.stop_loss, self.take_profit):
+        for s in (self.amount, self.price, self.trigger, self.stop_loss, self.take_profit):
             s.valueChanged.connect(self._changed)
         self.sides.idToggled.connect(lambda _i, on: on and self._changed())
         self.reduce_only.toggled.connect(self._changed)
@@ -143,6 +155,7 @@ class OrderTicket(QWidget):
         form.addRow("Time in force", self.tif)
         form.addRow("Amount", amount)
         form.addRow("Limit price", self.price)
+        form.addRow("Trigger price", self.trigger)
         form.addRow("Stop-loss", self.stop_loss)
         form.addRow("Take-profit", self.take_profit)
         lay = QVBoxLayout(self)
@@ -165,11 +178,13 @@ class OrderTicket(QWidget):
         """The ticket as typed (percent of equity becomes a fraction)."""
         unit = self.unit.currentData() or "base"
         amount = self.amount.value() / 100.0 if unit == "equity" else self.amount.value()
-        limit = self.type.currentData() == "limit"
-        return Ticket(self.symbol.currentText(), self.side, amount, unit=unit, type=self.type.currentData(),
+        kind = self.type.currentData()
+        limit = kind in ("limit", "stop_limit")
+        return Ticket(self.symbol.currentText(), self.side, amount, unit=unit, type=kind,
                       price=self.price.value() if limit else None, tif=self.tif.currentData() if limit else "GTC",
                       stop_loss=self.stop_loss.value() or None, take_profit=self.take_profit.value() or None,
-                      reduce_only=self.reduce_only.isChecked())
+                      reduce_only=self.reduce_only.isChecked(),
+                      trigger=self.trigger.value() or None if kind.startswith("stop") else None)
 
     def set_connection(self, name: Optional[str]) -> None:
         """Show the ticket for connection ``name`` (its symbols, PAPER or LIVE)."""
@@ -207,9 +222,10 @@ class OrderTicket(QWidget):
 
     # -- preview --------------------------------------------------------------------------------------
     def _changed(self, *_args) -> None:
-        limit = self.type.currentData() == "limit"
-        self.tif.setEnabled(limit)
-        self.price.setEnabled(limit)
+        kind = self.type.currentData()
+        self.tif.setEnabled(kind in ("limit", "stop_limit"))
+        self.price.setEnabled(kind in ("limit", "stop_limit"))
+        self.trigger.setEnabled(kind.startswith("stop"))
         self._units()
         self._decimals()
         colour = GREEN if self.side == "buy" else RED
@@ -241,7 +257,7 @@ class OrderTicket(QWidget):
         price_d = _step_decimals(market.price_step) if market is not None else 2
         amount_d = _step_decimals(market.amount_step) if market is not None else 8
         self.amount.setDecimals(amount_d if self.unit.currentData() == "base" else 2)
-        for s in (self.price, self.stop_loss, self.take_profit):
+        for s in (self.price, self.trigger, self.stop_loss, self.take_profit):
             s.setDecimals(price_d)
 
     def refresh(self) -> None:
@@ -283,9 +299,19 @@ class OrderTicket(QWidget):
         go = box.addButton("Send live order", QMessageBox.ButtonRole.AcceptRole)
         go.setObjectName("TicketConfirmSend")
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.buttonClicked.connect(lambda b, t=ticket: self._send(t) if b is go else None)
+        quiet = QCheckBox(f"Don't ask again for {self.connection}")
+        quiet.setObjectName("TicketConfirmQuiet")
+        quiet.setToolTip("Live orders on this connection only will go out without this question (real money). "
+                         "Turn it back on in the connection's settings (Live orders)")
+        box.setCheckBox(quiet)
+        box.buttonClicked.connect(lambda b, t=ticket: self._confirmed(t, quiet.isChecked()) if b is go else None)
         box.open()
         self.confirm_box = box
+
+    def _confirmed(self, ticket: Ticket, quiet: bool) -> None:
+        if quiet and self.connection is not None:
+            self.trading.set_confirm_orders(self.connection, False)
+        self._send(ticket)
 
     def _send(self, ticket: Ticket) -> None:
         name = self.connection

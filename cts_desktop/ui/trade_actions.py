@@ -1,6 +1,6 @@
 """Hands on the controls in the main window: the order ticket's dock, the Trade menu and its
 shortcuts (shown in Help, which reads the menus), and the tables' right-click commands (cancel
-an order, cancel all, close a position at market, close all). Every command is a
+an order, amend a resting limit, cancel all, close a position at market or at a limit, close all). Every command is a
 :class:`~cts_desktop.services.trading.TradingService` call; its answer goes to the status bar,
 a refusal to the banner."""
 from __future__ import annotations
@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMenu, QMessageBox
 
 from ..services.trading import TradingService
+from .order_dialogs import AmendDialog, CloseAtLimitDialog
 from .ticket import OrderTicket
 
 DOCK_WIDTH = 320  # px: leaves the tabs 960 of a 1280 px window
@@ -142,6 +143,9 @@ def table_actions(win, menu: QMenu, table, kind: str) -> None:
             a = QAction(f"Close {record.symbol} at market", menu)
             a.triggered.connect(lambda _c=False, s=record.symbol: run(win, win.trading.close(name, s), "Close"))
             added.append(a)
+            a = QAction(f"Close {record.symbol} at limit…", menu)
+            a.triggered.connect(lambda _c=False, r=record: ask_close_at_limit(win, name, r))
+            added.append(a)
             added.append(move_stops_action(win, menu, name, record))
         added.append(win.actions["close_all"])
     else:
@@ -150,6 +154,10 @@ def table_actions(win, menu: QMenu, table, kind: str) -> None:
             a.triggered.connect(lambda _c=False, c=record.clientOrderId: run(win, win.trading.cancel(name, c),
                                                                               "Cancel"))
             added.append(a)
+            if record.type == "limit":
+                a = QAction(f"Amend order {record.clientOrderId}…", menu)
+                a.triggered.connect(lambda _c=False, r=record: ask_amend(win, name, r))
+                added.append(a)
         added.append(win.actions["cancel_all"])
     menu.addSeparator()
     for a in added:
@@ -170,3 +178,25 @@ def move_stops_action(win, menu: QMenu, name: str, position) -> QAction:
     a.setObjectName("action_move_stops")
     a.triggered.connect(open_dialog)
     return a
+
+
+def ask_amend(win, name: str, record) -> None:
+    """The amend dialog for the resting limit ``record``; Amend cancel-replaces it."""
+    dlg = AmendDialog(win.trading, name, record, win)
+
+    def go() -> None:
+        price, amount = dlg.changes()
+        run(win, win.trading.amend(name, record.clientOrderId, price, amount), "Amend")
+
+    dlg.accepted.connect(go)
+    dlg.open()
+    win.amend_dialog = dlg
+
+
+def ask_close_at_limit(win, name: str, record) -> None:
+    """The close-at-limit dialog for the open position ``record``."""
+    dlg = CloseAtLimitDialog(win.trading, name, record, win)
+    dlg.accepted.connect(lambda: run(win, win.trading.close_at_limit(name, record.symbol, dlg.price.value()),
+                                     "Close at limit"))
+    dlg.open()
+    win.close_limit_dialog = dlg

@@ -52,7 +52,7 @@ def replay_db(tmp_path_factory):
 SQL = {
     "orders": ("select run_id, timestamp, timestamp, client_order_id, exchange_id, symbol, side, type, amount, price, "
                "status, state, filled, remaining, average, cost, fee, fee_currency, reason, position_id, strategy, error, "
-               "stop_loss, take_profit from orders where connection=? order by run_id, timestamp, id"),
+               "stop_loss, take_profit, trigger from orders where connection=? order by run_id, timestamp, id"),
     "fills": ("select run_id, timestamp, timestamp, fill_id, order_id, client_order_id, symbol, side, amount, price, cost, "
               "fee, fee_currency, taker_or_maker, position_id from fills where connection=? order by run_id, timestamp, id"),
     "positions": ("select run_id, position_id, closed_at, symbol, side, opened_at, opened_at, closed_at, closed_at, amount, "

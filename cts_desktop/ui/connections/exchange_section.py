@@ -128,11 +128,21 @@ class ExchangeSection(DetailsSection):
         self.add_field("symbols", "Symbols", self.symbols, help="Unified ccxt symbols, comma separated")
         self.enabled = QCheckBox("Enabled")
         self.add_field("enabled", "", self.enabled)
+        self.confirm_orders = QCheckBox("Ask before each live order sent by hand")
+        self.confirm_orders.setObjectName("ConfirmOrders")
+        self.add_field("confirm_orders", "Live orders", self.confirm_orders,
+                       help="Unticked: the order ticket sends this connection's LIVE orders (real money) "
+                            "without a question. For this connection only")
+        self.confirm_warning = QLabel("Live orders by hand go out at once, without a question.")
+        self.confirm_warning.setObjectName("FieldError")
+        self.confirm_warning.setWordWrap(True)
+        self.form.addRow("", self.confirm_warning)
+        self.confirm_orders.toggled.connect(lambda on: self.confirm_warning.setVisible(not on))
         self._exchange_loaded = ""
         for w in (self.market_type, self.position_mode, self.api_type):
             w.currentIndexChanged.connect(self._changed)
         self.market_type.currentIndexChanged.connect(self._update_enabled)
-        for w in (self.testnet, self.enabled):
+        for w in (self.testnet, self.enabled, self.confirm_orders):
             w.toggled.connect(self._changed)
         for w in (self.rate, self.concurrency, self.batch):
             w.valueChanged.connect(self._changed)
@@ -165,6 +175,8 @@ class ExchangeSection(DetailsSection):
         self.base_url.setText(conn.base_url)
         self.symbols.setText(", ".join(conn.symbols))
         self.enabled.setChecked(conn.enabled)
+        self.confirm_orders.setChecked(conn.confirm_orders)
+        self.confirm_warning.setVisible(not conn.confirm_orders)
         self._apply_facts(set_defaults=False)
         self.show_error(None)
 
@@ -247,3 +259,4 @@ class ExchangeSection(DetailsSection):
         if bad:
             raise FieldError("symbols", f"{', '.join(bad)}: use unified symbols like BTC/USDT")
         conn.enabled = self.enabled.isChecked()
+        conn.confirm_orders = self.confirm_orders.isChecked()

@@ -153,8 +153,10 @@ class OrdersModel(StoredTableModel):
         Column("clientOrderId", "Client id", sample="cts-12-1234"),
         Column("symbol", "Symbol", sample="BTC/USD:USD"),
         Column("side", "Side", SIDE, "center"),
-        Column("type", "Type"),
+        Column("type", "Type", sample="stop_market"),
         Column("amount", "Amount", AMOUNT),
+        Column("price", "Price", PRICE),  # limit orders' limit
+        Column("trigger", "Trigger", PRICE),  # stop orders from the ticket (held by the app)
         Column("filled", "Filled", AMOUNT),
         Column("average", "Avg price", PRICE),
         Column("fee", "Fee", MONEY),
