@@ -198,7 +198,10 @@ async def _run(v, samples, old, paper):
         await wait_for(lambda: eng.state == ev.RUNNING and eng.feed is not None and eng.feed.ws is not None
                        and eng.feed.ws.up, timeout=30)
         results = {}
+        lag = {}
+        t0 = time.perf_counter()
         results["alone"] = await measure(services, v, eng, samples)
+        lag["alone"] = (t0, time.perf_counter())
         stop = asyncio.Event()
         replayed = [0, 0]
         replay = asyncio.ensure_future(keep_replaying(services, "replay", stop, replayed))
@@ -206,17 +209,22 @@ async def _run(v, samples, old, paper):
         t0 = time.perf_counter()
         results["with a max-speed replay"] = await measure(services, v, eng, samples)
         took = time.perf_counter() - t0
+        lag["with a max-speed replay"] = (t0, time.perf_counter())
+        if window is not None:
+            LAGS.update({k: gui_lag(window, *span) for k, span in lag.items()})
         stop.set()
         await replay
         await eng.stop()
         if window is not None:
             window[1].stop()
+            window[2].stop()
             window[0].close()
         services.close()
         return results, (replayed[0], took, replayed[1])
 
 
 GUI = False
+LAGS = {}  # --gui: scenario -> the window's lag (ms) p50, p99, max
 
 
 def gui_load(services):
@@ -249,7 +257,17 @@ def gui_load(services):
     timer.setInterval(100)
     timer.timeout.connect(tick)
     timer.start()
-    return window, timer
+    from bench_gui_lag import LagProbe  # how late a precise 10 ms QTimer fires: the window's lag
+    probe = LagProbe()
+    probe.start()
+    return window, timer, probe
+
+
+def gui_lag(window, t0, t1):
+    """The window's event-loop lag (ms) between perf_counter ``t0`` and ``t1``: p50, p99, max."""
+    probe = window[2]
+    lags = sorted(lag * 1000 for lag, t in zip(probe.lags, probe.times) if t0 <= t <= t1)
+    return (statistics.median(lags), pct(lags, 0.99), lags[-1]) if lags else None
 
 
 def main():
@@ -288,6 +306,9 @@ def main():
     for scenario, (wire, event) in results.items():
         for label, xs in (("venue -> wire", wire), ("event -> wire", event)):
             print(f"{scenario:28} {label:14} {statistics.median(xs):7.2f} {pct(xs, 0.99):7.2f} {max(xs):7.2f}")
+    for scenario, lag in LAGS.items():
+        if lag:
+            print(f"window event-loop lag, {scenario}: p50 {lag[0]:.1f} ms, p99 {lag[1]:.1f} ms, max {lag[2]:.1f} ms")
     print(f"(meanwhile the replay, {replayed[2]} runs of the FTX month, processed {replayed[0]:,} candles in {replayed[1]:.1f} s: "
           f"{replayed[0] / replayed[1]:,.0f} candles/s; load average {os.getloadavg()[0]:.1f})")
 
