@@ -22,9 +22,7 @@ from typing import IO, List, NamedTuple, Optional, Tuple, Union, cast
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pv
-import pyarrow.parquet as pq
 
 from ..core.columns import CandleColumns
 from .candle_checks import LineMap, Lines, Problems, checked, gap_warnings, numeric_times_to_ms, timeframe_of
@@ -35,6 +33,20 @@ HEAD_BYTES = 64 * 1024
 BLOCK_BYTES = 2 << 20  # pyarrow reads this much text at a time (bigger: more memory, no faster here)
 PARQUET_SUFFIXES = (".parquet", ".pq")
 Source = Union[str, IO[bytes]]
+_NUMPY_TYPES = {pa.float64(): np.float64, pa.int64(): np.int64}
+
+
+def _numpy(arr: Union[pa.Array, pa.ChunkedArray]) -> np.ndarray:
+    """``arr`` as a numpy array: a view of its values when it is one float64 / int64 chunk
+    without nulls, else ``to_numpy()``. (pyarrow's ``to_numpy`` imports pandas, ~35 MB resident,
+    only to ask for its version: reading a replay dataset at start must not cost that. For the
+    same reason ``pyarrow.compute`` and ``pyarrow.parquet`` are imported where used.)"""
+    if isinstance(arr, pa.ChunkedArray) and arr.num_chunks == 1:
+        arr = arr.chunk(0)
+    dtype = _NUMPY_TYPES.get(arr.type) if isinstance(arr, pa.Array) and not arr.null_count else None
+    if dtype is None:
+        return arr.to_numpy()
+    return np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr), offset=arr.offset * 8)
 
 
 def load(path: Path) -> CandleSeries:
@@ -133,10 +145,10 @@ def _read_fast(path: Path, layout: Layout, bytes_per_row: float) -> Read:
                 zoned = zoned and bool(iso.iso)
                 ts = iso.raw
             else:
-                ts = t.to_numpy()
+                ts = _numpy(t)
             vol = layout.columns[5]
-            out.add(ts, [batch.column(names[i]).to_numpy() for i in layout.columns[1:5]],
-                    batch.column(names[vol]).to_numpy() if vol is not None else None)
+            out.add(ts, [_numpy(batch.column(names[i])) for i in layout.columns[1:5]],
+                    _numpy(batch.column(names[vol])) if vol is not None else None)
     ts_all, values = out.result()
     pa.default_memory_pool().release_unused()  # the parsed blocks are copied out: give them back
     return _Times(ts_all, zoned if layout.time_text else None), values, Lines(layout.header_lines + 1)
@@ -172,9 +184,11 @@ class _Growing:
 
 
 def _iso_fast(col: Union[pa.Array, pa.ChunkedArray]) -> _Times:
+    import pyarrow.compute as pc
+
     for zoned, typ in ((True, pa.timestamp("ms", "UTC")), (False, pa.timestamp("ms"))):
         try:
-            ms = pc.cast(col, typ).cast(pa.int64()).to_numpy()
+            ms = _numpy(pc.cast(col, typ).cast(pa.int64()))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
         return _Times(ms, zoned)
@@ -268,6 +282,9 @@ def _finish(path: Path, layout_name: str, time_label: str, times: _Times,
 
 # -- Parquet ---------------------------------------------------------------------------------
 def _load_parquet(path: Path) -> CandleSeries:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
     try:
         pf = pq.ParquetFile(path)
     except FileNotFoundError:
@@ -303,6 +320,8 @@ def _load_parquet(path: Path) -> CandleSeries:
 def _parquet_times(path: Path, col: pa.Array) -> _Times:
     """A batch's time column: numbers as they are, timestamps and ISO text in ms UTC."""
     if pa.types.is_timestamp(col.type):
+        import pyarrow.compute as pc
+
         tz = col.type.tz
         return _Times(pc.cast(col, pa.timestamp("ms", tz)).cast(pa.int64()).to_numpy(), tz is not None)
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
@@ -318,6 +337,8 @@ def write(series_or_columns: Union[CandleSeries, CandleColumns], out: Path) -> N
     float64 ``open, high, low, close, volume``) or this app's CSV (any other suffix; ``.gz``
     compressed). Raises ``OSError``; nothing half-written is left."""
     cols = series_or_columns.candles if isinstance(series_or_columns, CandleSeries) else series_or_columns
+    import pyarrow.parquet as pq
+
     table = pa.table(dict(zip(HEADER, cols.arrays(), strict=True)))
     tmp = out.with_name(out.name + ".part")
     try:
