@@ -1,9 +1,9 @@
 """Where a full trader's app keeps its memory: RSS of the real window, empty and full.
 
 The same window and data as ``bench_scale.py`` (10,000 open positions across 500 symbols, a
-50,000-row history, a 100,000-line activity log, a 1,000,000-point equity curve, then a few
-seconds of the engine's events: prices every second, 20 opens and closes, 1,000 log lines), with
-the process's resident memory (``VmRSS``, MB) after each step and which heavy libraries are
+50,000-row history, a 100,000-line activity log, a stored run's 1,000,000-point equity curve
+loaded into the chart the way the window loads a run's history, then a few seconds of the engine's events: prices every second, 20 opens and closes, 1,000 log lines), with
+the process's resident memory (``VmRSS``, MB) after each step and its highest so far (``VmHWM``) and which heavy libraries are
 loaded (an exchange client library is loaded only when a connection needs it).
 
     QT_QPA_PLATFORM=offscreen python benchmarks/bench_memory.py [--seconds 5] [--tracemalloc]
@@ -22,6 +22,7 @@ import random
 import subprocess
 import sys
 import time
+from array import array
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -29,10 +30,11 @@ HERE = Path(__file__).resolve().parent
 HEAVY = ("ccxt", "ccxt.async_support", "ccxt.pro", "pyarrow", "numpy", "pyqtgraph", "optuna", "pandas")
 
 
-def rss_mb() -> float:
+def rss_mb(field: str = "VmRSS") -> float:
+    """The process's resident memory now (``VmRSS``) or at its highest so far (``VmHWM``), MB."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -49,7 +51,7 @@ async def scenario(seconds: float, out: list) -> None:
 
     def mark(label: str) -> None:
         loaded = ",".join(m for m in HEAVY if m in sys.modules) or "-"
-        out.append((label, rss_mb(), loaded))
+        out.append((label, rss_mb(), rss_mb("VmHWM"), loaded))
 
     mark("imports done (window module and services)")
     tmp = Path(tempfile.mkdtemp(prefix="cts-bench-mem-"))
@@ -80,15 +82,26 @@ async def scenario(seconds: float, out: list) -> None:
     atab.load(feed.lines(N_LOG))
     await asyncio.sleep(0.3)
     mark("+ 100,000 log lines")
-    pts = [(T0 + i * 60_000, 10_000 + 50 * ((i // 5000) % 7) + rng.gauss(0, 5)) for i in range(N_CURVE)]
+    # a stored run's 1,000,000-point curve, loaded as ConnectionFeed.load_history loads it
+    from cts_desktop.store.db import EquityChunkRec, Run
+    with EquityChunkRec._meta.database.atomic():
+        run = Run.create(connection=win.current, mode="paper-replay", started_at=T0, state="stopped")
+        for i in range(0, N_CURVE, 25_000):  # packed chunks, as a replay commits them
+            ts = array("q", range(T0 + i * 60_000, T0 + min(i + 25_000, N_CURVE) * 60_000, 60_000))
+            eq = array("d", (10_000 + 50 * ((j // 5000) % 7) + rng.gauss(0, 5) for j in range(i, i + len(ts))))
+            EquityChunkRec.create(run=run.id, first_ts=ts[0], last_ts=ts[-1], points=len(ts), timestamps=ts.tobytes(),
+                                  equity=eq.tobytes(), balance=eq.tobytes())
     win.tabs.setCurrentWidget(win.live_tab)
-    chart.set_points(pts)
-    del pts
+    if hasattr(services, "equity_columns"):  # two columns (this version)
+        from cts_desktop.ui.chart_data import Columns
+        chart.set_points(Columns(*services.equity_columns(win.current)))
+    else:  # a list of (ts, equity) pairs (older versions)
+        chart.set_points(services.equity_curve(win.current))
     while chart.loading:
         await asyncio.sleep(0.005)
     settle()
     await asyncio.sleep(0.3)
-    mark("+ 1,000,000-point equity curve")
+    mark("+ a stored 1,000,000-point equity curve, loaded into the chart")
     win.tabs.setCurrentWidget(ptab)
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
@@ -105,7 +118,7 @@ def run_here(root: Path, seconds: float, trace: bool) -> list:
     if trace:
         import tracemalloc
         tracemalloc.start()
-    out: list = [("Python, before the app's imports", rss_mb(), "-")]
+    out: list = [("Python, before the app's imports", rss_mb(), rss_mb("VmHWM"), "-")]
     import qasync
 
     from cts_desktop.ui.app_gui import ensure_app
@@ -135,9 +148,9 @@ def main(argv=None) -> int:
         subprocess.run(cmd, env={**os.environ, "PYTHONPATH": ""}, cwd=args.tree, check=True)
     root = Path(args.root).resolve()
     out = run_here(root, args.seconds, args.tracemalloc)
-    print(f"RSS (MB) of {root} (load {os.getloadavg()[0]:.2f}):")
-    for label, mb, loaded in out:
-        print(f"  {label:<88} {mb:7.1f}  loaded: {loaded}")
+    print(f"RSS now / highest so far (MB) of {root} (load {os.getloadavg()[0]:.2f}):")
+    for label, mb, peak, loaded in out:
+        print(f"  {label:<76} {mb:7.1f} / {peak:7.1f}  loaded: {loaded}")
     return 0
 
 
