@@ -184,6 +184,7 @@ def test_a_large_export_runs_off_the_loop_the_window_keeps_ticking_and_the_file_
                                    "wall_time": 1_700_000_000.0 + j, "category": "fill", "level": "info",
                                    "message": f"line {j}: filled buy 0.1 BTC/USD, \"quoted\""}
                                   for j in range(i, i + 5000)]).execute()
+    window.load_history()  # the newest lines on screen, as after a start
     window.tabs.setCurrentWidget(window.activity_tab)
     ticks_while_exporting = []
     clock = QElapsedTimer()
@@ -207,7 +208,9 @@ def test_a_large_export_runs_off_the_loop_the_window_keeps_ticking_and_the_file_
     # the loop ran all along: the timer fired again and again while the rows were written
     assert len(ticks_while_exporting) >= 5, ticks_while_exporting
     assert not busy.isVisible()
-    assert n == n_rows and f"Exported {n_rows} activity log rows" in window.statusBar().currentMessage()
+    assert n == n_rows and f"Exported {n_rows:,} activity log rows" in window.statusBar().currentMessage()
+    if SHOTS:
+        shot(window, "export-done")
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
     assert rows[0] == list(exports.columns("activity")) and len(rows) == n_rows + 1

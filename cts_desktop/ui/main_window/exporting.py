@@ -114,7 +114,7 @@ def export_kind(win, kind: str, path: Optional[Path] = None) -> Optional[asyncio
             return None
     title = exports.TITLES[kind].lower()
     return _start(win, f"{title} of {name}", exports.export_table_async(kind, name, path),
-                  lambda n: f"Exported {n} {title} rows of {name} to {path}")
+                  lambda n: f"Exported {n:,} {title} rows of {name} to {path}")
 
 
 def export_tax(win, path: Optional[Path] = None) -> Optional[asyncio.Future]:
@@ -136,7 +136,7 @@ def export_tax(win, path: Optional[Path] = None) -> Optional[asyncio.Future]:
         if path is None:
             return None
     return _start(win, f"tax rows of {name}", exports.export_tax_csv_async(name, path),
-                  lambda n: f"Exported {n} tax rows of {name} to {path}")
+                  lambda n: f"Exported {n:,} tax rows of {name} to {path}")
 
 
 def add_export_menu(win, file_menu: QMenu) -> QMenu:
