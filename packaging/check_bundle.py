@@ -17,7 +17,9 @@ from PyInstaller.archive.readers import CArchiveReader
 MODULES = (
     # live connections: REST (async) and websocket clients, built by name from the exchange id
     "ccxt.async_support.binance", "ccxt.async_support.kraken", "ccxt.async_support.coinbase",
-    "ccxt.pro.binance", "ccxt.pro.kraken", "ccxt.pro.bybit", "ccxt.binance",
+    "ccxt.pro.binance", "ccxt.pro.kraken", "ccxt.pro.bybit", "ccxt.binance", "ccxt.base.errors",
+    # imported inside the functions that need them (a paper replay and the GUI at start never load them)
+    "pyarrow.compute", "pyarrow.parquet", "pyarrow.csv",
     # keyring backends named by dotted path in cts_desktop/store/secrets.py
     "keyring.backends.SecretService", "keyring.backends.kwallet", "keyring.backends.macOS",
     "keyring.backends.Windows", "secretstorage",

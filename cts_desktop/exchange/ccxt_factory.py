@@ -12,16 +12,20 @@ uses are accepted (``apiKey``, ``secret``, ``password``, ``uid``, ``privateKey``
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional
 from urllib.parse import urlsplit
-
-import ccxt
-import ccxt.async_support as ccxt_async
 
 from cts_desktop.core.connection import PAPER_EXCHANGE, ConnectionConfig
 from cts_desktop.exchange.capabilities import BINANCE_FAMILY
 from cts_desktop.exchange.errors import GatewayError
 from cts_desktop.exchange.request_log import remember_secrets
+
+if TYPE_CHECKING:
+    import ccxt.async_support as ccxt_async
+
+# ccxt is imported inside the functions that build a client: ``import ccxt`` loads every exchange
+# class (~60 MB, ``ccxt.async_support`` and ``ccxt.pro`` as much again each), which a paper replay
+# and the GUI at start never need. The bundle still holds them (packaging/cts-desktop.spec).
 
 CREDENTIAL_ALIASES = {
     "apiKey": "apiKey", "api_key": "apiKey", "key": "apiKey",
@@ -71,7 +75,9 @@ def create_exchange(conn: ConnectionConfig, secrets: Dict[str, str], *, timeout_
 
     Raises :class:`GatewayError` ``not-supported`` for ``"paper"`` or an id ccxt does not know.
     """
-    return _configured(ccxt_async, conn, secrets, timeout_ms)
+    import ccxt.async_support
+
+    return _configured(ccxt.async_support, conn, secrets, timeout_ms)
 
 
 def pro_supports(exchange_id: str, capability: str = "watchOHLCV") -> bool:
@@ -116,6 +122,7 @@ def create_pro_exchange(conn: ConnectionConfig, secrets: Dict[str, str], *,
     Raises :class:`GatewayError` ``not-supported`` when ccxt.pro has no client for the exchange.
     The caller closes it (``await exchange.close()``).
     """
+    import ccxt
     import ccxt.pro as ccxt_pro
 
     if conn.exchange != PAPER_EXCHANGE and conn.exchange not in ccxt_pro.exchanges:
@@ -133,6 +140,8 @@ def create_pro_exchange(conn: ConnectionConfig, secrets: Dict[str, str], *,
 def _configured(module: Any, conn: ConnectionConfig, secrets: Dict[str, str], timeout_ms: Optional[int]) -> Any:
     """:func:`create_exchange`'s work for the exchange classes of ``module`` (``ccxt.async_support``
     or ``ccxt.pro``)."""
+    import ccxt
+
     exchange_id = conn.exchange
     if exchange_id == PAPER_EXCHANGE:
         raise GatewayError("not-supported", "The built-in paper exchange has no ccxt connection.")

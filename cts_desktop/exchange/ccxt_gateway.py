@@ -10,10 +10,7 @@ balance, candles) and the mapping of ccxt's structures onto ours; building the c
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional
-
-import ccxt
-import ccxt.async_support as ccxt_async
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Iterable, List, Optional
 
 from cts_desktop.core.connection import ConnectionConfig
 from cts_desktop.core.models import (
@@ -31,6 +28,9 @@ from cts_desktop.exchange.budget import Budget, budgets_for
 from cts_desktop.exchange.ccxt_more import CcxtMore
 from cts_desktop.exchange.errors import GatewayError, map_exception
 from cts_desktop.exchange.request_log import install_request_log  # noqa: F401 - re-exported
+
+if TYPE_CHECKING:  # ccxt itself is loaded by create_exchange (ccxt_factory.py), when a client is made
+    import ccxt.async_support as ccxt_async
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +193,8 @@ class CcxtGateway(CcxtMore):
         return self._markets
 
     def _market_of(self, m: dict) -> Market:
+        import ccxt
+
         precision = m.get("precision") or {}
         limits = m.get("limits") or {}
         mode = getattr(self.exchange, "precisionMode", ccxt.TICK_SIZE)
@@ -220,6 +222,8 @@ class CcxtGateway(CcxtMore):
         (:func:`cts_desktop.core.order_state.apply`). An order found by client id whose symbol,
         side or amount differ from ours is not applied: ``order.flag`` says why."""
         if order.id is None and order.symbol in (self.exchange.markets or {}):
+            import ccxt
+
             try:  # compare with what create_order sent (an order recorded before sending is unrounded)
                 order.amount = float(self.exchange.amount_to_precision(order.symbol, order.amount))
             except (ccxt.BaseError, ValueError, TypeError):

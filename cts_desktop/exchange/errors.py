@@ -36,10 +36,10 @@ import asyncio
 import json
 import re
 import socket
+import sys
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Iterable, Iterator, Optional, Set, Tuple
-
-import ccxt
 
 from cts_desktop.core.redaction import MIN_SECRET_LEN, REDACTED, redact
 
@@ -84,7 +84,25 @@ class GatewayError(Exception):
 
 # --------------------------------------------------------------------------- redaction
 
-__all__ = ["KINDS", "MIN_SECRET_LEN", "REDACTED", "TRANSIENT_KINDS", "GatewayError", "map_exception", "redact"]
+__all__ = ["KINDS", "MIN_SECRET_LEN", "REDACTED", "TRANSIENT_KINDS", "GatewayError", "is_ccxt_error", "map_exception",
+           "redact"]
+
+
+# --------------------------------------------------------------------------- ccxt, not imported here
+# ``import ccxt`` loads every exchange class (~60 MB, and ``ccxt.async_support`` as much again), so
+# this module never imports it: a ccxt exception can only exist once ccxt has been imported by whoever
+# made a client, and then its classes are in ``sys.modules``. A paper replay and the GUI at start
+# never load ccxt at all.
+
+def _ccxt_errors() -> Optional[ModuleType]:
+    """ccxt's exception module when ccxt has been imported, else None (no ccxt exception exists)."""
+    return sys.modules.get("ccxt.base.errors")
+
+
+def is_ccxt_error(exc: BaseException) -> bool:
+    """True when ``exc`` is a ccxt exception (``ccxt.BaseError``), without importing ccxt."""
+    errors = _ccxt_errors()
+    return errors is not None and isinstance(exc, errors.BaseError)
 
 
 # --------------------------------------------------------------------------- parsing ccxt messages
@@ -197,18 +215,20 @@ def map_exception(exc: BaseException, *, secrets: Iterable[str] = (), exchange: 
     name = _exchange_name(exchange)
     doing = f" while {action}" if action else ""
     secret_values = tuple(secrets)
-    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)) and not isinstance(exc, ccxt.BaseError):
+    ccxt = _ccxt_errors()
+    is_ccxt = ccxt is not None and isinstance(exc, ccxt.BaseError)
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)) and not is_ccxt:
         secs = f" within {timeout_s:g} s" if timeout_s else " in time"
         return GatewayError("timeout", redact(f"{name} did not answer{secs}{doing}. The exchange may be slow or the "
                                               "network congested; try again.", secret_values))
-    if not isinstance(exc, ccxt.BaseError):
+    if ccxt is None or not is_ccxt:
         return GatewayError("internal", redact(f"Internal error{doing}: {type(exc).__name__}. This is a bug in CTS "
                                                "Desktop; please report it.", secret_values))
     text = str(exc)
     code, msg = _exchange_payload(text)
     c = _Failure(exc=exc, secrets=secret_values, name=name, exid=str(getattr(exchange, "id", "") or ""), doing=doing,
                  text=text, code=code, msg=msg, status=_http_status(text), said=f" ({name} said: {msg})" if msg else "",
-                 retry_after=_retry_after(retry_after, exchange), timeout_s=timeout_s, exchange=exchange)
+                 retry_after=_retry_after(retry_after, exchange), timeout_s=timeout_s, exchange=exchange, ccxt=ccxt)
     return _by_code(c) or _by_access_class(c) or _by_request_class(c)
 
 
@@ -230,6 +250,8 @@ class _Failure:
     retry_after: Optional[float]
     timeout_s: Optional[float]
     exchange: Any
+    ccxt: ModuleType
+    """ccxt's exception module (``ccxt.base.errors``: the classes ``ccxt.X`` names)."""
 
     def make(self, kind: str, message: str, **kw: Any) -> GatewayError:
         return GatewayError(kind, redact(message, self.secrets), **kw)
@@ -253,7 +275,7 @@ def _retry_after(given: Optional[float], exchange: Any) -> Optional[float]:
 
 def _by_code(c: _Failure) -> Optional[GatewayError]:
     """Decisions by the exchange's own error code (Binance family)."""
-    name, doing, said, code = c.name, c.doing, c.said, c.code
+    name, doing, said, code, ccxt = c.name, c.doing, c.said, c.code, c.ccxt
     if code == -2015:
         authenticated_before = bool(getattr(c.exchange, "options", {}).get("hasAlreadyAuthenticatedSuccessfully"))
         if authenticated_before:
@@ -279,7 +301,7 @@ def _by_code(c: _Failure) -> Optional[GatewayError]:
 
 def _by_access_class(c: _Failure) -> Optional[GatewayError]:
     """Decisions by ccxt's class: credentials, rate limits and reaching the exchange."""
-    exc, name, doing, said, status = c.exc, c.name, c.doing, c.said, c.status
+    exc, name, doing, said, status, ccxt = c.exc, c.name, c.doing, c.said, c.status, c.ccxt
     if isinstance(exc, ccxt.PermissionDenied):
         return c.coded("permission", f"The API key is not allowed to do this{doing}{said}. Enable the needed permission for the key.")
     if isinstance(exc, ccxt.AuthenticationError):
@@ -323,7 +345,7 @@ def _not_available(c: _Failure) -> GatewayError:
 def _by_request_class(c: _Failure) -> GatewayError:
     """Decisions by ccxt's class: the request itself (funds, order, symbol, support); the rest
     is ``exchange-error``."""
-    exc, name, doing, said, code, exid = c.exc, c.name, c.doing, c.said, c.code, c.exid
+    exc, name, doing, said, code, exid, ccxt = c.exc, c.name, c.doing, c.said, c.code, c.exid, c.ccxt
     if isinstance(exc, ccxt.InsufficientFunds):
         return c.coded("insufficient-funds", f"Insufficient balance for this order{said}.")
     if isinstance(exc, ccxt.OrderNotFound):

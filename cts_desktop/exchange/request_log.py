@@ -12,13 +12,14 @@ import asyncio
 import contextvars
 import logging
 import time
-from typing import Any, Callable, Dict, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Optional
 from urllib.parse import urlsplit
-
-import ccxt.async_support as ccxt_async
 
 from cts_desktop.core.redaction import SecretRedactingFilter, redact
 from cts_desktop.core.redaction import remember_secrets as core_remember_secrets
+
+if TYPE_CHECKING:  # ccxt is imported where a client is built (exchange/ccxt_factory.py)
+    import ccxt.async_support as ccxt_async
 
 RequestEntry = Dict[str, Any]
 

@@ -17,11 +17,13 @@ prices in quote.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from cts_desktop.core.models import BUY, Order
-from cts_desktop.exchange.ccxt_factory import BINANCE_FAMILY
-from cts_desktop.exchange.ccxt_gateway import CcxtGateway
+from cts_desktop.exchange.capabilities import BINANCE_FAMILY
+
+if TYPE_CHECKING:  # only a gateway an exchange run made is ever passed (ccxt loaded then, not at import)
+    from cts_desktop.exchange.ccxt_gateway import CcxtGateway
 
 STOP_LIMIT_SLIPPAGE = 0.005
 """How far beyond the trigger a stop-limit order's limit price sits (0.005 = 0.5 %)."""

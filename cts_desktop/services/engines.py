@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from array import array
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
@@ -205,6 +206,16 @@ class AppServices:
             return list(eng.core.curve)
         run = repo.latest_run(name)
         return repo.equity_curve(run.id) if run is not None else []
+
+    def equity_columns(self, name: str) -> Tuple[array, array]:
+        """:meth:`equity_curve` as two columns, ``(timestamps_ms, equity)`` (``array('q')`` /
+        ``array('d')``, quote): what the equity chart loads, without a tuple per point."""
+        eng = self.engines.get(name)
+        if eng is not None and eng.core is not None:
+            curve = eng.core.curve
+            return array("q", [p[0] for p in curve]), array("d", [p[1] for p in curve])
+        run = repo.latest_run(name)
+        return repo.equity_columns(run.id) if run is not None else (array("q"), array("d"))
 
     def last_summary(self, name: str) -> Dict[str, Any]:
         eng = self.engines.get(name)

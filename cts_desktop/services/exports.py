@@ -13,13 +13,19 @@ Tax export (:func:`export_tax_csv`): the trades of a connection's **live** runs 
 and replay fills are simulated, not trades, and are never written: a connection with no live fill
 is refused with :class:`ExportError`. See :mod:`.tax_rows` for how spot and derivative trades
 become rows.
+
+Both run on a worker thread from the GUI (:func:`export_table_async`, :func:`export_tax_csv_async`:
+one export thread with its own database connection), so a 100,000-row export never holds the
+window's event loop; the CLI calls the plain functions.
 """
 from __future__ import annotations
 
+import asyncio
 import csv
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar
 
 from ..store.db import EventRec, FillRec, OrderRec, PositionRec, Run
 from .tax_rows import TAX_COLUMNS, derivative_row, is_derivative, spot_row
@@ -167,3 +173,35 @@ def export_tax_csv(connection: str, path: Path) -> int:
     number of rows. Raises :class:`ExportError` (no live fills; file not writable)."""
     return _write(path, TAX_COLUMNS, tax_rows(connection))
 
+
+
+# -- off the loop ------------------------------------------------------------------------------------
+T = TypeVar("T")
+_WORKER: Optional[ThreadPoolExecutor] = None
+
+
+def _in_own_connection(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` on this (worker) thread's own database connection, closed afterwards (peewee
+    keeps one connection per thread; SQLite's WAL lets it read while the recorders write)."""
+    with OrderRec._meta.database.connection_context():
+        return fn(*args)
+
+
+async def _off_loop(fn: Callable[..., T], *args: Any) -> T:
+    global _WORKER
+    if _WORKER is None:  # one thread: exports run one after the other, in the order asked
+        _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cts-export")
+    return await asyncio.get_running_loop().run_in_executor(_WORKER, _in_own_connection, fn, *args)
+
+
+async def export_table_async(kind: str, connection: str, path: Path, run_id: Optional[int] = None) -> int:
+    """:func:`export_table` on the export thread (the loop keeps running meanwhile). Returns the
+    number of data rows; raises :class:`ExportError` as it does."""
+    columns(kind)  # an unknown kind is refused at once, on the caller's thread
+    return await _off_loop(export_table, kind, connection, path, run_id)
+
+
+async def export_tax_csv_async(connection: str, path: Path) -> int:
+    """:func:`export_tax_csv` on the export thread. Returns the number of rows; raises
+    :class:`ExportError` as it does."""
+    return await _off_loop(export_tax_csv, connection, path)

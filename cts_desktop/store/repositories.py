@@ -82,6 +82,13 @@ def _unpacked(run_id: int) -> Tuple[array, array, array]:
     return ts, eq, bal
 
 
+def equity_columns(run_id: int) -> Tuple[array, array]:
+    """``(timestamps_ms, equity)`` of one run as ``array('q')`` / ``array('d')`` (quote), in time
+    order: :func:`equity_curve` without a tuple per point (16 bytes a point instead of ~120)."""
+    ts, eq, _bal = _unpacked(run_id)
+    return ts, eq
+
+
 def equity_curve(run_id: int) -> List[Tuple[int, float]]:
     """``[(timestamp_ms, equity), ...]`` of one run, in time order (quote currency)."""
     ts, eq, _bal = _unpacked(run_id)

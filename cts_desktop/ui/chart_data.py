@@ -57,6 +57,25 @@ class GrowingSeries:
         return self._y[: self.n]
 
 
+class Columns:
+    """A curve as two float64 columns, ``ts`` (ms) and ``values``, with no tuple per point
+    (1,000,000 points: 16 MB instead of ~120 MB as pairs). Has a length and slices like the list
+    of ``(timestamp_ms, value)`` pairs it stands for; :meth:`EquityData.extend` and the equity
+    chart take either."""
+
+    __slots__ = ("ts", "values")
+
+    def __init__(self, ts: Sequence[float], values: Sequence[float]):
+        self.ts = np.asarray(ts, dtype=np.float64)
+        self.values = np.asarray(values, dtype=np.float64)
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def __getitem__(self, s: slice) -> "Columns":
+        return Columns(self.ts[s], self.values[s])
+
+
 def as_arrays(points: Sequence[Tuple[int, float]]) -> Tuple[np.ndarray, np.ndarray]:
     """``(timestamps_ms, values)`` float arrays of a list of pairs (50,000 pairs in ~9 ms)."""
     n = len(points)
@@ -115,25 +134,23 @@ class EquityData:
         self.eq.reserve(capacity)
         self.dd.reserve(capacity)
 
-    def extend(self, pts: Sequence[Tuple[int, float]]) -> None:
-        """Append ``[(timestamp_ms, equity), ...]`` (time order); points older than the last one
-        are dropped (a history load can overlap the first live batch)."""
-        if not pts:
-            return
-        last = self.last_ts
-        if last is not None and pts[0][0] <= last:
-            if pts[-1][0] < last:
-                return
-            i = 0
-            while i < len(pts) and pts[i][0] < last:
-                i += 1
-            if i < len(pts) and pts[i][0] == last:
-                self.replace_last(pts[i][1])
-                i += 1
-            pts = pts[i:]
+    def extend(self, pts: "Sequence[Tuple[int, float]] | Columns") -> None:
+        """Append ``[(timestamp_ms, equity), ...]`` or :class:`Columns` (time order); points older
+        than the last one are dropped (a history load can overlap the first live batch)."""
         if not len(pts):
             return
-        ts, eq = as_arrays(pts)
+        ts, eq = (pts.ts, pts.values) if isinstance(pts, Columns) else as_arrays(pts)
+        last = self.last_ts
+        if last is not None and ts[0] <= last:
+            if ts[-1] < last:
+                return
+            i = int(np.searchsorted(ts, last, side="left"))  # the first point at or after the last one
+            if i < len(ts) and ts[i] == last:
+                self.replace_last(float(eq[i]))
+                i += 1
+            ts, eq = ts[i:], eq[i:]
+        if not len(ts):
+            return
         peak = np.maximum.accumulate(np.concatenate(([self.peak], eq)))[1:]
         self.peak = float(peak[-1])
         with np.errstate(divide="ignore", invalid="ignore"):

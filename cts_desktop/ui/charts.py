@@ -27,7 +27,7 @@ from PySide6.QtWidgets import QGraphicsItem
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from . import fmt
-from .chart_data import EquityData, peak_decimate
+from .chart_data import Columns, EquityData, peak_decimate
 
 REDRAW_MS = 600  # while points stream in, the chart repaints at most this often
 EQUITY_PEN = "#4c9be8"
@@ -218,13 +218,14 @@ class EquityChart(QWidget):
         self._dirty = True
         self._redraw()
 
-    def set_points(self, points: Sequence[Tuple[int, float]]) -> None:
-        """Replace the curve with ``[(timestamp_ms, equity), ...]`` (time order). More than
-        :data:`LOAD_CHUNK` points load one chunk per event-loop turn (see :attr:`loading`)."""
+    def set_points(self, points: "Sequence[Tuple[int, float]] | Columns") -> None:
+        """Replace the curve with ``[(timestamp_ms, equity), ...]`` or :class:`.chart_data.Columns`
+        (time order). More than :data:`LOAD_CHUNK` points load one chunk per event-loop turn (see
+        :attr:`loading`)."""
         self._stop_loading()
         self._data.clear()
         self._reset_ranges()
-        pts = points if isinstance(points, (list, tuple)) else list(points)
+        pts = points if isinstance(points, (list, tuple, Columns)) else list(points)
         if len(pts) > LOAD_CHUNK:
             self._data.reserve(len(pts) + 4096)
             self._loading = (pts, 0)
@@ -257,12 +258,12 @@ class EquityChart(QWidget):
         finally:
             self._grow = 0.25
 
-    def append_points(self, points: Iterable[Tuple[int, float]], force: bool = False) -> None:
+    def append_points(self, points: "Iterable[Tuple[int, float]] | Columns", force: bool = False) -> None:
         if self._loading is not None:  # after the history being loaded
-            self._queued.append(list(points))
+            self._queued.append(points if isinstance(points, Columns) else list(points))
             return
-        pts = points if isinstance(points, list) else list(points)
-        if not pts:
+        pts = points if isinstance(points, (list, Columns)) else list(points)
+        if not len(pts):
             if force:
                 self._dirty = True
                 self._redraw()
@@ -273,7 +274,7 @@ class EquityChart(QWidget):
         elif self.isVisible() and not self._timer.isActive():
             self._timer.start()
 
-    def _extend(self, pts: Sequence[Tuple[int, float]]) -> None:
+    def _extend(self, pts: "Sequence[Tuple[int, float]] | Columns") -> None:
         self._data.extend(pts)
         self._dirty = True
 

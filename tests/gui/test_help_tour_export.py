@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QMenu
 
@@ -155,13 +155,13 @@ def test_exports_from_the_window_write_every_row_of_the_connection(window, servi
     # the files hold every row the database keeps, not the rows on screen
     for kind, model in (("orders", OrderRec), ("activity", EventRec)):
         path = tmp_path / f"{kind}.csv"
-        n = exporting.export_kind(window, kind, path)
+        n = run(qtbot, exporting.export_kind(window, kind, path))
         with open(path, newline="", encoding="utf-8") as f:
             rows = list(csv.reader(f))
         assert n == len(rows) - 1 == model.select().where(model.connection == BUILTIN_PAPER_NAME).count() > 0
         assert "Exported" in window.statusBar().currentMessage()
     # tax export of a paper connection: refused with the service's words, nothing written
-    assert exporting.export_tax(window, tmp_path / "tax.csv") is None
+    assert run(qtbot, exporting.export_tax(window, tmp_path / "tax.csv")) is None
     assert "never exported for tax" in window.banner.text.text() and not (tmp_path / "tax.csv").exists()
     window.tabs.setCurrentWidget(pt)
     menu = exporting.table_menu(window, pt.closed_table, "positions")
@@ -171,3 +171,49 @@ def test_exports_from_the_window_write_every_row_of_the_connection(window, servi
         qtbot.waitExposed(menu)
         shot(window, "export-context-menu", menu)
     menu.close()
+
+
+def test_a_large_export_runs_off_the_loop_the_window_keeps_ticking_and_the_file_is_complete(window, qtbot, tmp_path):
+    """100,000 activity rows exported from the window: a 10 ms QTimer keeps firing while the file
+    is written (the export runs on the service's thread), a busy bar shows meanwhile, and the file
+    holds every row in order."""
+    n_rows = 100_000
+    with EventRec._meta.database.atomic():
+        for i in range(0, n_rows, 5000):
+            EventRec.insert_many([{"connection": BUILTIN_PAPER_NAME, "timestamp": 1_640_995_200_000 + j * 1000,
+                                   "wall_time": 1_700_000_000.0 + j, "category": "fill", "level": "info",
+                                   "message": f"line {j}: filled buy 0.1 BTC/USD, \"quoted\""}
+                                  for j in range(i, i + 5000)]).execute()
+    window.load_history()  # the newest lines on screen, as after a start
+    window.tabs.setCurrentWidget(window.activity_tab)
+    ticks_while_exporting = []
+    clock = QElapsedTimer()
+    clock.start()
+    timer = QTimer(window)
+    timer.setInterval(10)
+
+    def tick() -> None:
+        if not task.done():
+            ticks_while_exporting.append(clock.elapsed())
+    timer.timeout.connect(tick)
+    path = tmp_path / "activity.csv"
+    task = exporting.export_kind(window, "activity", path)
+    timer.start()
+    busy = window.findChild(exporting.ExportBusy)
+    assert busy is not None and busy.isVisible() and "Exporting activity log" in busy.label.text()
+    if SHOTS:
+        shot(window, "export-busy")
+    n = run(qtbot, task, timeout=120_000)
+    timer.stop()
+    # the loop ran all along: the timer fired again and again while the rows were written
+    assert len(ticks_while_exporting) >= 5, ticks_while_exporting
+    assert not busy.isVisible()
+    assert n == n_rows and f"Exported {n_rows:,} activity log rows" in window.statusBar().currentMessage()
+    if SHOTS:
+        shot(window, "export-done")
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == list(exports.columns("activity")) and len(rows) == n_rows + 1
+    assert [r[6] for r in (rows[1], rows[-1])] == ['line 0: filled buy 0.1 BTC/USD, "quoted"',
+                                                   f'line {n_rows - 1}: filled buy 0.1 BTC/USD, "quoted"']
+    assert [int(r[2]) for r in rows[1:]] == [1_640_995_200_000 + j * 1000 for j in range(n_rows)]

@@ -2,16 +2,19 @@
 
 The rows come from :mod:`cts_desktop.services.exports` (the database: every row of the shown
 connection, not the rows on screen); this module only asks where to write and says what happened.
+The file is written on the service's export thread: while it runs the window stays live and the
+status bar shows a busy bar ("Exporting …"); the result (rows written, or why not) follows there.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
-from typing import Optional
+from typing import Awaitable, Callable, Optional
 
 from PySide6.QtCore import QStandardPaths, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QMenu, QMessageBox, QProgressBar, QWidget
 
 from ...services import exports
 from .. import trade_actions
@@ -35,9 +38,72 @@ def _ask_path(win, title: str, name: str) -> Optional[Path]:
     return Path(path) if path else None
 
 
-def export_kind(win, kind: str, path: Optional[Path] = None) -> Optional[int]:
+class ExportBusy(QWidget):
+    """The status bar's "Exporting …" label and busy bar, shown while any export runs."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("ExportBusy")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 6, 0)
+        self.label = QLabel()
+        self.label.setObjectName("StatusInfo")
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 0)  # busy: the row count is not known ahead
+        self.bar.setFixedSize(90, 12)
+        self.bar.setTextVisible(False)
+        lay.addWidget(self.label)
+        lay.addWidget(self.bar)
+        self.running: list = []
+        self.hide()
+
+    def begin(self, what: str) -> None:
+        self.running.append(what)
+        self._show()
+
+    def end(self, what: str) -> None:
+        self.running.remove(what)
+        self._show()
+
+    def _show(self) -> None:
+        if self.running:
+            more = f" (+{len(self.running) - 1} waiting)" if len(self.running) > 1 else ""
+            self.label.setText(f"Exporting {self.running[0]}…{more}")
+        self.setVisible(bool(self.running))
+
+
+def busy_indicator(win) -> ExportBusy:
+    """The window's export indicator, put in its status bar on first use."""
+    busy = win.findChild(ExportBusy)
+    if busy is None:
+        busy = ExportBusy(win)
+        win.statusBar().insertPermanentWidget(0, busy)
+    return busy
+
+
+def _start(win, what: str, work: Awaitable[int], done: Callable[[int], str]) -> asyncio.Future:
+    """Show ``what`` as exporting now, and await ``work`` on the loop (see :func:`_export`)."""
+    busy = busy_indicator(win)
+    busy.begin(what)
+    return win._command(_export(win, busy, what, work, done), f"export the {what}")
+
+
+async def _export(win, busy: ExportBusy, what: str, work: Awaitable[int], done: Callable[[int], str]) -> Optional[int]:
+    try:
+        n = await work
+    except exports.ExportError as exc:
+        win.notify(f"Not exported: {exc}")
+        return None
+    finally:
+        busy.end(what)
+    win.statusBar().showMessage(done(n), 10000)
+    return n
+
+
+def export_kind(win, kind: str, path: Optional[Path] = None) -> Optional[asyncio.Future]:
     """Export ``kind`` (one of ``exports.KINDS``) of the shown connection; asks for the file
-    unless ``path`` is given. Returns the number of rows written, None when nothing was written."""
+    unless ``path`` is given. Returns the running export (its result: the number of rows written,
+    None when nothing was written), or None when nothing was started."""
     name = win.current
     if name is None:
         win.notify("No connection is selected: nothing to export.")
@@ -46,18 +112,15 @@ def export_kind(win, kind: str, path: Optional[Path] = None) -> Optional[int]:
         path = _ask_path(win, f"Export {exports.TITLES[kind].lower()} to CSV", exports.default_file_name(kind, name))
         if path is None:
             return None
-    try:
-        n = exports.export_table(kind, name, path)
-    except exports.ExportError as exc:
-        win.notify(f"Not exported: {exc}")
-        return None
-    win.statusBar().showMessage(f"Exported {n} {exports.TITLES[kind].lower()} rows of {name} to {path}", 10000)
-    return n
+    title = exports.TITLES[kind].lower()
+    return _start(win, f"{title} of {name}", exports.export_table_async(kind, name, path),
+                  lambda n: f"Exported {n:,} {title} rows of {name} to {path}")
 
 
-def export_tax(win, path: Optional[Path] = None) -> Optional[int]:
+def export_tax(win, path: Optional[Path] = None) -> Optional[asyncio.Future]:
     """File > Export > Trades for tax: explains the format, asks for the file (unless ``path``),
-    writes it. Paper-only connections are refused with the service's message."""
+    writes it on the export thread; returns the running export as :func:`export_kind` does.
+    Paper-only connections are refused with the service's message."""
     name = win.current
     if name is None:
         win.notify("No connection is selected: nothing to export.")
@@ -72,13 +135,8 @@ def export_tax(win, path: Optional[Path] = None) -> Optional[int]:
         path = _ask_path(win, "Export trades for tax", exports.default_file_name("tax-koinly", name))
         if path is None:
             return None
-    try:
-        n = exports.export_tax_csv(name, path)
-    except exports.ExportError as exc:
-        win.notify(f"Not exported: {exc}")
-        return None
-    win.statusBar().showMessage(f"Exported {n} tax rows of {name} to {path}", 10000)
-    return n
+    return _start(win, f"tax rows of {name}", exports.export_tax_csv_async(name, path),
+                  lambda n: f"Exported {n:,} tax rows of {name} to {path}")
 
 
 def add_export_menu(win, file_menu: QMenu) -> QMenu:
@@ -125,4 +183,5 @@ def table_menu(win, table, kind: str) -> QMenu:
     return menu
 
 
-__all__ = ["add_export_menu", "export_kind", "export_tax", "install_table_menus", "table_menu"]
+__all__ = ["ExportBusy", "add_export_menu", "busy_indicator", "export_kind", "export_tax", "install_table_menus",
+           "table_menu"]

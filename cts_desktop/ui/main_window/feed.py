@@ -11,6 +11,7 @@ from PySide6.QtCore import QTimer
 
 from ...core import events as ev
 from .. import fmt, heap
+from ..chart_data import Columns
 from ..live import figures_of
 from ..reconciliation_dialog import show_reconciliation
 
@@ -93,7 +94,7 @@ class ConnectionFeed:
             summary = self.services.last_summary(name) or {}
             win.positions_tab.load(self.services.open_positions(name), self.services.closed_positions(name))
             win.activity_tab.load(self.services.events(name))
-            curve = self.services.equity_curve(name)
+            curve = Columns(*self.services.equity_columns(name))
         except Exception as exc:  # noqa: BLE001 - a store problem must not take the window down
             log.exception("loading the history of %s failed", name)
             win.notify(f"Could not load the history of {name}: {exc}")
@@ -137,7 +138,7 @@ class ConnectionFeed:
         win.positions_tab.new_run()
         self._prices.clear()
         summary = self._summary(name)
-        self._show_summary(summary, self.services.equity_curve(name))
+        self._show_summary(summary, Columns(*self.services.equity_columns(name)))
         win.live_tab.chart.set_time_span(self.services.replay_span(name))
         win.live_tab.update_chart_info()
         win.live_tab.show_figures(figures_of(summary=summary) if summary else None)
