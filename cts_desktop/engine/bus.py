@@ -18,27 +18,25 @@ Handler = Callable[[Any], None]
 
 
 class EventBus:
-    """Handlers in subscription order. ``has_subscribers``: True while at least one handler
-    listens (events are worth building); a plain attribute kept by subscribe/unsubscribe, read
-    on every candle (a property cost a call each time)."""
-
-    __slots__ = ("_handlers", "has_subscribers")
+    __slots__ = ("_handlers",)
 
     def __init__(self) -> None:
         self._handlers: List[Handler] = []
-        self.has_subscribers = False
 
     def subscribe(self, handler: Handler) -> Callable[[], None]:
         """Register ``handler(event)``; returns a function that unsubscribes it."""
         self._handlers.append(handler)
-        self.has_subscribers = True
 
         def unsubscribe() -> None:
             if handler in self._handlers:
                 self._handlers.remove(handler)
-                self.has_subscribers = bool(self._handlers)
 
         return unsubscribe
+
+    @property
+    def has_subscribers(self) -> bool:
+        """True when at least one handler listens (events are worth building)."""
+        return bool(self._handlers)
 
     def publish(self, event: Any) -> None:
         for handler in tuple(self._handlers):
