@@ -11,6 +11,7 @@ command line's service call, which opens it per run). Target >= 250,000 candles/
     python benchmarks/bench_backtest.py [--repeat 5]
 """
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -35,6 +36,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
+    print("load average %.2f %.2f %.2f" % os.getloadavg())
     for name, symbol in CASES:
         series = load_candles_csv(DATA / name)
         market = Market(symbol, "BTC", "USD", "spot", 1e-8, 0.01)
@@ -55,6 +57,7 @@ def main():
             db.close()
         print(f"{name}: {len(series.candles)} candles, {trades} trades: median {statistics.median(rates):,.0f} "
               f"candles/s, best {max(rates):,.0f} (n={len(rates)})")
+    print("load average %.2f %.2f %.2f" % os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -69,7 +69,6 @@ class TradingCore:
                                    on_reject=self.external_reject)
         self._paper_pending = self.paper.resting  # symbol -> resting orders (read on every candle)
         self.bus = bus or EventBus()
-        self.recorder = recorder
         self.run_id = run_id
         self.runners = [StrategyRunner(s, data_timeframe_ms) for s in strategies]
         self._order_seq = 0
@@ -83,7 +82,6 @@ class TradingCore:
         self.fills: List[Fill] = []
         self.candles_seen = 0
         self.last_ts = 0
-        self._last_snapshot = 0.0
         self.failed_reason = ""
         # External execution (live trading): orders are not matched by the paper exchange but
         # queued in ``outbox`` for the async engine to send; it reports back through
@@ -95,8 +93,8 @@ class TradingCore:
         # all at once as one curve at the end (backtests: see write_curve).
         self.equity_curve = EquityCurve(recorder, run_id, not getattr(recorder, "deferred", False))
         # Info-level log lines cost a string each; backtests keep only warnings and errors.
-        self.log_info = not getattr(recorder, "deferred", False)
-        self.journal = RunJournal(connection, self.bus, recorder, run_id, self.log_info)
+        log_info = not getattr(recorder, "deferred", False)
+        self.journal = RunJournal(connection, self.bus, recorder, run_id, log_info)
         self.breakers: Optional[Breakers] = None  # exchange engines install theirs (engine/breakers.py)
         self.portfolio._on_position = self.journal.position_changed
         self._rebuild_runner_lists()
@@ -107,9 +105,10 @@ class TradingCore:
         return self.equity_curve.points
 
     def _rebuild_runner_lists(self) -> None:
-        # (runner, its on_candle, its symbols or None): looked up once here, not once a candle
-        self._direct = [(r, r.strategy.on_candle, r.symbols) for r in self.runners if r.active and not r.tf_ms]
-        self._aggregating = [r for r in self.runners if r.active and r.tf_ms]
+        # ([(runner, its on_candle, its symbols or None)], [aggregating runners]), looked up once here.
+        # One attribute, not two: at most 29 keep CPython 3.11's attribute loads fast (docs/architecture.md)
+        self._runner_lists = ([(r, r.strategy.on_candle, r.symbols) for r in self.runners if r.active and not r.tf_ms],
+                              [r for r in self.runners if r.active and r.tf_ms])
 
     # -- StrategyContext ------------------------------------------------------------------------
     def position(self, symbol: str) -> Optional[Position]:
@@ -178,7 +177,8 @@ class TradingCore:
         signaled or raised, else ``[(runner, its signals or the exception it raised, decision ts ms)]``."""
         out: Optional[List[Tuple[StrategyRunner, Any, int]]] = None
         signals: Any  # a list of signals, None, or what the strategy raised
-        for runner, on_candle, symbols in self._direct:
+        direct, aggregating = self._runner_lists
+        for runner, on_candle, symbols in direct:
             if symbols is not None and symbol not in symbols:
                 continue
             try:
@@ -188,7 +188,7 @@ class TradingCore:
             if signals:
                 out = out or []
                 out.append((runner, signals, candle[0] + self.data_tf_ms))
-        for runner in self._aggregating:
+        for runner in aggregating:
             if runner.active and (runner.symbols is None or symbol in runner.symbols):
                 for c, close_ts in runner.aggregate(symbol, candle, self.data_tf_ms):
                     try:
@@ -219,8 +219,8 @@ class TradingCore:
         if self.bus.has_subscribers:
             self.bus.publish(ev.CandleEvent(self.connection, symbol, candle, self.data_tf_ms))  # the Market tab's chart
             now = time.monotonic()
-            if now - self._last_snapshot >= SNAPSHOT_INTERVAL_S:
-                self._last_snapshot = now
+            if now - self.journal.last_snapshot >= SNAPSHOT_INTERVAL_S:
+                self.journal.last_snapshot = now
                 self.publish_snapshot()
 
     def _guard(self, r: StrategyRunner, fn: Callable[..., None], *args: Any) -> None:

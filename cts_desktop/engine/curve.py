@@ -40,7 +40,11 @@ class EquityCurve:
             self.balances[-1] = pf.balance
             return
         if self._ts is not None:  # the previous timestamp is complete: its equity counts for the drawdown
-            pf.track_drawdown(self._equity)
+            e, peak = self._equity, pf.peak
+            # called only when it changes something (a new peak, a deeper drawdown): most
+            # candles change neither, and this test costs less than the call
+            if e > peak or (peak > 0 and (peak - e) / peak > pf.max_drawdown):
+                pf.track_drawdown(e)
             if self.record_rows and self._ts != self.recorded_ts:
                 self.record_last()
         self._ts = ts

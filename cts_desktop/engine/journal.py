@@ -23,7 +23,7 @@ from .bus import EventBus
 class RunJournal:
     """Records and events of run ``run_id`` on connection ``connection`` (module docstring)."""
 
-    __slots__ = ("connection", "bus", "recorder", "run_id", "log_info")
+    __slots__ = ("connection", "bus", "recorder", "run_id", "log_info", "last_snapshot")
 
     def __init__(self, connection: str, bus: EventBus, recorder: Optional[Recorder], run_id: Optional[int],
                  log_info: bool):
@@ -34,6 +34,7 @@ class RunJournal:
         self.run_id = cast(int, run_id)
         # info lines of a run that stores nothing reach only the bus: built only when it listens
         self.log_info = log_info and recorder is not None
+        self.last_snapshot = 0.0  # time.monotonic() of the last account snapshot published (s)
 
     @property
     def wants_info(self) -> bool:

@@ -258,8 +258,8 @@ class Protector:
                 leg.type = "take_profit_limit"
             core.orders.append(leg)
             core.journal.order(leg)
-        if core.recorder is not None:
-            await asyncio.wrap_future(core.recorder.flush())  # recorded before the exchange sees them
+        if core.journal.recorder is not None:
+            await asyncio.wrap_future(core.journal.recorder.flush())  # recorded before the exchange sees them
         try:
             await self._place(guard, tp, sl)
         except GatewayError as err:

@@ -113,3 +113,48 @@ def test_ema_is_its_recursion_seeded_with_the_exact_sma():
     for x in closes[12:]:
         want += 2 / 13 * (x - want)
     assert v == want == e.exact()
+
+
+def _ftx_closes():
+    from pathlib import Path
+
+    from cts_desktop.exchange.candles import load_candles_csv
+
+    data = Path(__file__).resolve().parents[2] / "resources" / "data" / "FTX_BTC-PERP_1m_2022-01.csv"
+    return load_candles_csv(data).candles.close.tolist()
+
+
+def test_sma_pair_equals_two_smas_bit_for_bit_and_the_plain_mean_over_the_ftx_month():
+    """The crossover's fused update (one call for both averages) gives the values of two separate
+    SMA objects exactly, and each is within 1e-9 (relative) of the plain mean of its window."""
+    from cts_desktop.engine.strategies.averages import SMAPair
+
+    closes = _ftx_closes()
+    assert len(closes) == 45_031
+    for fast_n, slow_n in ((10, 30), (1, 2), (7, 200)):
+        pair, fast, slow = SMAPair(fast_n, slow_n), SMA(fast_n), SMA(slow_n)
+        for k, x in enumerate(closes):
+            got = pair.update(x)
+            f, s = fast.update(x), slow.update(x)
+            if k + 1 < slow_n:
+                assert got is None
+                continue
+            assert got == (f, s)  # the same floats, not just close ones
+            assert pair.fast.value == f and pair.slow.value == s
+            assert pair.fast.exact() == fast.exact() and pair.slow.exact() == slow.exact()
+            plain_fast = sum(closes[k + 1 - fast_n:k + 1]) / fast_n
+            plain_slow = sum(closes[k + 1 - slow_n:k + 1]) / slow_n
+            assert abs(f - plain_fast) <= 1e-9 * plain_fast
+            assert abs(s - plain_slow) <= 1e-9 * plain_slow
+
+
+def test_ema_pair_equals_two_emas():
+    from cts_desktop.engine.strategies.averages import EMAPair
+
+    closes = _ftx_closes()[:5000]
+    pair, fast, slow = EMAPair(10, 30), EMA(10), EMA(30)
+    for x in closes:
+        got = pair.update(x)
+        f, s = fast.update(x), slow.update(x)
+        assert got == (None if f is None or s is None else (f, s))
+    assert got is not None

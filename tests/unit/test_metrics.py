@@ -231,3 +231,37 @@ def test_compute_metrics_empty_curve_and_bad_start():
     assert m.final_equity == 500.0 and m.exposure is None and m.start_ms is None
     with pytest.raises(ValueError):
         compute_metrics([], [], 0.0)
+
+
+def _daily_returns_point_by_point(curve, start):
+    """The former implementation (a step per point), kept as the reference."""
+    closes = []
+    day, last = curve[0][0] // DAY_MS, curve[0][1]
+    for ts, eq in curve:
+        d = ts // DAY_MS
+        if d != day:
+            closes.append(last)
+            closes.extend([last] * (d - day - 1))
+            day = d
+        last = eq
+    closes.append(last)
+    out, prev = [], start
+    for c in closes:
+        out.append(c / prev - 1.0)
+        prev = c
+    return out
+
+
+def test_daily_returns_by_binary_search_equal_the_point_by_point_resampling():
+    """Random curves with gaps of days, several points a millisecond apart across midnight, and
+    points exactly at midnight: the same returns, float for float."""
+    import random
+
+    rng = random.Random(7)
+    for _ in range(200):
+        ts, eq, curve = T0 + rng.randrange(DAY_MS), 1000.0, []
+        for _ in range(rng.randrange(1, 400)):
+            ts += rng.choice([0, 1, 60_000, H, DAY_MS - 1, DAY_MS, 3 * DAY_MS, (DAY_MS - ts % DAY_MS)])
+            eq *= 1 + rng.uniform(-0.01, 0.01)
+            curve.append((ts, eq))
+        assert daily_returns(curve, 1000.0) == _daily_returns_point_by_point(curve, 1000.0)

@@ -22,7 +22,7 @@ are compared as they are.
 from __future__ import annotations
 
 import math
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 PRICE_RANGE = 1000.0  # highest close in a window / the window's mean, allowed for in the tolerance
 
@@ -97,6 +97,71 @@ class EMA:
 
 
 Average = Union[SMA, EMA]
+
+
+class SMAPair:
+    """The fast and the slow :class:`SMA` of the same values, updated by one call a value (the
+    crossover's hot path: one call instead of two). The arithmetic is :meth:`SMA.update`'s, in
+    the same order, on the two :class:`SMA` objects ``fast`` and ``slow`` (their ``value`` and
+    :meth:`SMA.exact` stay valid), so the values are the same bit for bit.
+    ``update(x)`` returns ``(fast, slow)`` once both windows are full, else None."""
+
+    __slots__ = ("fast", "slow", "_warm")
+
+    def __init__(self, fast: int, slow: int):
+        self.fast = SMA(fast)
+        self.slow = SMA(slow)
+        self._warm = max(fast, slow)  # values still to come before both windows are full
+
+    def update(self, x: float) -> Optional[Tuple[float, float]]:
+        a = self.fast
+        i = a.i
+        a.total += x - a.buf[i]
+        a.buf[i] = x
+        i += 1
+        if i == a.n:
+            i = 0
+            a.total = math.fsum(a.buf)
+        a.i = i
+        b = self.slow
+        j = b.i
+        b.total += x - b.buf[j]
+        b.buf[j] = x
+        j += 1
+        if j == b.n:
+            j = 0
+            b.total = math.fsum(b.buf)
+        b.i = j
+        if self._warm:
+            self._warm -= 1
+            a.count = min(a.count + 1, a.n)
+            b.count = min(b.count + 1, b.n)
+            if a.count == a.n:
+                a.value = a.total / a.n
+            if b.count == b.n:
+                b.value = b.total / b.n
+            if self._warm:
+                return None
+            return a.total / a.n, b.total / b.n
+        a.value = f = a.total / a.n
+        b.value = s = b.total / b.n
+        return f, s
+
+
+class EMAPair:
+    """The fast and the slow :class:`EMA` of the same values with :class:`SMAPair`'s interface
+    (two :meth:`EMA.update` calls)."""
+
+    __slots__ = ("fast", "slow")
+
+    def __init__(self, fast: int, slow: int):
+        self.fast = EMA(fast)
+        self.slow = EMA(slow)
+
+    def update(self, x: float) -> Optional[Tuple[float, float]]:
+        f = self.fast.update(x)
+        s = self.slow.update(x)
+        return None if f is None or s is None else (f, s)
 
 
 def relation(fast: float, slow: float, fast_avg: Average, slow_avg: Average, tolerance: float) -> int:

@@ -25,10 +25,10 @@ fills the resulting market order at the next candle's open (see ``exchange/paper
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
 from ...core.models import BUY, LONG, SELL, SHORT, TIMEFRAME_MS, Candle, Signal
-from .averages import EMA, SMA, near_tolerance, relation
+from .averages import EMA, SMA, EMAPair, SMAPair, near_tolerance, relation
 from .base import ChartLine, Param, ParamError, Strategy, StrategyContext
 
 
@@ -67,20 +67,19 @@ class MovingAverageCross(Strategy):
         return out
 
     def on_start(self, ctx: StrategyContext, symbols: Iterable[str]) -> None:
-        make = SMA if self.p["ma_type"] == "sma" else EMA
-        self._avgs: Dict[str, tuple] = {s: (make(self.p["fast"]), make(self.p["slow"])) for s in symbols}
+        pair = SMAPair if self.p["ma_type"] == "sma" else EMAPair
+        self._avgs: Dict[str, Union[SMAPair, EMAPair]] = {s: pair(self.p["fast"], self.p["slow"]) for s in symbols}
         self._relation: Dict[str, int] = {s: 0 for s in symbols}
         self._near = near_tolerance(self.p["fast"], self.p["slow"])
         self._sl = self.p["stop_loss"] / 100.0 or None
         self._tp = self.p["take_profit"] / 100.0 or None
 
     def on_candle(self, ctx: StrategyContext, symbol: str, candle: Candle) -> Optional[List[Signal]]:
-        fast_avg, slow_avg = self._avgs[symbol]
-        close = candle[4]
-        fast = fast_avg.update(close)
-        slow = slow_avg.update(close)
-        if slow is None or fast is None:
+        avgs = self._avgs[symbol]
+        both = avgs.update(candle[4])
+        if both is None:
             return None
+        fast, slow = both
         d = fast - slow
         near = self._near * slow
         if d > near:  # closes are > 0, so slow > 0: a clear relation, no exact values needed
@@ -88,7 +87,7 @@ class MovingAverageCross(Strategy):
         elif d < -near:
             rel = -1
         else:
-            rel = relation(fast, slow, fast_avg, slow_avg, self._near)
+            rel = relation(fast, slow, avgs.fast, avgs.slow, self._near)
             if rel == 0:
                 return None
         prev = self._relation[symbol]
