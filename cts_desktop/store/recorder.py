@@ -260,13 +260,13 @@ class Recorder:
                     self.on_error(exc)
                 except Exception:  # noqa: BLE001 - a failing handler must not stop the writer thread
                     log.exception("recorder on_error handler failed")
-        if error is None:
-            checkpoint(self.db)
         for fut in g.waiters:
             if error is None:
                 fut.set_result(None)
             else:
                 fut.set_exception(error)
+        if error is None:  # after the waiters: nobody waits for a checkpoint
+            checkpoint(self.db)
 
     def _write(self, g: "_Grouped") -> None:
         """One commit's records, inside the caller's transaction."""

@@ -103,11 +103,13 @@ def test_the_recorders_checkpoint_the_wal_outside_their_commits(dirs):
     rec = Recorder(db, batched=True)
     try:
         run = rec.begin_run("ckpt", "paper", currency="USDT", starting_balance=1000)
-        rec.flush().result(10)  # the run row's commit and its checkpoint are over
+        rec.flush().result(10)
+        rec.flush().result(10)  # the writer is past the run row's commit and its checkpoint (one thread, in order)
         for i in range(50):
             rec.event(run, "ckpt", i, "engine", "info", f"line {i}", 0.0)
         db.__dict__.pop("_cts_checkpointed", None)  # due now
         rec.flush().result(10)
+        rec.flush().result(10)  # the writer is past the previous commit's checkpoint (it follows the waiters)
         main_file = sqlite3.connect(f"file:{data / DB_FILENAME}?immutable=1", uri=True)
         try:
             assert main_file.execute("select count(*) from events").fetchone() == (50,)
