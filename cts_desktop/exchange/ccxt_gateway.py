@@ -29,6 +29,7 @@ from cts_desktop.exchange.ccxt_factory import (  # noqa: F401 - re-exported: the
 from cts_desktop.exchange.clock import ExchangeClock
 from cts_desktop.exchange.budget import Budget, budgets_for
 from cts_desktop.exchange.ccxt_more import CcxtMore
+from cts_desktop.exchange.conditional import CONDITIONAL_TYPES, ConditionalOrders
 from cts_desktop.exchange.errors import GatewayError, map_exception
 from cts_desktop.exchange.request_log import install_request_log  # noqa: F401 - re-exported
 
@@ -92,7 +93,7 @@ def _fees_of(raw: dict) -> list:
     return [raw["fee"]] if raw.get("fee") else []
 
 
-class CcxtGateway(CcxtMore):
+class CcxtGateway(CcxtMore, ConditionalOrders):
     """One ccxt async exchange used for trading, with our types in and out.
 
     Every method raises :class:`GatewayError` on failure (never a ccxt exception). Orders are
@@ -271,6 +272,8 @@ class CcxtGateway(CcxtMore):
         and fee (quote currency where convertible). Raises :class:`GatewayError`; when its
         ``transient`` is true the order may exist anyway: settle it with :meth:`fetch_order`.
         """
+        if order.type in CONDITIONAL_TYPES:  # a futures stop-loss / take-profit leg (exchange/conditional.py)
+            return await self._create_conditional(order)
         ex = self.exchange
         await self._ensure_markets()
         try:
@@ -297,6 +300,8 @@ class CcxtGateway(CcxtMore):
     async def cancel_order(self, order: Order) -> Order:
         """Cancel ``order`` (by exchange id, else by clientOrderId). ``order-not-found`` means the
         exchange does not know an open order by that id: query it, do not assume canceled."""
+        if order.type in CONDITIONAL_TYPES:
+            return await self._cancel_conditional(order)
         await self._ensure_markets()
         if order.id:
             raw = await self._trade_call("canceling the order", self.exchange.cancel_order, order.id, order.symbol)
@@ -309,6 +314,8 @@ class CcxtGateway(CcxtMore):
         """Refresh ``order`` from the exchange: by clientOrderId where the exchange supports it
         (Binance ``origClientOrderId``), else by id, else by scanning open and recent orders.
         Raises ``order-not-found`` when the exchange has no such order."""
+        if order.type in CONDITIONAL_TYPES:
+            return await self._fetch_conditional(order)
         ex = self.exchange
         await self._ensure_markets()
         if order.clientOrderId and ex.id in BINANCE_FAMILY:

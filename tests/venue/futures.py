@@ -9,7 +9,8 @@ request log showed which; see ``tests/integration/test_futures_positions.py``):
   ``/fapi/v1/ticker/24hr``, ``/fapi/v1/ticker/price`` (public). Market data: the BTCUSDT price path
   of the venue, which *is* a recorded Binance BTC/USDT perpetual series. The exchangeInfo entry is
   written from the documented shape with BTCUSDT's published filters (tick 0.10, step 0.001, min
-  notional 100 USDT; *not* a recording):
+  notional 100 USDT; *not* a recording; the order types under ``orderTypes``, as the live API
+  and ccxt spell it, where the page's example says ``OrderType``):
   https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api/Exchange-Information
 * ``GET /fapi/v3/account`` (balance): the wallet (USDT), unrealized profit, initial margin (notional
   / leverage, 20x), available balance = wallet + unrealized - initial margin:
@@ -28,6 +29,20 @@ request log showed which; see ``tests/integration/test_futures_positions.py``):
   answers with the final state:
   https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/New-Order
   https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Account-Trade-List
+* ``POST/GET/DELETE /fapi/v1/algoOrder``: conditional orders (``algoType=CONDITIONAL``), where
+  Binance moved ``STOP_MARKET`` / ``TAKE_PROFIT_MARKET`` in December 2025 and where ccxt 4.5 sends
+  them. ``triggerPrice``, ``quantity`` (or ``closePosition=true``: the whole position), ``reduceOnly``,
+  ``clientAlgoId``. A SELL ``STOP_MARKET`` triggers when the price path's low reaches the trigger (BUY:
+  the high), a SELL ``TAKE_PROFIT_MARKET`` when the high reaches it (BUY: the low); one already
+  crossed when placed is refused (-2021 "Order would immediately trigger."). On the trigger the algo
+  order places a MARKET order (reduce-only when it is), filled at the trigger price (taker; the
+  venue's spot stops fill the same way), and its ``algoStatus`` goes ``NEW`` -> ``FINISHED`` with
+  ``actualOrderId`` set (the order's trades carry that id); a reduce-only one that finds nothing to
+  reduce is ``EXPIRED``. A canceled one is ``CANCELED``. The triggered order's clientOrderId is
+  not documented: the venue gives it ``clientAlgoId`` (the app finds it by ``actualOrderId`` only).
+  https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/New-Algo-Order
+  https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Query-Algo-Order
+  https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Cancel-Algo-Order
 * Fees: taker 0.05 %, maker 0.02 % (Binance's regular USD-M tier), in USDT, from the wallet;
   realized profit of a reducing fill goes to the wallet too.
 
@@ -121,6 +136,42 @@ class FOrder:
 
 
 @dataclass
+class FAlgo:
+    account: str
+    algo_id: int
+    client_algo_id: str
+    side: str
+    order_type: str  # STOP_MARKET / TAKE_PROFIT_MARKET
+    quantity: Decimal
+    trigger: Decimal
+    reduce_only: bool
+    close_position: bool
+    create_time: int
+    status: str = "NEW"
+    actual_order_id: str = ""
+    actual_price: Decimal = ZERO
+    update_time: int = 0
+    trigger_time: int = 0
+
+    def crossed(self, low: Decimal, high: Decimal) -> bool:
+        """Whether a price move between ``low`` and ``high`` reaches the trigger."""
+        falls = (self.order_type == "STOP_MARKET") == (self.side == "SELL")  # sell stop / buy take-profit
+        return low <= self.trigger if falls else high >= self.trigger
+
+    def to_json(self) -> dict:
+        return {"algoId": self.algo_id, "clientAlgoId": self.client_algo_id, "algoType": "CONDITIONAL",
+                "orderType": self.order_type, "symbol": SYMBOL, "side": self.side, "positionSide": "BOTH",
+                "timeInForce": "GTC", "quantity": _f(self.quantity, 3), "algoStatus": self.status,
+                "actualOrderId": self.actual_order_id, "actualPrice": _f(self.actual_price, 5),
+                "triggerPrice": _f(self.trigger, 2), "price": "0.00", "icebergQuantity": None,
+                "tpTriggerPrice": "0.000", "tpPrice": "0.000", "slTriggerPrice": "0.000", "slPrice": "0.000",
+                "tpOrderType": "", "selfTradePreventionMode": "EXPIRE_MAKER", "workingType": "CONTRACT_PRICE",
+                "priceMatch": "NONE", "closePosition": self.close_position, "priceProtect": False,
+                "reduceOnly": self.reduce_only, "createTime": self.create_time,
+                "updateTime": self.update_time or self.create_time, "triggerTime": self.trigger_time, "goodTillDate": 0}
+
+
+@dataclass
 class FAccount:
     wallet: Decimal
     positions: Dict[str, FPosition] = field(default_factory=dict)
@@ -134,6 +185,7 @@ class Futures:
         self.accounts: Dict[str, FAccount] = {}
         self.orders: Dict[int, FOrder] = {}
         self.trades: List[dict] = []
+        self.algos: Dict[int, FAlgo] = {}
         state.listeners.append(self._on_price)
 
     # -- accounts and prices ---------------------------------------------------------------------
@@ -246,11 +298,71 @@ class Futures:
                             "time": pos.update_time, "positionSide": "BOTH", "buyer": order.side == "BUY",
                             "maker": maker, "_account": order.account})
 
+    def new_algo(self, api_key: str, p: dict) -> FAlgo:
+        """POST /fapi/v1/algoOrder (module docstring). Raises VenueError."""
+        with self.state.lock:
+            if p.get("symbol") != SYMBOL:
+                raise bad_request(-1121, "Invalid symbol.")
+            if p.get("algoType") != "CONDITIONAL":
+                raise bad_request(-1102, "Mandatory parameter 'algoType' was not sent, was empty/null, or malformed.")
+            side, otype = p.get("side", ""), p.get("type", "")
+            if side not in ("BUY", "SELL"):
+                raise bad_request(-1117, "Invalid side.")
+            if otype not in ("STOP_MARKET", "TAKE_PROFIT_MARKET"):
+                raise bad_request(-1116, "Invalid orderType.")
+            if not p.get("triggerPrice"):
+                raise bad_request(-1102, "Mandatory parameter 'triggerPrice' was not sent, was empty/null, or malformed.")
+            trigger = dec(p["triggerPrice"], "triggerPrice")
+            if trigger % TICK != 0:
+                raise bad_request(-1111, "Precision is over the maximum defined for this asset.")
+            close = str(p.get("closePosition", "false")).lower() == "true"
+            reduce_only = str(p.get("reduceOnly", "false")).lower() == "true"
+            if close and (p.get("quantity") or reduce_only):
+                raise bad_request(-1106, "Parameter 'quantity' sent when not required." if p.get("quantity")
+                                  else "Parameter 'reduceOnly' sent when not required.")
+            qty = ZERO if close else dec(p.get("quantity") or "0", "quantity")
+            if not close and (qty < MIN_QTY or qty > MAX_QTY or qty % STEP != 0):
+                raise bad_request(-1111, "Precision is over the maximum defined for this asset.")
+            mark = self.mark()
+            algo = FAlgo(api_key, next(_order_ids), p.get("clientAlgoId") or f"web_{next(_order_ids)}", side, otype,
+                         qty, trigger, reduce_only, close, self.state.now())
+            if algo.crossed(mark, mark):
+                raise bad_request(-2021, "Order would immediately trigger.")
+            self.algos[algo.algo_id] = algo
+            return algo
+
+    def find_algo(self, api_key: str, p: dict) -> FAlgo:
+        with self.state.lock:
+            for a in self.algos.values():
+                if a.account == api_key and (str(a.algo_id) == p.get("algoId")
+                                             or (not p.get("algoId") and a.client_algo_id == p.get("clientAlgoId"))):
+                    return a
+        raise bad_request(-2013, "Order does not exist.")
+
+    def _trigger(self, algo: FAlgo) -> None:
+        pos = self.account(algo.account).positions.get(SYMBOL, FPosition())
+        qty = abs(pos.amt) if algo.close_position else algo.quantity
+        reduces = pos.amt != 0 and (pos.amt > 0) == (algo.side == "SELL")
+        now = self.state.now()
+        algo.trigger_time = algo.update_time = now
+        if (algo.reduce_only or algo.close_position) and not reduces:
+            algo.status = "EXPIRED"  # nothing to reduce: the triggered order is refused
+            return
+        order = FOrder(algo.account, next(_order_ids), algo.client_algo_id, algo.side, "MARKET", qty, ZERO, now,
+                       algo.reduce_only or algo.close_position)
+        self.orders[order.order_id] = order
+        self._fill(order, algo.trigger, maker=False)
+        algo.status, algo.actual_order_id, algo.actual_price = "FINISHED", str(order.order_id), algo.trigger
+
     def _on_price(self, symbol: str, closed_index: Optional[int]) -> None:
-        """Resting LIMIT orders fill at their price when the new candle reaches it (state lock held)."""
+        """Conditional orders trigger, resting LIMIT orders fill at their price, when the new
+        candle reaches them (state lock held)."""
         if symbol != SYMBOL:
             return
         _, _, high, low, _, _ = self.state.paths[SYMBOL].current
+        for a in list(self.algos.values()):
+            if a.status == "NEW" and a.crossed(Decimal(repr(low)), Decimal(repr(high))):
+                self._trigger(a)
         for o in list(self.orders.values()):
             if o.is_open and o.type == "LIMIT" and (
                     (o.side == "BUY" and Decimal(repr(low)) <= o.price) or (o.side == "SELL" and Decimal(repr(high)) >= o.price)):
@@ -392,6 +504,14 @@ def endpoints(public: str, user_data: str, trade: str) -> Dict[tuple, tuple]:
     def new_order(s: Any, p: dict, k: str) -> dict:
         return order_answer(s.state.futures.new_order(k, p), p)
 
+    def cancel_algo(s: Any, p: dict, k: str) -> dict:
+        a = s.state.futures.find_algo(k, p)
+        with s.state.lock:
+            if a.status != "NEW":
+                raise bad_request(-2011, "Unknown order sent.")
+            a.status, a.update_time = "CANCELED", s.state.now()
+        return {"algoId": a.algo_id, "clientAlgoId": a.client_algo_id, "code": "200", "msg": "success"}
+
     return {
         ("GET", "/fapi/v1/ping"): (lambda s, p, k: {}, public, 1),
         ("GET", "/fapi/v1/time"): (lambda s, p, k: {"serverTime": s.state.now()}, public, 1),
@@ -405,5 +525,8 @@ def endpoints(public: str, user_data: str, trade: str) -> Dict[tuple, tuple]:
         ("GET", "/fapi/v1/order"): (lambda s, p, k: s.state.futures.find(k, p).to_json(), user_data, 1),
         ("DELETE", "/fapi/v1/order"): (cancel, trade, 1),
         ("GET", "/fapi/v1/openOrders"): (open_orders, user_data, lambda p: 1 if p.get("symbol") else 40),
+        ("POST", "/fapi/v1/algoOrder"): (lambda s, p, k: s.state.futures.new_algo(k, p).to_json(), trade, 0),
+        ("GET", "/fapi/v1/algoOrder"): (lambda s, p, k: s.state.futures.find_algo(k, p).to_json(), user_data, 1),
+        ("DELETE", "/fapi/v1/algoOrder"): (cancel_algo, trade, 1),
         ("GET", "/fapi/v1/userTrades"): (lambda s, p, k: s.state.futures.user_trades(k, p), user_data, 5),
     }
