@@ -4,8 +4,11 @@ A position opened by an entry with stops (``Position.stop_loss`` / ``take_profit
 quote) is armed by :class:`Protector` as soon as no order of its symbol is in flight:
 
 * **At the exchange** (live runs, where :func:`~cts_desktop.exchange.stops.exchange_stop_kind`
-  allows it: Binance spot): one OCO list holding both (a ``LIMIT_MAKER`` target and a
-  ``STOP_LOSS_LIMIT`` stop), or a single stop-limit order when only one is set. The legs are
+  allows it): on Binance spot one OCO list holding both (a ``LIMIT_MAKER`` target and a
+  ``STOP_LOSS_LIMIT`` stop), or a single stop-limit order when only one is set; on Binance USD-M
+  perpetuals two reduce-only trigger orders (``STOP_MARKET``, ``TAKE_PROFIT_MARKET``) for the
+  position's amount; there is no OCO there: when one executes, the position closes and the other
+  is canceled with it. The legs are
   recorded as orders (reason ``stop-loss`` / ``take-profit``, linked to the position) before they
   are sent. They are replaced when the position's size or stops change, canceled when it closes,
   and canceled **before** any exit of the engine is sent (an exit that finds its position closed
@@ -41,7 +44,7 @@ from ..core.models import BUY, FAILED, LONG, REJECTED, SELL, Fill, Order, Positi
 from ..core.order_state import OrderUpdate, apply, is_terminal
 from ..exchange.ccxt_gateway import CcxtGateway
 from ..exchange.errors import GatewayError
-from ..exchange.stops import cancel_protection, exchange_stop_kind, last_price, place_oco, place_stop
+from ..exchange.stops import cancel_protection, exchange_stop_kind, last_price, place_protection
 from .core import TradingCore
 from .exits import triggered_exit
 from .feeds import MarketFeed
@@ -249,19 +252,21 @@ class Protector:
 
     async def _arm(self, pos: Position) -> None:
         core = self.core
-        tp = self._leg(pos, "take-profit", "limit_maker", pos.take_profit) if pos.take_profit is not None else None
-        sl = self._leg(pos, "stop-loss", "stop_loss_limit", pos.stop_loss) if pos.stop_loss is not None else None
+        pair = exchange_stop_kind(self.gateway, pos.symbol) == "pair"  # futures: two reduce-only trigger orders
+        tp_type, sl_type = ("take_profit_market", "stop_loss_market") if pair else ("limit_maker", "stop_loss_limit")
+        tp = self._leg(pos, "take-profit", tp_type, pos.take_profit) if pos.take_profit is not None else None
+        sl = self._leg(pos, "stop-loss", sl_type, pos.stop_loss) if pos.stop_loss is not None else None
         legs = [leg for leg in (tp, sl) if leg is not None]
         guard = Guard(pos.id, pos.symbol, pos.amount, pos.stop_loss, pos.take_profit, legs)
         for leg in legs:
-            if leg is tp and sl is None:
+            if leg is tp and sl is None and not pair:
                 leg.type = "take_profit_limit"
             core.orders.append(leg)
             core.journal.order(leg)
         if core.recorder is not None:
             await asyncio.wrap_future(core.recorder.flush())  # recorded before the exchange sees them
         try:
-            await self._place(guard, tp, sl)
+            guard.list_id = await place_protection(self.gateway, tp, sl, f"{sl.clientOrderId}-oco" if sl else "")
         except GatewayError as err:
             if not (err.transient and await self._found(legs)):
                 for leg in legs:
@@ -277,15 +282,6 @@ class Protector:
             self.record(leg, f"({leg.reason}) placed at the exchange as {leg.id}, at {leg.price:g}: {leg.state}")
         self.guards[pos.symbol] = guard
         self._mark(pos, EXCHANGE)
-
-    async def _place(self, guard: Guard, tp: Optional[Order], sl: Optional[Order]) -> None:
-        if tp is not None and sl is not None:
-            guard.list_id = f"{sl.clientOrderId}-oco"
-            await place_oco(self.gateway, tp, sl, guard.list_id)
-        else:
-            leg = tp or sl
-            assert leg is not None
-            await place_stop(self.gateway, leg, leg.reason)
 
     async def _found(self, legs: List[Order]) -> bool:
         """After an unknown outcome: True when the exchange has every leg."""
