@@ -43,6 +43,7 @@ from ..core import events as ev
 from ..core.models import BUY, FAILED, LONG, REJECTED, SELL, Fill, Order, Position
 from ..core.order_state import OrderUpdate, apply, is_terminal
 from ..exchange.ccxt_gateway import CcxtGateway
+from ..exchange.conditional import CONDITIONAL_TYPES
 from ..exchange.errors import GatewayError
 from ..exchange.stops import cancel_protection, exchange_stop_kind, last_price, place_protection
 from .core import TradingCore
@@ -209,8 +210,9 @@ class Protector:
         change of size or stops); disarm the protection of positions that closed."""
         core = self.core
         if self.leftovers:
-            self._adopt(self.leftovers)
-            self.leftovers = []
+            orphans, self.leftovers = self._adopt(self.leftovers), []
+            if orphans:  # futures legs are reduce-only: left resting they would act on a later position
+                await cancel_protection(self.gateway, orphans, None)
         for sym, pos in list(core.portfolio.open.items()):
             guard = self.guards.get(sym)
             if pos.stop_loss is None and pos.take_profit is None:  # (removed by hand: engine/move_stops.py)
@@ -295,10 +297,13 @@ class Protector:
     def adopt(self, leftovers: List[Order]) -> None:
         """Protective legs of earlier runs still resting at the exchange, taken over at the first
         :meth:`sync` (after the run carried its positions over): those of a symbol whose open
-        position has their size protect it now; the others are left as they are (logged)."""
+        position has their size protect it now; the others are left as they are (logged), but
+        futures legs (reduce-only trigger orders of this app) are canceled."""
         self.leftovers = list(leftovers)
 
-    def _adopt(self, leftovers: List[Order]) -> None:
+    def _adopt(self, leftovers: List[Order]) -> List[Order]:
+        """Adopt what fits (:meth:`adopt`); returns the futures legs that do not (to cancel)."""
+        orphans: List[Order] = []
         by_symbol: Dict[str, List[Order]] = {}
         for leg in leftovers:
             by_symbol.setdefault(leg.symbol, []).append(leg)
@@ -308,14 +313,19 @@ class Protector:
                 for leg in legs:
                     leg.position_id = pos.id
                     self.core.orders.append(leg)
-                list_id = f"{legs[-1].clientOrderId}-oco" if len(legs) > 1 else ""
+                oco = len(legs) > 1 and not any(leg.type in CONDITIONAL_TYPES for leg in legs)
+                list_id = f"{legs[-1].clientOrderId}-oco" if oco else ""
                 self.guards[sym] = Guard(pos.id, sym, pos.amount, pos.stop_loss, pos.take_profit, legs, list_id)
                 self._mark(pos, EXCHANGE)
                 self._log(ev.CAT_ORDER, f"protective orders of an earlier run on {sym} adopted for position #{pos.id}")
                 continue
             for leg in legs:
+                ours = leg.type in CONDITIONAL_TYPES
+                orphans += [leg] if ours else []
                 self._log(ev.CAT_ORDER, f"protective order {leg.clientOrderId} ({leg.reason}) of an earlier run "
-                                        f"rests at the exchange for {leg.amount:g} {sym}: left as it is", "warning")
+                                        f"rests at the exchange for {leg.amount:g} {sym}: "
+                                        + ("canceled (no position of that size)" if ours else "left as it is"), "warning")
+        return orphans
 
     # -- following and disarming ---------------------------------------------------------------
     def record(self, leg: Order, what: str) -> None:

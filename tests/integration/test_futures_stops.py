@@ -106,3 +106,87 @@ def test_the_stops_rest_at_the_exchange_and_the_stop_closes_the_position_once(se
     states = dict(rows(services, "select reason, state from orders where connection = ? and reason in "
                                  "('stop-loss', 'take-profit')", "fut stops"))
     assert states == {"stop-loss": "filled", "take-profit": "canceled"}
+
+
+def test_moving_the_stops_replaces_both_legs(services, venue):
+    from cts_desktop.engine import move_stops
+
+    _funded(venue)
+    eng = make_engine(services, venue, "fut move")
+
+    async def go():
+        await eng.start()
+        pos = await armed(venue, eng)
+        old = resting(venue)
+        new_sl, new_tp = round(pos.stop_loss * 0.99, 1), round(pos.take_profit * 1.01, 1)
+        await move_stops.move(eng, FSYM, new_sl, new_tp)
+        await until(lambda: sorted(float(a.trigger) for a in resting(venue)) == [new_sl, new_tp],
+                    what="the legs replaced")
+        assert all(a.status == "CANCELED" for a in old)
+        assert all(float(a.quantity) == pytest.approx(pos.amount) for a in resting(venue))
+        await eng.stop()
+
+    asyncio.run(go())
+    assert eng.state == ev.STOPPED, eng.reason
+
+
+def test_resting_legs_are_taken_over_at_a_restart_and_the_take_profit_closes_the_position(services, venue):
+    _funded(venue)
+    first = make_engine(services, venue, "fut restart")
+
+    async def one():
+        await first.start()
+        await armed(venue, first)
+        await first.stop()
+
+    asyncio.run(one())
+    legs = resting(venue)
+    assert len(legs) == 2  # stopping leaves them protecting the position
+    second = make_engine(services, venue, "fut restart", buy_on=0)
+
+    async def two():
+        await second.start()
+        assert second.state == ev.RUNNING, second.reason
+        assert second.reconciliation.ok, second.reconciliation.error
+        (pos,) = second.core.portfolio.open.values()
+        await until(lambda: pos.protection == "exchange", what="the legs adopted")
+        assert resting(venue) == legs  # taken over, not placed again
+        tp = next(a for a in legs if a.order_type == "TAKE_PROFIT_MARKET")
+        venue.set_price(VSYM, round(float(tp.trigger) * 1.01, 1))  # the market rises through the target
+        await until(lambda: FSYM not in second.core.portfolio.open, what="the take-profit booked")
+        await until(lambda: resting(venue) == [], what="the stop-loss canceled")
+        await second.stop()
+
+    asyncio.run(two())
+    assert venue.state.futures.position(API_KEY) == 0
+
+
+def test_a_stop_that_fired_while_the_app_was_stopped_is_booked_once_and_the_other_leg_canceled(services, venue):
+    _funded(venue)
+    first = make_engine(services, venue, "fut away")
+
+    async def one():
+        await first.start()
+        await armed(venue, first)
+        await first.stop()
+
+    asyncio.run(one())
+    sl = next(a for a in resting(venue) if a.order_type == "STOP_MARKET")
+    venue.set_price(VSYM, round(float(sl.trigger) * 0.99, 1))  # the stop fires while the app is stopped
+    assert sl.status == "FINISHED" and venue.state.futures.position(API_KEY) == 0
+    second = make_engine(services, venue, "fut away", buy_on=0)
+
+    async def two():
+        await second.start()
+        assert second.state == ev.RUNNING, second.reason
+        assert second.reconciliation.ok, second.reconciliation.error
+        assert not second.core.portfolio.open
+        await until(lambda: resting(venue) == [], what="the take-profit of the closed position canceled")
+        await second.stop()
+
+    asyncio.run(two())
+    fills = rows(services, "select f.run_id from fills f join orders o on o.client_order_id = f.client_order_id "
+                           "and o.connection = f.connection where o.reason = 'stop-loss' and f.connection = ?", "fut away")
+    assert fills == [(first.run_id,)]  # booked once, to the run that placed it
+    closed = rows(services, "select close_reason from positions where run_id = ? and closed_at is not null", first.run_id)
+    assert closed == [("stop-loss",)]
