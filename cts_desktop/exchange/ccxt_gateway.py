@@ -29,7 +29,7 @@ from cts_desktop.exchange.ccxt_factory import (  # noqa: F401 - re-exported: the
 from cts_desktop.exchange.clock import ExchangeClock
 from cts_desktop.exchange.budget import Budget, budgets_for
 from cts_desktop.exchange.ccxt_more import CcxtMore
-from cts_desktop.exchange.conditional import CONDITIONAL_TYPES, ConditionalOrders
+from cts_desktop.exchange.conditional import CONDITIONAL_TYPES, ROUTED, ConditionalOrders
 from cts_desktop.exchange.errors import GatewayError, map_exception
 from cts_desktop.exchange.request_log import install_request_log  # noqa: F401 - re-exported
 
@@ -300,7 +300,7 @@ class CcxtGateway(CcxtMore, ConditionalOrders):
     async def cancel_order(self, order: Order) -> Order:
         """Cancel ``order`` (by exchange id, else by clientOrderId). ``order-not-found`` means the
         exchange does not know an open order by that id: query it, do not assume canceled."""
-        if order.type in CONDITIONAL_TYPES:
+        if order.type in ROUTED:
             return await self._cancel_conditional(order)
         await self._ensure_markets()
         if order.id:
@@ -314,7 +314,7 @@ class CcxtGateway(CcxtMore, ConditionalOrders):
         """Refresh ``order`` from the exchange: by clientOrderId where the exchange supports it
         (Binance ``origClientOrderId``), else by id, else by scanning open and recent orders.
         Raises ``order-not-found`` when the exchange has no such order."""
-        if order.type in CONDITIONAL_TYPES:
+        if order.type in ROUTED:
             return await self._fetch_conditional(order)
         ex = self.exchange
         await self._ensure_markets()
@@ -342,10 +342,11 @@ class CcxtGateway(CcxtMore, ConditionalOrders):
         raise GatewayError("order-not-found", f"{ex.name} has no order with client id {order.clientOrderId} on {order.symbol}.")
 
     async def fetch_open_orders(self, symbol: Optional[str] = None) -> List[Order]:
-        """Open orders (of ``symbol``, or all) as :class:`Order` objects."""
+        """Open orders (of ``symbol``, or all) as :class:`Order` objects, conditional ones included
+        (:meth:`_open_conditionals`: kept apart on futures)."""
         await self._ensure_markets()
         raws = await self._call("fetching open orders", self.exchange.fetch_open_orders, symbol)
-        return [self._order_from(r) for r in raws]
+        return [self._order_from(r) for r in raws] + await self._open_conditionals(symbol)  # futures: apart
 
     async def fetch_my_trades(self, symbol: str, since: Optional[int] = None, limit: Optional[int] = None) -> List[Fill]:
         """Our executions on ``symbol`` since ``since`` (ms), oldest first, as :class:`Fill`

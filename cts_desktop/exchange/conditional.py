@@ -17,12 +17,18 @@ and ``cancel_order`` hand such orders here. Every method raises
 """
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Dict
+from typing import Any, Awaitable, Callable, Dict, List, Optional
 
+from cts_desktop.core.connection import ConnectionConfig
 from cts_desktop.core.models import Order
+from cts_desktop.exchange.capabilities import protective_kind
 
 CONDITIONAL_TYPES: Dict[str, str] = {"stop_loss_market": "STOP_MARKET", "take_profit_market": "TAKE_PROFIT_MARKET"}
 """Leg type -> the exchange's order type (not the app-held ``stop_market`` of the order ticket)."""
+ALGO = "conditional"
+"""The type of another conditional order found at the exchange (not this app's kind of leg)."""
+ROUTED = frozenset(CONDITIONAL_TYPES) | {ALGO}
+"""Order types the gateway queries and cancels as conditional orders."""
 
 
 class ConditionalOrders:
@@ -30,6 +36,8 @@ class ConditionalOrders:
     ``_call``, ``_trade_call``, ``_apply``, ``_error`` and ``_ensure_markets`` of the gateway."""
 
     exchange: Any
+    conn: ConnectionConfig
+    _order_from: Callable[[dict], Order]
     _call: Callable[..., Awaitable[Any]]
     _trade_call: Callable[..., Awaitable[Any]]
     _apply: Callable[[Order, dict], Order]
@@ -65,6 +73,24 @@ class ConditionalOrders:
             placed = await self._call("querying the triggered protective order", ex.fetch_order, actual, order.symbol)
             return self._apply(order, placed)
         return self._apply(order, raw)
+
+    async def _open_conditionals(self, symbol: Optional[str]) -> List[Order]:
+        """The conditional orders resting at the exchange (of ``symbol``, or all), on a swap
+        connection of an exchange that keeps them apart (``"pair"`` in
+        :data:`~cts_desktop.exchange.capabilities.PROTECTIVE_ORDERS`); [] elsewhere. Their ``type``
+        is the leg type (:data:`CONDITIONAL_TYPES`) or :data:`ALGO`, so they are canceled where they rest."""
+        ex = self.exchange
+        if self.conn.market_type != "swap" or protective_kind(ex.id, "swap") != "pair":
+            return []
+        raws = await self._call("fetching open conditional orders", ex.fetch_open_orders, symbol, None, None,
+                                {"trigger": True})
+        by_type = {v: k for k, v in CONDITIONAL_TYPES.items()}
+        out = []
+        for raw in raws:
+            order = self._order_from(raw)
+            order.type = by_type.get(str((raw.get("info") or {}).get("orderType")), ALGO)
+            out.append(order)
+        return out
 
     async def _cancel_conditional(self, order: Order) -> Order:
         """Cancel leg ``order`` at the exchange, then refresh it (:meth:`_fetch_conditional`).

@@ -190,3 +190,50 @@ def test_a_stop_that_fired_while_the_app_was_stopped_is_booked_once_and_the_othe
     assert fills == [(first.run_id,)]  # booked once, to the run that placed it
     closed = rows(services, "select close_reason from positions where run_id = ? and closed_at is not null", first.run_id)
     assert closed == [("stop-loss",)]
+
+
+def test_the_kill_switch_cancels_the_legs_resting_apart_and_flattens(services, venue):
+    from cts_desktop.engine.kill import kill_engine
+
+    _funded(venue)
+    eng = make_engine(services, venue, "fut kill")
+
+    async def go():
+        await eng.start()
+        await armed(venue, eng)
+        report = await kill_engine(eng)
+        return report
+
+    report = asyncio.run(go())
+    assert report.canceled >= 2 and not report.errors, report.errors
+    assert resting(venue) == [] and venue.state.futures.position(API_KEY) == 0
+    assert ("GET", "/fapi/v1/openAlgoOrders") in venue.requests
+
+
+def test_a_position_reduced_by_hand_while_stopped_gets_new_legs_for_the_rest(services, venue):
+    _funded(venue)
+    first = make_engine(services, venue, "fut resize")
+
+    async def one():
+        await first.start()
+        await armed(venue, first)
+        await first.stop()
+
+    asyncio.run(one())
+    old = resting(venue)
+    venue.state.futures.trade_by_hand(API_KEY, "sell", 0.01)
+    left = venue.state.futures.position(API_KEY)
+    second = make_engine(services, venue, "fut resize", buy_on=0)
+
+    async def two():
+        await second.start()
+        assert second.reconciliation.ok, second.reconciliation.error
+        (pos,) = second.core.portfolio.open.values()
+        assert pos.amount == pytest.approx(left)
+        await until(lambda: len(resting(venue)) == 2 and all(a not in old for a in resting(venue)),
+                    what="new legs for the reduced position")
+        assert all(float(a.quantity) == pytest.approx(left) for a in resting(venue))
+        assert all(a.status == "CANCELED" for a in old)
+        await second.stop()
+
+    asyncio.run(two())

@@ -29,7 +29,7 @@ request log showed which; see ``tests/integration/test_futures_positions.py``):
   answers with the final state:
   https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/New-Order
   https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Account-Trade-List
-* ``POST/GET/DELETE /fapi/v1/algoOrder``: conditional orders (``algoType=CONDITIONAL``), where
+* ``POST/GET/DELETE /fapi/v1/algoOrder``, ``GET /fapi/v1/openAlgoOrders``: conditional orders (``algoType=CONDITIONAL``), where
   Binance moved ``STOP_MARKET`` / ``TAKE_PROFIT_MARKET`` in December 2025 and where ccxt 4.5 sends
   them. ``triggerPrice``, ``quantity`` (or ``closePosition=true``: the whole position), ``reduceOnly``,
   ``clientAlgoId``. A SELL ``STOP_MARKET`` triggers when the price path's low reaches the trigger (BUY:
@@ -43,6 +43,7 @@ request log showed which; see ``tests/integration/test_futures_positions.py``):
   https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/New-Algo-Order
   https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Query-Algo-Order
   https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Cancel-Algo-Order
+  https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Current-All-Algo-Open-Orders
 * Fees: taker 0.05 %, maker 0.02 % (Binance's regular USD-M tier), in USDT, from the wallet;
   realized profit of a reducing fill goes to the wallet too.
 
@@ -504,6 +505,12 @@ def endpoints(public: str, user_data: str, trade: str) -> Dict[tuple, tuple]:
     def new_order(s: Any, p: dict, k: str) -> dict:
         return order_answer(s.state.futures.new_order(k, p), p)
 
+    def open_algos(s: Any, p: dict, k: str) -> list:
+        if p.get("symbol") not in (None, SYMBOL):
+            raise bad_request(-1121, "Invalid symbol.")
+        with s.state.lock:
+            return [a.to_json() for a in s.state.futures.algos.values() if a.account == k and a.status == "NEW"]
+
     def cancel_algo(s: Any, p: dict, k: str) -> dict:
         a = s.state.futures.find_algo(k, p)
         with s.state.lock:
@@ -528,5 +535,6 @@ def endpoints(public: str, user_data: str, trade: str) -> Dict[tuple, tuple]:
         ("POST", "/fapi/v1/algoOrder"): (lambda s, p, k: s.state.futures.new_algo(k, p).to_json(), trade, 0),
         ("GET", "/fapi/v1/algoOrder"): (lambda s, p, k: s.state.futures.find_algo(k, p).to_json(), user_data, 1),
         ("DELETE", "/fapi/v1/algoOrder"): (cancel_algo, trade, 1),
+        ("GET", "/fapi/v1/openAlgoOrders"): (open_algos, user_data, lambda p: 1 if p.get("symbol") else 40),
         ("GET", "/fapi/v1/userTrades"): (lambda s, p, k: s.state.futures.user_trades(k, p), user_data, 5),
     }
