@@ -51,7 +51,7 @@ from .exits import triggered_exit
 from .feeds import MarketFeed
 from .lifecycle import LogFn
 from .orders import OrderSender
-from .protection_restart import reconcile_with_stops  # noqa: F401 - re-exported for the engine
+from .protection_restart import reconcile_with_stops, sort_leftovers  # noqa: F401 - re-exported for the engine
 from .tasks import end_task
 
 log = logging.getLogger(__name__)
@@ -303,28 +303,17 @@ class Protector:
 
     def _adopt(self, leftovers: List[Order]) -> List[Order]:
         """Adopt what fits (:meth:`adopt`); returns the futures legs that do not (to cancel)."""
-        orphans: List[Order] = []
-        by_symbol: Dict[str, List[Order]] = {}
-        for leg in leftovers:
-            by_symbol.setdefault(leg.symbol, []).append(leg)
-        for sym, legs in by_symbol.items():
-            pos = self.core.portfolio.open.get(sym)
-            if pos is not None and all(abs(leg.amount - pos.amount) <= 1e-9 * max(pos.amount, 1.0) for leg in legs):
-                for leg in legs:
-                    leg.position_id = pos.id
-                    self.core.orders.append(leg)
-                oco = len(legs) > 1 and not any(leg.type in CONDITIONAL_TYPES for leg in legs)
-                list_id = f"{legs[-1].clientOrderId}-oco" if oco else ""
-                self.guards[sym] = Guard(pos.id, sym, pos.amount, pos.stop_loss, pos.take_profit, legs, list_id)
-                self._mark(pos, EXCHANGE)
-                self._log(ev.CAT_ORDER, f"protective orders of an earlier run on {sym} adopted for position #{pos.id}")
-                continue
+        fit, orphans = sort_leftovers(leftovers, self.core.portfolio.open, self._log)
+        for sym, legs in fit.items():
+            pos = self.core.portfolio.open[sym]
             for leg in legs:
-                ours = leg.type in CONDITIONAL_TYPES
-                orphans += [leg] if ours else []
-                self._log(ev.CAT_ORDER, f"protective order {leg.clientOrderId} ({leg.reason}) of an earlier run "
-                                        f"rests at the exchange for {leg.amount:g} {sym}: "
-                                        + ("canceled (no position of that size)" if ours else "left as it is"), "warning")
+                leg.position_id = pos.id
+                self.core.orders.append(leg)
+            oco = len(legs) > 1 and not any(leg.type in CONDITIONAL_TYPES for leg in legs)
+            list_id = f"{legs[-1].clientOrderId}-oco" if oco else ""
+            self.guards[sym] = Guard(pos.id, sym, pos.amount, pos.stop_loss, pos.take_profit, legs, list_id)
+            self._mark(pos, EXCHANGE)
+            self._log(ev.CAT_ORDER, f"protective orders of an earlier run on {sym} adopted for position #{pos.id}")
         return orphans
 
     # -- following and disarming ---------------------------------------------------------------
