@@ -66,7 +66,7 @@ def check_swap(p: Position, market: Market, held: float) -> Tuple[str, str, floa
     if same <= tol:
         return "closed", f"closed outside the app: the exchange holds no {p.symbol} position", 0.0
     if same < p.amount - tol:
-        return "reduced", (f"reduced outside the app: the exchange holds {same:g} {market.base} {p.side} "
+        return "reduced", (f"reduced outside the app: the exchange's {p.side} is {same:g} {market.base} "
                            f"of {p.amount:g}"), same
     return "carried", "", p.amount
 

@@ -103,7 +103,7 @@ def test_a_long_is_carried_then_reduced_then_closed_at_the_exchange(services, ve
     assert reduced.amount == pytest.approx(left) and reduced.entry_price == opened.entry_price
     (row,) = third.reconciliation.positions
     assert row["action"] == "reduced" and row["recorded_amount"] == pytest.approx(opened.amount)
-    assert f"reduced outside the app: the exchange holds {left:g} BTC long of {opened.amount:g}" in row["note"]
+    assert f"reduced outside the app: the exchange's long is {left:g} BTC of {opened.amount:g}" in row["note"]
     assert any("reduced outside the app" in m for m in messages(services, "fut carry"))
     lines = _review(services, "fut carry", third.run_id)
     assert any(line.strip().startswith("reduced: long") for line in lines)
