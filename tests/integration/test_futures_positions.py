@@ -179,3 +179,26 @@ def test_after_an_outage_a_position_reduced_at_the_exchange_is_reduced_before_tr
     assert stored is not None and stored.ok
     assert any(line.strip().startswith("reduced: long") for line in stored.lines())
     assert any("reconciliation after reconnecting" in m for m in messages(services, "fut reconnect"))
+
+
+def test_after_an_outage_a_position_opened_by_hand_is_listed_and_the_run_trades_on(services, venue):
+    _funded(venue)
+    eng = _engine(services, venue, "fut outage")
+
+    async def go():
+        await eng.start()
+        assert eng.state == ev.RUNNING, eng.reason
+        venue.faults.status(503, path="/fapi/v1/klines", count=2)  # the exchange is unreachable for a while
+        venue.state.futures.trade_by_hand(API_KEY, "sell", 0.01)  # ...and a short is opened by hand
+        seen = eng.core.candles_seen
+        venue.advance(1, VSYM)
+        await until(lambda: eng.core.candles_seen > seen or eng.state == ev.ERROR, what="the next candle")
+        assert eng.state == ev.RUNNING, eng.reason
+        await eng.stop()
+
+    asyncio.run(go())
+    assert not eng.core.portfolio.open  # not adopted
+    stored = services.reconciliation_review("fut outage", eng.run_id)
+    assert stored is not None and stored.ok
+    assert any("short 0.01 BTC/USDT:USDT" in line and "not this app's" in line for line in stored.lines())
+    assert venue.state.futures.position(API_KEY) == pytest.approx(-0.01)
