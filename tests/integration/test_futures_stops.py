@@ -237,3 +237,23 @@ def test_a_position_reduced_by_hand_while_stopped_gets_new_legs_for_the_rest(ser
         await second.stop()
 
     asyncio.run(two())
+
+
+def test_a_strategy_exit_cancels_both_legs_first(services, venue):
+    _funded(venue)
+    eng = make_engine(services, venue, "fut exit", sell_on=3)
+
+    async def go():
+        await eng.start()
+        await armed(venue, eng)
+        legs = resting(venue)
+        await step(venue, eng, 2)  # candle 3: the strategy exits
+        await until(lambda: FSYM not in eng.core.portfolio.open, what="the exit booked")
+        assert all(a.status == "CANCELED" for a in legs) and resting(venue) == []
+        await eng.stop()
+
+    asyncio.run(go())
+    assert venue.state.futures.position(API_KEY) == 0
+    reasons = [r for (r,) in rows(services, "select reason from orders where connection = ? and state = 'filled' "
+                                            "order by id", "fut exit")]
+    assert reasons == ["entry", "exit: scripted"], reasons  # the legs never executed
