@@ -12,7 +12,9 @@ At a live start, after the orders of earlier runs are settled (:mod:`.reconcile`
   than the position (coins sold or moved by hand at the exchange), the position is reduced to
   the wallet's total (free + locked), or closed ("closed outside the app") when nothing is
   left. A short on a spot market cannot exist and is dropped. Every adjustment is logged and
-  kept in the report. Other market types are carried as recorded.
+  kept in the report. On perpetual futures (``swap``) the exchange keeps the position: it is
+  checked against the exchange's positions instead (:mod:`.exchange_positions`: reduced, closed,
+  flipped), and what the exchange holds beyond the app's positions is listed, not adopted.
 * **Orders.** Open orders at the exchange on the run's symbols that the database does not know
   are *adopted* when their clientOrderId has this installation's and data dir's prefix
   (:func:`cts_desktop.store.installation.order_id_prefix`): recorded in
@@ -32,6 +34,7 @@ from ..core.accounting import Portfolio
 from ..core.models import LONG, Fill, Market, Order, Position
 from ..store import reconciliations as store
 from ..store.recorder import Recorder
+from .exchange_positions import check_swap
 from .exits import protective_prices
 from .lifecycle import LogFn
 
@@ -48,7 +51,9 @@ class ReconcileReport:
     ``fills``: executions booked while settling them (fill_id, client_order_id, run_id, symbol,
     side, amount, price); ``positions``: positions carried into the new run (symbol, side,
     amount, entry_price, stop_loss, take_profit, strategy, from_run, recorded_amount,
-    wallet_amount, action = carried / reduced / closed, note); ``adopted`` / ``listed``: open
+    wallet_amount (spot), exchange_amount (swap: signed, base), action = carried / reduced /
+    closed, note); ``positions_listed``: positions at the exchange that are not this app's
+    (symbol, side, amount, entry_price, exchange_amount, note; :mod:`.exchange_positions`); ``adopted`` / ``listed``: open
     orders at the exchange (client_order_id, symbol, side, amount, filled); ``error``: why
     reconciliation failed ("" when it did not: the run is then close-only); ``resumed``: a paper
     replay resumed after an unclean stop (run id) or None.
@@ -60,6 +65,7 @@ class ReconcileReport:
     positions: List[Dict[str, Any]] = field(default_factory=list)
     adopted: List[Dict[str, Any]] = field(default_factory=list)
     listed: List[Dict[str, Any]] = field(default_factory=list)
+    positions_listed: List[Dict[str, Any]] = field(default_factory=list)
     error: str = ""
     resumed: Optional[int] = None
 
@@ -70,7 +76,8 @@ class ReconcileReport:
     def empty(self) -> bool:
         """Nothing to review: no earlier state found, nothing done."""
         return self.ok and self.resumed is None and not any(
-            (self.interrupted, self.settled, self.fills, self.positions, self.adopted, self.listed))
+            (self.interrupted, self.settled, self.fills, self.positions, self.adopted, self.listed,
+             self.positions_listed))
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -94,6 +101,8 @@ class ReconcileReport:
             parts.append(f"{len(self.adopted)} order(s) adopted")
         if self.listed:
             parts.append(f"{len(self.listed)} other open order(s) listed")
+        if self.positions_listed:
+            parts.append(f"{len(self.positions_listed)} other position(s) at the exchange listed")
         if self.error:
             parts.append(f"FAILED, close-only: {self.error}")
         return "; ".join(parts) or "nothing to reconcile"
@@ -170,15 +179,21 @@ def previous_positions(connection: str, markets: Dict[str, Market]) -> Tuple[Lis
 
 
 def adjust_to_wallet(positions: List[Position], markets: Dict[str, Market], balances: Dict[str, Dict[str, float]],
-                     from_run: Optional[int], log_fn: LogFn) -> List[Dict[str, Any]]:
-    """Report entries of ``positions`` after checking them against the wallet (module docstring);
-    the positions' ``amount`` is changed in place (0: closed)."""
+                     from_run: Optional[int], log_fn: LogFn,
+                     held: Optional[Dict[str, Tuple[float, float]]] = None) -> List[Dict[str, Any]]:
+    """Report entries of ``positions`` after checking them against the wallet, or on swap markets
+    against ``held`` (the exchange's positions, :func:`.exchange_positions.fetch_held`; None: not
+    checked) (module docstring); the positions' ``amount`` is changed in place (0: closed)."""
     out = []
     for p in positions:
         market = markets.get(p.symbol)
         recorded = p.amount
         wallet: Optional[float] = None
+        at_exchange: Optional[float] = None
         action, note = "carried", ""
+        if market is not None and market.type == "swap" and held is not None:
+            at_exchange = held.get(p.symbol, (0.0, 0.0))[0]
+            action, note, p.amount = check_swap(p, market, at_exchange)
         if market is not None and market.type == "spot":
             wallet = float((balances.get(market.base) or {}).get("total", 0.0))
             tol = max(market.amount_step / 2, 1e-12)
@@ -196,7 +211,8 @@ def adjust_to_wallet(positions: List[Position], markets: Dict[str, Market], bala
         out.append({"id": p.id, "symbol": p.symbol, "side": p.side, "amount": p.amount, "entry_price": p.entry_price,
                     "stop_loss": p.stop_loss, "take_profit": p.take_profit, "strategy": p.strategy,
                     "opened_at": p.opened_at, "last_price": p.last_price, "meta": p.meta, "from_run": from_run,
-                    "recorded_amount": recorded, "wallet_amount": wallet, "action": action, "note": note})
+                    "recorded_amount": recorded, "wallet_amount": wallet, "exchange_amount": at_exchange,
+                    "action": action, "note": note})
     return out
 
 

@@ -4,8 +4,11 @@ A position opened by an entry with stops (``Position.stop_loss`` / ``take_profit
 quote) is armed by :class:`Protector` as soon as no order of its symbol is in flight:
 
 * **At the exchange** (live runs, where :func:`~cts_desktop.exchange.stops.exchange_stop_kind`
-  allows it: Binance spot): one OCO list holding both (a ``LIMIT_MAKER`` target and a
-  ``STOP_LOSS_LIMIT`` stop), or a single stop-limit order when only one is set. The legs are
+  allows it): on Binance spot one OCO list holding both (a ``LIMIT_MAKER`` target and a
+  ``STOP_LOSS_LIMIT`` stop), or a single stop-limit order when only one is set; on Binance USD-M
+  perpetuals two reduce-only trigger orders (``STOP_MARKET``, ``TAKE_PROFIT_MARKET``) for the
+  position's amount; there is no OCO there: when one executes, the position closes and the other
+  is canceled with it. The legs are
   recorded as orders (reason ``stop-loss`` / ``take-profit``, linked to the position) before they
   are sent. They are replaced when the position's size or stops change, canceled when it closes,
   and canceled **before** any exit of the engine is sent (an exit that finds its position closed
@@ -40,14 +43,15 @@ from ..core import events as ev
 from ..core.models import BUY, FAILED, LONG, REJECTED, SELL, Fill, Order, Position
 from ..core.order_state import OrderUpdate, apply, is_terminal
 from ..exchange.ccxt_gateway import CcxtGateway
+from ..exchange.conditional import CONDITIONAL_TYPES
 from ..exchange.errors import GatewayError
-from ..exchange.stops import cancel_protection, exchange_stop_kind, last_price, place_oco, place_stop
+from ..exchange.stops import cancel_protection, exchange_stop_kind, last_price, place_protection
 from .core import TradingCore
 from .exits import triggered_exit
 from .feeds import MarketFeed
 from .lifecycle import LogFn
 from .orders import OrderSender
-from .protection_restart import reconcile_with_stops  # noqa: F401 - re-exported for the engine
+from .protection_restart import reconcile_with_stops, sort_leftovers  # noqa: F401 - re-exported for the engine
 from .tasks import end_task
 
 log = logging.getLogger(__name__)
@@ -206,8 +210,9 @@ class Protector:
         change of size or stops); disarm the protection of positions that closed."""
         core = self.core
         if self.leftovers:
-            self._adopt(self.leftovers)
-            self.leftovers = []
+            orphans, self.leftovers = self._adopt(self.leftovers), []
+            if orphans:  # futures legs are reduce-only: left resting they would act on a later position
+                await cancel_protection(self.gateway, orphans, None)
         for sym, pos in list(core.portfolio.open.items()):
             guard = self.guards.get(sym)
             if pos.stop_loss is None and pos.take_profit is None:  # (removed by hand: engine/move_stops.py)
@@ -249,19 +254,21 @@ class Protector:
 
     async def _arm(self, pos: Position) -> None:
         core = self.core
-        tp = self._leg(pos, "take-profit", "limit_maker", pos.take_profit) if pos.take_profit is not None else None
-        sl = self._leg(pos, "stop-loss", "stop_loss_limit", pos.stop_loss) if pos.stop_loss is not None else None
+        pair = exchange_stop_kind(self.gateway, pos.symbol) == "pair"  # futures: two reduce-only trigger orders
+        tp_type, sl_type = ("take_profit_market", "stop_loss_market") if pair else ("limit_maker", "stop_loss_limit")
+        tp = self._leg(pos, "take-profit", tp_type, pos.take_profit) if pos.take_profit is not None else None
+        sl = self._leg(pos, "stop-loss", sl_type, pos.stop_loss) if pos.stop_loss is not None else None
         legs = [leg for leg in (tp, sl) if leg is not None]
         guard = Guard(pos.id, pos.symbol, pos.amount, pos.stop_loss, pos.take_profit, legs)
         for leg in legs:
-            if leg is tp and sl is None:
+            if leg is tp and sl is None and not pair:
                 leg.type = "take_profit_limit"
             core.orders.append(leg)
             core.journal.order(leg)
         if core.journal.recorder is not None:
             await asyncio.wrap_future(core.journal.recorder.flush())  # recorded before the exchange sees them
         try:
-            await self._place(guard, tp, sl)
+            guard.list_id = await place_protection(self.gateway, tp, sl, f"{sl.clientOrderId}-oco" if sl else "")
         except GatewayError as err:
             if not (err.transient and await self._found(legs)):
                 for leg in legs:
@@ -278,15 +285,6 @@ class Protector:
         self.guards[pos.symbol] = guard
         self._mark(pos, EXCHANGE)
 
-    async def _place(self, guard: Guard, tp: Optional[Order], sl: Optional[Order]) -> None:
-        if tp is not None and sl is not None:
-            guard.list_id = f"{sl.clientOrderId}-oco"
-            await place_oco(self.gateway, tp, sl, guard.list_id)
-        else:
-            leg = tp or sl
-            assert leg is not None
-            await place_stop(self.gateway, leg, leg.reason)
-
     async def _found(self, legs: List[Order]) -> bool:
         """After an unknown outcome: True when the exchange has every leg."""
         try:
@@ -299,27 +297,24 @@ class Protector:
     def adopt(self, leftovers: List[Order]) -> None:
         """Protective legs of earlier runs still resting at the exchange, taken over at the first
         :meth:`sync` (after the run carried its positions over): those of a symbol whose open
-        position has their size protect it now; the others are left as they are (logged)."""
+        position has their size protect it now; the others are left as they are (logged), but
+        futures legs (reduce-only trigger orders of this app) are canceled."""
         self.leftovers = list(leftovers)
 
-    def _adopt(self, leftovers: List[Order]) -> None:
-        by_symbol: Dict[str, List[Order]] = {}
-        for leg in leftovers:
-            by_symbol.setdefault(leg.symbol, []).append(leg)
-        for sym, legs in by_symbol.items():
-            pos = self.core.portfolio.open.get(sym)
-            if pos is not None and all(abs(leg.amount - pos.amount) <= 1e-9 * max(pos.amount, 1.0) for leg in legs):
-                for leg in legs:
-                    leg.position_id = pos.id
-                    self.core.orders.append(leg)
-                list_id = f"{legs[-1].clientOrderId}-oco" if len(legs) > 1 else ""
-                self.guards[sym] = Guard(pos.id, sym, pos.amount, pos.stop_loss, pos.take_profit, legs, list_id)
-                self._mark(pos, EXCHANGE)
-                self._log(ev.CAT_ORDER, f"protective orders of an earlier run on {sym} adopted for position #{pos.id}")
-                continue
+    def _adopt(self, leftovers: List[Order]) -> List[Order]:
+        """Adopt what fits (:meth:`adopt`); returns the futures legs that do not (to cancel)."""
+        fit, orphans = sort_leftovers(leftovers, self.core.portfolio.open, self._log)
+        for sym, legs in fit.items():
+            pos = self.core.portfolio.open[sym]
             for leg in legs:
-                self._log(ev.CAT_ORDER, f"protective order {leg.clientOrderId} ({leg.reason}) of an earlier run "
-                                        f"rests at the exchange for {leg.amount:g} {sym}: left as it is", "warning")
+                leg.position_id = pos.id
+                self.core.orders.append(leg)
+            oco = len(legs) > 1 and not any(leg.type in CONDITIONAL_TYPES for leg in legs)
+            list_id = f"{legs[-1].clientOrderId}-oco" if oco else ""
+            self.guards[sym] = Guard(pos.id, sym, pos.amount, pos.stop_loss, pos.take_profit, legs, list_id)
+            self._mark(pos, EXCHANGE)
+            self._log(ev.CAT_ORDER, f"protective orders of an earlier run on {sym} adopted for position #{pos.id}")
+        return orphans
 
     # -- following and disarming ---------------------------------------------------------------
     def record(self, leg: Order, what: str) -> None:

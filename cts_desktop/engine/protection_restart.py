@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, List, Protocol, Tuple
+from typing import Any, Dict, List, Protocol, Tuple
 
 from ..core import events as ev
-from ..core.models import LONG, Order
+from ..core.models import LONG, Order, Position
 from ..core.order_state import is_terminal
 from ..exchange.errors import GatewayError
 from .orders import OrderSender
@@ -37,6 +37,34 @@ async def leftover_protection(sender: OrderSender, order: Order) -> bool:
     except GatewayError:
         return False
     return not is_terminal(order.state) and not order.filled
+
+
+def sort_leftovers(leftovers: List[Order], open_positions: Dict[str, Position],
+                   log: LogFn) -> Tuple[Dict[str, List[Order]], List[Order]]:
+    """``(legs to adopt per symbol, futures legs to cancel)`` of an earlier run's protective
+    ``leftovers`` still resting at the exchange: a symbol's legs are adopted when its open position
+    (``open_positions``: symbol -> position of the new run) has their size; the others are left as
+    they are (logged), except futures legs (reduce-only trigger orders of this app, which would act
+    on a later position), which are to be canceled."""
+    from ..exchange.conditional import CONDITIONAL_TYPES
+
+    by_symbol: Dict[str, List[Order]] = {}
+    for leg in leftovers:
+        by_symbol.setdefault(leg.symbol, []).append(leg)
+    fit: Dict[str, List[Order]] = {}
+    orphans: List[Order] = []
+    for sym, legs in by_symbol.items():
+        pos = open_positions.get(sym)
+        if pos is not None and all(abs(leg.amount - pos.amount) <= 1e-9 * max(pos.amount, 1.0) for leg in legs):
+            fit[sym] = legs
+            continue
+        for leg in legs:
+            ours = leg.type in CONDITIONAL_TYPES
+            orphans += [leg] if ours else []
+            log(ev.CAT_ORDER, f"protective order {leg.clientOrderId} ({leg.reason}) of an earlier run rests at the "
+                              f"exchange for {leg.amount:g} {sym}: "
+                              + ("canceled (no position of that size)" if ours else "left as it is"), "warning")
+    return fit, orphans
 
 
 def close_positions_of_stops(name: str, orders: List[Order]) -> List[str]:

@@ -11,7 +11,9 @@
    idempotent) and the order's final state is recorded. A terminal order whose recorded fills fall
    short of its ``filled`` (killed between the two commits) has its trades read again too.
 3. The previous live run's open positions are rebuilt from its records and checked against the
-   wallet (:mod:`.carryover`); they are carried into the new run.
+   wallet, on perpetual futures against the exchange's positions (:mod:`.carryover`,
+   :mod:`.exchange_positions`); they are carried into the new run. Positions at the exchange that
+   are not the app's are listed.
 4. Open orders at the exchange on the run's symbols that the database does not know: adopted
    when they carry this app's prefix, listed otherwise.
 
@@ -38,6 +40,7 @@ from ..exchange.errors import GatewayError
 from ..store import reconciliations as recs
 from ..store.installation import order_id_prefix
 from ..store.recorder import Recorder
+from .exchange_positions import fetch_held, listing_line, unknown_positions
 from .carryover import ReconcileReport, paper_start_report, adjust_to_wallet, carried_notional, fill_row, order_row, previous_positions, split_open_orders
 from .lifecycle import EngineError, LogFn
 from .live_setup import paper_balance
@@ -200,7 +203,7 @@ async def reconcile_start(reconciler: Reconciler, markets: Dict[str, Market],
     """Steps 1-4 of the module docstring for ``reconciler``'s connection; ``markets``: the run's
     symbols; ``prefix``: this installation's clientOrderId prefix (orders with it are ours). Returns ``(report, balances)`` (balances as
     :meth:`~cts_desktop.exchange.ccxt_gateway.CcxtGateway.fetch_balance`). A failure in steps 2
-    or 4 is in ``report.error``; a failure to read the balance raises
+    or 4 is in ``report.error``; a failure to read the balance (or, on swap markets, the positions) raises
     :class:`~cts_desktop.exchange.errors.GatewayError` (the run cannot start)."""
     loop = asyncio.get_running_loop()
     name, gateway, log = reconciler.name, reconciler.gateway, reconciler._log
@@ -218,7 +221,12 @@ async def reconcile_start(reconciler: Reconciler, markets: Dict[str, Market],
         log(ev.CAT_POSITION, line)  # protective legs that executed while the app was down
     positions, from_run = await loop.run_in_executor(None, previous_positions, name, markets)
     balances = await gateway.fetch_balance()
-    report.positions = adjust_to_wallet(positions, markets, balances, from_run, log)
+    held = await fetch_held(gateway, markets)  # swap markets: the exchange keeps the positions
+    report.positions = adjust_to_wallet(positions, markets, balances, from_run, log, held)
+    if held is not None:
+        report.positions_listed = unknown_positions(held, report.positions, markets)
+    for row in report.positions_listed:
+        log(ev.CAT_POSITION, listing_line(row), "warning")
     try:
         open_orders: List[Order] = []
         for sym in markets:

@@ -11,10 +11,11 @@ from typing import Any, Callable, Dict, List, Optional
 
 from ..core import events as ev
 from ..core.accounting import Portfolio
-from ..core.models import SELL, Fill, Market, Order, Position
+from ..core.models import BUY, LONG, SELL, Fill, Market, Order, Position
 from ..exchange.errors import GatewayError
 from ..store import reconciliations as store
 from ..store.recorder import Recorder
+from .exchange_positions import fetch_held, listing_line, unknown_positions
 from .carryover import ReconcileReport, adjust_to_wallet, adopt_orders, close_only, split_open_orders
 from .lifecycle import LogFn
 
@@ -24,7 +25,9 @@ async def recheck_after_reconnect(core: Any, gateway: Any, markets: Dict[str, Ma
                                   run_id: Optional[int], name: str, log: LogFn) -> ReconcileReport:
     """After the exchange was unreachable and answers again, before trading on: the run's open
     positions checked against the wallet (coins sold by hand meanwhile: the position is reduced
-    or closed at its last price, reason "closed outside the app", with a log line), open orders
+    or closed at its last price, reason "closed outside the app", with a log line) or, on
+    perpetual futures, against the exchange's positions (reduced, closed or flipped there: the
+    same; a position there that is not the run's is listed, :mod:`.exchange_positions`), open orders
     at the exchange that the database does not know adopted (``prefix``) or listed. A report
     that is not empty is stored and published; orders the run already follows are left to it.
     An exchange error makes the run close-only (the report says why). ``gateway``: the run's
@@ -34,23 +37,29 @@ async def recheck_after_reconnect(core: Any, gateway: Any, markets: Dict[str, Ma
     pf: Portfolio = core.portfolio
     try:
         balances = await gateway.fetch_balance()
+        held = await fetch_held(gateway, markets)  # swap markets: the exchange keeps the positions
         open_orders: List[Order] = []
         for sym in markets:
             open_orders.extend(await gateway.fetch_open_orders(sym))
     except GatewayError as exc:
         report.error = f"cannot check the exchange after reconnecting: {exc.message}"
-        balances, open_orders = {}, []
+        balances, open_orders, held = {}, [], None
     if not report.error:
         positions = [p for p in pf.open.values() if p.symbol not in core._inflight]
         before = {p.id: p.amount for p in positions}
-        report.positions = [r for r in adjust_to_wallet([_copy(p) for p in positions], markets, balances,
-                                                          run_id, log) if r["action"] != "carried"]
+        rows = adjust_to_wallet([_copy(p) for p in positions], markets, balances, run_id, log, held)
+        report.positions = [r for r in rows if r["action"] != "carried"]
+        if held is not None:  # an order in flight may be changing the exchange's position: not judged now
+            report.positions_listed = unknown_positions(
+                {s: v for s, v in held.items() if s not in core._inflight}, rows, markets)
+            for row in report.positions_listed:
+                log(ev.CAT_POSITION, listing_line(row), "warning")
         for row in report.positions:
             p = pf.open[row["symbol"]]
             gone = before[p.id] - row["amount"]
             price = pf.last_prices.get(p.symbol) or p.last_price or p.entry_price
             pf.apply_fill(Fill(id=f"outside-{p.id}-{before[p.id]:g}", order_id="", clientOrderId="", symbol=p.symbol,
-                               side=SELL, amount=gone, price=price, timestamp=core.last_ts, fee=0.0),
+                               side=SELL if p.side == LONG else BUY, amount=gone, price=price, timestamp=core.last_ts, fee=0.0),
                           reason="closed outside the app")
         known = await loop.run_in_executor(None, store.known_client_ids, name, [o.clientOrderId for o in open_orders])
         followed = {o.clientOrderId for o in core.orders}

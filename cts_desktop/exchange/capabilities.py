@@ -20,6 +20,20 @@ _QUIRKS = {
        for x in BINANCE_FAMILY},
 }
 
+# exchange id -> market type -> how a position's stop-loss / take-profit can rest at the exchange:
+# "oco": one OCO list holding both (Binance spot: POST /api/v3/orderList/oco; one leg executing expires
+# the other); "pair": two reduce-only trigger orders, STOP_MARKET and TAKE_PROFIT_MARKET (Binance USD-M
+# perpetuals, one-way mode: there is no OCO, so the app cancels the other leg when one executes).
+# Anything not listed: the app holds the stops. Used by exchange/stops.py: exchange_stop_kind.
+PROTECTIVE_ORDERS = {"binance": {"spot": "oco", "swap": "pair"}, "binanceus": {"spot": "oco"},
+                     "binanceusdm": {"swap": "pair"}}
+
+
+def protective_kind(exchange_id: str, market_type: str) -> str:
+    """``"oco"``, ``"pair"`` or ``""`` (the app holds the stops) for ``market_type`` (``spot``,
+    ``swap``: linear perpetual) of ``exchange_id`` (:data:`PROTECTIVE_ORDERS`)."""
+    return PROTECTIVE_ORDERS.get(exchange_id, {}).get(market_type, "")
+
 
 @dataclass(frozen=True)
 class Capabilities:

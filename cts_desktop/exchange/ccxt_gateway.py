@@ -26,6 +26,7 @@ from cts_desktop.exchange.ccxt_factory import (  # noqa: F401 - re-exported: the
 from cts_desktop.exchange.clock import ExchangeClock
 from cts_desktop.exchange.budget import Budget, budgets_for
 from cts_desktop.exchange.ccxt_more import CcxtMore
+from cts_desktop.exchange.conditional import CONDITIONAL_TYPES, ROUTED, ConditionalOrders
 from cts_desktop.exchange.errors import GatewayError, map_exception
 from cts_desktop.exchange.request_log import install_request_log  # noqa: F401 - re-exported
 
@@ -92,7 +93,7 @@ def _fees_of(raw: dict) -> list:
     return [raw["fee"]] if raw.get("fee") else []
 
 
-class CcxtGateway(CcxtMore):
+class CcxtGateway(CcxtMore, ConditionalOrders):
     """One ccxt async exchange used for trading, with our types in and out.
 
     Every method raises :class:`GatewayError` on failure (never a ccxt exception). Orders are
@@ -275,6 +276,8 @@ class CcxtGateway(CcxtMore):
         and fee (quote currency where convertible). Raises :class:`GatewayError`; when its
         ``transient`` is true the order may exist anyway: settle it with :meth:`fetch_order`.
         """
+        if order.type in CONDITIONAL_TYPES:  # a futures stop-loss / take-profit leg (exchange/conditional.py)
+            return await self._create_conditional(order)
         ex = self.exchange
         await self._ensure_markets()
         try:
@@ -301,6 +304,8 @@ class CcxtGateway(CcxtMore):
     async def cancel_order(self, order: Order) -> Order:
         """Cancel ``order`` (by exchange id, else by clientOrderId). ``order-not-found`` means the
         exchange does not know an open order by that id: query it, do not assume canceled."""
+        if order.type in ROUTED:
+            return await self._cancel_conditional(order)
         await self._ensure_markets()
         if order.id:
             raw = await self._trade_call("canceling the order", self.exchange.cancel_order, order.id, order.symbol)
@@ -313,6 +318,8 @@ class CcxtGateway(CcxtMore):
         """Refresh ``order`` from the exchange: by clientOrderId where the exchange supports it
         (Binance ``origClientOrderId``), else by id, else by scanning open and recent orders.
         Raises ``order-not-found`` when the exchange has no such order."""
+        if order.type in ROUTED:
+            return await self._fetch_conditional(order)
         ex = self.exchange
         await self._ensure_markets()
         if order.clientOrderId and ex.id in BINANCE_FAMILY:
@@ -339,10 +346,11 @@ class CcxtGateway(CcxtMore):
         raise GatewayError("order-not-found", f"{ex.name} has no order with client id {order.clientOrderId} on {order.symbol}.")
 
     async def fetch_open_orders(self, symbol: Optional[str] = None) -> List[Order]:
-        """Open orders (of ``symbol``, or all) as :class:`Order` objects."""
+        """Open orders (of ``symbol``, or all) as :class:`Order` objects, conditional ones included
+        (:meth:`_open_conditionals`: kept apart on futures)."""
         await self._ensure_markets()
         raws = await self._call("fetching open orders", self.exchange.fetch_open_orders, symbol)
-        return [self._order_from(r) for r in raws]
+        return [self._order_from(r) for r in raws] + await self._open_conditionals(symbol)  # futures: apart
 
     async def fetch_my_trades(self, symbol: str, since: Optional[int] = None, limit: Optional[int] = None) -> List[Fill]:
         """Our executions on ``symbol`` since ``since`` (ms), oldest first, as :class:`Fill`

@@ -8,7 +8,16 @@ What an exchange allows is read from ccxt (``exchange.has`` and the market's ``i
   them executing expires the other at the exchange. A position with only one of the two gets a
   single ``STOP_LOSS_LIMIT`` or ``TAKE_PROFIT_LIMIT`` order (ccxt ``stopLossPrice`` /
   ``takeProfitPrice``).
-* ``""``: anything else (other exchanges, contracts): the engine holds the stops itself.
+* ``"pair"``: Binance USD-M perpetuals (linear swap markets listing ``STOP_MARKET`` and
+  ``TAKE_PROFIT_MARKET``): two reduce-only trigger orders for the position's amount, a
+  ``STOP_MARKET`` stop-loss and a ``TAKE_PROFIT_MARKET`` take-profit (leg types ``stop_loss_market``
+  / ``take_profit_market``, :mod:`cts_desktop.exchange.conditional`). There is no OCO on futures:
+  when one executes the engine cancels the other (the position it protected is gone); until then a
+  trigger of the other finds nothing to reduce and expires.
+* ``""``: anything else (other exchanges and market types): the engine holds the stops itself.
+
+Which exchange / market type gets which is the table
+:data:`cts_desktop.exchange.capabilities.PROTECTIVE_ORDERS`.
 
 A stop-limit leg's limit price is :data:`STOP_LIMIT_SLIPPAGE` (fraction) beyond its trigger, so
 that it still fills when the price moves through the trigger. Every function raises
@@ -20,7 +29,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from cts_desktop.core.models import BUY, Order
-from cts_desktop.exchange.capabilities import BINANCE_FAMILY
+from cts_desktop.exchange.capabilities import BINANCE_FAMILY, protective_kind
 
 if TYPE_CHECKING:  # only a gateway an exchange run made is ever passed (ccxt loaded then, not at import)
     from cts_desktop.exchange.ccxt_gateway import CcxtGateway
@@ -30,13 +39,18 @@ STOP_LIMIT_SLIPPAGE = 0.005
 
 
 def exchange_stop_kind(gateway: CcxtGateway, symbol: str) -> str:
-    """``"oco"`` when ``symbol``'s stops can live at the exchange (module docstring), else ``""``."""
+    """``"oco"`` or ``"pair"`` when ``symbol``'s stops can live at the exchange (module
+    docstring), else ``""``."""
     ex = gateway.exchange
     market = (ex.markets or {}).get(symbol) or {}
-    if ex.id not in BINANCE_FAMILY or market.get("type", "spot") != "spot" or market.get("contract"):
-        return ""
+    mtype = "swap" if market.get("swap") and market.get("linear") else market.get("type", "spot")
+    kind = protective_kind(ex.id, mtype) if ex.id in BINANCE_FAMILY else ""
     info = market.get("info") or {}
     types = info.get("orderTypes") or ()
+    if kind == "pair":
+        return kind if "STOP_MARKET" in types and "TAKE_PROFIT_MARKET" in types else ""
+    if kind != "oco" or market.get("contract"):
+        return ""
     if info.get("ocoAllowed") and "STOP_LOSS_LIMIT" in types and "LIMIT_MAKER" in types \
             and "TAKE_PROFIT_LIMIT" in types:
         return "oco"
@@ -97,6 +111,33 @@ async def place_stop(gateway: CcxtGateway, leg: Order, kind: str) -> None:
     raw = await gateway._trade_call("placing the protective order", ex.create_order, leg.symbol, "limit", leg.side,
                                     float(qty), float(limit), params)
     gateway._apply(leg, raw)
+
+
+async def place_protection(gateway: CcxtGateway, take_profit: Optional[Order], stop_loss: Optional[Order],
+                           list_client_id: str) -> str:
+    """Place a position's legs: one OCO list under ``list_client_id`` (spot, both set, the target a
+    ``limit_maker``), else each leg on its own (a single stop-limit order, or the reduce-only pair
+    of trigger orders on futures: when a later one is refused, those placed are canceled before
+    the error is raised). Returns the list's client id ("" when there is no list)."""
+    from cts_desktop.exchange.conditional import CONDITIONAL_TYPES
+
+    if take_profit is not None and stop_loss is not None and take_profit.type == "limit_maker":
+        await place_oco(gateway, take_profit, stop_loss, list_client_id)
+        return list_client_id
+    placed: List[Order] = []
+    for leg in (take_profit, stop_loss):
+        if leg is None:
+            continue
+        try:
+            if leg.type in CONDITIONAL_TYPES:
+                await gateway.create_order(leg)  # the algo order route (exchange/conditional.py)
+            else:
+                await place_stop(gateway, leg, leg.reason)
+        except Exception:
+            await cancel_protection(gateway, placed, None)  # no half-armed pair left at the exchange
+            raise
+        placed.append(leg)
+    return ""
 
 
 async def cancel_protection(gateway: CcxtGateway, legs: List[Order], list_client_id: Optional[str]) -> None:

@@ -62,7 +62,9 @@ def _position(p: Dict[str, Any]) -> str:
     text = (f"{p['action']}: {p['side']} {_num(amount)} {p['symbol']} entry {_num(p['entry_price'])}, {stop}, "
             f"{target} ({p.get('strategy') or 'strategy'}), from run #{p.get('from_run')}")
     if p["action"] != "carried":  # the why on a line of its own, indented (a sub-item in the dialog)
-        text += f"\n  {p.get('note', '')} (recorded {_num(p.get('recorded_amount'))}, wallet {_num(p.get('wallet_amount'))})"
+        held = (f"exchange {_num(p['exchange_amount'])}" if p.get("exchange_amount") is not None
+                else f"wallet {_num(p.get('wallet_amount'))}")  # futures: the exchange's position (signed)
+        text += f"\n  {p.get('note', '')} (recorded {_num(p.get('recorded_amount'))}, {held})"
     return text
 
 
@@ -97,6 +99,10 @@ def review_of(summary: Dict[str, Any], connection: str) -> Optional[Reconciliati
     if summary.get("listed"):
         sections.append(ReviewSection("Other open orders at the exchange (not this app's, left as they are)",
                                       [_order(o, "") for o in summary["listed"]]))
+    if summary.get("positions_listed"):
+        sections.append(ReviewSection("Other positions at the exchange (not this app's, left as they are)", [
+            f"{p['side']} {_num(p['amount'])} {p['symbol']} entry {_num(p.get('entry_price'))}: {p.get('note', '')}"
+            for p in summary["positions_listed"]]))
     ok = bool(summary.get("ok", not summary.get("error")))
     if not sections and ok:
         return None

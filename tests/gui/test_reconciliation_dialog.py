@@ -124,3 +124,29 @@ def test_the_main_window_shows_the_review_when_a_run_starts_after_a_killed_one(w
     assert Run.get_by_id(killed).state == "interrupted"
     _shot(dlg, "reconciliation_at_start")
     dlg.close()
+
+
+def test_a_futures_review_shows_the_exchange_positions(services, qtbot):
+    from cts_desktop.engine.exchange_positions import unknown_positions
+
+    perp = Market("BTC/USDT:USDT", "BTC", "USDT", type="swap", amount_step=0.001, price_step=0.1, min_amount=0.001)
+    eth = Market("ETH/USDT:USDT", "ETH", "USDT", type="swap", amount_step=0.001, price_step=0.01, min_amount=0.001)
+    markets = {perp.symbol: perp, eth.symbol: eth}
+    positions = [Position(id=1, symbol=perp.symbol, side="long", opened_at=0, amount=0.029, entry_price=16825.7,
+                          stop_loss=16489.2, take_profit=17667.0, strategy="ma_cross"),
+                 Position(id=2, symbol=eth.symbol, side="long", opened_at=0, amount=0.5, entry_price=1201.3,
+                          strategy="rsi")]
+    held = {perp.symbol: (0.019, 16825.7), eth.symbol: (-0.2, 1215.4)}  # reduced by hand; flipped by hand
+    rows = adjust_to_wallet(positions, markets, {}, 41, lambda *a: None, held)
+    report = ReconcileReport(interrupted=[41], positions=rows, positions_listed=unknown_positions(held, rows, markets))
+    run_id = _stored(services, report)
+    dlg = show_reconciliation(None, services, "venue live", run_id)
+    qtbot.addWidget(dlg)
+    qtbot.waitUntil(dlg.isVisible)
+    text = dlg.text()
+    assert "reduced outside the app: the exchange's long is 0.019 BTC of 0.029 (recorded 0.029, exchange 0.019)" in text
+    assert "flipped outside the app: the exchange holds a short of 0.2 ETH (recorded 0.5, exchange -0.2)" in text
+    assert "Other positions at the exchange (not this app's, left as they are)" in text
+    assert "short 0.2 ETH/USDT:USDT entry 1,215.4: not this app's, left as it is" in text
+    assert "1 position(s) reduced" in text and "1 other position(s) at the exchange listed" in text
+    _shot(dlg, "reconciliation_futures")

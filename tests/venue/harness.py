@@ -26,7 +26,7 @@ async def _cancel_leftovers() -> None:
 
 
 class Venue:
-    """A running local Binance-spot venue (background thread, 127.0.0.1, free port).
+    """A running local Binance venue, spot and USD-M futures (background thread, 127.0.0.1, free port).
 
     ``base_url``: ``http://127.0.0.1:<port>``; ``faults``: :class:`tests.venue.server.Faults`;
     ``state``: the :class:`tests.venue.state.VenueState` (prices, accounts, orders);

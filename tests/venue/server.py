@@ -58,6 +58,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from .futures import endpoints as futures_endpoints
 from .state import VenueError, VenueState, bad_request, fmt
 from .user_stream import UserDataStreams
 from .ws import KlineStreams
@@ -261,6 +262,8 @@ class VenueServer:
             ("DELETE", "/api/v3/userDataStream"): Endpoint(lambda s, p, k: s.user.keep_alive(k, p.get("listenKey"), close=True),
                                                            USER_STREAM, 2),
         }
+        for route, (handler, security, weight) in futures_endpoints(PUBLIC, USER_DATA, TRADE).items():
+            self.endpoints[route] = Endpoint(handler, security, weight)  # USD-M futures: tests.venue.futures
 
     # -- lifecycle ---------------------------------------------------------------------------
     def app(self) -> web.Application:

@@ -346,6 +346,10 @@ class VenueState(StopOrders):
         #: ``fn(order, exec_type, trade)`` after every order change (state lock held): ``"NEW"``,
         #: ``"TRADE"`` (with the Trade), ``"CANCELED"`` / ``"EXPIRED"``; the user data stream listens
         self.order_listeners: List[Callable[["VenueOrder", str, Optional["Trade"]], None]] = []
+        from .futures import Futures
+
+        #: USD-M perpetual futures (BTCUSDT, the /fapi routes): tests.venue.futures
+        self.futures = Futures(self)
 
     # -- clock -------------------------------------------------------------------------------
     def now(self) -> int:
