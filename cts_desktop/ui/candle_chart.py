@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QVB
 from ..services import reports as report
 from ..services.charting import Line, Mark
 from .candle_data import Bars, CandleArrays, line_visible
+from .time_axis import MAX_S, MIN_S, UtcTimeAxis
 
 UP, DOWN = "#26a69a", "#ef5350"
 LEVEL_COLOURS = {"entry": "#4c9be8", "stop-loss": DOWN, "take-profit": UP}
@@ -79,10 +80,10 @@ class CandleChart(QWidget):
         top.addWidget(self.follow)
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setBackground(bg)
-        date_axis = {"bottom": pg.DateAxisItem(utcOffset=0)}
-        self.price = self.glw.addPlot(row=0, col=0, axisItems=date_axis)
-        self.volume = self.glw.addPlot(row=1, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
-        self.lower = self.glw.addPlot(row=2, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+        self.price = self.glw.addPlot(row=0, col=0, axisItems={"bottom": UtcTimeAxis()})
+        self.volume = self.glw.addPlot(row=1, col=0, axisItems={"bottom": UtcTimeAxis()})
+        self.lower = self.glw.addPlot(row=2, col=0, axisItems={"bottom": UtcTimeAxis()})
+        self.price.vb.setLimits(xMin=MIN_S, xMax=MAX_S)
         for p, label in ((self.price, "Price"), (self.volume, "Volume"), (self.lower, "")):
             _style(p, fg, label)
         for p in (self.volume, self.lower):
