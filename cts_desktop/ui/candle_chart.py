@@ -33,6 +33,15 @@ PX_PER_BAR = 3  # zoomed out, candles are merged to about one bar per this many 
 BODY = 0.7  # a body's width, fraction of the bar's time span
 
 
+def nice_ceil(x: float) -> float:
+    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten that is >= ``x`` (1 for
+    ``x <= 0``): the volume pane's top moves in steps, so its axis is redrawn only now and then."""
+    if not x > 0 or not np.isfinite(x):
+        return 1.0
+    p = 10.0 ** np.floor(np.log10(x))
+    return float(next((m * p for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8) if m * p >= x), 10 * p))
+
+
 def _style(p: pg.PlotItem, fg: str, label: str) -> None:
     p.setMenuEnabled(False)
     p.setMouseEnabled(x=True, y=False)
@@ -88,7 +97,7 @@ class CandleChart(QWidget):
             _style(p, fg, label)
         for p in (self.volume, self.lower):
             p.setXLink(self.price)
-        self.price.getAxis("bottom").setStyle(showValues=False)
+        self.price.hideAxis("bottom")  # its ticks repeated the volume's time axis just below, for ~1 ms a frame
         lay = self.glw.ci.layout
         lay.setRowStretchFactor(0, 5)
         lay.setRowStretchFactor(1, 1)
@@ -310,7 +319,7 @@ class CandleChart(QWidget):
                     lo, hi = min(lo, level), max(hi, level)
             pad = (hi - lo) * 0.09 or abs(hi) * 0.01 or 1.0  # room for a top line's label above it
             self.price.setYRange(lo - pad, hi + pad, padding=0)
-            self.volume.setYRange(0, float(np.max(b.volume)) * 1.05 or 1.0, padding=0)
+            self.volume.setYRange(0, nice_ceil(float(np.max(b.volume)) * 1.05), padding=0)
 
     def _mouse_moved(self, pos) -> None:
         if not self.price.sceneBoundingRect().contains(pos):

@@ -75,6 +75,7 @@ class UtcTimeAxis(pg.AxisItem):
     def __init__(self, orientation: str = "bottom", **kw) -> None:
         super().__init__(orientation, **kw)
         self.setStyle(maxTextLevel=0)  # labels on the major ticks only
+        self.enableAutoSIPrefix(False)  # no "x1e9" on a time; spares re-setting the label each range change
 
     def tickValues(self, minVal: float, maxVal: float, size: float) -> list:  # noqa: N802 (pyqtgraph's name)
         if size <= 0 or not np.isfinite(minVal) or not np.isfinite(maxVal) or maxVal <= minVal:
