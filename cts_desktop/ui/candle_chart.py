@@ -3,11 +3,15 @@ as a marker, the open position's entry / stop-loss / take-profit as lines, a cro
 candle's OHLCV, pan and zoom with the mouse, and "follow" to keep the newest candle in view.
 
 Only what is visible is drawn, merged to about one bar per three pixels when zoomed out
-(:meth:`.candle_data.CandleArrays.visible`), so half a million candles pan and zoom as smoothly as
-a hundred: a redraw costs a few numpy passes over the visible slice and a few hundred bars.
-No grid: the grid lines an axis draws cost most of a repaint (~14 ms a frame here), far more than
-the candles. Bodies and volume are pyqtgraph ``BarGraphItem`` s, wicks one ``PlotCurveItem`` per colour in
-``connect="pairs"`` mode. Redraws are coalesced: a burst of range changes or new candles costs one.
+(:meth:`.candle_data.CandleArrays.visible`, read from a level-of-detail pyramid built once), so half
+a million candles pan and zoom as smoothly as a hundred: a redraw costs a few hundred bars whatever
+the zoom. What a frame paints was cut to what changes (``benchmarks/bench_candle_chart.py``): no
+grid (the grid lines an axis draws cost ~14 ms a frame here); a time axis of our own
+(:mod:`.time_axis`; pyqtgraph's date axis made ~270 ticks a frame at some zooms); one time axis
+under the volume (none under the price pane); the volume pane's top in round steps, so its axis
+is redrawn now and then; indicator lines 1 px wide (Qt's fast path). Bodies and volume are
+pyqtgraph ``BarGraphItem`` s, wicks one ``PlotCurveItem`` per colour in ``connect="pairs"`` mode.
+Redraws are coalesced: a burst of range changes or new candles costs one.
 
 Times are ms UTC in the API (the axis shows UTC dates); prices in quote.
 """
