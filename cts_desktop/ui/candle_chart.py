@@ -10,7 +10,7 @@ grid (the grid lines an axis draws cost ~14 ms a frame here); a time axis of our
 (:mod:`.time_axis`; pyqtgraph's date axis made ~270 ticks a frame at some zooms); one time axis
 under the volume (none under the price pane); the volume pane's top in round steps, so its axis
 is redrawn now and then; indicator lines 1 px wide (Qt's fast path). Bodies and volume are
-pyqtgraph ``BarGraphItem`` s, wicks one ``PlotCurveItem`` per colour in ``connect="pairs"`` mode.
+one item per pane (:class:`.candle_item.BarsItem`: a ``drawRects`` and a ``drawLines`` a colour).
 Redraws are coalesced: a burst of range changes or new candles costs one.
 
 Times are ms UTC in the API (the axis shows UTC dates); prices in quote.
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QVB
 from ..services import reports as report
 from ..services.charting import Line, Mark
 from .candle_data import Bars, CandleArrays, line_visible
+from .candle_item import BarsItem
 from .time_axis import MAX_S, MIN_S, UtcTimeAxis
 
 UP, DOWN = "#26a69a", "#ef5350"
@@ -56,6 +57,7 @@ def _style(p: pg.PlotItem, fg: str, label: str) -> None:
         axis.setTextPen(pg.mkPen(fg))
         axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # unchanged axes are blitted
     p.getAxis("left").setWidth(78)
+    p.getAxis("left").setStyle(maxTickLevel=1)  # labelled ticks and one level between: half the ticks to draw a frame
     p.getAxis("left").enableAutoSIPrefix(False)
     p.setLabel("left", label, color=fg)
 
@@ -109,16 +111,10 @@ class CandleChart(QWidget):
         shade = QColor(bg)
         shade.setAlpha(170)
         self.legend = self.price.addLegend(offset=(8, 8), labelTextColor=fg, brush=pg.mkBrush(shade))
-        self.up_wicks = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(UP))
-        self.down_wicks = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(DOWN))
-        self.up_bodies = pg.BarGraphItem(x=[], height=[], width=1, brush=UP, pen=pg.mkPen(None))
-        self.down_bodies = pg.BarGraphItem(x=[], height=[], width=1, brush=DOWN, pen=pg.mkPen(None))
-        for it in (self.up_wicks, self.down_wicks, self.up_bodies, self.down_bodies):
-            self.price.addItem(it)
-        self.vol_up = pg.BarGraphItem(x=[], height=[], width=1, brush=QColor(38, 166, 154, 150), pen=pg.mkPen(None))
-        self.vol_down = pg.BarGraphItem(x=[], height=[], width=1, brush=QColor(239, 83, 80, 150), pen=pg.mkPen(None))
-        self.volume.addItem(self.vol_up)
-        self.volume.addItem(self.vol_down)
+        self.candles = BarsItem((UP, DOWN))
+        self.price.addItem(self.candles)
+        self.volume_bars = BarsItem((QColor(38, 166, 154, 150), QColor(239, 83, 80, 150)), wicks=False)
+        self.volume.addItem(self.volume_bars)
         self.markers = pg.ScatterPlotItem(size=13, hoverable=True, tip=lambda x, y, data: data)
         self.markers.setZValue(10)
         self._mark_brushes = (pg.mkBrush(UP), pg.mkBrush(DOWN))
@@ -304,13 +300,8 @@ class CandleChart(QWidget):
         x = (b.ts + b.width / 2) / 1000.0
         w = b.width / 1000.0 * BODY
         up = b.close >= b.open
-        for wicks, bodies, vol, sel in ((self.up_wicks, self.up_bodies, self.vol_up, up),
-                                        (self.down_wicks, self.down_bodies, self.vol_down, ~up)):
-            xs = x[sel]
-            wicks.setData(np.repeat(xs, 2), np.column_stack((b.low[sel], b.high[sel])).ravel())
-            height = b.close[sel] - b.open[sel]
-            bodies.setOpts(x=xs, y0=b.open[sel], height=np.where(height == 0, 1e-12, height), width=w)
-            vol.setOpts(x=xs, y0=0, height=b.volume[sel], width=w)
+        self.candles.set_bars(x, w, b.open, b.close, up, b.low, b.high)
+        self.volume_bars.set_bars(x, w, np.zeros(len(b)), b.volume, up)
         for item, _plot, line in self._line_items:
             lx, ly = line_visible(line.ts, line.values, x0 * 1000.0, x1 * 1000.0, b.k)
             item.setData(lx / 1000.0 + b.width / 2000.0, ly, connect="finite")

@@ -86,7 +86,8 @@ class UtcTimeAxis(pg.AxisItem):
         levels = [(spacing, ticks(minVal, maxVal, unit, step))]
         if major > 0 and STEPS[major - 1][0] / per_px >= 8:  # unlabelled minor ticks a level finer
             mspacing, munit, mstep = STEPS[major - 1]
-            levels.append((mspacing, ticks(minVal, maxVal, munit, mstep)))
+            minor = ticks(minVal, maxVal, munit, mstep)
+            levels.append((mspacing, minor[~np.isin(minor, levels[0][1])]))  # not again under a label
         return [(sp, list(v)) for sp, v in levels]
 
     def tickStrings(self, values: list, scale: float, spacing: float) -> List[str]:  # noqa: N802
