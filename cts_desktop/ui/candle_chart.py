@@ -101,8 +101,7 @@ class CandleChart(QWidget):
         self.price.vb.setLimits(xMin=MIN_S, xMax=MAX_S)
         for p, label in ((self.price, "Price"), (self.volume, "Volume"), (self.lower, "")):
             _style(p, fg, label)
-        for p in (self.volume, self.lower):
-            p.setXLink(self.price)
+        self.volume.setXLink(self.price)  # the lower pane follows it only while shown (_show_lower)
         self.price.hideAxis("bottom")  # its ticks repeated the volume's time axis just below, for ~1 ms a frame
         lay = self.glw.ci.layout
         lay.setRowStretchFactor(0, 5)
@@ -200,10 +199,13 @@ class CandleChart(QWidget):
         if show and not shown:
             self.glw.addItem(self.lower, row=2, col=0)
             self.glw.ci.layout.setRowStretchFactor(2, 2)
+            self.lower.setXLink(self.price)
+            self.volume.hideAxis("bottom")  # one time axis, the lowest; the others cost a frame for nothing
         elif not show and shown:
+            self.lower.setXLink(None)  # hidden, it need not follow every range change
             self.glw.removeItem(self.lower)
             self.glw.ci.layout.setRowStretchFactor(2, 0)
-        self.volume.getAxis("bottom").setStyle(showValues=not show)
+            self.volume.showAxis("bottom")
 
     def set_marks(self, marks: Sequence[Mark]) -> None:
         """Fill markers (:func:`~cts_desktop.services.charting.trade_marks`): triangles for entries
