@@ -8,12 +8,14 @@ year of 1m candles (525,600) zoomed all the way out draws a few hundred bars wit
 low in place.
 
 The merged bars come from a level-of-detail pyramid built once by :meth:`CandleArrays.set`: level
-``L`` holds the candles merged ``2**L`` at a time (level 0 is the candles). ``k`` is the smallest of
-1, 2, 3, 4, 6, 8, 12, 16, ... (``2**L`` or ``3 * 2**(L-1)``) that fits ``max_bars``, so a frame reads
-level ``L`` directly or merges three of its bars at a time: a few hundred to a thousand values,
-whatever the zoom, instead of a pass over the whole visible slice. Buckets sit on fixed multiples
-of ``k`` from the first candle (panning never makes them flicker); a new or updated candle
-updates one bucket per level (:meth:`CandleArrays.add`, O(log n)).
+``L`` holds the candles merged ``2**L`` at a time, for ``L`` from 3 (8 candles a bar; the finer
+ones are merged from the candles on the fly, at most 12 a bar) up to one bar for everything: a
+quarter of the candles' memory. ``k`` is the smallest of 1, 2, 3, 4, 6, 8, 12, 16, ... (``2**L`` or
+``3 * 2**(L-1)``) that fits ``max_bars``, so a frame reads a level directly or merges three of its
+bars at a time: a few hundred to a few thousand values, whatever the zoom, instead of a pass over
+the whole visible slice. Buckets sit on fixed multiples of ``k`` from the first candle (panning
+never makes them flicker); a new or updated candle updates one bucket per level
+(:meth:`CandleArrays.add`, O(log n)).
 
 Times are ms UTC (float64 holds them exactly); prices in quote, volume as the exchange reports it.
 No Qt here: the widget is :mod:`.candle_chart`.
@@ -27,6 +29,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 FIELDS = ("ts", "open", "high", "low", "close", "volume")
+FIRST = 3  # the finest merged level kept (8 candles a bar): the pyramid costs a quarter of the candles' memory
 
 
 @dataclass(frozen=True)
@@ -84,13 +87,14 @@ def _pair(below: _Grow, j: int) -> np.ndarray:
 class _Grow:
     """A 6 x n float64 block with geometric growth (the candles, or one pyramid level)."""
 
-    def __init__(self, a: np.ndarray, spare: bool = False) -> None:
-        self.n = a.shape[1]
+    def __init__(self, a: np.ndarray | Sequence[np.ndarray], spare: bool = False) -> None:
+        self.n = len(a[0])
         if spare:  # room for the candles to come: no copy of the whole block on the next one
-            self.a = np.empty((6, self.n + max(1024, self.n // 8)), dtype=np.float64)
-            self.a[:, : self.n] = a
+            self.a = np.empty((6, self.n + max(1024, self.n // 64)), dtype=np.float64)
+            for row, col in enumerate(a):  # filled row by row: no temporary copy of the whole block
+                self.a[row, : self.n] = col
         else:
-            self.a = a
+            self.a = np.asarray(a)
 
     def put(self, j: int, col: np.ndarray) -> None:
         """Set column ``j`` (appended when ``j == n``)."""
@@ -111,33 +115,47 @@ class CandleArrays:
     when not given."""
 
     def __init__(self) -> None:
-        self._lv: List[_Grow] = [_Grow(np.empty((6, 0), dtype=np.float64))]
+        self._lv: List[Optional[_Grow]] = [_Grow(np.empty((6, 0), dtype=np.float64))] + [None] * (FIRST - 1)
         self.timeframe_ms = 60_000.0
 
     @property
     def n(self) -> int:
         """How many candles."""
-        return self._lv[0].n
+        return self._base.n
+
+    @property
+    def _base(self) -> _Grow:
+        base = self._lv[0]
+        assert base is not None
+        return base
 
     @property
     def _a(self) -> np.ndarray:
-        return self._lv[0].a
+        return self._base.a
+
+    def _level(self, level: int) -> _Grow:
+        lv = self._lv[level]
+        assert lv is not None
+        return lv
 
     def set(self, candles: Sequence[Sequence[float]] | np.ndarray, timeframe_ms: Optional[float] = None) -> None:
         """Replace everything with ``candles`` (rows ``(ts_ms, o, h, l, c, v)`` or a ``(n, 6)`` array,
         oldest first)."""
         arr = np.asarray(candles, dtype=np.float64).reshape(-1, 6)
-        self._build(np.ascontiguousarray(arr.T), timeframe_ms)
+        self._build(arr.T, timeframe_ms)
 
     def set_columns(self, ts: np.ndarray, o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray,
                     v: np.ndarray, timeframe_ms: Optional[float] = None) -> None:
         """Replace everything with six equal-length columns."""
-        self._build(np.vstack([np.asarray(x, dtype=np.float64) for x in (ts, o, h, lo, c, v)]), timeframe_ms)
+        self._build([np.asarray(x, dtype=np.float64) for x in (ts, o, h, lo, c, v)], timeframe_ms)
 
-    def _build(self, a: np.ndarray, timeframe_ms: Optional[float]) -> None:
-        self._lv = [_Grow(a, spare=True)]
-        while self._lv[-1].n > 1:
-            self._lv.append(_Grow(merge(self._lv[-1].view(), 2), spare=True))
+    def _build(self, a: np.ndarray | Sequence[np.ndarray], timeframe_ms: Optional[float]) -> None:
+        base = _Grow(a, spare=True)
+        self._lv = [base] + [None] * (FIRST - 1)
+        if base.n > 1:
+            self._lv.append(_Grow(merge(base.view(), 1 << FIRST), spare=True))
+            while self._level(len(self._lv) - 1).n > 1:
+                self._lv.append(_Grow(merge(self._level(len(self._lv) - 1).view(), 2), spare=True))
         self.timeframe_ms = float(timeframe_ms) if timeframe_ms else self._infer_tf()
 
     def _infer_tf(self) -> float:
@@ -154,14 +172,20 @@ class CandleArrays:
         if n and ts < self._a[0, n - 1]:
             return False
         i = n - 1 if n and ts == self._a[0, n - 1] else n
-        self._lv[0].put(i, np.asarray(candle[:6], dtype=np.float64))
-        for level in range(1, len(self._lv) + 1):  # the bucket holding candle i, level by level
-            below, j = self._lv[level - 1], i >> level
+        base = self._base
+        base.put(i, np.asarray(candle[:6], dtype=np.float64))
+        if base.n > 1:  # the bucket holding candle i, level by level
+            if len(self._lv) == FIRST:
+                self._lv.append(_Grow(np.empty((6, 0), dtype=np.float64)))
+            j = i >> FIRST
+            self._level(FIRST).put(j, merge(base.a[:, j << FIRST: min((j + 1) << FIRST, base.n)], 1 << FIRST)[:, 0])
+        for level in range(FIRST + 1, len(self._lv) + 1):
+            below, j = self._level(level - 1), i >> level
             if level == len(self._lv):
                 if below.n < 2:
                     break
                 self._lv.append(_Grow(np.empty((6, 0), dtype=np.float64)))
-            self._lv[level].put(j, _pair(below, 2 * j))
+            self._level(level).put(j, _pair(below, 2 * j))
         if self.n == 2:
             self.timeframe_ms = self._infer_tf()
         return True
@@ -192,13 +216,15 @@ class CandleArrays:
         i1 = min(int(np.searchsorted(ts, x1_ms, side="right")) + 1, self.n)
         count = max(i1 - i0, 0)
         level, m = merge_factor(math.ceil(count / max(max_bars, 1)))
+        if level < FIRST:  # not kept: merged from the candles (k <= 12 candles a bar)
+            level, m = 0, m << level
         level = min(level, len(self._lv) - 1)
         k = m << level
         if k == 1 or count == 0:
             o, h, lo, c, v = (self._a[j, i0:i1] for j in range(1, 6))
             return Bars(ts[i0:i1], o, h, lo, c, v, self.timeframe_ms, 1, i0)
         i0 -= i0 % k  # buckets on fixed multiples: panning does not make them flicker
-        lv = self._lv[level]
+        lv = self._level(level)
         j1 = -(-i1 >> level)  # the bucket holding the last candle, whole; then whole groups of m
         j0, j1 = i0 >> level, min(-(-j1 // m) * m, lv.n)
         bars = merge(lv.a[:, j0:j1], m)
