@@ -3,11 +3,15 @@ as a marker, the open position's entry / stop-loss / take-profit as lines, a cro
 candle's OHLCV, pan and zoom with the mouse, and "follow" to keep the newest candle in view.
 
 Only what is visible is drawn, merged to about one bar per three pixels when zoomed out
-(:meth:`.candle_data.CandleArrays.visible`), so half a million candles pan and zoom as smoothly as
-a hundred: a redraw costs a few numpy passes over the visible slice and a few hundred bars.
-No grid: the grid lines an axis draws cost most of a repaint (~14 ms a frame here), far more than
-the candles. Bodies and volume are pyqtgraph ``BarGraphItem`` s, wicks one ``PlotCurveItem`` per colour in
-``connect="pairs"`` mode. Redraws are coalesced: a burst of range changes or new candles costs one.
+(:meth:`.candle_data.CandleArrays.visible`, read from a level-of-detail pyramid built once), so half
+a million candles pan and zoom as smoothly as a hundred: a redraw costs a few hundred bars whatever
+the zoom. What a frame paints was cut to what changes (``benchmarks/bench_candle_chart.py``): no
+grid (the grid lines an axis draws cost ~14 ms a frame here); a time axis of our own
+(:mod:`.time_axis`; pyqtgraph's date axis made ~270 ticks a frame at some zooms); one time axis
+under the volume (none under the price pane); the volume pane's top in round steps, so its axis
+is redrawn now and then; indicator lines 1 px wide (Qt's fast path). Bodies and volume are
+one item per pane (:class:`.candle_item.BarsItem`: a ``drawRects`` and a ``drawLines`` a colour).
+Redraws are coalesced: a burst of range changes or new candles costs one.
 
 Times are ms UTC in the API (the axis shows UTC dates); prices in quote.
 """
@@ -25,11 +29,22 @@ from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QVB
 from ..services import reports as report
 from ..services.charting import Line, Mark
 from .candle_data import Bars, CandleArrays, line_visible
+from .candle_item import BarsItem
+from .time_axis import MAX_S, MIN_S, UtcTimeAxis
 
 UP, DOWN = "#26a69a", "#ef5350"
 LEVEL_COLOURS = {"entry": "#4c9be8", "stop-loss": DOWN, "take-profit": UP}
 PX_PER_BAR = 3  # zoomed out, candles are merged to about one bar per this many pixels
 BODY = 0.7  # a body's width, fraction of the bar's time span
+
+
+def nice_ceil(x: float) -> float:
+    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten that is >= ``x`` (1 for
+    ``x <= 0``): the volume pane's top moves in steps, so its axis is redrawn only now and then."""
+    if not x > 0 or not np.isfinite(x):
+        return 1.0
+    p = 10.0 ** np.floor(np.log10(x))
+    return float(next((m * p for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8) if m * p >= x), 10 * p))
 
 
 def _style(p: pg.PlotItem, fg: str, label: str) -> None:
@@ -42,6 +57,7 @@ def _style(p: pg.PlotItem, fg: str, label: str) -> None:
         axis.setTextPen(pg.mkPen(fg))
         axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # unchanged axes are blitted
     p.getAxis("left").setWidth(78)
+    p.getAxis("left").setStyle(maxTickLevel=1)  # labelled ticks and one level between: half the ticks to draw a frame
     p.getAxis("left").enableAutoSIPrefix(False)
     p.setLabel("left", label, color=fg)
 
@@ -79,15 +95,14 @@ class CandleChart(QWidget):
         top.addWidget(self.follow)
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setBackground(bg)
-        date_axis = {"bottom": pg.DateAxisItem(utcOffset=0)}
-        self.price = self.glw.addPlot(row=0, col=0, axisItems=date_axis)
-        self.volume = self.glw.addPlot(row=1, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
-        self.lower = self.glw.addPlot(row=2, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+        self.price = self.glw.addPlot(row=0, col=0, axisItems={"bottom": UtcTimeAxis()})
+        self.volume = self.glw.addPlot(row=1, col=0, axisItems={"bottom": UtcTimeAxis()})
+        self.lower = self.glw.addPlot(row=2, col=0, axisItems={"bottom": UtcTimeAxis()})
+        self.price.vb.setLimits(xMin=MIN_S, xMax=MAX_S)
         for p, label in ((self.price, "Price"), (self.volume, "Volume"), (self.lower, "")):
             _style(p, fg, label)
-        for p in (self.volume, self.lower):
-            p.setXLink(self.price)
-        self.price.getAxis("bottom").setStyle(showValues=False)
+        self.volume.setXLink(self.price)  # the lower pane follows it only while shown (_show_lower)
+        self.price.hideAxis("bottom")  # its ticks repeated the volume's time axis just below, for ~1 ms a frame
         lay = self.glw.ci.layout
         lay.setRowStretchFactor(0, 5)
         lay.setRowStretchFactor(1, 1)
@@ -95,16 +110,10 @@ class CandleChart(QWidget):
         shade = QColor(bg)
         shade.setAlpha(170)
         self.legend = self.price.addLegend(offset=(8, 8), labelTextColor=fg, brush=pg.mkBrush(shade))
-        self.up_wicks = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(UP))
-        self.down_wicks = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(DOWN))
-        self.up_bodies = pg.BarGraphItem(x=[], height=[], width=1, brush=UP, pen=pg.mkPen(None))
-        self.down_bodies = pg.BarGraphItem(x=[], height=[], width=1, brush=DOWN, pen=pg.mkPen(None))
-        for it in (self.up_wicks, self.down_wicks, self.up_bodies, self.down_bodies):
-            self.price.addItem(it)
-        self.vol_up = pg.BarGraphItem(x=[], height=[], width=1, brush=QColor(38, 166, 154, 150), pen=pg.mkPen(None))
-        self.vol_down = pg.BarGraphItem(x=[], height=[], width=1, brush=QColor(239, 83, 80, 150), pen=pg.mkPen(None))
-        self.volume.addItem(self.vol_up)
-        self.volume.addItem(self.vol_down)
+        self.candles = BarsItem((UP, DOWN))
+        self.price.addItem(self.candles)
+        self.volume_bars = BarsItem((QColor(38, 166, 154, 150), QColor(239, 83, 80, 150)), wicks=False)
+        self.volume.addItem(self.volume_bars)
         self.markers = pg.ScatterPlotItem(size=13, hoverable=True, tip=lambda x, y, data: data)
         self.markers.setZValue(10)
         self._mark_brushes = (pg.mkBrush(UP), pg.mkBrush(DOWN))
@@ -168,7 +177,8 @@ class CandleChart(QWidget):
         palette = ["#f0b44c", "#b48cf0", "#4c9be8", "#e0e0e0"]
         for i, line in enumerate(self._lines):
             plot = self.lower if line.pane == "lower" else self.price
-            item = pg.PlotCurveItem(pen=pg.mkPen(line.colour or palette[i % len(palette)], width=1.3), name=line.name)
+            # 1 px: Qt's fast path (a 1.3 px pen went through the stroker, ~0.3 ms a line a frame)
+            item = pg.PlotCurveItem(pen=pg.mkPen(line.colour or palette[i % len(palette)], width=1), name=line.name)
             plot.addItem(item)
             self._line_items.append((item, plot, line))
             for level in line.levels if line.pane == "lower" else ():
@@ -189,10 +199,13 @@ class CandleChart(QWidget):
         if show and not shown:
             self.glw.addItem(self.lower, row=2, col=0)
             self.glw.ci.layout.setRowStretchFactor(2, 2)
+            self.lower.setXLink(self.price)
+            self.volume.hideAxis("bottom")  # one time axis, the lowest; the others cost a frame for nothing
         elif not show and shown:
+            self.lower.setXLink(None)  # hidden, it need not follow every range change
             self.glw.removeItem(self.lower)
             self.glw.ci.layout.setRowStretchFactor(2, 0)
-        self.volume.getAxis("bottom").setStyle(showValues=not show)
+            self.volume.showAxis("bottom")
 
     def set_marks(self, marks: Sequence[Mark]) -> None:
         """Fill markers (:func:`~cts_desktop.services.charting.trade_marks`): triangles for entries
@@ -289,13 +302,8 @@ class CandleChart(QWidget):
         x = (b.ts + b.width / 2) / 1000.0
         w = b.width / 1000.0 * BODY
         up = b.close >= b.open
-        for wicks, bodies, vol, sel in ((self.up_wicks, self.up_bodies, self.vol_up, up),
-                                        (self.down_wicks, self.down_bodies, self.vol_down, ~up)):
-            xs = x[sel]
-            wicks.setData(np.repeat(xs, 2), np.column_stack((b.low[sel], b.high[sel])).ravel())
-            height = b.close[sel] - b.open[sel]
-            bodies.setOpts(x=xs, y0=b.open[sel], height=np.where(height == 0, 1e-12, height), width=w)
-            vol.setOpts(x=xs, y0=0, height=b.volume[sel], width=w)
+        self.candles.set_bars(x, w, b.open, b.close, up, b.low, b.high)
+        self.volume_bars.set_bars(x, w, np.zeros(len(b)), b.volume, up)
         for item, _plot, line in self._line_items:
             lx, ly = line_visible(line.ts, line.values, x0 * 1000.0, x1 * 1000.0, b.k)
             item.setData(lx / 1000.0 + b.width / 2000.0, ly, connect="finite")
@@ -309,7 +317,7 @@ class CandleChart(QWidget):
                     lo, hi = min(lo, level), max(hi, level)
             pad = (hi - lo) * 0.09 or abs(hi) * 0.01 or 1.0  # room for a top line's label above it
             self.price.setYRange(lo - pad, hi + pad, padding=0)
-            self.volume.setYRange(0, float(np.max(b.volume)) * 1.05 or 1.0, padding=0)
+            self.volume.setYRange(0, nice_ceil(float(np.max(b.volume)) * 1.05), padding=0)
 
     def _mouse_moved(self, pos) -> None:
         if not self.price.sceneBoundingRect().contains(pos):

@@ -1,7 +1,7 @@
 """The candle chart offscreen, as a trader uses it: the backtest's candles with the strategy's
 averages (the strategy's own numbers) and a marker per fill with its tool tip; zoomed all the
 way out over a year of 1m candles it draws about one bar per three pixels with every extreme;
-the crosshair reads the candle under it; new candles with Follow on stay in view; the entry,
+the year's high and low are painted where they are; the crosshair reads the candle under it; new candles with Follow on stay in view; the entry,
 stop-loss and take-profit lines come and go."""
 import numpy as np
 import pytest
@@ -83,3 +83,35 @@ def test_follow_levels_and_markers(chart, qtbot):
     assert chart.levels() == {"entry": 30_000.0, "stop-loss": 29_500.0, "take-profit": 31_000.0}
     chart.set_levels({"take-profit": None})
     assert set(chart.levels()) == {"entry", "stop-loss"}
+
+
+def _painted_rows(chart, x_s: float) -> list:
+    """The rows of the plot area painted in a candle colour in the pixel column of time ``x_s``."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QColor
+
+    from cts_desktop.ui.candle_chart import DOWN, UP
+
+    image = chart.glw.grab().toImage()
+    view = chart.glw.mapFromScene(chart.price.vb.mapViewToScene(QPointF(x_s, 0.0)))
+    top = chart.glw.mapFromScene(chart.price.vb.sceneBoundingRect().topLeft()).y()
+    bottom = chart.glw.mapFromScene(chart.price.vb.sceneBoundingRect().bottomLeft()).y()
+    colours = {QColor(UP).rgb(), QColor(DOWN).rgb()}
+    return [y for y in range(max(top, 0), min(bottom, image.height()))
+            if any(image.pixel(view.x() + dx, y) in colours for dx in (-1, 0, 1))]  # the wick is 1 px: rounding
+
+
+def test_zoomed_out_the_highest_high_and_lowest_low_are_painted_where_they_are(chart, qtbot):
+    """A year zoomed all the way out: the bar holding the year's high reaches up to that price on
+    screen (within a pixel) and the one holding the low down to it."""
+    from PySide6.QtCore import QPointF
+
+    rows = walk(525_600)
+    chart.set_candles(rows, show_last=0)
+    qtbot.waitUntil(lambda: chart.bars is not None and chart.bars.k > 1)
+    b = chart.bars
+    for price, pick, end in ((rows[:, 2].max(), np.argmax(b.high), min), (rows[:, 3].min(), np.argmin(b.low), max)):
+        x = (b.ts[pick] + b.width / 2) / 1000.0
+        painted = _painted_rows(chart, x)
+        want = chart.glw.mapFromScene(chart.price.vb.mapViewToScene(QPointF(x, price))).y()
+        assert painted and abs(end(painted) - want) <= 1, (price, want, painted[:3], painted[-3:])
