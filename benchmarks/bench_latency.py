@@ -10,7 +10,7 @@ Each sample closes one candle at the venue and times:
 * ``venue -> wire``: from the venue (another process, as an exchange is) closing the candle to
   the order's POST leaving ccxt (the HTTP call starting): websocket transport, ccxt.pro parsing,
   waiting for the shared asyncio loop, the strategy, the order row's commit, ccxt signing;
-* ``event -> wire``: from the engine receiving the candle (``core.on_candle``) to the same point.
+* ``event -> wire``: from the engine receiving the candle (``core.before_strategies``) to the same point.
 
 ``--paper``: the same with a paper run on the venue's candles (the order goes to the simulated
 exchange; "wire" is that moment). Scenarios: the engine alone; then with a paper replay (another connection, same process,
@@ -124,13 +124,13 @@ async def measure(services, v, eng, samples):
         ex.fetch = timed_fetch
     else:
         core.paper.submit = timed_submit
-    on_candle = core.on_candle
+    before = core.before_strategies  # the engine's first step on a candle (watchdog.timed_step)
 
-    def timed_on_candle(sym, candle):
+    def timed_before(sym, candle):
         received.append(time.perf_counter())
-        return on_candle(sym, candle)
+        return before(sym, candle)
 
-    core.on_candle = timed_on_candle
+    core.before_strategies = timed_before
     wire, event = [], []
     for i in range(samples + 10):
         n_sent, n_recv = len(sent), len(received)
@@ -148,7 +148,7 @@ async def measure(services, v, eng, samples):
         await asyncio.sleep(random.uniform(0.005, 0.03))
     ex.fetch = fetch
     core.paper.submit = submit
-    core.on_candle = on_candle
+    core.before_strategies = before
     return wire, event
 
 

@@ -14,7 +14,6 @@ most :data:`SLICE_S` seconds of wall time, then the loop gets control back.
 from __future__ import annotations
 
 import asyncio
-import gc
 import itertools
 import json
 import logging
@@ -31,6 +30,7 @@ from ..store.settings import SPEEDS, ConnectionConfig
 from . import priority
 from .bus import EventBus
 from .core import TradingCore
+from .gc_pause import freeze_old_objects, refreeze, unfreeze
 from .lifecycle import EngineError, EngineLifecycle, format_summary
 from .strategies import build_strategies, strategies_from_specs
 
@@ -52,43 +52,6 @@ async def _yield_to_loop() -> None:
     slice before it; the second turn lets it (and the Qt events qasync dispatches) go first."""
     await asyncio.sleep(0)
     await asyncio.sleep(0)
-
-
-_frozen_runs = 0  # replays running with the garbage collector's old objects frozen
-
-
-def _freeze_old_objects() -> None:
-    """Move every object alive now (the loaded candles, the app) out of the collector's reach for
-    the run: a full collection then walks only what the run allocates, instead of pausing the
-    loop for tens of milliseconds over the whole heap. O(1); undone by :func:`_unfreeze`."""
-    global _frozen_runs
-    _frozen_runs += 1
-    gc.freeze()
-
-
-_last_refreeze = 0.0
-REFREEZE_S = 1.0
-
-
-def _refreeze() -> None:
-    """During a run, freeze what survived since the last freeze, at most once a second: the
-    run's own long-lived objects (positions, log events, curve points) then never make a full
-    collection walk them either (measured: 26-46 ms gen-2 pauses on the loop's thread while a GUI
-    watched a max-speed replay). Cyclic garbage made during the run waits for the run's end."""
-    global _last_refreeze
-    if _frozen_runs > 0:
-        now = time.monotonic()
-        if now - _last_refreeze >= REFREEZE_S:
-            _last_refreeze = now
-            gc.freeze()
-
-
-def _unfreeze() -> None:
-    global _frozen_runs
-    _frozen_runs -= 1
-    if _frozen_runs <= 0:
-        _frozen_runs = 0
-        gc.unfreeze()  # back to the oldest generation: collected normally from now on
 
 
 class TradeEngine(EngineLifecycle):
@@ -184,7 +147,7 @@ class TradeEngine(EngineLifecycle):
         stream: Stream = source.stream()
         if self.resume_after is not None:
             stream = await self._warm_up(core, stream, self.resume_after)
-        _freeze_old_objects()
+        freeze_old_objects()
         try:
             await self._replay(core, stream, source.total)
             if core.failed_reason:
@@ -201,7 +164,7 @@ class TradeEngine(EngineLifecycle):
             log.exception("engine %s failed", self.name)
             await self._fail(self._describe(exc))
         finally:
-            _unfreeze()
+            unfreeze()
 
     async def _replay(self, core: TradingCore, stream: Stream, total: int) -> None:
         """Feed ``stream`` until it ends or a stop; raises when the strategies or the recorder failed."""
@@ -307,7 +270,7 @@ class TradeEngine(EngineLifecycle):
             waited += time.monotonic() - t0
 
     def _progress(self, total: int) -> None:
-        _refreeze()
+        refreeze()
         super()._progress(total)
 
 

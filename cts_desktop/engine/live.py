@@ -58,7 +58,7 @@ from .carryover import ReconcileReport, start_run_of
 from .core import TradingCore
 from .feeds import MarketFeed
 from .lifecycle import EngineError, EngineLifecycle
-from . import priority
+from . import gc_pause, priority
 from .budget_feed import watch_budgets
 from .live_setup import load_markets, open_gateway
 from .orders import LiveLedger, OrderSender, Unsettled, unknown_order_window_ms
@@ -270,6 +270,7 @@ class ExchangeEngine(EngineLifecycle):
         assert feed is not None
         failures = 0
         priority.exchange_engine_started()  # replays yield the loop sooner while this runs
+        gc_pause.freeze_old_objects()  # full collections walk only what the run allocates
         try:
             feed.start()
             self.order_stream = follow_orders(self.conn, self.gateway, self.orders, log=self._log,
@@ -313,6 +314,7 @@ class ExchangeEngine(EngineLifecycle):
             await self._fail(self._describe(exc))
         finally:
             priority.exchange_engine_stopped()
+            gc_pause.unfreeze()
 
     async def _feed(self, batch: List[Tuple[str, Candle]]) -> None:
         """One batch of closed candles to the core (to the warm-up pass after a pause); live

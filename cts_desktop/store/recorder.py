@@ -27,7 +27,6 @@ import queue
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Type
 
 from peewee import Database
@@ -35,29 +34,12 @@ from peewee import Database
 from ..core.models import Fill, Order, Position, Signal
 from .db import BaseModel, EquityChunkRec, EventRec, FillRec, OrderRec, PositionRec, Run, SignalRec
 from .order_lane import OrderLane
+from .record_rows import _Grouped, _chunk, _group, _materialize, _order_row, _position_row, _to_json
 from .write_gate import checkpoint, write_gate
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
-# json.dumps(x, default=str) with the encoder built once: dumps builds a new one per call when
-# given any option, and signal and position meta are encoded per record
-_encode = json.JSONEncoder(default=str).encode
-_key = json.encoder.encode_basestring_ascii  # json's own key quoting (C)
-
-
-def _to_json(meta: dict) -> str:
-    """``json.dumps(meta, default=str)``, the same text; a flat dict of finite floats and ints
-    (what strategies put in a signal's meta) is written directly, ~4x faster."""
-    parts = []
-    for k, v in meta.items():
-        t = type(v)
-        if type(k) is not str or not (t is int or (t is float and v - v == 0)):
-            return _encode(meta)
-        parts.append(f"{_key(k)}: {v!r}")
-    return "{" + ", ".join(parts) + "}"
-
-
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -232,10 +214,14 @@ class Recorder:
                     batch.append(nxt)
             except queue.Empty:
                 pass
-            hold, until = self.hold, time.perf_counter() + HOLD_MAX_S
-            while hold is not None and hold() and time.perf_counter() < until:
-                time.sleep(0.0002)
+            self._wait_hold()
             self._commit(batch)
+
+    def _wait_hold(self) -> None:
+        """While ``hold()`` says so, wait (at most HOLD_MAX_S)."""
+        hold, until = self.hold, time.perf_counter() + HOLD_MAX_S
+        while hold is not None and hold() and time.perf_counter() < until:
+            time.sleep(0.0002)
 
     def _commit(self, batch: List[tuple]) -> None:
         # Expand deferred batches in place, keeping arrival order.
@@ -247,9 +233,18 @@ class Recorder:
                 items.append((kind, payload))
         g = _group(items)
         error: Optional[BaseException] = None
+        # a held writer (the replays') may give way to a live order's row mid-transaction: it rolls
+        # back, waits while the hold lasts and writes the batch again, at most YIELDS times
+        yields = YIELDS if self.hold is not None and not g.calls else 0
         try:
-            with write_gate(self.db), self.db.atomic():
-                self._write(g)
+            while True:
+                try:
+                    with write_gate(self.db), self.db.atomic():
+                        self._write(g, self.hold if yields else None)
+                    break
+                except _GiveWay:
+                    yields -= 1
+                    self._wait_hold()
             self.written += len(items)
         except Exception as exc:  # noqa: BLE001 - reported, never raised on this thread
             error = exc
@@ -268,20 +263,21 @@ class Recorder:
         if error is None:  # after the waiters: nobody waits for a checkpoint
             checkpoint(self.db)
 
-    def _write(self, g: "_Grouped") -> None:
-        """One commit's records, inside the caller's transaction."""
+    def _write(self, g: "_Grouped", give_way: Optional[Callable[[], bool]] = None) -> None:
+        """One commit's records, inside the caller's transaction; between two tables' inserts
+        raises :class:`_GiveWay` when ``give_way()`` says so (the caller rolls back)."""
         for fn, fut in g.calls:
             try:
                 fut.set_result(fn())
             except Exception as exc:  # noqa: BLE001 - the caller's function fails into its own future
                 fut.set_exception(exc)
         # Orders before fills, so that a fill never exists without its order.
-        self._insert(OrderRec, list(g.orders.values()), replace=True)
-        self._insert(FillRec, g.fills, ignore=True)
-        self._insert(PositionRec, list(g.positions.values()), replace=True)
-        self._insert(SignalRec, g.signals)
-        self._insert(EventRec, g.events)
-        self._insert(EquityChunkRec, g.chunks)
+        for model, rows, mode in ((OrderRec, list(g.orders.values()), "replace"), (FillRec, g.fills, "ignore"),
+                                  (PositionRec, list(g.positions.values()), "replace"), (SignalRec, g.signals, ""),
+                                  (EventRec, g.events, ""), (EquityChunkRec, g.chunks, "")):
+            if rows and give_way is not None and give_way():
+                raise _GiveWay
+            self._insert(model, rows, replace=mode == "replace", ignore=mode == "ignore")
         for run_id, fields in g.runs.items():
             Run.update(**fields).where(Run.id == run_id).execute()
 
@@ -303,90 +299,8 @@ def _column(model: Type[BaseModel], field_name: str) -> str:
 
 HOLD_MAX_S = 0.02  # longest a batch waits for Recorder.hold (s): bounded, so a flush the holder awaits still comes
 HOLD_BATCH = 4  # queue items (a replay slice's records each) per commit when a hold is set
+YIELDS = 3  # times a held writer's transaction gives way to a live order before it finishes regardless
 
 
-def _order_row(run_id: int, connection: str, o: Order) -> dict:
-    return {
-        "run": run_id, "connection": connection, "client_order_id": o.clientOrderId, "exchange_id": o.id,
-        "symbol": o.symbol, "side": o.side, "type": o.type, "amount": o.amount, "price": o.price,
-        "status": o.status, "state": o.state, "filled": o.filled, "remaining": o.remaining,
-        "average": o.average, "cost": o.cost, "fee": o.fee, "fee_currency": o.fee_currency,
-        "reason": o.reason, "position_id": o.position_id, "strategy": o.strategy, "error": o.error,
-        "stop_loss": o.stop_loss, "take_profit": o.take_profit, "timestamp": o.timestamp,
-        "trigger": o.trigger,
-    }
-
-
-def _position_row(run_id: int, connection: str, p: Position) -> dict:
-    return {
-        "run": run_id, "connection": connection, "position_id": p.id, "symbol": p.symbol, "side": p.side,
-        "amount": p.amount, "max_amount": p.max_amount, "entry_price": p.entry_price,
-        "exit_price": p.exit_price, "realized_pnl": p.realized_pnl, "fees": p.fees,
-        "last_price": p.last_price, "stop_loss": p.stop_loss, "take_profit": p.take_profit,
-        "opened_at": p.opened_at, "closed_at": p.closed_at, "close_reason": p.close_reason,
-        "strategy": p.strategy, "meta": _to_json(p.meta) if p.meta else "{}", "protection": p.protection,
-    }
-
-
-def _materialize(items: List[tuple]) -> List[tuple]:
-    """Turn deferred object references into rows of their final state, one per object, at the
-    place of the object's last mention (so orders still precede their fills)."""
-    out: List[tuple] = []
-    seen = set()
-    for kind, payload in reversed(items):
-        if kind == "order_obj" or kind == "position_obj":
-            key = id(payload[2])
-            if key in seen:
-                continue
-            seen.add(key)
-            row = (_order_row if kind == "order_obj" else _position_row)(*payload)
-            out.append(("order" if kind == "order_obj" else "position", row))
-        else:
-            out.append((kind, payload))
-    out.reverse()
-    return out
-
-
-def _chunk(run_id: int, ts: array, equity: array, balance: array) -> dict:
-    return {"run": run_id, "first_ts": ts[0], "last_ts": ts[-1], "points": len(ts), "timestamps": ts.tobytes(),
-            "equity": equity.tobytes(), "balance": balance.tobytes()}
-
-
-@dataclass
-class _Grouped:
-    """One commit's records by kind, in arrival order; the latest snapshot of an order, a
-    position or a run's fields wins. ``waiters``: flush futures; ``calls``: ``(fn, future)``."""
-
-    waiters: List[Future] = field(default_factory=list)
-    calls: List[tuple] = field(default_factory=list)
-    orders: Dict[str, dict] = field(default_factory=dict)
-    positions: Dict[tuple, dict] = field(default_factory=dict)
-    runs: Dict[int, dict] = field(default_factory=dict)
-    fills: List[dict] = field(default_factory=list)
-    signals: List[dict] = field(default_factory=list)
-    chunks: List[dict] = field(default_factory=list)
-    events: List[dict] = field(default_factory=list)
-
-
-def _group(items: List[tuple]) -> _Grouped:
-    g = _Grouped()
-    for kind, payload in items:
-        if kind == "order":
-            g.orders[payload["client_order_id"]] = payload  # the latest snapshot wins
-        elif kind == "fill":
-            g.fills.append(payload)
-        elif kind == "position":
-            g.positions[(payload["run"], payload["position_id"])] = payload
-        elif kind == "signal":
-            g.signals.append(payload)
-        elif kind == "chunk":
-            g.chunks.append(payload)
-        elif kind == "event":
-            g.events.append(payload)
-        elif kind == "run":
-            g.runs.setdefault(payload[0], {}).update(payload[1])
-        elif kind == "flush":
-            g.waiters.append(payload)
-        elif kind == "call":
-            g.calls.append(payload)
-    return g
+class _GiveWay(Exception):
+    """A held writer's transaction rolls back to let a live order's row through (:meth:`Recorder._commit`)."""

@@ -118,3 +118,33 @@ def test_the_recorders_checkpoint_the_wal_outside_their_commits(dirs):
     finally:
         rec.close()
         db.close()
+
+
+def test_a_held_writer_gives_way_mid_transaction_and_writes_its_batch_once(dirs):
+    """A replay's writer whose hold turns on while it writes (a live engine started sending an
+    order) rolls its transaction back, waits, and writes the whole batch again: every record once."""
+    data, _ = dirs
+    db = open_database(data)
+    rec = Recorder(db, batched=True)
+    try:
+        run = rec.begin_run("gives way", "paper", currency="USDT", starting_balance=1000)
+        rec.flush().result(10)
+        answers = iter([False, True, False])  # before the commit: free; between two tables: busy; then free
+        asked = []
+
+        def hold():
+            asked.append(1)
+            return next(answers, False)
+
+        rec.hold = hold
+        order = Order(clientOrderId="gw-1", symbol="BTC/USDT", side="buy", type="market", amount=0.01)
+        rec.order(run, "gives way", order)
+        for i in range(20):
+            rec.event(run, "gives way", i, "engine", "info", f"line {i}", 0.0)
+        rec.flush().result(10)
+        assert len(asked) >= 4  # it looked between the tables, gave way and came back
+        assert rows(data, "select client_order_id from orders") == [("gw-1",)]
+        assert rows(data, "select count(*) from events") == [(20,)]
+    finally:
+        rec.close()
+        db.close()
