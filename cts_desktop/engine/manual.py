@@ -8,14 +8,13 @@ the order (``"manual entry"``, ``"manual exit"``, ``"manual close"``; a manual e
 is ``"manual"``) and the order type (market or limit). Paper rules as for strategies: a market
 order fills at the next candle's open, a limit order when a later candle reaches it.
 
-Everything that touches the core runs on the event loop while no candle step runs (exchange
-engines run steps on a worker thread: we wait for it, at most :data:`STEP_WAIT_S`), so a manual
-order never races a strategy's. Messages for the trader are raised as
-:class:`~cts_desktop.core.manual.TicketError`.
+Everything that touches the core runs on the event loop, as all of a candle's steps but the
+strategies' own calls do (exchange engines make those on a worker thread and handle their signals
+on the loop: ``watchdog.timed_step``), so a manual order never races a strategy's and never waits
+for one. Messages for the trader are raised as :class:`~cts_desktop.core.manual.TicketError`.
 """
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Tuple, TypeVar
@@ -29,7 +28,6 @@ from ..core.risk import check_entry, truncate_amount
 from ..exchange.errors import GatewayError
 from .core import TradingCore
 
-STEP_WAIT_S = 3.0  # how long a manual command waits for a running strategy step
 SETTLE_S = 10.0  # how long a live cancel waits for the exchange's final answer
 T = TypeVar("T")
 
@@ -53,14 +51,8 @@ def _core(eng: Any) -> TradingCore:
 
 
 async def _on_core(eng: Any, fn: Callable[..., T], *args: Any) -> T:
-    """Run ``fn(*args)`` on the loop once no candle step is running on the engine's worker."""
-    worker = getattr(eng, "worker", None)
-    deadline = time.monotonic() + STEP_WAIT_S
-    while worker is not None and worker.busy:
-        if time.monotonic() > deadline:
-            raise TicketError("the strategy is still deciding on the last candle (over its time budget): "
-                              "try again, or use the kill switch")
-        await asyncio.sleep(0.005)
+    """Run ``fn(*args)`` on the loop, at once: the account is only ever touched there (a strategy
+    deciding on the worker thread meanwhile reads it; its signals are handled on the loop after)."""
     return fn(*args)
 
 
