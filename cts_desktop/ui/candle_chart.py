@@ -142,13 +142,15 @@ class CandleChart(QWidget):
         self.show_last(show_last)
 
     def show_last(self, n: int = 200) -> None:
-        """Put the newest ``n`` candles in view (0: every candle)."""
+        """Put the newest ``n`` candles' span in view (0: every candle): ``n`` timeframes wide even
+        when fewer candles exist yet (a chart opened as a run starts), so Follow keeps a readable
+        width instead of two candles' worth."""
         d = self.data
         if not d.n:
             self._schedule()
             return
         ts = d.column("ts")
-        first = ts[max(d.n - n, 0)] if n else ts[0]
+        first = min(ts[max(d.n - n, 0)], ts[-1] - (n - 1) * d.timeframe_ms) if n else ts[0]
         self.price.setXRange(first / 1000.0, (ts[-1] + 2 * d.timeframe_ms) / 1000.0, padding=0)
         self._schedule()
 

@@ -115,3 +115,16 @@ def test_zoomed_out_the_highest_high_and_lowest_low_are_painted_where_they_are(c
         painted = _painted_rows(chart, x)
         want = chart.glw.mapFromScene(chart.price.vb.mapViewToScene(QPointF(x, price))).y()
         assert painted and abs(end(painted) - want) <= 1, (price, want, painted[:3], painted[-3:])
+
+
+def test_a_chart_opened_with_few_candles_keeps_a_readable_width_as_they_come(chart):
+    """A chart loaded as a run starts (one candle so far) shows 200 timeframes, not the one
+    candle's span; with Follow the width stays as new candles arrive."""
+    chart.set_candles([[0.0, 100.0, 101.0, 99.0, 100.5, 5.0]], M1)
+    x0, x1 = chart.price.vb.viewRange()[0]
+    assert (x1 - x0) * 1000 >= 199 * M1
+    for i in range(1, 30):
+        chart.add_candle([i * M1, 100.0, 101.0, 99.0, 100.5, 5.0])
+    y0, y1 = chart.price.vb.viewRange()[0]
+    assert y1 - y0 == pytest.approx(x1 - x0)
+    assert y1 * 1000 >= 29 * M1  # the newest candle in view
