@@ -64,13 +64,14 @@ def test_no_module_over_400_lines() -> None:
 
 
 def test_the_qt_binding_is_not_the_release_that_crashes_on_python_311() -> None:
-    """PySide6 6.12.0 crashes on Python 3.11 (Signal.emit drops a reference to True): pyproject pins
-    both PySide6-Essentials and shiboken6 below 6.12, packaging/constraints.txt (used by setup.sh)
-    the whole family, and whichever of them is installed must honour it."""
+    """PySide6 6.12.0 crashes on Python 3.11 (Signal.emit drops a reference to True): pyproject and
+    packaging/constraints.txt (used by setup.sh) pin the whole family (PySide6, -Essentials, -Addons,
+    shiboken6) below 6.12, and whichever of them is installed must honour it."""
     from importlib.metadata import PackageNotFoundError, version
 
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    assert '"PySide6-Essentials>=6.8,<6.12"' in text and '"shiboken6<6.12"' in text
+    for pin in ('"PySide6>=6.8,<6.12"', '"PySide6-Essentials>=6.8,<6.12"', '"PySide6-Addons>=6.8,<6.12"', '"shiboken6<6.12"'):
+        assert pin in text, pin
     constraints = (ROOT / "packaging" / "constraints.txt").read_text(encoding="utf-8").split()
     assert {"PySide6<6.12", "PySide6-Essentials<6.12", "PySide6-Addons<6.12", "shiboken6<6.12"} <= set(constraints)
     assert "-c packaging/constraints.txt" in (ROOT / "packaging" / "setup.sh").read_text(encoding="utf-8")
@@ -78,7 +79,7 @@ def test_the_qt_binding_is_not_the_release_that_crashes_on_python_311() -> None:
         try:
             installed = version(dist)
         except PackageNotFoundError:
-            continue  # the meta-package and the add-ons are not needed; absent is fine
+            continue  # an older environment may lack the meta-package or the add-ons
         major_minor = tuple(int(p) for p in installed.split(".")[:2])
         assert major_minor < (6, 12), f"{dist} {installed} is installed; 6.12 crashes on Python 3.11"
 
