@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Tuple, TypeVar
+from typing import Any, List, Optional, Tuple
 
 from ..core import events as ev
 from ..core.manual import (CLOSE_REASON, ENTRY_REASON, EXIT_REASON, MANUAL, Ticket, TicketError, TicketQuote,
@@ -29,7 +29,6 @@ from ..exchange.errors import GatewayError
 from .core import TradingCore
 
 SETTLE_S = 10.0  # how long a live cancel waits for the exchange's final answer
-T = TypeVar("T")
 
 
 @dataclass
@@ -48,12 +47,6 @@ def _core(eng: Any) -> TradingCore:
     if core is None or not getattr(eng, "active", False):
         raise TicketError(f"{eng.name}: the engine is not running: start it to trade by hand")
     return core
-
-
-async def _on_core(eng: Any, fn: Callable[..., T], *args: Any) -> T:
-    """Run ``fn(*args)`` on the loop, at once: the account is only ever touched there (a strategy
-    deciding on the worker thread meanwhile reads it; its signals are handled on the loop after)."""
-    return fn(*args)
 
 
 def quote_ticket(core: TradingCore, t: Ticket) -> TicketQuote:
@@ -156,7 +149,7 @@ async def place(eng: Any, t: Ticket) -> Verdict:
     """Place ticket ``t`` on the running engine ``eng``; returns the verdict (with the order when
     accepted; live orders have been sent when this returns). Raises :class:`TicketError`."""
     core = _core(eng)
-    v = await _on_core(eng, _place_now, core, t)
+    v = _place_now(core, t)
     if v.order is not None:
         await _send(eng, core)
     return v
@@ -187,7 +180,7 @@ async def cancel(eng: Any, client_id: str) -> Order:
     if order is None:
         raise TicketError(f"order {client_id} is not open any more")
     if not core.external_execution:
-        if not await _on_core(eng, _canceled_on_paper, core, order):
+        if not _canceled_on_paper(core, order):
             raise TicketError(f"order {client_id} is not open any more")
         return order
     sender = eng.orders
@@ -239,7 +232,7 @@ async def close(eng: Any, symbol: str) -> Order:
     """Close the open position on ``symbol`` at market (reason ``"manual close"``, the position
     keeps its strategy). Raises :class:`TicketError`."""
     core = _core(eng)
-    order = await _on_core(eng, _close_now, core, symbol)
+    order = _close_now(core, symbol)
     await _send(eng, core)
     return order
 

@@ -25,7 +25,7 @@ from ..core import events as ev
 from ..core.manual import MANUAL, TicketError
 from ..core.models import LONG, Market, Position
 from .core import TradingCore
-from .manual import _core, _on_core
+from .manual import _core
 
 LEVELS = ("stop-loss", "take-profit")
 
@@ -135,13 +135,13 @@ async def move(eng: Any, symbol: str, stop_loss: Optional[float], take_profit: O
     ``stop_loss`` / ``take_profit`` (quote; None: none). Exchange-held protection is replaced
     before this returns (see the module docstring). Raises :class:`TicketError`."""
     core = _core(eng)
-    moved = await _on_core(eng, _move_now, eng, core, symbol, stop_loss, take_profit)
+    moved = _move_now(eng, core, symbol, stop_loss, take_profit)
     protector = getattr(eng, "protector", None)
     if moved.before == moved.after:
         return moved
     if protector is None:  # a paper replay: the core checks the new levels on the next candle
         if moved.after == (None, None):
-            await _on_core(eng, _unprotect, core, symbol)
+            _unprotect(core, symbol)
         return moved
     async with protector.lock:
         await protector.sync()

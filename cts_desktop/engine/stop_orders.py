@@ -198,7 +198,7 @@ class StopBook:
                 continue  # the next poll tries again
             if price > 0:
                 try:
-                    n = await manual._on_core(self.eng, self.check, sym, price, price, int(time.time() * 1000))
+                    n = self.check(sym, price, price, int(time.time() * 1000))
                 except TicketError:
                     continue  # a long strategy step: the next poll
                 if n:
@@ -228,7 +228,7 @@ async def place(eng: Any, t: Ticket) -> Verdict:
     core = manual._core(eng)
     b = book(core, eng)
     assert b is not None
-    return await manual._on_core(eng, b.arm, t)
+    return b.arm(t)
 
 
 def end_all(core: TradingCore, why: str) -> int:
@@ -248,7 +248,7 @@ async def cancel(eng: Any, client_id: str) -> Order:
     core = manual._core(eng)
     b = book(core)
     if b is not None and client_id in b.pending:
-        o = await manual._on_core(eng, b.cancel, client_id)
+        o = b.cancel(client_id)
         if o is not None:
             return o
     return await manual.cancel(eng, client_id)
@@ -258,5 +258,5 @@ async def cancel_all(eng: Any) -> int:
     """Cancel every pending stop and open order of the run; returns how many."""
     core = manual._core(eng)
     b = book(core)
-    n = await manual._on_core(eng, b.end_all, "canceled by hand") if b is not None else 0
+    n = b.end_all("canceled by hand") if b is not None else 0
     return n + await manual.cancel_all(eng)

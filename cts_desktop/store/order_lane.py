@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 from typing import Any, Dict, Optional
 
 from peewee import Database
@@ -30,8 +29,7 @@ class OrderLane:
         self.db = db
         self.busy_ms = busy_ms
         self._con: Optional[sqlite3.Connection] = None
-        self._sql: Dict[tuple, str] = {}
-        self._lock = threading.Lock()  # one caller at a time on the connection
+        self._sql: Dict[tuple, str] = {}  # the connection is used under the write gate only
 
     def _connection(self) -> sqlite3.Connection:
         if self._con is None:
@@ -52,16 +50,15 @@ class OrderLane:
             log.debug("order lane: a writer is busy; the row goes through the recorder")
             return False
         try:
-            with self._lock:
-                cols = tuple(row)
-                sql = self._sql.get(cols)
-                if sql is None:
-                    fields = OrderRec._meta.fields
-                    sql = self._sql[cols] = (
-                        f'INSERT OR REPLACE INTO "{OrderRec._meta.table_name}" '
-                        f'({", ".join(chr(34) + fields[c].column_name + chr(34) for c in cols)}) '
-                        f'VALUES ({", ".join("?" * len(cols))})')
-                self._connection().execute(sql, tuple(row.values()))
+            cols = tuple(row)
+            sql = self._sql.get(cols)
+            if sql is None:
+                fields = OrderRec._meta.fields
+                sql = self._sql[cols] = (
+                    f'INSERT OR REPLACE INTO "{OrderRec._meta.table_name}" '
+                    f'({", ".join(chr(34) + fields[c].column_name + chr(34) for c in cols)}) '
+                    f'VALUES ({", ".join("?" * len(cols))})')
+            self._connection().execute(sql, tuple(row.values()))
             return True
         except Exception as exc:  # noqa: BLE001 - busy or broken: the caller falls back to the recorder, which reports it
             log.debug("order lane: row not committed at once (%s)", exc)
@@ -71,7 +68,7 @@ class OrderLane:
 
     def close(self) -> None:
         """Close the lane's connection (it reopens at the next :meth:`commit`)."""
-        with self._lock:
+        with write_gate(self.db):
             if self._con is not None:
                 self._con.close()
                 self._con = None

@@ -176,10 +176,9 @@ class BookPanel(QWidget):
         def fill(table: QTableWidget, levels, colour: QColor) -> None:
             table.setRowCount(len(levels))
             for i, (price, amount, total) in enumerate(levels):
-                cells = (_item(fmt.price(price), colour=colour), _item("–" if one_level else fmt.amount(amount)),
-                         _item("–" if one_level else fmt.amount(total)))
-                for j, cell in enumerate(cells):
-                    table.setItem(i, j, cell)
+                _put(table, i, 0, fmt.price(price), colour=colour)
+                _put(table, i, 1, "–" if one_level else fmt.amount(amount))
+                _put(table, i, 2, "–" if one_level else fmt.amount(total))
 
         fill(self.asks, list(reversed(book.asks)), DOWN)
         fill(self.bids, book.bids, UP)
@@ -232,11 +231,10 @@ class TradesPanel(QWidget):
         t.setRowCount(len(trades.rows))
         for i, r in enumerate(trades.rows):
             colour = UP if r.side == "buy" else DOWN if r.side == "sell" else None
-            cells = (_item(fmt.utc_ms(r.ts, seconds=True)[-8:]), _item(fmt.price(r.price), colour=colour),
-                     _item(fmt.amount(r.amount)))
-            cells[0].setToolTip(f"{fmt.utc_ms(r.ts, seconds=True)} UTC, {r.side or 'side unknown'}")
-            for j, cell in enumerate(cells):
-                t.setItem(i, j, cell)
+            when = fmt.utc_ms(r.ts, seconds=True)
+            _put(t, i, 0, when[-8:], tip=f"{when} UTC, {r.side or 'side unknown'}")
+            _put(t, i, 1, fmt.price(r.price), colour=colour)
+            _put(t, i, 2, fmt.amount(r.amount))
         self.note.setText(trades.note)
         self.title.setText(f"<b>Last trades</b> {trades.symbol}")
 
