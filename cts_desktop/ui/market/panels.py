@@ -123,11 +123,9 @@ class WatchlistPanel(QWidget):
                      tip=STATE_TIPS.get(r.state, "") if j == 7 else "")
             if r.symbol == selected and t.currentRow() != i:
                 t.selectRow(i)
-        if new_rows:
-            t.resizeColumnsToContents()
-        else:
-            for j in self._grown:
-                t.resizeColumnToContents(j)
+        last = len(self.HEADERS) - 1  # stretched to the table's width: never fitted
+        for j in range(last) if new_rows else self._grown - {last}:
+            t.resizeColumnToContents(j)
         self._grown.clear()
         self.note.setText(wl.note)
 

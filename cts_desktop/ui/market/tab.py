@@ -201,7 +201,8 @@ class MarketTab(QWidget):
                     self.tf_box.blockSignals(True)
                     self.tf_box.setCurrentText(tf)
                     self.tf_box.blockSignals(False)
-            self.info.setText(f"{name}: {h.source} ({len(h.candles):,} candles at load; new ones added as they close)")
+            n = len(h.candles)
+            self.info.setText(f"{name}: {h.source} ({n:,} candle{'' if n == 1 else 's'} at load; new ones added as they close)")
             self.render()
         self._run(self.market.chart.history(name, symbol), loaded, f"load the candles of {symbol}")
 
